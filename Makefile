@@ -1,0 +1,50 @@
+# kmiphsm: `make serve` runs the server in the foreground, `make test` runs the whole suite.
+# Both set up what is missing first: Debian's softhsm2 (apt-get, when root), a virtualenv
+# with the package and its test dependencies, a SoftHSM token and a development PKI in var/.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+CONFIG ?= conf/kmiphsm.toml
+TOKEN_LABEL := kmiphsm
+
+.PHONY: serve test setup softhsm venv token pki conformance bench clean
+
+serve: setup
+	SOFTHSM2_CONF=$(CURDIR)/var/softhsm/softhsm2.conf $(VENV)/bin/twistd -n kmiphsm --config $(CONFIG)
+
+test: setup
+	$(VENV)/bin/trial --temp-directory=var/_trial_temp tests
+
+setup: softhsm venv token pki
+
+softhsm:
+	@if ! command -v softhsm2-util >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q softhsm2 >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q softhsm2)) ; \
+	  else \
+	    echo "kmiphsm needs Debian's softhsm2: run 'sudo apt-get install softhsm2' and retry"; exit 1; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "kmiphsm needs Python >= 3.11"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); \
+	  else echo "kmiphsm needs python3-venv: run 'sudo apt-get install python3-venv'"; exit 1; fi; }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@# twistd finds plugins in twisted/plugins/ of every sys.path entry: put the project root there
+	$(PY) -c 'import site, pathlib; pathlib.Path(site.getsitepackages()[0], "kmiphsm-project-root.pth").write_text("$(CURDIR)\n")'
+	touch $@
+
+venv: $(VENV)/.installed
+
+token: softhsm
+	softhsm/init-token.sh var/softhsm $(TOKEN_LABEL)
+
+pki: venv
+	$(PY) -m kmiphsm.devpki var/pki
+
+clean:
+	rm -rf var/_trial_temp _trial_temp

@@ -1,0 +1,206 @@
+"""The server's configuration: a TOML file turned into one frozen dataclass.
+
+Every key is checked; a wrong key, a wrong type or a missing file raises
+:class:`ConfigError` whose text is one line naming the file, the key and what is wrong.
+Relative paths in the file are resolved against the current working directory
+(``make serve`` runs from the project root).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+SOFTHSM_MODULES = (
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+)
+
+
+class ConfigError(Exception):
+    """A configuration problem, as one line: ``FILE: KEY: what is wrong``."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    bind: str = "127.0.0.1"
+    kmip_port: int = 5696
+    https_port: int = 9998
+    idle_timeout: float = 300.0
+    max_message_size: int = 16 * 1024 * 1024
+    workers: int = 1
+    threads: int = 8
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    certificate: str = "var/pki/server.pem"
+    private_key: str = "var/pki/server-key.pem"
+    ca: str = "var/pki/ca.pem"
+
+
+@dataclass(frozen=True)
+class PKCS11Config:
+    module: str = "auto"
+    token_label: str = "kmiphsm"
+    pin_file: str = ""
+    pin_env: str = ""
+    softhsm_conf: str = ""
+    master_key_label: str = "kmiphsm-master"
+
+    def user_pin(self) -> str:
+        """The user PIN, from the environment variable or the file (never logged)."""
+        if self.pin_env:
+            value = os.environ.get(self.pin_env)
+            if value:
+                return value
+        if self.pin_file:
+            return Path(self.pin_file).read_text().strip()
+        raise ConfigError("pkcs11: neither pin_env nor pin_file gives a PIN")
+
+    def module_path(self) -> str:
+        if self.module != "auto":
+            return self.module
+        for candidate in SOFTHSM_MODULES:
+            if os.path.exists(candidate):
+                return candidate
+        raise ConfigError("pkcs11.module: 'auto' found no libsofthsm2.so; set the module path")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: str = "var/kmiphsm.sqlite"
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    admins: tuple[str, ...] = ("admin",)
+    https_default_identity: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str = "<defaults>"
+    server: ServerConfig = field(default_factory=ServerConfig)
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    pkcs11: PKCS11Config = field(default_factory=PKCS11Config)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ValueError(f"expected a port number 0-65535, got {value!r}")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected a positive integer, got {value!r}")
+    return value
+
+
+def _positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"expected a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _existing_file(value: Any) -> str:
+    path = _text(value)
+    if not os.path.isfile(path):
+        raise ValueError(f"file {path!r} does not exist")
+    return path
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
+_SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
+    "server": (ServerConfig, {
+        "bind": _text, "kmip_port": _port, "https_port": _port,
+        "idle_timeout": _positive_number, "max_message_size": _positive_int,
+        "workers": _positive_int, "threads": _positive_int,
+    }),
+    "tls": (TLSConfig, {"certificate": _existing_file, "private_key": _existing_file,
+                        "ca": _existing_file}),
+    "pkcs11": (PKCS11Config, {
+        "module": _text, "token_label": _text, "pin_file": _text, "pin_env": _text,
+        "softhsm_conf": _text, "master_key_label": _text,
+    }),
+    "store": (StoreConfig, {"path": _text}),
+    "access": (AccessConfig, {"admins": _names, "https_default_identity": _text}),
+}
+
+
+def parse(data: dict[str, Any], source: str = "<config>") -> Config:
+    """Build a :class:`Config` from a parsed TOML table, checking every key."""
+    sections: dict[str, Any] = {}
+    for name, table in data.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"{source}: {name}: unknown section (known: {', '.join(_SECTIONS)})")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: {name}: expected a [{name}] table")
+        cls, checks = _SECTIONS[name]
+        values: dict[str, Any] = {}
+        for key, raw in table.items():
+            if key not in checks:
+                raise ConfigError(
+                    f"{source}: {name}.{key}: unknown key (known: {', '.join(checks)})")
+            try:
+                values[key] = checks[key](raw)
+            except ValueError as exc:
+                raise ConfigError(f"{source}: {name}.{key}: {exc}") from None
+        sections[name] = cls(**values)
+    config = Config(source=source, **sections)
+    if "tls" not in data:
+        for key in ("certificate", "private_key", "ca"):
+            path = getattr(config.tls, key)
+            if not os.path.isfile(path):
+                raise ConfigError(f"{source}: tls.{key}: file {path!r} does not exist")
+    pk = config.pkcs11
+    if not pk.pin_file and not pk.pin_env:
+        raise ConfigError(f"{source}: pkcs11.pin_file: set pin_file or pin_env to give the user PIN")
+    if pk.pin_file and not pk.pin_env and not os.path.isfile(pk.pin_file):
+        raise ConfigError(f"{source}: pkcs11.pin_file: file {pk.pin_file!r} does not exist")
+    return config
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    """Read and check a TOML configuration file."""
+    source = str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return parse(data, source)
+
+
+def with_ports(config: Config, kmip_port: int | None, https_port: int | None) -> Config:
+    """The config with command-line port overrides applied."""
+    from dataclasses import replace
+    server = config.server
+    if kmip_port is not None:
+        server = replace(server, kmip_port=kmip_port)
+    if https_port is not None:
+        server = replace(server, https_port=https_port)
+    return replace(config, server=server)

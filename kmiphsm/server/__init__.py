@@ -1,0 +1,1 @@
+"""Twisted transports: KMIP TTLV over TLS, KMIP over HTTPS, and the service that assembles them."""

@@ -1,0 +1,80 @@
+"""TLS for both ports: pyOpenSSL context factories and the peer's identity.
+
+TLS 1.2 is the minimum. The KMIP port requires a client certificate verified against the
+configured CA (mutual TLS, KMIP Profiles "Basic Authentication"); the HTTPS port verifies a
+client certificate when one is presented and lets the request through otherwise (the web
+layer then refuses it unless a development default identity is configured).
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from OpenSSL import crypto
+from twisted.internet import ssl
+from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
+
+from kmiphsm.config import TLSConfig
+from kmiphsm.engine.identity import Identity
+
+
+def _read_pem(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def server_context(tls: TLSConfig, *, require_client_certificate: bool) -> IOpenSSLServerConnectionCreator:
+    """Context factory with the server certificate, the client CA and TLS >= 1.2."""
+    certificate = ssl.Certificate.loadPEM(_read_pem(tls.certificate))
+    private_key = ssl.KeyPair.load(_read_pem(tls.private_key), crypto.FILETYPE_PEM)
+    ca_certificates = [cert.to_cryptography() for cert in _load_ca_bundle(tls.ca)]
+    return ssl.CertificateOptions(
+        privateKey=private_key.original,
+        certificate=certificate.original,
+        verify=True,
+        caCerts=[crypto.X509.from_cryptography(c) for c in ca_certificates],
+        requireCertificate=require_client_certificate,
+        raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
+        enableSessions=False,
+    )
+
+
+def _load_ca_bundle(path: str) -> list[crypto.X509]:
+    return [crypto.X509.from_cryptography(c)
+            for c in x509.load_pem_x509_certificates(_read_pem(path))]
+
+
+def identity_from_certificate(certificate: crypto.X509 | None) -> Identity | None:
+    """The client identity: subject CN, plus DNS/email/URI subject alternative names."""
+    if certificate is None:
+        return None
+    cert = certificate.to_cryptography()
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    sans: list[str] = []
+    try:
+        extension = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        pass
+    else:
+        sans.extend(str(v) for v in extension.get_values_for_type(x509.DNSName))
+        sans.extend(str(v) for v in extension.get_values_for_type(x509.RFC822Name))
+        sans.extend(str(v) for v in extension.get_values_for_type(x509.UniformResourceIdentifier))
+    if names:
+        common_name = str(names[0].value)
+    elif sans:
+        common_name = sans[0]
+    else:
+        return None
+    return Identity(name=common_name, sans=tuple(sans))
+
+
+def peer_identity(transport: object) -> Identity | None:
+    """The verified client identity of a TLS transport, or None without a certificate."""
+    get_peer_certificate = getattr(transport, "getPeerCertificate", None)
+    if get_peer_certificate is None:
+        return None
+    try:
+        certificate = get_peer_certificate()
+    except Exception:
+        return None
+    return identity_from_certificate(certificate)

@@ -1,0 +1,204 @@
+"""KMIP over HTTPS (KMIP Additional Message Encodings 1.0, section 2) with twisted.web.
+
+- ``POST /kmip``: a RequestMessage in TTLV (``application/octet-stream``), JSON
+  (``application/json``) or XML (``text/xml``, ``application/xml``), answered in the same encoding.
+- ``POST /kmip/2_1``: one bare operation in JSON, answered with its bare response payload,
+  or an HTTP error status with a JSON body naming the Result Reason.
+- ``GET /health``: ``{"status": "ok"}``.
+
+The client identity comes from the client certificate when one is presented, otherwise from
+the configured development default; without either the request is refused (401).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Callable
+
+from twisted.internet import threads
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
+from twisted.web import resource, server
+from twisted.web.iweb import IRequest
+
+from kmiphsm.engine.identity import Identity
+from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.tls import peer_identity
+
+log = Logger()
+
+CONTENT_TYPES = {
+    "application/octet-stream": "ttlv",
+    "application/json": "json",
+    "text/xml": "xml",
+    "application/xml": "xml",
+}
+MEDIA_TYPES = {"ttlv": b"application/octet-stream", "json": b"application/json", "xml": b"text/xml"}
+
+
+def _plain(request: IRequest, status: int, text: str) -> bytes:
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    return (text + "\n").encode()
+
+
+def _media_type(request: IRequest) -> str:
+    raw = request.getHeader(b"content-type") or b""
+    return raw.decode("latin-1").split(";")[0].strip().lower()
+
+
+class Health(resource.Resource):
+    isLeaf = True
+
+    def render_GET(self, request: IRequest) -> bytes:
+        request.setHeader(b"content-type", b"application/json")
+        return b'{"status": "ok"}'
+
+
+class _KmipResource(resource.Resource):
+    """Common part of the two KMIP resources: limits, identity, running off the reactor."""
+
+    isLeaf = True
+    allowedMethods = (b"POST",)
+
+    def __init__(self, endpoint: KmipEndpoint, pool: ThreadPool, reactor: object,
+                 max_body: int, default_identity: str) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.pool = pool
+        self.reactor = reactor
+        self.max_body = max_body
+        self.default_identity = Identity(default_identity) if default_identity else None
+
+    def render(self, request: IRequest) -> bytes | int:
+        if request.method != b"POST":
+            request.setHeader(b"allow", b"POST")
+            return _plain(request, 405, f"method {request.method.decode('latin-1')} not allowed: use POST")
+        return super().render(request)
+
+    def _identity(self, request: IRequest) -> Identity | None:
+        return peer_identity(request.channel.transport) or self.default_identity
+
+    def _body(self, request: IRequest) -> bytes | None:
+        length = request.getHeader(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return None
+        body = request.content.read(self.max_body + 1)
+        return None if len(body) > self.max_body else body
+
+    def _run(self, request: IRequest, identity: Identity,
+             work: Callable[[], tuple[int, bytes, bytes, str]]) -> int:
+        started = time.monotonic()
+        finished = [False]
+        request.notifyFinish().addErrback(lambda _: finished.__setitem__(0, True))
+
+        def done(result: tuple[int, bytes, bytes, str]) -> None:
+            status, media_type, body, summary = result
+            log.info("https {identity} {path} {summary} {ms:.1f}ms", identity=identity.name,
+                     path=request.path.decode("latin-1"), summary=summary,
+                     ms=(time.monotonic() - started) * 1000)
+            if finished[0]:
+                return
+            request.setResponseCode(status)
+            request.setHeader(b"content-type", media_type)
+            request.write(body)
+            request.finish()
+
+        def failed(failure: Failure) -> None:
+            log.failure("https: unexpected error", failure)
+            if not finished[0]:
+                request.write(_plain(request, 500, "internal error"))
+                request.finish()
+
+        d = threads.deferToThreadPool(self.reactor, self.pool, work)
+        d.addCallbacks(done, failed)
+        return server.NOT_DONE_YET
+
+    def _prepare(self, request: IRequest) -> tuple[Identity, bytes] | bytes:
+        identity = self._identity(request)
+        if identity is None:
+            return _plain(request, 401, "a client certificate is required")
+        body = self._body(request)
+        if body is None:
+            return _plain(request, 413, f"request body larger than {self.max_body} bytes")
+        return identity, body
+
+
+class KmipMessage(_KmipResource):
+    """``POST /kmip``: a RequestMessage in TTLV, JSON or XML."""
+
+    def render_POST(self, request: IRequest) -> bytes | int:
+        encoding = CONTENT_TYPES.get(_media_type(request))
+        if encoding is None:
+            return _plain(request, 415, "Content-Type must be application/octet-stream, "
+                          "application/json, text/xml or application/xml")
+        prepared = self._prepare(request)
+        if isinstance(prepared, bytes):
+            return prepared
+        identity, body = prepared
+
+        def work() -> tuple[int, bytes, bytes, str]:
+            response, summary = self.endpoint.handle(body, encoding, identity)
+            return 200, MEDIA_TYPES[encoding], response, summary
+        return self._run(request, identity, work)
+
+
+class KmipBareOperation(_KmipResource):
+    """``POST /kmip/2_1``: one bare KMIP 2.1 operation in JSON."""
+
+    def render_POST(self, request: IRequest) -> bytes | int:
+        if _media_type(request) != "application/json":
+            return _plain(request, 415, "Content-Type must be application/json")
+        prepared = self._prepare(request)
+        if isinstance(prepared, bytes):
+            return prepared
+        identity, body = prepared
+
+        def work() -> tuple[int, bytes, bytes, str]:
+            status, response, summary = self.endpoint.handle_bare_json(body, identity)
+            return status, b"application/json", response, summary
+        return self._run(request, identity, work)
+
+
+class NotFound(resource.Resource):
+    isLeaf = True
+
+    def render(self, request: IRequest) -> bytes:
+        return _plain(request, 404, "not found: use POST /kmip, POST /kmip/2_1 or GET /health")
+
+
+def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: object, max_body: int,
+         default_identity: str) -> server.Site:
+    root = _Root({
+        (b"kmip",): KmipMessage(endpoint, pool, reactor, max_body, default_identity),
+        (b"kmip", b"2_1"): KmipBareOperation(endpoint, pool, reactor, max_body, default_identity),
+        (b"health",): Health(),
+    })
+    web = server.Site(root)
+    web.displayTracebacks = False
+    web.noisy = False
+    return web
+
+
+class _Root(resource.Resource):
+    """Exact-path routing: every path not in the table is a plain 404."""
+
+    def __init__(self, routes: dict[tuple[bytes, ...], resource.Resource]) -> None:
+        super().__init__()
+        self.routes = routes
+
+    def getChild(self, path: bytes, request: IRequest) -> resource.IResource:
+        segments = tuple(segment for segment in [path, *request.postpath])
+        if segments and segments[-1] == b"":
+            segments = segments[:-1]
+        target = self.routes.get(segments)
+        if target is None:
+            return NotFound()
+        request.prepath.extend(request.postpath)
+        request.postpath.clear()
+        return target
+
+    def render(self, request: IRequest) -> bytes:
+        return NotFound().render(request)

@@ -1,0 +1,150 @@
+"""The metadata store port: what the engine may ask of any store, and the plain data it passes.
+
+Nothing here knows SQL or the KMIP codec. An object is a row of fixed fields (identifier,
+type, owner, state, token reference, creation time) plus a bag of KMIP 2.x attributes by
+CamelCase name, each a list of plain values (see :data:`AttrValue`).
+
+Implementations: :class:`kmiphsm.store.sqlite.SqliteStore` (embedded default); a PostgreSQL
+store is meant to implement the same :class:`Store` protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, TypeAlias, Union
+
+#: A plain attribute value: int (enumerations are ints), bool, str, bytes, an aware UTC
+#: datetime, or a structure as a dict of field name to value (or to a list of values, for a
+#: field that repeats), e.g. ``{"NameValue": "k1", "NameType": 1}``.
+AttrValue: TypeAlias = Union[
+    int, bool, str, bytes, datetime, dict[str, Union["AttrValue", list["AttrValue"]]]
+]
+
+#: Attributes that live in :class:`StoredObject` fields, never in ``attributes``. Locate
+#: filters may still name them.
+COLUMN_ATTRIBUTES = frozenset({"UniqueIdentifier", "ObjectType", "State"})
+
+# Storage Status Mask bits (KMIP 2.1 §12.3).
+ONLINE_STORAGE = 0x1
+ARCHIVAL_STORAGE = 0x2
+DESTROYED_STORAGE = 0x4
+
+# State enumeration values (KMIP 2.1 §11.55) that mean "destroyed storage".
+DESTROYED_STATES = frozenset({5, 6})
+
+
+@dataclass
+class StoredObject:
+    """One managed object's metadata. ``key_ref`` is opaque bytes from the token layer."""
+
+    unique_identifier: str
+    object_type: int
+    owner: str
+    state: int
+    key_ref: bytes | None
+    created: datetime
+    attributes: dict[str, list[AttrValue]] = field(default_factory=dict)
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class AttributeFilter:
+    """One attribute of a Locate request, matched by the KMIP 2.1 §6.1.28 rules.
+
+    - a scalar matches an equal value of that attribute (bool and int are distinct); a
+      scalar given for a structured attribute matches its key field (Name → NameValue,
+      Link → LinkedObjectIdentifier, ...);
+    - a dict matches a structure having every field given (absent fields are wildcards);
+    - ``CryptographicUsageMask``: every requested bit must be set in the object's mask;
+    - ``UsageLimits``: the object's total and count must be at least the requested ones;
+    - a datetime: one filter of a name is an exact match; two filters of the same name are
+      an inclusive range; more are an error;
+    - ``UniqueIdentifier``, ``ObjectType`` and ``State`` match the object's own fields.
+
+    Several filters are ANDed; several filters of one (non-date) name mean the object must
+    have each of those values.
+    """
+
+    name: str
+    value: AttrValue
+
+
+@dataclass(frozen=True)
+class LocateQuery:
+    """A Locate search. ``owner=None`` means an administrator: every owner's objects.
+
+    ``object_types`` (None = any) restricts to these Object Type enumerations;
+    ``storage_status`` is the Storage Status Mask (None or 0 = on-line only).
+    Results are newest first; ``offset_items`` are skipped, then at most ``maximum_items``
+    are returned.
+    """
+
+    owner: str | None = None
+    object_types: Sequence[int] | None = None
+    filters: Sequence[AttributeFilter] = ()
+    maximum_items: int | None = None
+    offset_items: int = 0
+    storage_status: int | None = None
+
+
+class Store(Protocol):
+    """The port the engine uses for object metadata.
+
+    Every method is synchronous and thread-safe. Inside ``with store.transaction():`` the
+    calls made by that thread form one atomic transaction, rolled back if the block raises;
+    outside one, each call is its own transaction. Nesting raises
+    :class:`~kmiphsm.store.errors.NestedTransactionError`.
+
+    Objects inserted with ``pending=True`` are invisible to :meth:`get` and :meth:`locate`
+    until :meth:`commit_pending`; the mutators and :meth:`delete` still reach them by
+    identifier (so the engine can attach the token's key reference, or discard them).
+    """
+
+    def new_unique_identifier(self) -> str: ...
+
+    def transaction(self) -> AbstractContextManager["Store"]: ...
+
+    def insert(self, obj: StoredObject, pending: bool = False) -> None: ...
+
+    def get(self, unique_identifier: str) -> StoredObject | None: ...
+
+    def update_state(self, unique_identifier: str, state: int) -> None: ...
+
+    def set_archived(self, unique_identifier: str, archived: bool) -> None: ...
+
+    def set_attribute(self, unique_identifier: str, name: str, values: list[AttrValue]) -> None: ...
+
+    def delete_attribute(self, unique_identifier: str, name: str, index: int | None = None) -> None: ...
+
+    def set_key_ref(self, unique_identifier: str, key_ref: bytes | None) -> None: ...
+
+    def delete(self, unique_identifier: str) -> None: ...
+
+    def commit_pending(self, unique_identifier: str) -> None: ...
+
+    def list_pending(self) -> list[StoredObject]: ...
+
+    def all_key_refs(self) -> list[tuple[str, bytes]]: ...
+
+    def locate(self, query: LocateQuery) -> list[str]: ...
+
+    def count_located(self, query: LocateQuery) -> int: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = [
+    "ARCHIVAL_STORAGE",
+    "AttrValue",
+    "AttributeFilter",
+    "COLUMN_ATTRIBUTES",
+    "DESTROYED_STATES",
+    "DESTROYED_STORAGE",
+    "LocateQuery",
+    "ONLINE_STORAGE",
+    "Store",
+    "StoredObject",
+]

@@ -1,0 +1,86 @@
+"""The TOML configuration: every key checked, one clear line per error."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from twisted.trial import unittest
+
+from kmiphsm import config, devpki
+
+
+class ConfigTests(unittest.TestCase):
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp())
+        self.addCleanup(lambda: __import__("shutil").rmtree(self.dir, True))
+        devpki.ensure(self.dir / "pki", ())
+        (self.dir / "pin").write_text("1234\n")
+
+    def write(self, text: str) -> Path:
+        path = self.dir / "k.toml"
+        d = self.dir
+        path.write_text(f"""
+[tls]
+certificate = "{d}/pki/server.pem"
+private_key = "{d}/pki/server-key.pem"
+ca = "{d}/pki/ca.pem"
+[pkcs11]
+pin_file = "{d}/pin"
+{text}""")
+        return path
+
+    def test_valid_file_gives_values_and_defaults(self) -> None:
+        cfg = config.load(self.write("[server]\nkmip_port = 15696\n"))
+        self.assertEqual(cfg.server.kmip_port, 15696)
+        self.assertEqual(cfg.server.https_port, 9998)
+        self.assertEqual(cfg.pkcs11.user_pin(), "1234")
+
+    def test_missing_file_names_the_file(self) -> None:
+        with self.assertRaises(config.ConfigError) as caught:
+            config.load(self.dir / "nope.toml")
+        self.assertIn("nope.toml: file not found", str(caught.exception))
+
+    def test_unknown_key_names_file_and_key(self) -> None:
+        path = self.write("[server]\nkmip_prot = 1\n")
+        with self.assertRaises(config.ConfigError) as caught:
+            config.load(path)
+        message = str(caught.exception)
+        self.assertIn(str(path), message)
+        self.assertIn("server.kmip_prot: unknown key", message)
+        self.assertNotIn("\n", message)
+
+    def test_unknown_section(self) -> None:
+        with self.assertRaises(config.ConfigError) as caught:
+            config.load(self.write("[sever]\nx = 1\n"))
+        self.assertIn("sever: unknown section", str(caught.exception))
+
+    def test_wrong_type(self) -> None:
+        with self.assertRaises(config.ConfigError) as caught:
+            config.load(self.write('[server]\nkmip_port = "high"\n'))
+        self.assertIn("server.kmip_port: expected a port number", str(caught.exception))
+
+    def test_missing_certificate_file(self) -> None:
+        path = self.dir / "k.toml"
+        path.write_text(f'[tls]\ncertificate = "{self.dir}/absent.pem"\n[pkcs11]\npin_file = "{self.dir}/pin"\n')
+        with self.assertRaises(config.ConfigError) as caught:
+            config.load(path)
+        self.assertIn("tls.certificate: file", str(caught.exception))
+
+    def test_invalid_toml_is_one_line(self) -> None:
+        path = self.dir / "bad.toml"
+        path.write_text("[server\n")
+        with self.assertRaises(config.ConfigError) as caught:
+            config.load(path)
+        self.assertIn("not valid TOML", str(caught.exception))
+
+    def test_pin_from_environment_wins(self) -> None:
+        cfg = config.load(self.write('pin_env = "KMIPHSM_TEST_PIN"\n'))
+        os.environ["KMIPHSM_TEST_PIN"] = "9876"
+        self.addCleanup(os.environ.pop, "KMIPHSM_TEST_PIN")
+        self.assertEqual(cfg.pkcs11.user_pin(), "9876")
+
+    def test_port_overrides(self) -> None:
+        cfg = config.with_ports(config.load(self.write("")), 1, None)
+        self.assertEqual((cfg.server.kmip_port, cfg.server.https_port), (1, 9998))
