@@ -75,7 +75,9 @@ def encode(value: Any, *, in_structure: bool = False) -> list[Any]:
         fields = {}
         for name, field in value.items():
             if not isinstance(name, str) or not name:
-                raise InvalidValueError(f"structure field names must be non-empty str, not {name!r}")
+                raise InvalidValueError(
+                    f"structure field names must be non-empty str, not {name!r}"
+                )
             fields[name] = encode(field, in_structure=True)
         return [STRUCT, fields]
     if isinstance(value, list) and in_structure:
@@ -144,5 +146,7 @@ def index_key(name: str, value: AttrValue) -> tuple[str, Any]:
         return STRUCT, None
     key = scalar_key(value)
     if key is None:
-        raise InvalidValueError(f"cannot store a {type(value).__name__} value for {name}: {value!r}")
+        raise InvalidValueError(
+            f"cannot store a {type(value).__name__} value for {name}: {value!r}"
+        )
     return key

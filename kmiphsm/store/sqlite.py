@@ -1,0 +1,405 @@
+"""The SQLite metadata store: :class:`SqliteStore`.
+
+Concurrency: the database runs in WAL mode, so readers never block the writer; every write
+transaction starts with ``BEGIN IMMEDIATE`` (taking the write lock up front, so two writers
+queue on ``busy_timeout`` rather than deadlock on a lock upgrade). Several processes may open
+the same file. Within a process, connections come from a small pool; a thread inside
+``transaction()`` keeps its connection until the block ends, and the store's calls made by
+that thread go through it. Do not share a store across ``fork()``: open one in each process.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from kmiphsm.store import filters, migrations, sqlite_locate
+from kmiphsm.store import values as codec
+from kmiphsm.store.errors import (
+    AttributeNotFoundError,
+    DuplicateObjectError,
+    InvalidValueError,
+    NestedTransactionError,
+    ObjectNotFoundError,
+    StoreError,
+)
+from kmiphsm.store.interface import COLUMN_ATTRIBUTES, AttrValue, LocateQuery, StoredObject
+
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+_OBJECT_COLUMNS = "id, uid, object_type, owner, state, key_ref, created, archived"
+
+AttributeRow = tuple[str, int, str, str, Any]  # name, idx, value, key_kind, key
+
+
+class SqliteStore:
+    """A :class:`~kmiphsm.store.interface.Store` in one SQLite file.
+
+    ``busy_timeout`` (seconds) is how long a write waits for another writer;
+    ``synchronous`` is SQLite's durability setting (``FULL``: a committed transaction
+    survives power loss; ``NORMAL`` is faster and may lose the last ones, never corrupt).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        busy_timeout: float = 30.0,
+        synchronous: str = "FULL",
+        max_idle_connections: int = 8,
+    ) -> None:
+        if path == ":memory:" or path.startswith("file::memory:"):
+            raise InvalidValueError("SqliteStore needs a file: connections share it through WAL")
+        if synchronous.upper() not in _SYNCHRONOUS:
+            raise InvalidValueError(f"synchronous must be one of {_SYNCHRONOUS}")
+        self.path = path
+        self._busy_timeout = busy_timeout
+        self._synchronous = synchronous.upper()
+        self._max_idle = max_idle_connections
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._closed = False
+        self._local = threading.local()
+        conn = self._connect()
+        try:
+            migrations.migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._release(conn)
+
+    # -- connections and transactions ------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self._busy_timeout,
+            isolation_level=None,  # we issue BEGIN / COMMIT ourselves
+            check_same_thread=False,  # pooled: used by one thread at a time
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+        (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        if str(mode).lower() != "wal":
+            conn.close()
+            raise StoreError(f"cannot put {self.path} in WAL mode (got {mode!r})")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _acquire(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._closed:
+                raise StoreError("the store is closed")
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:  # never hand on a connection with a transaction open
+            conn.execute("ROLLBACK")
+        with self._lock:
+            if not self._closed and len(self._idle) < self._max_idle:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close idle connections now, busy ones when their call ends."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _begun(self, begin: str) -> Iterator[sqlite3.Connection]:
+        """A pooled connection inside ``begin``; committed on success, rolled back on error."""
+        conn = self._acquire()
+        try:
+            conn.execute(begin)
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            self._release(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqliteStore]:
+        """Make this thread's store calls in the block one atomic write transaction."""
+        if getattr(self._local, "conn", None) is not None:
+            raise NestedTransactionError(
+                "transaction() is already open in this thread; SQLite has no nested transactions"
+            )
+        with self._begun("BEGIN IMMEDIATE") as conn:
+            self._local.conn = conn
+            try:
+                yield self
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One call's writes, all or nothing: its own transaction, or a savepoint in the
+        thread's open transaction (so a caller that catches a store error and carries on
+        keeps none of that call's partial writes)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            with self._begun("BEGIN IMMEDIATE") as conn:
+                yield conn
+            return
+        conn.execute("SAVEPOINT store_call")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO store_call")
+                conn.execute("RELEASE store_call")
+            raise
+        conn.execute("RELEASE store_call")
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+        else:
+            with self._begun("BEGIN DEFERRED") as conn:  # one snapshot for several SELECTs
+                yield conn
+
+    # -- objects -----------------------------------------------------------------------------
+
+    def new_unique_identifier(self) -> str:
+        return str(uuid.uuid4())
+
+    def insert(self, obj: StoredObject, pending: bool = False) -> None:
+        created = _check_object(obj)
+        rows = [row for name, vals in obj.attributes.items() for row in _attribute_rows(name, vals)]
+        with self._writing() as conn:
+            try:
+                cursor = conn.execute(
+                    "INSERT INTO objects (uid, object_type, owner, state, key_ref, created,"
+                    " pending, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        obj.unique_identifier,
+                        obj.object_type,
+                        obj.owner,
+                        obj.state,
+                        obj.key_ref,
+                        created,
+                        int(pending),
+                        int(obj.archived),
+                    ),
+                )
+            except sqlite3.IntegrityError as error:
+                raise DuplicateObjectError(
+                    f"an object with Unique Identifier {obj.unique_identifier!r} exists"
+                ) from error
+            _insert_attributes(conn, cursor.lastrowid, rows)
+
+    def get(self, unique_identifier: str) -> StoredObject | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE uid = ? AND pending = 0",
+                (unique_identifier,),
+            ).fetchone()
+            return None if row is None else _load(conn, row)
+
+    def update_state(self, unique_identifier: str, state: int) -> None:
+        _check_int("state", state)
+        self._update_column(unique_identifier, "state", state)
+
+    def set_archived(self, unique_identifier: str, archived: bool) -> None:
+        self._update_column(unique_identifier, "archived", int(bool(archived)))
+
+    def set_key_ref(self, unique_identifier: str, key_ref: bytes | None) -> None:
+        _check_key_ref(key_ref)
+        self._update_column(unique_identifier, "key_ref", key_ref)
+
+    def _update_column(self, unique_identifier: str, column: str, value: Any) -> None:
+        with self._writing() as conn:
+            cursor = conn.execute(
+                f"UPDATE objects SET {column} = ? WHERE uid = ?", (value, unique_identifier)
+            )
+            if cursor.rowcount == 0:
+                raise ObjectNotFoundError(unique_identifier)
+
+    def delete(self, unique_identifier: str) -> None:
+        with self._writing() as conn:
+            object_id = _object_id(conn, unique_identifier)
+            conn.execute("DELETE FROM attributes WHERE object_id = ?", (object_id,))
+            conn.execute("DELETE FROM objects WHERE id = ?", (object_id,))
+
+    # -- attributes --------------------------------------------------------------------------
+
+    def set_attribute(self, unique_identifier: str, name: str, values: list[AttrValue]) -> None:
+        """Replace every value of attribute ``name`` with ``values`` (empty: remove it)."""
+        rows = _attribute_rows(name, values)
+        with self._writing() as conn:
+            object_id = _object_id(conn, unique_identifier)
+            _replace_attribute(conn, object_id, name, rows)
+
+    def delete_attribute(self, unique_identifier: str, name: str, index: int | None = None) -> None:
+        """Remove value ``index`` of attribute ``name`` (later values move down), or all."""
+        with self._writing() as conn:
+            object_id = _object_id(conn, unique_identifier)
+            stored = [
+                text
+                for (text,) in conn.execute(
+                    "SELECT value FROM attributes WHERE object_id = ? AND name = ? ORDER BY idx",
+                    (object_id, name),
+                )
+            ]
+            if index is None:
+                if not stored:
+                    raise AttributeNotFoundError(unique_identifier, name)
+                remaining: list[AttrValue] = []
+            else:
+                if isinstance(index, bool) or not isinstance(index, int):
+                    raise InvalidValueError(f"attribute index must be an int, not {index!r}")
+                if not 0 <= index < len(stored):
+                    raise AttributeNotFoundError(unique_identifier, name, index)
+                remaining = [codec.loads(text) for i, text in enumerate(stored) if i != index]
+            _replace_attribute(conn, object_id, name, _attribute_rows(name, remaining))
+
+    # -- pending objects and token reconciliation --------------------------------------------
+
+    def commit_pending(self, unique_identifier: str) -> None:
+        """Make a pending object visible. Committing a visible object again does nothing."""
+        with self._writing() as conn:
+            cursor = conn.execute(
+                "UPDATE objects SET pending = 0 WHERE uid = ? AND pending = 1", (unique_identifier,)
+            )
+            if cursor.rowcount == 0:
+                _object_id(conn, unique_identifier)  # raises if it does not exist at all
+
+    def list_pending(self) -> list[StoredObject]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE pending = 1 ORDER BY id"
+            ).fetchall()
+            return [_load(conn, row) for row in rows]
+
+    def all_key_refs(self) -> list[tuple[str, bytes]]:
+        """``(unique identifier, key_ref)`` of every object with one, pending ones included."""
+        with self._reading() as conn:
+            return [
+                (uid, bytes(key_ref))
+                for uid, key_ref in conn.execute(
+                    "SELECT uid, key_ref FROM objects WHERE key_ref IS NOT NULL ORDER BY id"
+                )
+            ]
+
+    # -- Locate ------------------------------------------------------------------------------
+
+    def locate(self, query: LocateQuery) -> list[str]:
+        plan = filters.plan(query)
+        with self._reading() as conn:
+            return sqlite_locate.locate(conn, plan)
+
+    def count_located(self, query: LocateQuery) -> int:
+        """How many objects match ``query`` regardless of its offset and maximum."""
+        plan = filters.plan(query)
+        with self._reading() as conn:
+            return sqlite_locate.count(conn, plan)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _check_int(what: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValueError(f"{what} must be an int, not {value!r}")
+
+
+def _check_key_ref(key_ref: Any) -> None:
+    if key_ref is not None and not isinstance(key_ref, bytes):
+        raise InvalidValueError(f"key_ref must be bytes or None, not {type(key_ref).__name__}")
+
+
+def _check_object(obj: StoredObject) -> int:
+    """Validate the fixed fields of ``obj``; return its creation time in microseconds."""
+    if not isinstance(obj.unique_identifier, str) or not obj.unique_identifier:
+        raise InvalidValueError("unique_identifier must be a non-empty str")
+    if not isinstance(obj.owner, str):
+        raise InvalidValueError("owner must be a str")
+    _check_int("object_type", obj.object_type)
+    _check_int("state", obj.state)
+    _check_key_ref(obj.key_ref)
+    if not isinstance(obj.created, datetime):
+        raise InvalidValueError("created must be a datetime")
+    if not isinstance(obj.attributes, dict):
+        raise InvalidValueError("attributes must be a dict of name to list of values")
+    return codec.to_micros(obj.created)
+
+
+def _attribute_rows(name: str, vals: list[AttrValue]) -> list[AttributeRow]:
+    if not isinstance(name, str) or not name:
+        raise InvalidValueError(f"attribute names must be non-empty str, not {name!r}")
+    if name in COLUMN_ATTRIBUTES:
+        raise InvalidValueError(f"{name} is a field of StoredObject, not a stored attribute")
+    if not isinstance(vals, list):
+        raise InvalidValueError(
+            f"attribute {name} needs a list of values, not {type(vals).__name__}"
+        )
+    rows = []
+    for index, value in enumerate(vals):
+        kind, key = codec.index_key(name, value)
+        rows.append((name, index, codec.dumps(value), kind, key))
+    return rows
+
+
+def _replace_attribute(
+    conn: sqlite3.Connection, object_id: int, name: str, rows: list[AttributeRow]
+) -> None:
+    conn.execute("DELETE FROM attributes WHERE object_id = ? AND name = ?", (object_id, name))
+    _insert_attributes(conn, object_id, rows)
+
+
+def _insert_attributes(
+    conn: sqlite3.Connection, object_id: int | None, rows: list[AttributeRow]
+) -> None:
+    conn.executemany(
+        "INSERT INTO attributes (object_id, name, idx, value, key_kind, key)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(object_id, *row) for row in rows],
+    )
+
+
+def _object_id(conn: sqlite3.Connection, unique_identifier: str) -> int:
+    row = conn.execute("SELECT id FROM objects WHERE uid = ?", (unique_identifier,)).fetchone()
+    if row is None:
+        raise ObjectNotFoundError(unique_identifier)
+    return int(row[0])
+
+
+def _load(conn: sqlite3.Connection, row: tuple[Any, ...]) -> StoredObject:
+    object_id, uid, object_type, owner, state, key_ref, created, archived = row
+    attributes: dict[str, list[AttrValue]] = {}
+    for name, text in conn.execute(
+        "SELECT name, value FROM attributes WHERE object_id = ? ORDER BY name, idx", (object_id,)
+    ):
+        attributes.setdefault(name, []).append(codec.loads(text))
+    return StoredObject(
+        unique_identifier=uid,
+        object_type=object_type,
+        owner=owner,
+        state=state,
+        key_ref=None if key_ref is None else bytes(key_ref),
+        created=codec.from_micros(created),
+        attributes=attributes,
+        archived=bool(archived),
+    )

@@ -1,0 +1,133 @@
+"""Tests for kmiphsm.store.migrations: versions, upgrading an old database, failure safety."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from twisted.trial import unittest
+
+from kmiphsm.store import AttributeFilter, LocateQuery, SchemaError, SqliteStore
+from kmiphsm.store import values
+from kmiphsm.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, current_version, migrate
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+class MigrationTests(unittest.TestCase):
+    def setUp(self) -> None:
+        self.path = self.mktemp() + ".db"
+
+    def test_versions_are_consecutive_from_one(self) -> None:
+        self.assertEqual([m.version for m in MIGRATIONS], list(range(1, len(MIGRATIONS) + 1)))
+        self.assertEqual(LATEST_VERSION, MIGRATIONS[-1].version)
+
+    def test_new_database_gets_every_step_recorded(self) -> None:
+        SqliteStore(self.path).close()
+        conn = _connect(self.path)
+        self.addCleanup(conn.close)
+        self.assertEqual(current_version(conn), LATEST_VERSION)
+        rows = conn.execute(
+            "SELECT version, description FROM schema_version ORDER BY version"
+        ).fetchall()
+        self.assertEqual(rows, [(m.version, m.description) for m in MIGRATIONS])
+
+    def test_reopening_applies_nothing_again(self) -> None:
+        SqliteStore(self.path).close()
+        SqliteStore(self.path).close()
+        conn = _connect(self.path)
+        self.addCleanup(conn.close)
+        (rows,) = conn.execute("SELECT count(*) FROM schema_version").fetchone()
+        self.assertEqual(rows, len(MIGRATIONS))
+
+    def test_version_one_database_is_migrated_and_keeps_its_data(self) -> None:
+        conn = _connect(self.path)
+        self.assertEqual(migrate(conn, target=1), 1)
+        # Rows as version 1 wrote them: no ``archived`` column yet.
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(objects)")]
+        self.assertNotIn("archived", columns)
+        conn.execute(
+            "INSERT INTO objects (uid, object_type, owner, state, key_ref, created, pending)"
+            " VALUES ('old-1', 2, 'alice', 2, x'0102', 1700000000000000, 0)"
+        )
+        name = {"NameValue": "legacy", "NameType": 1}
+        conn.execute(
+            "INSERT INTO attributes (object_id, name, idx, value, key_kind, key)"
+            " VALUES (1, 'Name', 0, ?, 's', 'legacy')",
+            (values.dumps(name),),
+        )
+        conn.close()
+
+        with SqliteStore(self.path) as store:
+            obj = store.get("old-1")
+            self.assertIsNotNone(obj)
+            self.assertEqual(obj.attributes, {"Name": [name]})
+            self.assertEqual(obj.key_ref, b"\x01\x02")
+            self.assertIs(obj.archived, False)
+            by_name = LocateQuery(filters=[AttributeFilter("Name", "legacy")])
+            self.assertEqual(store.locate(by_name), ["old-1"])
+            self.assertEqual(store.locate(LocateQuery(owner="alice")), ["old-1"])
+            store.set_archived("old-1", True)
+            self.assertEqual(store.locate(LocateQuery()), [])
+
+        conn = _connect(self.path)
+        self.addCleanup(conn.close)
+        self.assertEqual(current_version(conn), LATEST_VERSION)
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(objects)")}
+        self.assertTrue({"objects_by_owner", "objects_pending"} <= indexes)
+
+    def test_database_newer_than_the_code_is_refused(self) -> None:
+        SqliteStore(self.path).close()
+        conn = _connect(self.path)
+        conn.execute(
+            "INSERT INTO schema_version VALUES (?, 'from the future', '2099-01-01')",
+            (LATEST_VERSION + 1,),
+        )
+        conn.close()
+        error = self.assertRaises(SchemaError, SqliteStore, self.path)
+        self.assertIn("newer", str(error))
+
+    def test_failing_step_leaves_the_database_at_the_previous_version(self) -> None:
+        def broken(conn: sqlite3.Connection) -> None:
+            conn.execute("CREATE TABLE half_done (x)")
+            conn.execute("THIS IS NOT SQL")
+
+        steps = MIGRATIONS + (Migration(LATEST_VERSION + 1, "broken", broken),)
+        conn = _connect(self.path)
+        self.addCleanup(conn.close)
+        self.assertRaises(SchemaError, migrate, conn, migrations=steps)
+        self.assertEqual(current_version(conn), 0)  # all steps ran in one transaction
+        tables = {
+            name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        self.assertNotIn("half_done", tables)
+        self.assertNotIn("objects", tables)
+        self.assertFalse(conn.in_transaction)
+
+    def test_migrate_refuses_a_connection_inside_a_transaction(self) -> None:
+        conn = _connect(self.path)
+        self.addCleanup(conn.close)
+        conn.execute("BEGIN")
+        self.assertRaises(SchemaError, migrate, conn)
+
+    def test_stores_opening_a_new_file_at_once_migrate_it_once(self) -> None:
+        errors: list[BaseException] = []
+
+        def open_store() -> None:
+            try:
+                SqliteStore(self.path).close()
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=open_store) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(errors, [])
+        conn = _connect(self.path)
+        self.addCleanup(conn.close)
+        (rows,) = conn.execute("SELECT count(*) FROM schema_version").fetchone()
+        self.assertEqual(rows, len(MIGRATIONS))
