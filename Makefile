@@ -46,5 +46,10 @@ token: softhsm
 pki: venv
 	$(PY) -m kmiphsm.devpki var/pki
 
+# The OASIS KMIP 2.1 test cases (../shared/vectors or $$KMIP_VECTORS) against a fresh server:
+# a table of results; fails on a file that is on neither tests/conformance/*.toml list.
+conformance: setup
+	$(PY) -m tests.conformance
+
 clean:
 	rm -rf var/_trial_temp _trial_temp

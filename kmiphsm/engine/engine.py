@@ -1,0 +1,319 @@
+"""The engine: one request message in, one response message out (KMIP 2.1 sections 6-9).
+
+Synchronous and reactor-free. For each batch item, in order: find the handler of its
+Operation, fill in a missing Unique Identifier from the ID Placeholder, run the handler,
+and turn what it returns or raises into a Response Batch Item. Then apply the Batch Error
+Continuation Option (KMIP 1.4 section 11.43, KMIP 2.1 section 11.5):
+
+- Stop (the default): the failed item is Operation Failed; the items before it are returned
+  as they are; the items after it are not run and not returned.
+- Continue: every item runs and is returned.
+- Undo: the undo actions of the items before the failed one run (newest first); those items
+  are returned with Result Status Operation Undone; the items after it are not run and not
+  returned.
+
+Finally the Maximum Response Size: an item whose response does not fit becomes Operation
+Failed / Response Too Large. Every failure is a KMIP result: an unexpected exception in a
+handler is logged (with its traceback, never payloads) and answered as General Failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Mapping
+
+from kmiphsm.engine.context import PLACEHOLDER_SOURCES, BatchState, OperationContext
+from kmiphsm.engine.errors import KmipError
+from kmiphsm.engine.identity import Identity
+from kmiphsm.engine.registry import Handlers, default_handlers
+from kmiphsm.engine.size import ttlv_size
+from kmiphsm.model import (
+    LATEST, SUPPORTED_VERSIONS, ModelError, ProtocolVersion, RequestBatchItem, RequestMessage,
+    ResponseBatchItem, ResponseHeader, ResponseMessage, negotiate, peek_protocol_version,
+)
+from kmiphsm.ttlv import Node, enums, registry, tags
+
+log = logging.getLogger(__name__)
+
+Status = enums.ResultStatus
+Reason = enums.ResultReason
+Continuation = enums.BatchErrorContinuationOption
+
+#: Response fields that return Unique Identifiers, in the order they are counted for the
+#: 2.x "nth Unique Identifier in the response" form.
+_RETURNED_IDENTIFIER_FIELDS = ("unique_identifier", "private_key_unique_identifier",
+                               "public_key_unique_identifier")
+
+DEFAULT_SERVER_INFORMATION: Mapping[str, Any] = {
+    "VendorIdentification": "kmiphsm",
+    "ServerName": "kmiphsm",
+    "ProductName": "kmiphsm",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def operation_name(operation: int | None) -> str:
+    if operation is None:
+        return "-"
+    return registry.enum_name("Operation", int(operation)) or f"Operation {int(operation):#x}"
+
+
+class Engine:
+    """Runs request messages against the handlers, with the ports they need.
+
+    ``store`` and ``token`` are the metadata store and the PKCS#11 token (None until the
+    operations that need them exist); ``server_information`` maps CamelCase Server
+    Information fields to values for Query (``VendorIdentification`` is answered on its own);
+    ``admins`` are the identity names that may act on every object; ``handlers`` defaults to
+    every handler of ``kmiphsm.engine``; ``measure`` gives the encoded size of a Node for
+    Maximum Response Size (binary TTLV by default); ``enable_interop`` turns the Interop
+    operation on (KMIP 2.1 section 6.1.26: not for production servers).
+    """
+
+    def __init__(self, store: Any = None, token: Any = None, *,
+                 server_information: Mapping[str, Any] | None = None,
+                 admins: Iterable[str] = (),
+                 handlers: Handlers | None = None,
+                 measure: Callable[[Node], int] = ttlv_size,
+                 clock: Callable[[], datetime] = _now,
+                 enable_interop: bool = True) -> None:
+        self.store = store
+        self.token = token
+        self.server_information: dict[str, Any] = dict(
+            DEFAULT_SERVER_INFORMATION if server_information is None else server_information)
+        self.admins = frozenset(admins)
+        self.handlers = handlers if handlers is not None else default_handlers()
+        if not enable_interop:
+            self.handlers.unregister(enums.Operation.Interop)
+        self.measure = measure
+        self.clock = clock
+        #: the test case between Interop Begin and End (see engine/interop.py)
+        self.interop_identifier: str | None = None
+
+    def is_admin(self, identity: Identity) -> bool:
+        return identity.name in self.admins
+
+    # -- nodes in, nodes out ------------------------------------------------------------
+
+    def process_node(self, node: Node, identity: Identity) -> Node:
+        """A RequestMessage tree -> the ResponseMessage tree; never raises."""
+        try:
+            request = RequestMessage.from_node(node)
+        except ModelError as exc:
+            requested = peek_protocol_version(node)
+            version = (negotiate(requested) if requested is not None else None) or LATEST
+            message = exc.message
+            if requested is not None and negotiate(requested) is None:
+                message = (f"protocol version {requested} is not supported; this server speaks "
+                           + ", ".join(str(v) for v in SUPPORTED_VERSIONS))
+            return self.render(self.message_failure(version, exc.reason, message))
+        except Exception:
+            log.exception("unexpected error reading a request message")
+            return self.render(self.message_failure(
+                LATEST, Reason.GeneralFailure, "the server could not read the request"))
+        return self.render(self.process(request, identity))
+
+    def invalid_message_response(self, message: str, version: ProtocolVersion | None = None) -> Node:
+        """The response to bytes that are not a message at all (the codec failed)."""
+        return self.render(self.message_failure(version or LATEST, Reason.InvalidMessage, message))
+
+    def render(self, response: ResponseMessage) -> Node:
+        """``response`` as a tree; an item that cannot be written becomes a General Failure."""
+        version = response.response_header.protocol_version
+        items = []
+        for item in response.batch_items:
+            try:
+                items.append(item.to_node(version))
+            except Exception:
+                log.exception("cannot write the response to %s", operation_name(item.operation))
+                items.append(self._failure(item.operation, item.unique_batch_item_id,
+                                           Reason.GeneralFailure,
+                                           "the server could not write the response").to_node(version))
+        header = response.response_header.to_node(version)
+        return Node.structure(tags.ResponseMessage, [header, *items])
+
+    # -- messages -------------------------------------------------------------------------
+
+    def message_failure(self, version: ProtocolVersion, reason: int, message: str) -> ResponseMessage:
+        """A response to a message that cannot be processed: one Batch Item without an
+        Operation, Operation Failed (KMIP 1.4 section 11.1)."""
+        return ResponseMessage(self._header(version, 1),
+                               [self._failure(None, None, reason, message)])
+
+    def process(self, request: RequestMessage, identity: Identity) -> ResponseMessage:
+        requested = request.request_header.protocol_version
+        version = negotiate(requested)
+        if version is None:
+            return self.message_failure(LATEST, Reason.InvalidMessage,
+                                        f"protocol version {requested} is not supported")
+        header = request.request_header
+        items = request.batch_items
+        if not items:
+            return self.message_failure(version, Reason.InvalidMessage, "the message has no Batch Item")
+        if header.batch_count != len(items):
+            return self.message_failure(
+                version, Reason.InvalidMessage,
+                f"BatchCount is {header.batch_count} but the message has {len(items)} Batch Item(s)")
+        mode = header.batch_error_continuation_option
+        if mode is None:
+            mode = Continuation.Stop
+        if mode not in (Continuation.Stop, Continuation.Continue, Continuation.Undo):
+            return self.message_failure(version, Reason.InvalidField,
+                                        f"unknown BatchErrorContinuationOption {int(mode):#x}")
+
+        batch = BatchState()
+        results: list[ResponseBatchItem] = []
+        undo_lists: list[list[Callable[[], None]]] = []
+        for item in items:
+            result, undo_actions = self._run_item(item, request, identity, version, batch)
+            results.append(result)
+            undo_lists.append(undo_actions)
+            if result.result_status == Status.Success:
+                continue
+            if mode == Continuation.Continue:
+                continue
+            if mode == Continuation.Undo:
+                self._undo(results[:-1], undo_lists[:-1])
+            break
+
+        response = ResponseMessage(self._header(version, len(results)), results)
+        if header.maximum_response_size is not None:
+            self._limit_size(response, header.maximum_response_size)
+        return response
+
+    def _header(self, version: ProtocolVersion, batch_count: int) -> ResponseHeader:
+        return ResponseHeader(protocol_version=version, time_stamp=self.clock(),
+                              server_correlation_value=str(uuid.uuid4()),
+                              batch_count=batch_count)
+
+    # -- items ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _failure(operation: int | None, batch_item_id: bytes | None, reason: int,
+                 message: str) -> ResponseBatchItem:
+        return ResponseBatchItem(operation=operation, unique_batch_item_id=batch_item_id,
+                                 result_status=Status.OperationFailed, result_reason=reason,
+                                 result_message=message)
+
+    def _run_item(self, item: RequestBatchItem, request: RequestMessage, identity: Identity,
+                  version: ProtocolVersion, batch: BatchState
+                  ) -> tuple[ResponseBatchItem, list[Callable[[], None]]]:
+        operation = item.operation
+        batch_item_id = item.unique_batch_item_id
+        if operation is None:
+            message = item.error.message if item.error else "the Batch Item has no Operation"
+            return self._failure(None, batch_item_id, Reason.InvalidMessage, message), []
+        handler = self.handlers.get(operation)
+        if handler is None:
+            return self._failure(operation, batch_item_id, Reason.OperationNotSupported,
+                                 f"{operation_name(operation)} is not supported by this server"), []
+        if item.error is not None:
+            return self._failure(operation, batch_item_id, item.error.reason, item.error.message), []
+        for extension in item.message_extension:
+            if extension.criticality_indicator:
+                return self._failure(
+                    operation, batch_item_id, Reason.FeatureNotSupported,
+                    f"critical Message Extension of {extension.vendor_identification!r} "
+                    "is not supported"), []
+
+        context = OperationContext(engine=self, identity=identity, request=request, item=item,
+                                   version=version, batch=batch)
+        payload = item.request_payload
+        try:
+            self._fill_unique_identifier(context, payload)
+            result = handler(context, payload)
+        except (KmipError, ModelError) as exc:
+            self._run_undo(context.undo_actions, operation)
+            return self._failure(operation, batch_item_id, exc.reason, exc.message), []
+        except Exception:
+            log.exception("unexpected error in the %s handler", operation_name(operation))
+            self._run_undo(context.undo_actions, operation)
+            return self._failure(operation, batch_item_id, Reason.GeneralFailure,
+                                 f"internal error while processing {operation_name(operation)}"), []
+
+        self._note_identifiers(context, operation, result)
+        if result is None:
+            result = Node.structure(tags.ResponsePayload, [])
+        return ResponseBatchItem(operation=operation, unique_batch_item_id=batch_item_id,
+                                 result_status=Status.Success,
+                                 response_payload=result), context.undo_actions
+
+    @staticmethod
+    def _fill_unique_identifier(context: OperationContext, payload: Any) -> None:
+        """A typed payload's ``unique_identifier`` that is missing (the ID Placeholder), a
+        2.x Enumeration or an Integer is replaced by the identifier it stands for."""
+        if not dataclasses.is_dataclass(payload) or not hasattr(payload, "unique_identifier"):
+            return
+        value = payload.unique_identifier
+        if isinstance(value, str):
+            return
+        resolved = context.resolve_unique_identifier(value)
+        if resolved is not None:
+            payload.unique_identifier = resolved
+
+    @staticmethod
+    def _note_identifiers(context: OperationContext, operation: int, result: Any) -> None:
+        batch = context.batch
+        for field_name in _RETURNED_IDENTIFIER_FIELDS:
+            value = getattr(result, field_name, None)
+            for uid in (value if isinstance(value, list) else [value]):
+                if isinstance(uid, str):
+                    batch.returned.append((int(operation), uid, field_name))
+        if context.new_placeholder is not None:
+            batch.id_placeholder = context.new_placeholder
+            return
+        source = PLACEHOLDER_SOURCES.get(int(operation))
+        if source is None:
+            return
+        value = getattr(result, source, None)
+        if isinstance(value, list):
+            value = value[0] if len(value) == 1 else None
+        if isinstance(value, str):
+            batch.id_placeholder = value
+
+    def _run_undo(self, actions: list[Callable[[], None]], operation: int | None) -> bool:
+        """Run undo actions newest first; False if one of them failed (it is logged)."""
+        ok = True
+        for action in reversed(actions):
+            try:
+                action()
+            except Exception:
+                ok = False
+                log.exception("undo of %s failed", operation_name(operation))
+        return ok
+
+    def _undo(self, results: list[ResponseBatchItem], undo_lists: list[list[Callable[[], None]]]) -> None:
+        """Undo the successful items (newest first) and mark them Operation Undone. An item
+        whose undo fails keeps its Success: it was not undone."""
+        for result, actions in reversed(list(zip(results, undo_lists))):
+            if result.result_status != Status.Success:
+                continue
+            if self._run_undo(actions, result.operation):
+                result.result_status = Status.OperationUndone
+                result.response_payload = None
+
+    # -- Maximum Response Size -----------------------------------------------------------
+
+    def _limit_size(self, response: ResponseMessage, maximum: int) -> None:
+        """Fail with Response Too Large each item whose response does not fit in what the
+        items before it left of ``maximum`` bytes."""
+        version = response.response_header.protocol_version
+        budget = maximum - 8 - self.measure(response.response_header.to_node(version))
+        for index, item in enumerate(response.batch_items):
+            try:
+                size = self.measure(item.to_node(version))
+            except Exception:
+                continue  # render() will turn it into a General Failure
+            if size > budget and item.response_payload is not None:
+                item = self._failure(
+                    item.operation, item.unique_batch_item_id, Reason.ResponseTooLarge,
+                    f"the response would exceed the Maximum Response Size of {maximum} bytes")
+                response.batch_items[index] = item
+                size = self.measure(item.to_node(version))
+            budget -= size

@@ -1,0 +1,50 @@
+"""The PKCS#11 token: every key is generated, kept and used inside it.
+
+The engine uses :class:`Token` and the plain names of :mod:`kmiphsm.hsm.algorithms`; it
+stores :class:`KeyRef` bytes. See ``token.py`` for threads, ``mechanisms.py`` for every
+mechanism decision, ``keyref.py`` for where keys live.
+"""
+
+from kmiphsm.hsm.algorithms import (
+    CryptographicParameters,
+    Curve,
+    Hash,
+    KeyAlgorithm,
+    KeyClass,
+    Mode,
+    Padding,
+)
+from kmiphsm.hsm.crypto import Encrypted
+from kmiphsm.hsm.errors import (
+    CryptographicFailure,
+    InvalidArgument,
+    KeyNotExtractable,
+    KeyNotFound,
+    TokenError,
+    UnsupportedMechanism,
+)
+from kmiphsm.hsm.keyformats import public_point
+from kmiphsm.hsm.keyref import KeyPair, KeyRef, Storage
+from kmiphsm.hsm.token import Token
+
+__all__ = [
+    "CryptographicFailure",
+    "CryptographicParameters",
+    "Curve",
+    "Encrypted",
+    "Hash",
+    "InvalidArgument",
+    "KeyAlgorithm",
+    "KeyClass",
+    "KeyNotExtractable",
+    "KeyNotFound",
+    "KeyPair",
+    "KeyRef",
+    "Mode",
+    "Padding",
+    "Storage",
+    "Token",
+    "TokenError",
+    "UnsupportedMechanism",
+    "public_point",
+]

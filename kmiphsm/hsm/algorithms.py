@@ -1,0 +1,111 @@
+"""The plain names :mod:`kmiphsm.hsm` speaks: key algorithms, curves, modes, paddings, hashes.
+
+They mirror KMIP's enumerations (Cryptographic Algorithm, Recommended Curve, Block Cipher
+Mode, Padding Method, Hashing Algorithm) without importing the KMIP model: the engine maps
+its enumerations onto these, and :mod:`kmiphsm.hsm.mechanisms` maps these onto PKCS#11.
+The string values are stable: they are written into serialised :class:`KeyRef` bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class KeyAlgorithm(str, enum.Enum):
+    """What a key is (KMIP Cryptographic Algorithm of the key, not of the operation)."""
+
+    AES = "AES"
+    TRIPLE_DES = "3DES"  # DES3 (192-bit, 3 keys) or DES2 (128-bit, 2 keys)
+    GENERIC_SECRET = "GENERIC"  # HMAC keys (any hash) and ECDH shared secrets
+    RSA = "RSA"
+    EC = "EC"  # ECDSA / ECDH on a NIST curve
+    ED25519 = "Ed25519"
+    X25519 = "X25519"
+
+
+class Curve(str, enum.Enum):
+    """Named NIST curves for :attr:`KeyAlgorithm.EC` (KMIP Recommended Curve)."""
+
+    P_224 = "P-224"
+    P_256 = "P-256"
+    P_384 = "P-384"
+    P_521 = "P-521"
+
+
+class KeyClass(str, enum.Enum):
+    """Which half of a key, or a secret key (PKCS#11 CKA_CLASS)."""
+
+    SECRET = "secret"
+    PRIVATE = "private"
+    PUBLIC = "public"
+
+
+class Mode(str, enum.Enum):
+    """Block cipher modes (KMIP Block Cipher Mode)."""
+
+    ECB = "ECB"
+    CBC = "CBC"
+    CTR = "CTR"
+    GCM = "GCM"
+    NIST_KEY_WRAP = "NISTKeyWrap"  # AES key wrap, RFC 3394 (key wrapping only)
+    AES_KEY_WRAP_PADDING = "AESKeyWrapPadding"  # RFC 5649 (key wrapping only)
+
+
+class Padding(str, enum.Enum):
+    """Padding methods (KMIP Padding Method)."""
+
+    NONE = "None"
+    PKCS5 = "PKCS5"  # PKCS#7 block padding for CBC/ECB
+    PKCS1_V1_5 = "PKCS1 v1.5"
+    OAEP = "OAEP"
+    PSS = "PSS"
+
+
+class Hash(str, enum.Enum):
+    """Hashing algorithms (KMIP Hashing Algorithm)."""
+
+    SHA1 = "SHA-1"
+    SHA224 = "SHA-224"
+    SHA256 = "SHA-256"
+    SHA384 = "SHA-384"
+    SHA512 = "SHA-512"
+
+
+HASH_LENGTHS: dict[Hash, int] = {
+    Hash.SHA1: 20,
+    Hash.SHA224: 28,
+    Hash.SHA256: 32,
+    Hash.SHA384: 48,
+    Hash.SHA512: 64,
+}
+"""Digest length in bytes of each :class:`Hash`."""
+
+
+class Operation(str, enum.Enum):
+    """What a mechanism is used for; the first part of a mechanisms-table key."""
+
+    ENCRYPT = "encrypt"  # also decrypt: one entry serves both directions
+    SIGN = "sign"  # also verify
+    MAC = "mac"  # also MAC verify
+    DIGEST = "digest"
+    WRAP = "wrap"  # a key under a client's key (also unwrap)
+
+
+@dataclass(frozen=True)
+class CryptographicParameters:
+    """The parts of KMIP Cryptographic Parameters the token needs, named as KMIP names them.
+
+    Defaults follow KMIP 2.1 §4.15: ``mask_generator_hashing_algorithm`` (MGF1 for OAEP and
+    PSS) defaults to SHA-1; ``salt_length`` (PSS, bytes) defaults to the digest length of the
+    mask generator hash; ``p_source`` (the OAEP label) defaults to empty. ``tag_length`` is
+    the GCM tag length in bytes.
+    """
+
+    block_cipher_mode: Mode | None = None
+    padding_method: Padding | None = None
+    hashing_algorithm: Hash | None = None
+    mask_generator_hashing_algorithm: Hash | None = None
+    tag_length: int = 16
+    salt_length: int | None = None
+    p_source: bytes | None = None

@@ -1,0 +1,153 @@
+"""`KeyRef`: what the metadata store keeps to find a key again, and its byte form.
+
+A key lives in one of three places (:class:`Storage`):
+
+``TOKEN_OBJECT``
+    A persistent token object, found by its random CKA_ID (``material``). Non-extractable
+    keys; private keys the token cannot wrap (Ed25519, X25519 on SoftHSM 2.6); secrets its
+    key wrap cannot carry exactly (generic secrets over 64 bytes whose length is not a
+    multiple of 8: SoftHSM zero-pads them).
+``WRAPPED``
+    A blob made by the token (AES key wrap with padding under the master key whose CKA_ID is
+    ``wrapping_key_id``); the store keeps it, the token unwraps it into a session object to use
+    it. Extractable keys.
+``PUBLIC_DER``
+    A public key as SubjectPublicKeyInfo DER: public keys are not secret.
+
+The byte form (``to_bytes``) is versioned: magic ``b"KR"``, version 1, then length-prefixed
+fields. It holds no plaintext secret: a CKA_ID, a wrapped blob or a public key.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass, field
+
+from kmiphsm.hsm.algorithms import Curve, KeyAlgorithm, KeyClass
+from kmiphsm.hsm.errors import InvalidArgument
+
+_MAGIC = b"KR"
+_VERSION = 1
+_EXTRACTABLE = 0x01
+_SENSITIVE = 0x02
+
+
+class Storage(str, enum.Enum):
+    """Where the key material is (see the module docstring)."""
+
+    TOKEN_OBJECT = "token"
+    WRAPPED = "wrapped"
+    PUBLIC_DER = "public"
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """A reference to one key: a token object, a wrapped blob or a public key.
+
+    ``length_bits`` is the KMIP Cryptographic Length: bits of a secret key, modulus bits of an
+    RSA key, curve size of an EC key (256 for P-256, 521 for P-521), 255 for Ed25519/X25519.
+    """
+
+    storage: Storage
+    key_class: KeyClass
+    algorithm: KeyAlgorithm
+    length_bits: int
+    material: bytes = field(repr=False)
+    curve: Curve | None = None
+    extractable: bool = True
+    sensitive: bool = False
+    wrapping_key_id: bytes = b""
+
+    @property
+    def token_id(self) -> bytes | None:
+        """The CKA_ID of a persistent token object, else ``None``."""
+        return self.material if self.storage is Storage.TOKEN_OBJECT else None
+
+    @property
+    def cache_key(self) -> bytes:
+        """The name of the key in the handle caches: the CKA_ID, blob or DER itself (token
+        objects and session objects are cached apart; hashing the bytes is cheaper than a
+        digest)."""
+        return self.material
+
+    def to_bytes(self) -> bytes:
+        """Serialise for the metadata store."""
+        flags = (_EXTRACTABLE if self.extractable else 0) | (_SENSITIVE if self.sensitive else 0)
+        parts = [
+            _MAGIC,
+            struct.pack(">BBI", _VERSION, flags, self.length_bits),
+            _short(self.storage.value.encode()),
+            _short(self.key_class.value.encode()),
+            _short(self.algorithm.value.encode()),
+            _short(self.curve.value.encode() if self.curve else b""),
+            _short(self.wrapping_key_id),
+            struct.pack(">I", len(self.material)),
+            self.material,
+        ]
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> KeyRef:
+        """Parse :meth:`to_bytes` output; :class:`InvalidArgument` if it is not one."""
+        try:
+            if data[:2] != _MAGIC:
+                raise ValueError("bad magic")
+            version, flags, length_bits = struct.unpack_from(">BBI", data, 2)
+            if version != _VERSION:
+                raise ValueError(f"unknown version {version}")
+            offset = 8
+            storage, offset = _read_short(data, offset)
+            key_class, offset = _read_short(data, offset)
+            algorithm, offset = _read_short(data, offset)
+            curve, offset = _read_short(data, offset)
+            wrapping_key_id, offset = _read_short(data, offset)
+            (material_length,) = struct.unpack_from(">I", data, offset)
+            offset += 4
+            material = data[offset : offset + material_length]
+            if len(material) != material_length or offset + material_length != len(data):
+                raise ValueError("truncated or trailing data")
+            return cls(
+                storage=Storage(storage.decode()),
+                key_class=KeyClass(key_class.decode()),
+                algorithm=KeyAlgorithm(algorithm.decode()),
+                length_bits=length_bits,
+                material=bytes(material),
+                curve=Curve(curve.decode()) if curve else None,
+                extractable=bool(flags & _EXTRACTABLE),
+                sensitive=bool(flags & _SENSITIVE),
+                wrapping_key_id=bytes(wrapping_key_id),
+            )
+        except (ValueError, struct.error, IndexError) as error:
+            raise InvalidArgument(f"not a serialised KeyRef: {error}") from None
+
+
+class KeyPair(tuple[KeyRef, KeyRef]):
+    """``(private, public)`` — KMIP's order in Create Key Pair responses."""
+
+    __slots__ = ()
+
+    def __new__(cls, private: KeyRef, public: KeyRef) -> KeyPair:
+        return super().__new__(cls, (private, public))
+
+    @property
+    def private(self) -> KeyRef:
+        return self[0]
+
+    @property
+    def public(self) -> KeyRef:
+        return self[1]
+
+
+def _short(value: bytes) -> bytes:
+    if len(value) > 255:
+        raise InvalidArgument("KeyRef field too long")
+    return bytes([len(value)]) + value
+
+
+def _read_short(data: bytes, offset: int) -> tuple[bytes, int]:
+    length = data[offset]
+    value = data[offset + 1 : offset + 1 + length]
+    if len(value) != length:
+        raise ValueError("truncated field")
+    return value, offset + 1 + length

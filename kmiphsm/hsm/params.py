@@ -1,0 +1,105 @@
+"""Builders of PKCS#11 mechanism parameters from one call's inputs.
+
+python-pkcs11 takes parameters either as its own objects (``GCMParams``, tuples for OAEP
+and PSS) or, as an escape hatch, as raw ``bytes`` that it passes as ``pParameter``. Raw
+bytes are used where python-pkcs11's objects are too narrow:
+
+* AES-CTR: ``CTRParams`` builds the counter block as nonce ‖ 0… ‖ 01; KMIP gives the whole
+  16-byte initial counter block, so ``CK_AES_CTR_PARAMS`` is packed here (all 128 bits count;
+  SoftHSM refuses data that would make the counter wrap, as ``InvalidArgument``).
+* AES-GCM with an IV longer than 12 bytes: ``GCMParams`` refuses it, so ``CK_GCM_PARAMS``
+  (v2.40 layout, with ``ulIvBits``) is packed with ctypes; the IV and AAD buffers it points to
+  are kept alive by :class:`MechanismParam` for the duration of the call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass, field
+from typing import Any
+
+from pkcs11 import MGF, GCMParams, Mechanism
+
+from kmiphsm.hsm.algorithms import Hash
+
+HASH_MECHANISMS: dict[Hash, Mechanism] = {
+    Hash.SHA1: Mechanism.SHA_1,
+    Hash.SHA224: Mechanism.SHA224,
+    Hash.SHA256: Mechanism.SHA256,
+    Hash.SHA384: Mechanism.SHA384,
+    Hash.SHA512: Mechanism.SHA512,
+}
+"""PKCS#11 digest mechanism of each hash (also the ``hashAlg`` of OAEP and PSS)."""
+
+MGF1: dict[Hash, MGF] = {
+    Hash.SHA1: MGF.SHA1,
+    Hash.SHA224: MGF.SHA224,
+    Hash.SHA256: MGF.SHA256,
+    Hash.SHA384: MGF.SHA384,
+    Hash.SHA512: MGF.SHA512,
+}
+"""PKCS#11 MGF1 variant of each hash."""
+
+
+@dataclass(frozen=True)
+class MechanismParam:
+    """A parameter for python-pkcs11 and the buffers it points into (kept alive with it)."""
+
+    value: Any
+    keepalive: tuple[Any, ...] = field(default=())
+
+
+NO_PARAM = MechanismParam(None)
+
+
+class _CK_GCM_PARAMS(ctypes.Structure):
+    _fields_ = [
+        ("pIv", ctypes.c_void_p),
+        ("ulIvLen", ctypes.c_ulong),
+        ("ulIvBits", ctypes.c_ulong),
+        ("pAAD", ctypes.c_void_p),
+        ("ulAADLen", ctypes.c_ulong),
+        ("ulTagBits", ctypes.c_ulong),
+    ]
+
+
+class _CK_AES_CTR_PARAMS(ctypes.Structure):
+    _fields_ = [("ulCounterBits", ctypes.c_ulong), ("cb", ctypes.c_ubyte * 16)]
+
+
+def iv_param(iv: bytes) -> MechanismParam:
+    """CBC and friends: the parameter is the IV itself."""
+    return MechanismParam(iv)
+
+
+def gcm_param(iv: bytes, aad: bytes | None, tag_length: int) -> MechanismParam:
+    """``CK_GCM_PARAMS`` for AES-GCM; ``tag_length`` in bytes."""
+    if len(iv) <= 12:
+        return MechanismParam(GCMParams(iv, aad or None, tag_length * 8))
+    iv_buffer = ctypes.create_string_buffer(iv, len(iv))
+    aad_buffer = ctypes.create_string_buffer(aad or b"", max(len(aad or b""), 1))
+    struct = _CK_GCM_PARAMS(
+        ctypes.addressof(iv_buffer),
+        len(iv),
+        len(iv) * 8,
+        ctypes.addressof(aad_buffer) if aad else None,
+        len(aad or b""),
+        tag_length * 8,
+    )
+    return MechanismParam(bytes(struct), (iv_buffer, aad_buffer))
+
+
+def ctr_param(counter_block: bytes) -> MechanismParam:
+    """``CK_AES_CTR_PARAMS`` with the whole 16-byte initial counter block counting."""
+    struct = _CK_AES_CTR_PARAMS(128, (ctypes.c_ubyte * 16)(*counter_block))
+    return MechanismParam(bytes(struct))
+
+
+def oaep_param(hash_: Hash, mgf_hash: Hash, label: bytes | None) -> MechanismParam:
+    """``CK_RSA_PKCS_OAEP_PARAMS`` as python-pkcs11's (hashAlg, mgf, source data) tuple."""
+    return MechanismParam((HASH_MECHANISMS[hash_], MGF1[mgf_hash], label or None))
+
+
+def pss_param(hash_: Hash, mgf_hash: Hash, salt_length: int) -> MechanismParam:
+    """``CK_RSA_PKCS_PSS_PARAMS`` as python-pkcs11's (hashAlg, mgf, sLen) tuple."""
+    return MechanismParam((HASH_MECHANISMS[hash_], MGF1[mgf_hash], salt_length))
