@@ -1,11 +1,26 @@
-"""Assemble the engine and its ports from the configuration (used by ``kmiphsm.server``)."""
+"""Assemble the engine with its store and token from the configuration (used by
+``kmiphsm.server``), and reconcile the two at start-up.
+
+An object exists in the store if and only if its key exists in the token. Create and Register
+make the key first, then insert the object (one SQLite transaction); a crash in between can
+leave a persistent token object that no object references. :func:`reconcile`, run once at
+start-up before any request is served (and only by one process), destroys such orphans,
+deletes pending objects (never acknowledged to a client), and reports objects whose
+persistent key is missing.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+from dataclasses import dataclass, field
 from typing import Any
 
 import kmiphsm
 from kmiphsm.engine.engine import Engine
+from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef, Storage, Token, TokenError
+
+log = logging.getLogger(__name__)
 
 
 def server_information() -> dict[str, Any]:
@@ -18,15 +33,85 @@ def server_information() -> dict[str, Any]:
     }
 
 
-def from_config(config: Any) -> tuple[Engine, list[Any]]:
-    """The engine with its store and token; returns (engine, things to close at shutdown).
+def open_token(config: Any) -> Any:
+    """Log in to the configured PKCS#11 token (``SOFTHSM2_CONF`` exported first if set)."""
+    if config.pkcs11.softhsm_conf:
+        os.environ["SOFTHSM2_CONF"] = os.path.abspath(config.pkcs11.softhsm_conf)
+    token = Token(config.pkcs11.module_path(), config.pkcs11.token_label,
+                  config.pkcs11.user_pin(), master_key_label=config.pkcs11.master_key_label)
+    token.open()
+    return token
 
-    The token stays None until ``kmiphsm.hsm`` offers one: no operation needs it yet.
-    """
+
+@dataclass
+class Reconciliation:
+    orphans_destroyed: int = 0
+    pending_removed: int = 0
+    missing_keys: list[str] = field(default_factory=list)
+
+
+def reconcile(store: Any, token: Any) -> Reconciliation:
+    """Make store and token agree after a crash (see the module docstring)."""
+    report = Reconciliation()
+    for obj in store.list_pending():
+        if obj.key_ref is not None:
+            try:
+                token.destroy(KeyRef.from_bytes(obj.key_ref))
+            except TokenError:
+                pass
+        store.delete(obj.unique_identifier)
+        report.pending_removed += 1
+    referenced: set[bytes] = set()
+    for uid, raw in store.all_key_refs():
+        try:
+            ref = KeyRef.from_bytes(raw)
+        except TokenError:
+            log.error("object %s has an unreadable key reference", uid)
+            continue
+        if ref.token_id is not None:
+            referenced.add(ref.token_id)
+    present = token.list_persistent_ids()
+    for orphan in present - referenced:
+        try:
+            token.destroy(KeyRef(storage=Storage.TOKEN_OBJECT, key_class=KeyClass.SECRET,
+                                 algorithm=KeyAlgorithm.AES, length_bits=0, material=orphan))
+            report.orphans_destroyed += 1
+        except TokenError as error:
+            log.warning("cannot destroy an orphan token object: %s", error)
+    report.missing_keys = [uid for uid, raw in store.all_key_refs()
+                           if (ref := _parse(raw)) is not None and ref.token_id is not None
+                           and ref.token_id not in present]
+    for uid in report.missing_keys:
+        log.error("object %s: its persistent key is missing from the token", uid)
+    if report.orphans_destroyed or report.pending_removed:
+        log.warning("start-up reconciliation: %d orphan token object(s) destroyed, %d "
+                    "unacknowledged object(s) removed", report.orphans_destroyed,
+                    report.pending_removed)
+    return report
+
+
+def _parse(raw: bytes) -> KeyRef | None:
+    try:
+        return KeyRef.from_bytes(raw)
+    except TokenError:
+        return None
+
+
+def from_config(config: Any, *, reconcile_at_start: bool = True) -> tuple[Engine, list[Any]]:
+    """The engine with its store and token; returns (engine, things to close at shutdown,
+    in order). ``reconcile_at_start``: run :func:`reconcile` (one process of a multi-worker
+    server does; the others must not, or they would destroy keys being created)."""
     from kmiphsm.store import SqliteStore
 
     store = SqliteStore(config.store.path)
-    token = None
+    try:
+        token = open_token(config)
+    except BaseException:
+        store.close()
+        raise
+    if reconcile_at_start:
+        reconcile(store, token)
     engine = Engine(store, token, server_information=server_information(),
-                    admins=config.access.admins)
-    return engine, [store]
+                    admins=config.access.admins,
+                    enable_interop=getattr(config.server, "interop", True))
+    return engine, [token, store]

@@ -19,3 +19,22 @@ class KmipError(Exception):
 
     def __repr__(self) -> str:
         return f"KmipError({self.reason!r}, {self.message!r})"
+
+
+def from_token_error(error: Exception) -> KmipError:
+    """A :mod:`kmiphsm.hsm` error as the KMIP result a client gets (its text never holds key
+    material: the token layer writes only mechanism and key kind names)."""
+    from kmiphsm import hsm
+
+    reason = enums.ResultReason
+    if isinstance(error, hsm.KeyNotFound):
+        return KmipError(reason.ItemNotFound, f"the key is not in the token: {error}")
+    if isinstance(error, hsm.KeyNotExtractable):
+        return KmipError(reason.NotExtractable, f"the key may not leave the token: {error}")
+    if isinstance(error, hsm.UnsupportedMechanism):
+        return KmipError(reason.CryptographicFailure, f"not supported by the token: {error}")
+    if isinstance(error, hsm.InvalidArgument):
+        return KmipError(reason.InvalidField, str(error))
+    if isinstance(error, hsm.CryptographicFailure):
+        return KmipError(reason.CryptographicFailure, str(error))
+    return KmipError(reason.GeneralFailure, f"the token failed: {error}")

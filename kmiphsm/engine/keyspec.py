@@ -1,0 +1,164 @@
+"""KMIP key attributes <-> the token's key kinds (:mod:`kmiphsm.hsm.algorithms`).
+
+What a client asks for in Create / Create Key Pair / Register (Cryptographic Algorithm,
+Cryptographic Length, Cryptographic Domain Parameters' Recommended Curve) and what the token
+makes: AES 128/192/256, Triple DES (112/128 two-key, 168/192 three-key), HMAC keys as generic
+secrets, RSA 1024-4096, EC on P-224/256/384/521, Ed25519 (Cryptographic Algorithm Ed25519, or
+ECDSA/EC on Curve25519 for 1.x clients) and X25519 (ECDH or EC on Curve25519). Anything else is
+Invalid Field / Feature Not Supported with a message naming what is supported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from kmiphsm.engine.errors import KmipError
+from kmiphsm.hsm import Curve, KeyAlgorithm, KeyRef
+from kmiphsm.ttlv import enums, registry
+
+Alg = enums.CryptographicAlgorithm
+RC = enums.RecommendedCurve
+Reason = enums.ResultReason
+
+HMAC_ALGORITHMS: dict[int, int] = {  # algorithm -> default key length (the hash length)
+    Alg.HMAC_SHA1: 160, Alg.HMAC_SHA224: 224, Alg.HMAC_SHA256: 256, Alg.HMAC_SHA384: 384,
+    Alg.HMAC_SHA512: 512,
+}
+CURVES: dict[int, Curve] = {
+    RC.P_224: Curve.P_224, RC.P_256: Curve.P_256, RC.P_384: Curve.P_384, RC.P_521: Curve.P_521,
+}
+CURVE_ENUMS: dict[Curve, int] = {curve: value for value, curve in CURVES.items()}
+CURVE_BY_LENGTH: dict[int, Curve] = {224: Curve.P_224, 256: Curve.P_256, 384: Curve.P_384,
+                                     521: Curve.P_521}
+EC_ALGORITHMS = frozenset({Alg.EC, Alg.ECDSA, Alg.ECDH, Alg.ECMQV})
+RSA_LENGTHS = range(1024, 4097)
+AES_LENGTHS = (128, 192, 256)
+TRIPLE_DES_LENGTHS = (112, 128, 168, 192)
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    algorithm: KeyAlgorithm
+    length: int
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    algorithm: KeyAlgorithm
+    bits: int | None = None
+    curve: Curve | None = None
+    public_exponent: int = 65537
+
+
+def _name(algorithm: int) -> str:
+    return registry.enum_name("CryptographicAlgorithm", int(algorithm)) or hex(int(algorithm))
+
+
+def _one(attributes: Mapping[str, list[Any]], name: str) -> Any:
+    values = attributes.get(name)
+    return values[0] if values else None
+
+
+def curve_of(attributes: Mapping[str, list[Any]]) -> int | None:
+    """The Recommended Curve of Cryptographic Domain Parameters, if given."""
+    params = _one(attributes, "CryptographicDomainParameters")
+    if isinstance(params, dict) and params.get("RecommendedCurve") is not None:
+        return int(params["RecommendedCurve"])
+    return None
+
+
+def secret_spec(attributes: Mapping[str, list[Any]]) -> SecretSpec:
+    """The symmetric key a Create asks for."""
+    algorithm = _one(attributes, "CryptographicAlgorithm")
+    length = _one(attributes, "CryptographicLength")
+    if algorithm is None:
+        raise KmipError(Reason.InvalidField, "Create of a key needs a Cryptographic Algorithm")
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int)):
+        raise KmipError(Reason.InvalidField, "Cryptographic Length must be an Integer")
+    if algorithm == Alg.AES:
+        length = 256 if length is None else length
+        if length not in AES_LENGTHS:
+            raise KmipError(Reason.InvalidField,
+                            f"AES keys are 128, 192 or 256 bits long, not {length}")
+        return SecretSpec(KeyAlgorithm.AES, length)
+    if algorithm == Alg.DES3:
+        length = 168 if length is None else length
+        if length not in TRIPLE_DES_LENGTHS:
+            raise KmipError(Reason.InvalidField,
+                            f"Triple DES keys are 112/128 or 168/192 bits long, not {length}")
+        return SecretSpec(KeyAlgorithm.TRIPLE_DES, length)
+    if algorithm in HMAC_ALGORITHMS:
+        length = HMAC_ALGORITHMS[algorithm] if length is None else length
+        if length < 8 or length % 8 or length > 4096:
+            raise KmipError(Reason.InvalidField,
+                            f"an HMAC key length must be a multiple of 8 bits up to 4096, "
+                            f"not {length}")
+        return SecretSpec(KeyAlgorithm.GENERIC_SECRET, length)
+    raise KmipError(Reason.CryptographicFailure if algorithm in Alg.__members__.values() else
+                    Reason.InvalidField,
+                    f"this server cannot create {_name(algorithm)} symmetric keys "
+                    "(AES, Triple DES and HMAC-SHA1/224/256/384/512 are supported)")
+
+
+def pair_spec(attributes: Mapping[str, list[Any]]) -> PairSpec:
+    """The key pair a Create Key Pair asks for (attributes: common merged with private)."""
+    algorithm = _one(attributes, "CryptographicAlgorithm")
+    length = _one(attributes, "CryptographicLength")
+    curve = curve_of(attributes)
+    if algorithm is None:
+        raise KmipError(Reason.InvalidField,
+                        "Create Key Pair needs a Cryptographic Algorithm")
+    if algorithm == Alg.RSA:
+        bits = 2048 if length is None else length
+        if not isinstance(bits, int) or bits not in RSA_LENGTHS or bits % 8:
+            raise KmipError(Reason.InvalidField,
+                            f"RSA keys are 1024 to 4096 bits (a multiple of 8), not {bits}")
+        return PairSpec(KeyAlgorithm.RSA, bits=bits)
+    if algorithm == Alg.Ed25519:
+        if curve not in (None, RC.CURVE25519) and curve != getattr(RC, "CURVEED25519", -1):
+            raise KmipError(Reason.InvalidField, "Ed25519 keys are on Curve25519")
+        return PairSpec(KeyAlgorithm.ED25519)
+    if algorithm in EC_ALGORITHMS:
+        if curve == RC.CURVE25519 or (curve is None and length == 255):
+            if algorithm == Alg.ECDSA:
+                return PairSpec(KeyAlgorithm.ED25519)
+            return PairSpec(KeyAlgorithm.X25519)
+        if curve is None:
+            if length is None:
+                raise KmipError(Reason.InvalidField,
+                                "an EC key pair needs a Recommended Curve or a Cryptographic "
+                                "Length (224, 256, 384, 521)")
+            found = CURVE_BY_LENGTH.get(length)
+        else:
+            found = CURVES.get(curve)
+        if found is None:
+            shown = registry.enum_name("RecommendedCurve", curve) if curve else f"{length} bits"
+            raise KmipError(Reason.CryptographicFailure if curve else Reason.InvalidField,
+                            f"EC curve {shown} is not supported "
+                            "(P-224, P-256, P-384, P-521 and Curve25519 are)")
+        return PairSpec(KeyAlgorithm.EC, curve=found)
+    raise KmipError(Reason.CryptographicFailure,
+                    f"this server cannot create {_name(algorithm)} key pairs "
+                    "(RSA, EC/ECDSA/ECDH, Ed25519 and X25519 are supported)")
+
+
+def algorithm_enum(ref: KeyRef) -> int:
+    """The Cryptographic Algorithm of a token key whose request named none."""
+    return {
+        KeyAlgorithm.AES: Alg.AES,
+        KeyAlgorithm.TRIPLE_DES: Alg.DES3,
+        KeyAlgorithm.GENERIC_SECRET: Alg.HMAC_SHA256,
+        KeyAlgorithm.RSA: Alg.RSA,
+        KeyAlgorithm.EC: Alg.EC,
+        KeyAlgorithm.ED25519: Alg.Ed25519,
+        KeyAlgorithm.X25519: Alg.ECDH,
+    }[ref.algorithm]
+
+
+def curve_enum(ref: KeyRef) -> int | None:
+    if ref.curve is not None:
+        return CURVE_ENUMS[ref.curve]
+    if ref.algorithm in (KeyAlgorithm.X25519, KeyAlgorithm.ED25519):
+        return int(RC.CURVE25519)
+    return None

@@ -1,0 +1,300 @@
+"""Managed objects as every handler sees them: loading one with the access check, the lifecycle
+state its dates give it, whether it may be used, and making a new one in the store.
+
+The rules (KMIP 2.1 sections 3.x "State", 4.57 and 6.1; KMIP 1.4 sections 3.22 and 4):
+
+- An object belongs to the identity that created or registered it (``owner``); another
+  identity gets Permission Denied for it, unless it is an administrator of the config.
+- State follows the dates: a Pre-Active object whose Activation Date has come is Active; an
+  Active one whose Deactivation Date has come is Deactivated. :func:`load` applies this and
+  stores the new state, so every operation sees the state as of now.
+- Using a key to *protect* (Encrypt, Sign, MAC, wrap, derive) needs Active, and no Protect
+  Stop Date passed; to *process* (Decrypt, Signature Verify, MAC Verify, unwrap) it may also be
+  Deactivated or Compromised. Otherwise: Wrong Key Lifecycle State. A key without the usage
+  bit: Incompatible Cryptographic Usage Mask.
+- A new object gets the attributes the server always sets (Initial Date, Last Change Date,
+  Original Creation Date, Fresh, Always Sensitive, Never Extractable ...); the client may set
+  only what :mod:`kmiphsm.model.attribute_rules` allows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from kmiphsm.engine.errors import KmipError
+from kmiphsm.model.attribute_rules import rule
+from kmiphsm.model.attributes import VENDOR_ATTRIBUTE
+from kmiphsm.store import StoredObject
+from kmiphsm.ttlv import enums, registry
+
+if TYPE_CHECKING:
+    from kmiphsm.engine.context import OperationContext
+    from kmiphsm.hsm import KeyRef
+
+State = enums.State
+Reason = enums.ResultReason
+Usage = enums.CryptographicUsageMask
+
+#: States in which an object can be used to process (decrypt, verify) but not protect.
+PROCESS_ONLY_STATES = frozenset({State.Deactivated, State.Compromised})
+
+#: Attributes a client gives as the *parameters* of Create / Create Key Pair / Register /
+#: Derive Key although the server "initially sets" them (KMIP 2.1 Table 28 and section 6.1.8:
+#: the algorithm and length of the key to make).
+CREATION_PARAMETERS = frozenset({
+    "CryptographicAlgorithm", "CryptographicLength", "CryptographicDomainParameters",
+    "CryptographicUsageMask", "ObjectType", "KeyFormatType", "DigitalSignatureAlgorithm",
+    "CertificateType", "OpaqueDataType",
+})
+
+#: Attributes a client may never give, whatever the operation.
+SERVER_ONLY = frozenset({
+    "UniqueIdentifier", "State", "InitialDate", "LastChangeDate", "DestroyDate",
+    "CompromiseDate", "CompromiseOccurrenceDate", "ArchiveDate", "RevocationReason",
+    "AlwaysSensitive", "NeverExtractable", "KeyValuePresent", "Digest", "LeaseTime",
+    "ShortUniqueIdentifier", "RotateDate", "RotateGeneration", "RotateLatest",
+})
+
+
+def now(context: "OperationContext") -> datetime:
+    return context.engine.clock()
+
+
+def attribute_name(name: str) -> str:
+    """A name as the Result Message shows it ("Cryptographic Algorithm")."""
+    try:
+        from kmiphsm.model import spec_data
+
+        return spec_data.printed_name(name)
+    except Exception:  # pragma: no cover - the name itself is good enough
+        return name
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def load(context: "OperationContext", unique_identifier: Any) -> StoredObject:
+    """The object ``unique_identifier`` (None: the ID Placeholder) as of now, if the caller may
+    act on it; Item Not Found / Permission Denied otherwise."""
+    uid = context.unique_identifier(unique_identifier)
+    obj = context.store.get(uid)
+    if obj is None:
+        raise KmipError(Reason.ItemNotFound, f"no object has the Unique Identifier {uid!r}")
+    check_owner(context, obj)
+    refresh_state(context, obj)
+    return obj
+
+
+def check_owner(context: "OperationContext", obj: StoredObject) -> None:
+    if obj.owner != context.identity.name and not context.is_admin:
+        raise KmipError(Reason.PermissionDenied,
+                        f"object {obj.unique_identifier!r} belongs to another client")
+
+
+def first(obj: StoredObject, name: str, default: Any = None) -> Any:
+    values = obj.attributes.get(name)
+    return values[0] if values else default
+
+
+def refresh_state(context: "OperationContext", obj: StoredObject) -> None:
+    """Move ``obj`` to the state its dates give it now (and store that)."""
+    moment = now(context)
+    state = obj.state
+    if state == State.PreActive:
+        activation = first(obj, "ActivationDate")
+        if isinstance(activation, datetime) and activation <= moment:
+            state = State.Active
+    if state == State.Active:
+        deactivation = first(obj, "DeactivationDate")
+        if isinstance(deactivation, datetime) and deactivation <= moment:
+            state = State.Deactivated
+    if state != obj.state:
+        context.store.update_state(obj.unique_identifier, int(state))
+        obj.state = int(state)
+
+
+def state_name(state: int) -> str:
+    return registry.enum_name("State", int(state)) or str(state)
+
+
+def key_ref(obj: StoredObject) -> "KeyRef":
+    """The token reference of an object with key material; Item Not Found after Destroy."""
+    from kmiphsm.hsm import KeyRef
+
+    if obj.key_ref is None:
+        if obj.state in (State.Destroyed, State.DestroyedCompromised):
+            raise KmipError(Reason.WrongKeyLifecycleState,
+                            f"object {obj.unique_identifier!r} is destroyed")
+        raise KmipError(Reason.ItemNotFound,
+                        f"object {obj.unique_identifier!r} has no key material")
+    return KeyRef.from_bytes(obj.key_ref)
+
+
+def require_use(context: "OperationContext", obj: StoredObject, usage: int, *,
+                protect: bool) -> None:
+    """Fail unless ``obj`` may be used now for ``usage`` (a Cryptographic Usage Mask bit):
+    ``protect`` for Encrypt / Sign / MAC / wrap / derive, else process (decrypt, verify)."""
+    state = obj.state
+    if obj.archived:
+        raise KmipError(Reason.ObjectArchived,
+                        f"object {obj.unique_identifier!r} is archived: Recover it first")
+    allowed = state == State.Active or (not protect and state in PROCESS_ONLY_STATES)
+    if not allowed:
+        raise KmipError(Reason.WrongKeyLifecycleState,
+                        f"object {obj.unique_identifier!r} is {state_name(state)}: it cannot be "
+                        + ("used to protect data" if protect else "used"))
+    if protect:
+        stop = first(obj, "ProtectStopDate")
+        if isinstance(stop, datetime) and stop <= now(context):
+            raise KmipError(Reason.WrongKeyLifecycleState,
+                            f"object {obj.unique_identifier!r} is past its Protect Stop Date")
+    else:
+        start = first(obj, "ProcessStartDate")
+        if isinstance(start, datetime) and start > now(context):
+            raise KmipError(Reason.WrongKeyLifecycleState,
+                            f"object {obj.unique_identifier!r} is before its Process Start Date")
+    mask = first(obj, "CryptographicUsageMask")
+    if usage and mask is not None and not int(mask) & usage:
+        wanted = "|".join(registry.mask_names("CryptographicUsageMask", usage)[0]) or usage
+        raise KmipError(Reason.IncompatibleCryptographicUsageMask,
+                        f"object {obj.unique_identifier!r} does not allow {wanted}")
+
+
+# -- new objects ---------------------------------------------------------------------------
+
+
+def check_client_attributes(attributes: Mapping[str, list[Any]], *, creating: bool) -> None:
+    """Invalid Field for an attribute the client may not give: set only by the server, or
+    several instances of a single-instance attribute. ``creating``: Create / Register /
+    Create Key Pair / Derive Key, where :data:`CREATION_PARAMETERS` are allowed."""
+    for name, values in attributes.items():
+        if name == VENDOR_ATTRIBUTE:
+            continue
+        if name in SERVER_ONLY or (not creating and name in CREATION_PARAMETERS):
+            raise KmipError(Reason.InvalidField,
+                            f"{attribute_name(name)} is set by the server, not by a client")
+        found = rule(name)
+        if found is None:
+            continue
+        if not creating or name not in CREATION_PARAMETERS:
+            if not found.client_may_set:
+                raise KmipError(Reason.InvalidField,
+                                f"{attribute_name(name)} is set by the server, not by a client")
+        if len(values) > 1 and not found.multi_instance:
+            raise KmipError(Reason.InvalidField,
+                            f"{attribute_name(name)} takes one value, {len(values)} were given")
+
+
+def key_attributes(ref: "KeyRef") -> dict[str, list[Any]]:
+    """The attributes the token's key determines (algorithm, length, curve, sensitivity)."""
+    from kmiphsm.engine.keyspec import algorithm_enum, curve_enum
+
+    result: dict[str, list[Any]] = {
+        "CryptographicAlgorithm": [int(algorithm_enum(ref))],
+        "CryptographicLength": [int(ref.length_bits)],
+        "Sensitive": [bool(ref.sensitive)],
+        "AlwaysSensitive": [bool(ref.sensitive)],
+        "Extractable": [bool(ref.extractable)],
+        "NeverExtractable": [not ref.extractable],
+    }
+    curve = curve_enum(ref)
+    if curve is not None:
+        result["CryptographicDomainParameters"] = [{"RecommendedCurve": int(curve)}]
+    return result
+
+
+def new_object(context: "OperationContext", object_type: int,
+               attributes: Mapping[str, list[Any]], *, key: "KeyRef | None" = None,
+               server_attributes: Mapping[str, list[Any]] | None = None,
+               unique_identifier: str | None = None, generated: bool = True,
+               undo: Any = None) -> StoredObject:
+    """Store a new object owned by the caller, with the server's attributes; registers an undo
+    that deletes it again (and ``undo``, e.g. destroying its token key, first)."""
+    moment = now(context)
+    attrs: dict[str, list[Any]] = {name: list(values) for name, values in attributes.items()
+                                    if name not in ("ObjectType", "UniqueIdentifier")}
+    if key is not None:
+        for name, values in key_attributes(key).items():
+            if name in ("CryptographicAlgorithm", "CryptographicDomainParameters"):
+                attrs.setdefault(name, values)  # HMAC-SHA256 stays, not "generic secret"
+            else:
+                attrs[name] = values
+    if server_attributes:
+        attrs.update({name: list(values) for name, values in server_attributes.items()})
+    attrs["InitialDate"] = [moment]
+    attrs["LastChangeDate"] = [moment]
+    if generated or "OriginalCreationDate" not in attrs:
+        attrs.setdefault("OriginalCreationDate", [moment])
+    if key is not None:
+        attrs.setdefault("Fresh", [True])
+        attrs["KeyFormatType"] = [int(default_key_format(object_type, key))]
+    state = State.PreActive
+    activation = attrs.get("ActivationDate")
+    if activation and isinstance(activation[0], datetime) and activation[0] <= moment:
+        state = State.Active
+    attrs = {name: values for name, values in attrs.items() if values}
+    uid = unique_identifier or context.store.new_unique_identifier()
+    obj = StoredObject(unique_identifier=uid, object_type=int(object_type),
+                       owner=context.identity.name, state=int(state),
+                       key_ref=key.to_bytes() if key is not None else None,
+                       created=moment, attributes=attrs)
+    context.store.insert(obj)
+
+    def remove() -> None:
+        if undo is not None:
+            undo()
+        context.store.delete(uid)
+
+    context.on_undo(remove)
+    return obj
+
+
+def default_key_format(object_type: int, key: "KeyRef") -> int:
+    """The Key Format Type a Get returns when the client names none (KMIP 2.1 section 6.1.19:
+    the server's default for the object): Raw for symmetric keys and secret data, PKCS#8 for
+    private keys, X.509 (SubjectPublicKeyInfo) for public keys."""
+    fmt = enums.KeyFormatType
+    if object_type == enums.ObjectType.PrivateKey:
+        return fmt.PKCS_8
+    if object_type == enums.ObjectType.PublicKey:
+        return fmt.X_509
+    if object_type == enums.ObjectType.SecretData:
+        return fmt.Opaque
+    return fmt.Raw
+
+
+def touch(context: "OperationContext", obj: StoredObject) -> None:
+    """Set Last Change Date to now (every change of an object's attributes or state)."""
+    moment = now(context)
+    context.store.set_attribute(obj.unique_identifier, "LastChangeDate", [moment])
+    obj.attributes["LastChangeDate"] = [moment]
+
+
+def visible_owner(context: "OperationContext") -> str | None:
+    """The owner a Locate is restricted to (None for an administrator: every owner)."""
+    return None if context.is_admin else context.identity.name
+
+
+def names_of(values: Iterable[Any]) -> list[str]:
+    return [v.get("NameValue") if isinstance(v, dict) else str(v) for v in values]
+
+
+def destroy_quietly(context: "OperationContext", key: "KeyRef") -> None:
+    """Destroy a key just made whose object could not be stored (the failure that matters is
+    the one being raised)."""
+    from kmiphsm.hsm import TokenError
+
+    try:
+        context.token.destroy(key)
+    except TokenError:
+        pass
+
+
+def flag(attributes: Mapping[str, list[Any]], name: str, default: bool) -> bool:
+    values = attributes.get(name)
+    if not values:
+        return default
+    if not isinstance(values[0], bool):
+        raise KmipError(Reason.InvalidField, f"{attribute_name(name)} must be a Boolean")
+    return values[0]
