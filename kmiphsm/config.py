@@ -8,6 +8,8 @@ Relative paths in the file are resolved against the current working directory
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -26,6 +28,11 @@ class ConfigError(Exception):
     """A configuration problem, as one line: ``FILE: KEY: what is wrong``."""
 
 
+def cpu_count() -> int:
+    """The number of cores, for ``workers = "auto"``."""
+    return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     bind: str = "127.0.0.1"
@@ -33,8 +40,12 @@ class ServerConfig:
     https_port: int = 9998
     idle_timeout: float = 300.0
     max_message_size: int = 16 * 1024 * 1024
-    workers: int = 1
+    #: worker processes sharing the listening sockets; 1 = everything in one process.
+    #: ``"auto"`` (or no key) is resolved here to one per core.
+    workers: int = field(default_factory=cpu_count)
     threads: int = 8
+    #: the KMIP Interop operation (test harnesses only: KMIP 2.1 section 6.1.26)
+    interop: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,20 @@ def _positive_int(value: Any) -> int:
     return value
 
 
+def _workers(value: Any) -> int:
+    if value == "auto":
+        return cpu_count()
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f'expected a positive integer or "auto", got {value!r}')
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
 def _positive_number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise ValueError(f"expected a positive number of seconds, got {value!r}")
@@ -134,7 +159,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
     "server": (ServerConfig, {
         "bind": _text, "kmip_port": _port, "https_port": _port,
         "idle_timeout": _positive_number, "max_message_size": _positive_int,
-        "workers": _positive_int, "threads": _positive_int,
+        "workers": _workers, "threads": _positive_int, "interop": _boolean,
     }),
     "tls": (TLSConfig, {"certificate": _existing_file, "private_key": _existing_file,
                         "ca": _existing_file}),
@@ -192,6 +217,25 @@ def load(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return parse(data, source)
+
+
+def to_json(config: Config) -> str:
+    """The config as JSON, for :func:`from_json` in a worker process (no secrets: a config
+    names where the PIN is, never the PIN)."""
+    data = dataclasses.asdict(config)
+    del data["source"]
+    return json.dumps(data)
+
+
+def from_json(text: str | bytes, source: str = "<config>") -> Config:
+    """The config written by :func:`to_json`, checked again as a file would be."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: not a JSON configuration: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: not a JSON configuration")
     return parse(data, source)
 
 

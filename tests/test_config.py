@@ -84,3 +84,44 @@ pin_file = "{d}/pin"
     def test_port_overrides(self) -> None:
         cfg = config.with_ports(config.load(self.write("")), 1, None)
         self.assertEqual((cfg.server.kmip_port, cfg.server.https_port), (1, 9998))
+
+    def test_workers_number(self) -> None:
+        self.assertEqual(config.load(self.write("[server]\nworkers = 3\n")).server.workers, 3)
+
+    def test_workers_auto_or_absent_is_one_per_core(self) -> None:
+        cores = os.cpu_count() or 1
+        self.assertEqual(config.load(self.write('[server]\nworkers = "auto"\n')).server.workers, cores)
+        self.assertEqual(config.load(self.write("")).server.workers, cores)
+
+    def test_workers_must_be_positive_or_auto(self) -> None:
+        for value in ("0", "-1", '"two"', "true", "1.5"):
+            with self.assertRaises(config.ConfigError) as caught:
+                config.load(self.write(f"[server]\nworkers = {value}\n"))
+            message = str(caught.exception)
+            self.assertIn('server.workers: expected a positive integer or "auto"', message)
+            self.assertNotIn("\n", message)
+
+    def test_interop_is_off_unless_set(self) -> None:
+        self.assertFalse(config.load(self.write("")).server.interop)
+        self.assertTrue(config.load(self.write("[server]\ninterop = true\n")).server.interop)
+        with self.assertRaises(config.ConfigError) as caught:
+            config.load(self.write('[server]\ninterop = "yes"\n'))
+        self.assertIn("server.interop: expected true or false", str(caught.exception))
+
+    def test_json_round_trip_for_workers(self) -> None:
+        cfg = config.with_ports(config.load(self.write(
+            '[server]\nworkers = 2\ninterop = true\n[access]\nadmins = ["root", "ops"]\n')), 1, 2)
+        self.assertEqual(config.from_json(config.to_json(cfg), cfg.source), cfg)
+
+    def test_json_checked_like_a_file(self) -> None:
+        with self.assertRaises(config.ConfigError) as caught:
+            config.from_json('{"server": {"workers": 0}}', "k.toml")
+        self.assertIn("k.toml: server.workers:", str(caught.exception))
+        with self.assertRaises(config.ConfigError):
+            config.from_json("[1]", "k.toml")
+
+    def test_example_configuration_sets_workers_and_interop(self) -> None:
+        text = (Path(__file__).parent.parent / "conf" / "kmiphsm.toml").read_text()
+        data = __import__("tomllib").loads(text)
+        self.assertEqual(data["server"]["workers"], "auto")
+        self.assertIs(data["server"]["interop"], True)

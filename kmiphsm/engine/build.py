@@ -3,10 +3,13 @@
 
 An object exists in the store if and only if its key exists in the token. Create and Register
 make the key first, then insert the object (one SQLite transaction); a crash in between can
-leave a persistent token object that no object references. :func:`reconcile`, run once at
-start-up before any request is served (and only by one process), destroys such orphans,
-deletes pending objects (never acknowledged to a client), and reports objects whose
-persistent key is missing.
+leave a persistent token object that no object references. Destroy marks the object
+Destroyed first, then destroys its key and forgets the reference
+(:mod:`kmiphsm.engine.lifecycle`); a crash in between leaves a Destroyed object that still
+references its key. :func:`reconcile`, run once at start-up before any request is served
+(and only by one process), deletes pending objects (never acknowledged to a client),
+finishes such destructions, destroys orphans, and reports objects whose persistent key is
+missing.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 import kmiphsm
 from kmiphsm.engine.engine import Engine
 from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef, Storage, Token, TokenError
+from kmiphsm.store import DESTROYED_STORAGE, LocateQuery
+from kmiphsm.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +50,14 @@ def open_token(config: Any) -> Any:
 
 @dataclass
 class Reconciliation:
+    """What :func:`reconcile` did: token objects no object referenced and destroyed,
+    pending objects removed, objects whose persistent key is missing (reported only), and
+    destructions of Destroyed objects' keys finished."""
+
     orphans_destroyed: int = 0
     pending_removed: int = 0
     missing_keys: list[str] = field(default_factory=list)
+    destructions_finished: int = 0
 
 
 def reconcile(store: Any, token: Any) -> Reconciliation:
@@ -61,6 +71,7 @@ def reconcile(store: Any, token: Any) -> Reconciliation:
                 pass
         store.delete(obj.unique_identifier)
         report.pending_removed += 1
+    report.destructions_finished = finish_destructions(store, token)
     referenced: set[bytes] = set()
     for uid, raw in store.all_key_refs():
         try:
@@ -83,11 +94,34 @@ def reconcile(store: Any, token: Any) -> Reconciliation:
                            and ref.token_id not in present]
     for uid in report.missing_keys:
         log.error("object %s: its persistent key is missing from the token", uid)
-    if report.orphans_destroyed or report.pending_removed:
+    if report.orphans_destroyed or report.pending_removed or report.destructions_finished:
         log.warning("start-up reconciliation: %d orphan token object(s) destroyed, %d "
-                    "unacknowledged object(s) removed", report.orphans_destroyed,
-                    report.pending_removed)
+                    "unacknowledged object(s) removed, %d destruction(s) finished",
+                    report.orphans_destroyed, report.pending_removed,
+                    report.destructions_finished)
     return report
+
+
+def finish_destructions(store: Any, token: Any) -> int:
+    """Destroy the keys that Destroyed (or Destroyed Compromised) objects still reference
+    (a Destroy cut short: KMIP 2.1 section 6.1.15 says the key material SHALL be destroyed),
+    and forget the references; how many. One that fails is logged and left for next time."""
+    from kmiphsm.engine.lifecycle import finish_destroy
+
+    destroyed = set(store.locate(LocateQuery(owner=None, storage_status=DESTROYED_STORAGE)))
+    if not destroyed:
+        return 0
+    finished = 0
+    for uid, raw in store.all_key_refs():
+        if uid not in destroyed:
+            continue
+        try:
+            finish_destroy(store, token, uid, raw)
+            finished += 1
+        except (TokenError, StoreError) as error:
+            log.error("object %s is Destroyed but its key could not be destroyed: %s",
+                      uid, error)
+    return finished
 
 
 def _parse(raw: bytes) -> KeyRef | None:
@@ -113,5 +147,5 @@ def from_config(config: Any, *, reconcile_at_start: bool = True) -> tuple[Engine
         reconcile(store, token)
     engine = Engine(store, token, server_information=server_information(),
                     admins=config.access.admins,
-                    enable_interop=getattr(config.server, "interop", True))
+                    enable_interop=config.server.interop)
     return engine, [token, store]

@@ -1,26 +1,36 @@
 """``twistd kmiphsm``: the command-line options and the whole service, built from the config.
 
-``make_service(config)`` assembles everything with no globals: the token, the store, the
-engine, the thread pool that runs the engine off the reactor, the KMIP TLS port and the HTTPS
-port.
+``make_service(config)`` assembles everything with no globals. With ``[server] workers = 1``
+one process holds it all: the token, the store, the engine, the thread pool that runs the
+engine off the reactor, the KMIP TLS port and the HTTPS port (:func:`serving_service`). With
+more workers, the ``twistd`` process only owns the listening sockets and supervises that many
+worker processes (:mod:`kmiphsm.server.supervisor`); each worker runs
+:func:`serving_service` on the sockets it inherits (:mod:`kmiphsm.server.worker`), with its
+own token login and store connections. SoftHSM serialises one process, so cores are used
+by processes, not threads (see docs/architecture.md, "Threads and SoftHSM").
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
-from typing import Any
+from typing import Any, Mapping
 
 from twisted.application import internet, service
 from twisted.internet import reactor as default_reactor
+from twisted.internet.interfaces import IListeningPort
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python import usage
 from twisted.python.threadpool import ThreadPool
 
 from kmiphsm import config as configuration
-from kmiphsm.server import tls, web
+from kmiphsm.server import logbridge, tls, web
 from kmiphsm.server.endpoint import KmipEndpoint
 from kmiphsm.server.protocol import KmipFactory
+from kmiphsm.ttlv import enums
 
 log = Logger()
 
@@ -62,17 +72,77 @@ class ResourceService(service.Service):
             resource.close()
 
 
-def build_engine(config: configuration.Config) -> tuple[Any, list[Any]]:
-    """The engine with its token and store; returns (engine, things to close at shutdown)."""
+class AdoptedPortService(service.Service):
+    """Serves ``factory`` over TLS on a listening socket inherited from the supervisor.
+
+    The socket (file descriptor ``fd``) is shared with the other workers: the kernel hands
+    each new connection to one of them. Stopping closes this process's copy only.
+    """
+
+    def __init__(self, reactor: Any, fd: int, factory: Factory, context: Any) -> None:
+        self.reactor = reactor
+        self.fd = fd
+        self.factory = TLSMemoryBIOFactory(context, False, factory)
+        self.port: IListeningPort | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        probe = socket.socket(fileno=self.fd)  # only to learn the address family
+        family = probe.family
+        probe.detach()
+        os.set_blocking(self.fd, False)
+        self.port = self.reactor.adoptStreamPort(self.fd, family, self.factory)
+        os.close(self.fd)  # adoptStreamPort works on its own duplicate
+
+    def stopService(self) -> Any:
+        super().stopService()
+        if self.port is not None:
+            port, self.port = self.port, None
+            return port.stopListening()
+        return None
+
+
+def build_engine(config: configuration.Config, *, reconcile: bool = True) -> tuple[Any, list[Any]]:
+    """The engine with its token and store; returns (engine, things to close at shutdown).
+
+    ``reconcile``: make store and token agree first (crash recovery); only when no other
+    process serves the same store and token.
+    """
     from kmiphsm.engine import build as engine_build
-    return engine_build.from_config(config)
+    engine, resources = engine_build.from_config(config, reconcile_at_start=reconcile)
+    if not config.server.interop:  # engine/build.py reads it too; make sure either way
+        engine.handlers.unregister(enums.Operation.Interop)
+    return engine, resources
+
+
+def export_softhsm_conf(config: configuration.Config) -> None:
+    if config.pkcs11.softhsm_conf:
+        os.environ["SOFTHSM2_CONF"] = os.path.abspath(config.pkcs11.softhsm_conf)
 
 
 def make_service(config: configuration.Config, reactor: Any = None) -> service.MultiService:
+    """The whole server: one serving process, or a supervisor of ``workers`` processes."""
     reactor = reactor or default_reactor
-    if config.pkcs11.softhsm_conf:
-        os.environ["SOFTHSM2_CONF"] = os.path.abspath(config.pkcs11.softhsm_conf)
-    engine, resources = build_engine(config)
+    export_softhsm_conf(config)
+    if config.server.workers > 1:
+        from kmiphsm.server.supervisor import Supervisor
+        top = service.MultiService()
+        Supervisor(config, reactor).setServiceParent(top)
+        return top
+    return serving_service(config, reactor)
+
+
+def serving_service(config: configuration.Config, reactor: Any,
+                    adopted: Mapping[str, int] | None = None, *,
+                    reconcile: bool = True) -> service.MultiService:
+    """Token, store, engine, pool and both ports, in this process.
+
+    ``adopted`` maps ``"kmip"`` and ``"https"`` to inherited listening sockets (a worker);
+    without it the ports are opened here from the config. ``reconcile``: see
+    :func:`build_engine` (a worker reconciles only when it is the first one started).
+    """
+    logbridge.install()
+    engine, resources = build_engine(config, reconcile=reconcile)
     endpoint = KmipEndpoint(engine)
     pool = ThreadPool(minthreads=1, maxthreads=config.server.threads, name="kmiphsm-engine")
 
@@ -82,21 +152,22 @@ def make_service(config: configuration.Config, reactor: Any = None) -> service.M
 
     kmip_factory = KmipFactory(endpoint, pool, reactor, config.server.idle_timeout,
                                config.server.max_message_size)
-    kmip_port = internet.SSLServer(
-        config.server.kmip_port, kmip_factory,
-        tls.server_context(config.tls, require_client_certificate=True),
-        interface=config.server.bind)
-    kmip_port.setName("kmip")
-    kmip_port.setServiceParent(top)
-
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
                     config.access.https_default_identity)
-    https_port = internet.SSLServer(
-        config.server.https_port, site,
-        tls.server_context(config.tls, require_client_certificate=False),
-        interface=config.server.bind)
-    https_port.setName("https")
-    https_port.setServiceParent(top)
+    ports = [
+        ("kmip", config.server.kmip_port, kmip_factory,
+         tls.server_context(config.tls, require_client_certificate=True)),
+        ("https", config.server.https_port, site,
+         tls.server_context(config.tls, require_client_certificate=False)),
+    ]
+    for name, number, factory, context in ports:
+        if adopted is None:
+            port: service.Service = internet.SSLServer(number, factory, context,
+                                                       interface=config.server.bind)
+        else:
+            port = AdoptedPortService(reactor, adopted[name], factory, context)
+        port.setName(name)
+        port.setServiceParent(top)
     return top
 
 

@@ -9,6 +9,7 @@ openssl) directly, exactly as a user would.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import signal
@@ -33,7 +34,8 @@ def free_port() -> int:
 
 
 class RunningServer:
-    def __init__(self, *, extra_config: str = "", https_default_identity: str = "") -> None:
+    def __init__(self, *, extra_config: str = "", https_default_identity: str = "",
+                 workers: int | str = 1, interop: bool = True) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-server-"))
         self.pki = devpki.ensure(self.directory / "pki", devpki.CLIENTS + ("bob",))
         subprocess.run([str(INIT_TOKEN), str(self.directory / "softhsm"), "kmiphsm"], check=True)
@@ -49,6 +51,8 @@ https_port = {self.https_port}
 idle_timeout = 30
 max_message_size = 1048576
 threads = 4
+workers = {json.dumps(workers)}
+interop = {json.dumps(interop)}
 
 [tls]
 certificate = "{d}/pki/server.pem"
@@ -108,6 +112,17 @@ https_default_identity = "{https_default_identity}"
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def restart(self, timeout: float = 30.0) -> "RunningServer":
+        """Start the server again on the same directory: config, ports, token and store
+        (after :meth:`kill`, a crash, or :meth:`stop`). The previous run's log is kept as
+        ``server.log.<n>``."""
+        self.stop()
+        log = self.directory / "server.log"
+        if log.exists():
+            runs = len(list(self.directory.glob("server.log.*")))
+            log.rename(self.directory / f"server.log.{runs + 1}")
+        return self.start(timeout)
 
     def cleanup(self) -> None:
         self.stop()

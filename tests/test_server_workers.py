@@ -1,0 +1,425 @@
+"""``[server] workers = N``: N processes share the two ports under one supervising twistd.
+
+Which process answered a connection is read from Linux's /proc: the server-side socket of
+the connection (found in /proc/net/tcp by the client's port) is an open file of exactly one
+worker. Most tests run a real ``twistd kmiphsm`` and talk to it with Python's ``ssl``; the
+supervisor's restart and stop rules are also pinned down alone, with a fake reactor.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import time
+from pathlib import Path
+
+from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+from twisted.trial import unittest
+
+from kmiphsm import config as configuration
+from kmiphsm.engine import Engine
+from kmiphsm.engine import build as engine_build
+from kmiphsm.server import service
+from kmiphsm.server.supervisor import Supervisor, WorkerProcess
+from kmiphsm.server.worker import EVENTS_FD, HTTPS_FD, KMIP_FD
+from kmiphsm.ttlv import Node, binary, enums, tags
+from tests.support.server import RunningServer, shared_server
+
+Operation = enums.Operation
+Status = enums.ResultStatus
+
+if not Path("/proc/net/tcp").exists():
+    raise unittest.SkipTest("these tests read Linux's /proc")
+
+
+# -- processes and sockets, from /proc ---------------------------------------------------
+
+def children(pid: int) -> set[int]:
+    """Live child processes of ``pid``."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+def server_socket_inode(server_port: int, client_port: int) -> int | None:
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], int(fields[9])
+            if (int(local.rsplit(":", 1)[1], 16) == server_port
+                    and int(remote.rsplit(":", 1)[1], 16) == client_port and inode):
+                return inode
+    return None
+
+
+def serving_pid(connection: socket.socket, server_port: int, candidates: set[int]) -> int | None:
+    """The process among ``candidates`` holding the server end of ``connection``."""
+    inode = server_socket_inode(server_port, connection.getsockname()[1])
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in candidates:
+        try:
+            descriptors = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in descriptors:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+# -- KMIP messages ----------------------------------------------------------------------
+
+def request(*items: Node) -> Node:
+    version = Node.structure(tags.ProtocolVersion, [
+        Node.integer(tags.ProtocolVersionMajor, 2), Node.integer(tags.ProtocolVersionMinor, 1)])
+    header = Node.structure(tags.RequestHeader, [version, Node.integer(tags.BatchCount, len(items))])
+    return Node.structure(tags.RequestMessage, [header, *items])
+
+
+def item(operation: int, *payload: Node) -> Node:
+    return Node.structure(tags.BatchItem, [Node.enumeration(tags.Operation, operation),
+                                           Node.structure(tags.RequestPayload, list(payload))])
+
+
+def query_item(*functions: int) -> Node:
+    return item(Operation.Query, *(Node.enumeration(tags.QueryFunction, f) for f in functions))
+
+
+def results(response: Node) -> list[tuple[object, ...]]:
+    return [(i.get(tags.Operation), i.get(tags.ResultStatus), i.get(tags.ResultReason))
+            for i in response.children(tags.BatchItem)]
+
+
+# -- the server ----------------------------------------------------------------------------
+
+def wait_until(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def serving_workers(server: RunningServer, count: int, timeout: float = 30.0) -> set[int]:
+    """Wait for ``count`` live workers that have said they serve; their pids."""
+    def ready() -> set[int] | None:
+        assert server.process is not None
+        if server.process.poll() is not None:
+            raise AssertionError(f"server exited with {server.process.returncode}:\n{server.log()}")
+        said = {int(pid) for pid in re.findall(r"\(pid (\d+)\) serving", server.log())}
+        pids = children(server.process.pid) & said
+        return pids if len(pids) == count else None
+    return wait_until(ready, timeout, f"{count} serving workers")
+
+
+def read_message(connection: ssl.SSLSocket) -> Node:
+    framer = binary.Framer()
+    while True:
+        data = connection.recv(65536)
+        if not data:
+            raise ConnectionError("connection closed before a whole response")
+        frames = framer.feed(data)
+        if frames:
+            return binary.decode(frames[0])
+
+
+def kmip_round(server: RunningServer, workers: set[int]) -> int | None:
+    """DiscoverVersions then Query on a new TLS connection; the pid that answered."""
+    with server.kmip_connection("alice") as connection:
+        connection.sendall(binary.encode(request(item(Operation.DiscoverVersions))))
+        first = read_message(connection)
+        connection.sendall(binary.encode(request(query_item(enums.QueryFunction.QueryOperations))))
+        second = read_message(connection)
+        assert results(first) == [(Operation.DiscoverVersions, Status.Success, None)], first
+        assert results(second) == [(Operation.Query, Status.Success, None)], second
+        return serving_pid(connection, server.kmip_port, workers)
+
+
+def https_round(server: RunningServer, workers: set[int]) -> int | None:
+    """GET /health on a new HTTPS connection (kept open to see who holds it)."""
+    connection = http.client.HTTPSConnection("localhost", server.https_port, timeout=30,
+                                             context=server.client_context("alice"))
+    try:
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        assert response.status == 200, response.status
+        response.read()
+        assert connection.sock is not None
+        return serving_pid(connection.sock, server.https_port, workers)
+    finally:
+        connection.close()
+
+
+def answered_by(round_trip, server: RunningServer, workers: set[int], rounds: int) -> set[int]:  # type: ignore[no-untyped-def]
+    seen: set[int] = set()
+    for _ in range(rounds):
+        pid = round_trip(server, workers)
+        assert pid is not None, "no worker holds the connection"
+        seen.add(pid)
+    return seen
+
+
+class WorkerProcessTests(unittest.TestCase):
+    def start(self, **options: object) -> RunningServer:
+        server = RunningServer(**options)  # type: ignore[arg-type]
+        self.addCleanup(server.cleanup)
+        return server.start()
+
+    def test_two_workers_both_answer_kmip_and_https(self) -> None:
+        server = self.start(workers=2)
+        workers = serving_workers(server, 2)
+        self.assertEqual(answered_by(kmip_round, server, workers, 40), workers)
+        self.assertEqual(answered_by(https_round, server, workers, 40), workers)
+        self.assertRegex(server.log(), r"\[worker-1#info\] worker 1 \(pid \d+\) serving")
+        self.assertRegex(server.log(), r"\[worker-2#info\] worker 2 \(pid \d+\) serving")
+
+    def test_killed_worker_is_restarted_and_the_server_keeps_answering(self) -> None:
+        server = self.start(workers=2)
+        workers = serving_workers(server, 2)
+        victim, survivor = sorted(workers)
+        os.kill(victim, signal.SIGKILL)
+        for _ in range(5):  # the survivor answers while the victim is replaced
+            kmip_round(server, {survivor})
+        after = serving_workers(server, 2)
+        self.assertIn(survivor, after)
+        self.assertNotIn(victim, after)
+        self.assertIn(f"(pid {victim}) exited unexpectedly (killed by signal 9)", server.log())
+        self.assertEqual(answered_by(kmip_round, server, after, 40), after)
+
+    def test_sigterm_stops_the_supervisor_and_every_worker(self) -> None:
+        server = self.start(workers=2)
+        workers = serving_workers(server, 2)
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=30)
+        wait_until(lambda: not any(alive(pid) for pid in workers), 10, "the workers to exit")
+        for port in (server.kmip_port, server.https_port):
+            with self.assertRaises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        self.assertIn("stopping 2 workers", server.log())
+
+    def test_workers_stop_when_the_supervisor_is_killed(self) -> None:
+        server = self.start(workers=2)
+        workers = serving_workers(server, 2)
+        server.kill(signal.SIGKILL)
+        wait_until(lambda: not any(alive(pid) for pid in workers), 15, "orphaned workers to exit")
+
+    def test_worker_that_cannot_start_stops_the_server_with_status_1(self) -> None:
+        server = RunningServer(workers=2)
+        self.addCleanup(server.cleanup)
+        (server.directory / "kmiphsm.sqlite").mkdir()  # the store cannot be opened
+        try:
+            server.start()
+        except RuntimeError:  # it may already have stopped before the ports were tried
+            pass
+        assert server.process is not None
+        self.assertEqual(server.process.wait(timeout=30), 1, server.log())
+        log = server.log()
+        self.assertIn("worker 1 (pid", log)
+        self.assertIn("could not start", log)
+        self.assertIn("unable to open database file", log)
+        self.assertNotIn("worker 2 started", log)
+
+    def test_interop_setting_reaches_every_worker(self) -> None:
+        server = self.start(workers=2, interop=False)
+        workers = serving_workers(server, 2)
+        seen = set()
+        for _ in range(20):
+            with server.kmip_connection("alice") as connection:
+                connection.sendall(binary.encode(request(item(
+                    Operation.Interop,
+                    Node.enumeration(tags.InteropFunction, enums.InteropFunction.Begin),
+                    Node.text(tags.InteropIdentifier, "T-1")))))
+                response = read_message(connection)
+                self.assertEqual(results(response), [(Operation.Interop, Status.OperationFailed,
+                                                      enums.ResultReason.OperationNotSupported)])
+                seen.add(serving_pid(connection, server.kmip_port, workers))
+        self.assertEqual(seen, workers)
+
+    def test_one_worker_is_one_process(self) -> None:
+        server = shared_server()
+        assert server.process is not None
+        self.assertEqual(children(server.process.pid), set())
+        pid = kmip_round(server, {server.process.pid})
+        self.assertEqual(pid, server.process.pid)
+
+
+class BuildEngineTests(unittest.TestCase):
+    """What ``service.build_engine`` asks of ``engine.build.from_config``, and adds to it."""
+
+    def build(self, interop: bool, reconcile: bool) -> tuple[Engine, dict[str, object]]:
+        calls: dict[str, object] = {}
+
+        def from_config(config: object, *, reconcile_at_start: bool = True) -> tuple[Engine, list[object]]:
+            calls["reconcile_at_start"] = reconcile_at_start
+            return Engine(), []
+        self.patch(engine_build, "from_config", from_config)
+        config = configuration.Config(server=configuration.ServerConfig(interop=interop))
+        engine, _ = service.build_engine(config, reconcile=reconcile)
+        return engine, calls
+
+    def test_interop_off_removes_the_operation(self) -> None:
+        engine, _ = self.build(interop=False, reconcile=True)
+        self.assertIsNone(engine.handlers.get(Operation.Interop))
+
+    def test_interop_on_keeps_it(self) -> None:
+        engine, _ = self.build(interop=True, reconcile=True)
+        self.assertIsNotNone(engine.handlers.get(Operation.Interop))
+
+    def test_reconcile_is_passed_on(self) -> None:
+        for reconcile in (True, False):
+            _, calls = self.build(interop=False, reconcile=reconcile)
+            self.assertEqual(calls, {"reconcile_at_start": reconcile})
+
+
+# -- the supervisor alone, with a fake reactor ---------------------------------------------
+
+class FakeTransport:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.written = b""
+        self.stdin_closed = False
+        self.signals: list[str] = []
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def closeStdin(self) -> None:
+        self.stdin_closed = True
+
+    def signalProcess(self, name: str) -> None:
+        self.signals.append(name)
+
+
+class FakeReactor(Clock):
+    def __init__(self) -> None:
+        super().__init__()
+        self.spawned: list[tuple[WorkerProcess, list[str], dict[int, object]]] = []
+        self.stopped = False
+
+    def spawnProcess(self, process: WorkerProcess, executable: str, args: list[str],
+                     env: dict[str, str], childFDs: dict[int, object]) -> FakeTransport:
+        transport = FakeTransport(1000 + len(self.spawned))
+        self.spawned.append((process, args, childFDs))
+        process.makeConnection(transport)
+        return transport
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def ready(worker: WorkerProcess) -> None:
+    worker.childDataReceived(EVENTS_FD, b'{"level": "info", "namespace": "x", "text": "serving", ')
+    worker.childDataReceived(EVENTS_FD, b'"ready": true}\n')
+
+
+def end(worker: WorkerProcess, signal_number: int | None = None) -> None:
+    reason = ProcessTerminated(signal=signal_number) if signal_number else ProcessDone(0)
+    worker.processEnded(Failure(reason))
+
+
+class SupervisorTests(unittest.TestCase):
+    def setUp(self) -> None:
+        self.reactor = FakeReactor()
+        self.fatal: list[bool] = []
+        config = configuration.Config(server=configuration.ServerConfig(
+            workers=3, kmip_port=0, https_port=0))
+        self.supervisor = Supervisor(config, self.reactor, on_fatal=lambda: self.fatal.append(True))
+        self.supervisor.privilegedStartService()
+        self.supervisor.startService()
+        self.addCleanup(self.supervisor._close_sockets)
+
+    def live(self) -> dict[int, WorkerProcess]:
+        return dict(self.supervisor.workers)
+
+    def test_first_worker_alone_then_the_others_once_it_serves(self) -> None:
+        self.assertEqual(len(self.reactor.spawned), 1)
+        process, args, fds = self.reactor.spawned[0]
+        self.assertIn("--reconcile", args)
+        self.assertEqual(args[args.index("--number") + 1], "1")
+        self.assertEqual(json.loads(process.transport.written),
+                         json.loads(configuration.to_json(self.supervisor.config)))
+        self.assertTrue(process.transport.stdin_closed)
+        self.assertEqual(fds[KMIP_FD], self.supervisor.sockets["kmip"].fileno())
+        self.assertEqual(fds[HTTPS_FD], self.supervisor.sockets["https"].fileno())
+        ready(process)
+        self.assertEqual(sorted(self.live()), [1, 2, 3])
+        for _, args, _ in self.reactor.spawned[1:]:
+            self.assertNotIn("--reconcile", args)
+
+    def test_first_worker_failing_to_start_is_fatal(self) -> None:
+        end(self.reactor.spawned[0][0])
+        self.assertEqual(self.fatal, [True])
+        self.reactor.advance(60)
+        self.assertEqual(len(self.reactor.spawned), 1)
+
+    def test_restart_backoff_doubles_and_resets_after_a_stable_run(self) -> None:
+        ready(self.reactor.spawned[0][0])
+        delays = []
+        for _ in range(7):
+            end(self.live()[2], signal.SIGKILL)
+            self.assertNotIn(2, self.live())
+            call = self.supervisor.restarts[2]
+            delays.append(call.getTime() - self.reactor.seconds())
+            self.reactor.advance(delays[-1])
+            self.assertIn(2, self.live())
+        self.assertEqual(delays, [1, 2, 4, 8, 16, 30, 30])
+        self.assertNotIn("--reconcile", self.reactor.spawned[-1][1])
+        self.live()[2].started -= 30  # a worker that ran 30 s starts again after 1 s
+        end(self.live()[2], signal.SIGKILL)
+        self.assertEqual(self.supervisor.restarts[2].getTime() - self.reactor.seconds(), 1)
+        self.assertEqual(self.fatal, [])
+
+    def test_stop_terminates_every_worker_and_kills_the_stubborn(self) -> None:
+        ready(self.reactor.spawned[0][0])
+        end(self.live()[3], signal.SIGSEGV)  # a restart is pending when the stop comes
+        workers = self.live()
+        stopped = self.supervisor.stopService()
+        self.assertEqual(self.supervisor.restarts, {})
+        for worker in workers.values():
+            self.assertEqual(worker.transport.signals, ["TERM"])
+        end(workers[1])
+        self.assertNoResult(stopped)
+        self.reactor.advance(10)
+        self.assertEqual(workers[2].transport.signals, ["TERM", "KILL"])
+        self.assertEqual(workers[1].transport.signals, ["TERM"])
+        end(workers[2], signal.SIGKILL)
+        self.successResultOf(stopped)
+        self.assertEqual(self.supervisor.sockets, {})
+        self.reactor.advance(60)
+        self.assertEqual(len(self.reactor.spawned), 3)  # no restart after the stop
