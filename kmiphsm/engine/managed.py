@@ -5,13 +5,20 @@ The rules (KMIP 2.1 sections 3.x "State", 4.57 and 6.1; KMIP 1.4 sections 3.22 a
 
 - An object belongs to the identity that created or registered it (``owner``); another
   identity gets Permission Denied for it, unless it is an administrator of the config.
-- State follows the dates: a Pre-Active object whose Activation Date has come is Active; an
-  Active one whose Deactivation Date has come is Deactivated. :func:`load` applies this and
-  stores the new state, so every operation sees the state as of now.
+- State follows the dates (KMIP 2.1 section 4.57, transitions 1, 4 and 6): a Pre-Active
+  object whose Activation Date has come is Active; an Active one whose Deactivation Date has
+  come is Deactivated (a Pre-Active one stays Pre-Active: Pre-Active to Deactivated is no
+  transition of the spec). :func:`load` applies this and stores the new state, only if no
+  one changed the state meanwhile (a Revoke that made it Compromised wins), and sets Last
+  Change Date to the moment of the transition; so every operation sees the state as of now.
 - Using a key to *protect* (Encrypt, Sign, MAC, wrap, derive) needs Active, and no Protect
-  Stop Date passed; to *process* (Decrypt, Signature Verify, MAC Verify, unwrap) it may also be
-  Deactivated or Compromised. Otherwise: Wrong Key Lifecycle State. A key without the usage
-  bit: Incompatible Cryptographic Usage Mask.
+  Stop Date passed (section 4.41); to *process* (Decrypt, Signature Verify, MAC Verify,
+  unwrap) it may also be Deactivated or Compromised, once its Process Start Date has come
+  (section 4.40). Otherwise: Wrong Key Lifecycle State. A key without the usage bit:
+  Incompatible Cryptographic Usage Mask. An archived object: Object Archived (Recover first).
+- Failures are raised with KMIP 2.x Result Reasons; a 1.x client gets what KMIP 1.4
+  section 11 answers instead (Permission Denied for a wrong state or usage:
+  :func:`kmiphsm.model.payloads.lifecycle.result_reason`).
 - A new object gets the attributes the server always sets (Initial Date, Last Change Date,
   Original Creation Date, Fresh, Always Sensitive, Never Extractable ...); the client may set
   only what :mod:`kmiphsm.model.attribute_rules` allows.
@@ -19,13 +26,16 @@ The rules (KMIP 2.1 sections 3.x "State", 4.57 and 6.1; KMIP 1.4 sections 3.22 a
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.model.attribute_rules import rule
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE
+from kmiphsm.model.payloads.lifecycle import result_reason
 from kmiphsm.store import StoredObject
+from kmiphsm.store.errors import NestedTransactionError
 from kmiphsm.ttlv import enums, registry
 
 if TYPE_CHECKING:
@@ -39,13 +49,17 @@ Usage = enums.CryptographicUsageMask
 #: States in which an object can be used to process (decrypt, verify) but not protect.
 PROCESS_ONLY_STATES = frozenset({State.Deactivated, State.Compromised})
 
+#: States whose key material is gone (or going: see :mod:`kmiphsm.engine.lifecycle`).
+DESTROYED_STATES = frozenset({State.Destroyed, State.DestroyedCompromised})
+
 #: Attributes a client gives as the *parameters* of Create / Create Key Pair / Register /
 #: Derive Key although the server "initially sets" them (KMIP 2.1 Table 28 and section 6.1.8:
-#: the algorithm and length of the key to make).
+#: the algorithm and length of the key to make; Table 293: Register gives a certificate's
+#: Certificate Length and Digital Signature Algorithm).
 CREATION_PARAMETERS = frozenset({
     "CryptographicAlgorithm", "CryptographicLength", "CryptographicDomainParameters",
     "CryptographicUsageMask", "ObjectType", "KeyFormatType", "DigitalSignatureAlgorithm",
-    "CertificateType", "OpaqueDataType",
+    "CertificateType", "OpaqueDataType", "CertificateLength",
 })
 
 #: Attributes a client may never give, whatever the operation.
@@ -59,6 +73,32 @@ SERVER_ONLY = frozenset({
 
 def now(context: "OperationContext") -> datetime:
     return context.engine.clock()
+
+
+def error(context: "OperationContext", reason: int, message: str) -> KmipError:
+    """A failure with ``reason`` (a KMIP 2.x Result Reason) as the request's version states
+    it (KMIP 1.4 section 11 has Permission Denied where 2.x has Wrong Key Lifecycle State)."""
+    return KmipError(result_reason(reason, context.version), message)
+
+
+@contextmanager
+def atomic(store: Any) -> Iterator[Any]:
+    """One store transaction around the block, or the caller's own if it already has one
+    (SQLite has no nested transactions): a read-check-write in it cannot interleave with
+    another writer's, in this process or another."""
+    try:
+        manager = store.transaction()
+        manager.__enter__()
+    except NestedTransactionError:
+        yield store
+        return
+    try:
+        yield store
+    except BaseException as exc:
+        if not manager.__exit__(type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        manager.__exit__(None, None, None)
 
 
 def attribute_name(name: str) -> str:
@@ -97,21 +137,57 @@ def first(obj: StoredObject, name: str, default: Any = None) -> Any:
     return values[0] if values else default
 
 
-def refresh_state(context: "OperationContext", obj: StoredObject) -> None:
-    """Move ``obj`` to the state its dates give it now (and store that)."""
-    moment = now(context)
-    state = obj.state
+def state_at(state: int, attributes: Mapping[str, list[Any]], moment: datetime
+             ) -> tuple[int, datetime | None]:
+    """The state an object in ``state`` with ``attributes`` is in at ``moment`` by its dates
+    (KMIP 2.1 section 4.57: transition 4 when the Activation Date is reached, then 6 when the
+    Deactivation Date is), and the date of the last transition made (None: none)."""
+    changed: datetime | None = None
     if state == State.PreActive:
-        activation = first(obj, "ActivationDate")
+        activation = _first(attributes, "ActivationDate")
         if isinstance(activation, datetime) and activation <= moment:
-            state = State.Active
+            state, changed = State.Active, activation
     if state == State.Active:
-        deactivation = first(obj, "DeactivationDate")
+        deactivation = _first(attributes, "DeactivationDate")
         if isinstance(deactivation, datetime) and deactivation <= moment:
-            state = State.Deactivated
-    if state != obj.state:
-        context.store.update_state(obj.unique_identifier, int(state))
-        obj.state = int(state)
+            state, changed = State.Deactivated, deactivation
+    return int(state), changed
+
+
+def _first(attributes: Mapping[str, list[Any]], name: str) -> Any:
+    values = attributes.get(name)
+    return values[0] if values else None
+
+
+def refresh_state(context: "OperationContext", obj: StoredObject) -> None:
+    """Move ``obj`` to the state its dates give it now, and store that: only if the stored
+    state is still the one ``obj`` was read with (else ``obj`` takes the stored one: another
+    request changed it meanwhile). Last Change Date becomes the transition's date (the state
+    attribute changed then), unless it is later already."""
+    state, changed = state_at(obj.state, obj.attributes, now(context))
+    if state == obj.state or changed is None:
+        return
+    store = context.store
+    uid = obj.unique_identifier
+    with atomic(store):
+        current = store.get(uid)
+        if current is None:
+            return
+        if current.state == obj.state:
+            store.update_state(uid, state)
+            last = _first(current.attributes, "LastChangeDate")
+            if not isinstance(last, datetime) or last < changed:
+                store.set_attribute(uid, "LastChangeDate", [changed])
+                obj.attributes["LastChangeDate"] = [changed]
+            obj.state = state
+            return
+    # another request changed the state first: take the object as it is now (whose own
+    # dates may move it further)
+    obj.state = current.state
+    obj.attributes = current.attributes
+    obj.archived = current.archived
+    obj.key_ref = current.key_ref
+    refresh_state(context, obj)
 
 
 def state_name(state: int) -> str:
@@ -119,13 +195,16 @@ def state_name(state: int) -> str:
 
 
 def key_ref(obj: StoredObject) -> "KeyRef":
-    """The token reference of an object with key material; Item Not Found after Destroy."""
+    """The token reference of an object with key material. Wrong Key Lifecycle State once
+    it is destroyed, even while its key is still being destroyed (the reference is kept
+    until then: see :mod:`kmiphsm.engine.lifecycle`); Item Not Found for an object without
+    key material."""
     from kmiphsm.hsm import KeyRef
 
+    if obj.state in DESTROYED_STATES:
+        raise KmipError(Reason.WrongKeyLifecycleState,
+                        f"object {obj.unique_identifier!r} is destroyed")
     if obj.key_ref is None:
-        if obj.state in (State.Destroyed, State.DestroyedCompromised):
-            raise KmipError(Reason.WrongKeyLifecycleState,
-                            f"object {obj.unique_identifier!r} is destroyed")
         raise KmipError(Reason.ItemNotFound,
                         f"object {obj.unique_identifier!r} has no key material")
     return KeyRef.from_bytes(obj.key_ref)
@@ -134,31 +213,36 @@ def key_ref(obj: StoredObject) -> "KeyRef":
 def require_use(context: "OperationContext", obj: StoredObject, usage: int, *,
                 protect: bool) -> None:
     """Fail unless ``obj`` may be used now for ``usage`` (a Cryptographic Usage Mask bit):
-    ``protect`` for Encrypt / Sign / MAC / wrap / derive, else process (decrypt, verify)."""
+    ``protect`` for Encrypt / Sign / MAC / wrap / derive, else process (decrypt, verify).
+
+    KMIP 2.1 section 4.57 (what each state allows), 4.40 (Process Start Date), 4.41
+    (Protect Stop Date), 4.17 (Cryptographic Usage Mask); an archived object must be
+    recovered first (section 6.1.42; KMIP 1.4 section 11: Object Archived)."""
     state = obj.state
+    uid = obj.unique_identifier
     if obj.archived:
-        raise KmipError(Reason.ObjectArchived,
-                        f"object {obj.unique_identifier!r} is archived: Recover it first")
+        raise KmipError(Reason.ObjectArchived, f"object {uid!r} is archived: Recover it first")
     allowed = state == State.Active or (not protect and state in PROCESS_ONLY_STATES)
     if not allowed:
-        raise KmipError(Reason.WrongKeyLifecycleState,
-                        f"object {obj.unique_identifier!r} is {state_name(state)}: it cannot be "
-                        + ("used to protect data" if protect else "used"))
+        raise error(context, Reason.WrongKeyLifecycleState,
+                    f"object {uid!r} is {state_name(state)}: it cannot be "
+                    + ("used to protect data" if protect else "used"))
+    moment = now(context)
     if protect:
         stop = first(obj, "ProtectStopDate")
-        if isinstance(stop, datetime) and stop <= now(context):
-            raise KmipError(Reason.WrongKeyLifecycleState,
-                            f"object {obj.unique_identifier!r} is past its Protect Stop Date")
+        if isinstance(stop, datetime) and stop <= moment:
+            raise error(context, Reason.WrongKeyLifecycleState,
+                        f"object {uid!r} is past its Protect Stop Date")
     else:
         start = first(obj, "ProcessStartDate")
-        if isinstance(start, datetime) and start > now(context):
-            raise KmipError(Reason.WrongKeyLifecycleState,
-                            f"object {obj.unique_identifier!r} is before its Process Start Date")
+        if isinstance(start, datetime) and start > moment:
+            raise error(context, Reason.WrongKeyLifecycleState,
+                        f"object {uid!r} is before its Process Start Date")
     mask = first(obj, "CryptographicUsageMask")
     if usage and mask is not None and not int(mask) & usage:
         wanted = "|".join(registry.mask_names("CryptographicUsageMask", usage)[0]) or usage
-        raise KmipError(Reason.IncompatibleCryptographicUsageMask,
-                        f"object {obj.unique_identifier!r} does not allow {wanted}")
+        raise error(context, Reason.IncompatibleCryptographicUsageMask,
+                    f"object {uid!r} does not allow {wanted}")
 
 
 # -- new objects ---------------------------------------------------------------------------
@@ -229,10 +313,8 @@ def new_object(context: "OperationContext", object_type: int,
     if key is not None:
         attrs.setdefault("Fresh", [True])
         attrs["KeyFormatType"] = [int(default_key_format(object_type, key))]
-    state = State.PreActive
-    activation = attrs.get("ActivationDate")
-    if activation and isinstance(activation[0], datetime) and activation[0] <= moment:
-        state = State.Active
+    # KMIP 2.1 section 4.57 transition 1: Pre-Active, or at once what its dates make it
+    state, _ = state_at(State.PreActive, attrs, moment)
     attrs = {name: values for name, values in attrs.items() if values}
     uid = unique_identifier or context.store.new_unique_identifier()
     obj = StoredObject(unique_identifier=uid, object_type=int(object_type),

@@ -1,0 +1,132 @@
+"""The start-up reconciliation of store and token (:func:`kmiphsm.engine.build.reconcile`):
+what a crash can leave behind, and what reconcile makes of it.
+
+These tests use the test process's shared SoftHSM token: reconcile against a store of its
+own destroys every persistent kmiphsm key that store does not reference, including those
+left by earlier tests (which are finished by then; trial runs one test at a time).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from twisted.trial import unittest
+
+from kmiphsm.engine.build import Reconciliation, reconcile
+from kmiphsm.hsm import KeyAlgorithm, KeyRef
+from kmiphsm.store import StoredObject
+from kmiphsm.ttlv import enums
+from tests.support.engine import EngineHarness
+
+State = enums.State
+
+
+@contextmanager
+def captured_logs(name: str = "kmiphsm") -> Iterator[list[logging.LogRecord]]:
+    """The records logged under ``name`` in the block, kept off stderr."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger(name)
+    handler, propagate = Keep(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+class ReconcileTests(unittest.TestCase):
+
+    def setUp(self) -> None:
+        self.harness = EngineHarness(self)
+        self.store = self.harness.store
+        self.token = self.harness.token
+        self.reconcile()  # start from a token this store agrees with
+
+    def reconcile(self) -> Reconciliation:
+        with captured_logs() as self.logged:
+            return reconcile(self.store, self.token)
+
+    def persistent_key(self) -> KeyRef:
+        """A non-extractable AES key in the token, referenced by nothing."""
+        return self.token.generate_secret(KeyAlgorithm.AES, 256, extractable=False)
+
+    def ref(self, uid: str) -> KeyRef:
+        obj = self.store.get(uid)
+        assert obj is not None and obj.key_ref is not None
+        return KeyRef.from_bytes(obj.key_ref)
+
+    def test_an_orphan_persistent_object_is_destroyed(self) -> None:
+        # a crash after the token made the key and before the store had the object
+        orphan = self.persistent_key()
+        self.assertIn(orphan.token_id, self.token.list_persistent_ids())
+        report = self.reconcile()
+        self.assertEqual(report, Reconciliation(orphans_destroyed=1))
+        self.assertFalse(self.token.exists(orphan))
+        self.assertNotIn(orphan.token_id, self.token.list_persistent_ids())
+
+    def test_referenced_keys_are_kept(self) -> None:
+        persistent = self.harness.create_aes(Extractable=False)
+        wrapped = self.harness.create_aes()
+        before = {uid: self.store.get(uid) for uid in (persistent, wrapped)}
+        report = self.reconcile()
+        self.assertEqual(report, Reconciliation())
+        for uid, obj in before.items():
+            self.assertEqual(self.store.get(uid), obj)
+            self.assertTrue(self.token.exists(self.ref(uid)))
+
+    def test_a_pending_object_is_removed_with_its_key(self) -> None:
+        key = self.persistent_key()
+        moment = datetime(2030, 1, 1, tzinfo=timezone.utc)
+        self.store.insert(StoredObject(
+            unique_identifier="pending-1", object_type=enums.ObjectType.SymmetricKey,
+            owner="alice", state=State.PreActive, key_ref=key.to_bytes(), created=moment,
+            attributes={"InitialDate": [moment]}), pending=True)
+        report = self.reconcile()
+        self.assertEqual(report, Reconciliation(pending_removed=1))
+        self.assertEqual(self.store.list_pending(), [])
+        self.assertFalse(self.token.exists(key))
+
+    def test_an_object_whose_key_is_missing_is_reported(self) -> None:
+        uid = self.harness.create_aes(Extractable=False)
+        ref = self.ref(uid)
+        self.token.destroy(ref)  # behind the store's back
+        report = self.reconcile()
+        self.assertEqual(report, Reconciliation(missing_keys=[uid]))
+        self.assertIn(uid, "".join(r.getMessage() for r in self.logged))
+        obj = self.store.get(uid)
+        assert obj is not None
+        self.assertEqual(obj.key_ref, ref.to_bytes())  # reported, not guessed at
+        self.assertEqual(obj.state, State.PreActive)
+
+    def test_a_destroy_cut_short_is_finished(self) -> None:
+        # Destroy's first step (the store says Destroyed) happened, its second did not
+        persistent = self.harness.create_aes(Extractable=False)
+        wrapped = self.harness.create_aes()
+        refs = {uid: self.ref(uid) for uid in (persistent, wrapped)}
+        for uid in refs:
+            self.store.update_state(uid, State.Destroyed)
+        report = self.reconcile()
+        self.assertEqual(report, Reconciliation(destructions_finished=2))
+        self.assertFalse(self.token.exists(refs[persistent]))
+        for uid in refs:
+            obj = self.store.get(uid)
+            assert obj is not None
+            self.assertIsNone(obj.key_ref)
+            self.assertEqual(obj.state, State.Destroyed)
+
+    def test_a_second_reconcile_finds_nothing(self) -> None:
+        self.persistent_key()
+        uid = self.harness.create_aes(Extractable=False)
+        self.store.update_state(uid, State.DestroyedCompromised)
+        self.assertNotEqual(self.reconcile(), Reconciliation())
+        self.assertEqual(self.reconcile(), Reconciliation())
