@@ -4,14 +4,17 @@ every failure answered as a KMIP result."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from twisted.trial import unittest
 
 from kmiphsm.engine import Engine, Identity, KmipError, OperationContext
 from kmiphsm.engine.size import ttlv_size
+from kmiphsm.hsm.errors import KeyNotFound
+from kmiphsm.model import ModelError
 from kmiphsm.model.payloads import CreateResponsePayload, GetRequestPayload
-from kmiphsm.ttlv import Node, Type, binary, enums, tags
+from kmiphsm.ttlv import Node, Type, binary, enums, tags, xml
 
 Operation = enums.Operation
 Status = enums.ResultStatus
@@ -20,6 +23,8 @@ Continuation = enums.BatchErrorContinuationOption
 
 ALICE = Identity("alice")
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+VECTORS = Path("/work/shared/vectors/kmip-2.1/mandatory")
+VERSIONS = [(1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (2, 0), (2, 1)]
 
 
 # -- building requests ------------------------------------------------------------------
@@ -299,6 +304,79 @@ class ItemTests(EngineTestCase):
         self.assertEqual(response.batch_items[0].response_payload.unique_identifier, "uid-1")
 
 
+class OperationEchoTests(EngineTestCase):
+    """A response batch item names the Operation whenever its request item did (KMIP 2.1
+    section 8.6): every way an item can fail, in every protocol version."""
+
+    def failing_items(self) -> dict[str, tuple[Node, int, Any]]:
+        """name -> (request batch item, the Result Reason it fails with, the Query handler
+        to run it with or None). A failing handler stands in for Query, whose request
+        payload is readable in every version."""
+
+        def raising(exc: Exception) -> Any:
+            def handler(context: OperationContext, payload: Any) -> None:
+                raise exc
+            return handler
+
+        def unwritable(context: OperationContext, payload: Any) -> object:
+            return object()  # not a payload: the response cannot be written
+
+        def too_large(context: OperationContext, payload: Any) -> Node:
+            return Node.structure(tags.ResponsePayload, [Node.bytes(tags.Data, b"\x00" * 1024)])
+
+        query = Node.enumeration(tags.Operation, Operation.Query)
+        extension = Node.structure(tags.MessageExtension, [
+            Node.text(tags.VendorIdentification, "acme"), Node.boolean(tags.CriticalityIndicator, True),
+            Node.structure(tags.VendorExtension, [])])
+        critical = query_item(1)
+        critical.value.append(extension)
+        return {
+            "not supported": (item(Operation.Certify), Reason.OperationNotSupported, None),
+            "unknown operation value": (item(0x7F), Reason.OperationNotSupported, None),
+            "unreadable payload": (item(Operation.Query, Node.text(tags.QueryFunction, "ops")),
+                                   Reason.InvalidMessage, None),
+            "missing payload": (Node.structure(tags.BatchItem, [query]), Reason.InvalidMessage, None),
+            "payload not a structure": (Node.structure(tags.BatchItem, [
+                query, Node.text(tags.RequestPayload, "x")]), Reason.InvalidMessage, None),
+            "operation twice": (Node.structure(tags.BatchItem, [
+                query, query, Node.structure(tags.RequestPayload, [])]), Reason.InvalidMessage, None),
+            "critical extension": (critical, Reason.FeatureNotSupported, None),
+            "KmipError": (query_item(1), Reason.PermissionDenied,
+                          raising(KmipError(Reason.PermissionDenied, "no"))),
+            "ModelError": (query_item(1), Reason.InvalidField,
+                           raising(ModelError("Query: bad field", Reason.InvalidField))),
+            "TokenError": (query_item(1), Reason.ItemNotFound, raising(KeyNotFound("AES key"))),
+            "unexpected exception": (query_item(1), Reason.GeneralFailure, raising(RuntimeError("x"))),
+            "response cannot be written": (query_item(1), Reason.GeneralFailure, unwritable),
+            "response too large": (query_item(1), Reason.ResponseTooLarge, too_large),
+        }
+
+    def test_every_failed_item_names_its_operation(self) -> None:
+        self.engine.handlers.unregister(Operation.Certify)
+        query = self.engine.handlers.get(Operation.Query)
+        limit = [Node.integer(tags.MaximumResponseSize, 1024)]
+        for version in VERSIONS:
+            for name, (batch_item, reason, handler) in self.failing_items().items():
+                self.engine.handlers.register(Operation.Query, handler or query)
+                node = request(batch_item, version=version, extra=limit)
+                if reason == Reason.GeneralFailure:  # logged with its traceback
+                    with self.assertLogs("kmiphsm.engine", "ERROR"):
+                        response = self.run_request(node)
+                else:
+                    response = self.run_request(node)
+                self.assertEqual(results(response),
+                                 [(batch_item.get(tags.Operation), Status.OperationFailed, reason)],
+                                 f"{name} in {version}")
+
+    def test_undone_items_name_their_operation(self) -> None:
+        for version in VERSIONS:
+            response = self.run_request(request(create_item(), destroy_item(), version=version,
+                                                extra=continuation(Continuation.Undo)))
+            self.assertEqual(results(response), [
+                (Operation.Create, Status.OperationUndone, None),
+                (Operation.Destroy, Status.OperationFailed, Reason.ItemNotFound)])
+
+
 class MessageTests(EngineTestCase):
     def header(self, response: Node) -> Node:
         return response.child(tags.ResponseHeader)
@@ -370,8 +448,9 @@ class MessageTests(EngineTestCase):
 
 
 class MaximumResponseSizeTests(EngineTestCase):
-    def sized(self, maximum: int, *items: Node) -> Node:
-        return self.run_request(request(*items, extra=[Node.integer(tags.MaximumResponseSize, maximum)]))
+    def sized(self, maximum: int, *items: Node, extra: list[Node] | None = None) -> Node:
+        return self.run_request(request(*items, extra=[
+            Node.integer(tags.MaximumResponseSize, maximum), *(extra or [])]))
 
     def test_large_enough(self) -> None:
         unlimited = self.run_request(request(query_item(1), query_item(1)))
@@ -391,6 +470,88 @@ class MaximumResponseSizeTests(EngineTestCase):
         response = self.sized(16, query_item(1))
         self.assertEqual(results(response), [(Operation.Query, Status.OperationFailed,
                                               Reason.ResponseTooLarge)])
+
+    def test_msgenc_m_1_21_the_too_large_answer_fits_the_limit(self) -> None:
+        # MSGENC-XML-M-1-21 step 0: Query Operations and Objects with a 256-byte limit. Its
+        # Response Too Large answer must itself fit in 256 bytes of TTLV (Additional Message
+        # Encodings 1.0 section 4: the limit is measured as TTLV whatever the encoding).
+        path = VECTORS / "MSGENC-XML-M-1-21.xml"
+        if not path.exists():
+            raise unittest.SkipTest(f"{path} is not here")
+        request_node, expected = xml.decode_all(path.read_text(), placeholders={"$NOW": 0})[:2]
+        header = request_node.child(tags.RequestHeader)
+        self.assertEqual(header.get(tags.MaximumResponseSize), 256)
+        unlimited = Node.structure(tags.RequestMessage, [
+            Node.structure(tags.RequestHeader,
+                           [c for c in header.value if c.tag != tags.MaximumResponseSize]),
+            *request_node.children(tags.BatchItem)])
+        self.assertGreater(ttlv_size(self.run_request(unlimited)), 256)
+
+        response = self.run_request(request_node)
+        self.assertEqual(results(response), results(expected))
+        self.assertEqual(results(response), [(Operation.Query, Status.OperationFailed,
+                                              Reason.ResponseTooLarge)])
+        self.assertLessEqual(ttlv_size(response), 256)
+
+    def test_one_item_never_exceeds_a_limit_that_can_hold_a_bare_failure(self) -> None:
+        unlimited = ttlv_size(self.run_request(request(query_item(1, 2))))
+        floor = ttlv_size(self.sized(0, query_item(1, 2)))  # header + bare Response Too Large
+        for maximum in range(floor, unlimited + 8):
+            response = self.sized(maximum, query_item(1, 2))
+            self.assertLessEqual(ttlv_size(response), maximum, f"limit {maximum}")
+            self.assertEqual(results(response)[0][1] == Status.Success, maximum >= unlimited)
+
+    def test_a_batch_exceeds_the_limit_only_by_bare_failures_that_cannot_fit(self) -> None:
+        items = (query_item(1), query_item(1, 2), query_item(1))
+        unlimited = ttlv_size(self.run_request(request(*items)))
+        for mode in (Continuation.Stop, Continuation.Continue, Continuation.Undo):
+            for maximum in range(0, unlimited + 8):
+                response = self.sized(maximum, *items, extra=continuation(mode))
+                batch_items = response.children(tags.BatchItem)
+                if ttlv_size(response) > maximum:
+                    self.assertTrue(all(i.child(tags.ResultMessage) is None for i in batch_items
+                                        if i.get(tags.ResultReason) == Reason.ResponseTooLarge))
+                statuses = [r[1] for r in results(response)]
+                self.assertEqual(statuses == [Status.Success] * 3, maximum >= unlimited)
+
+    def big_item(self) -> Node:
+        """A batch item whose response is more than 1 KiB (a test-only RNG Retrieve)."""
+        self.engine.handlers.register(Operation.RNGRetrieve, lambda context, payload: Node.structure(
+            tags.ResponsePayload, [Node.bytes(tags.Data, b"\x00" * 1024)]))
+        return item(Operation.RNGRetrieve, Node.integer(tags.DataLength, 1024))
+
+    def test_an_item_that_does_not_fit_stops_the_batch(self) -> None:
+        response = self.sized(512, self.big_item(), create_item())
+        self.assertEqual(results(response), [(Operation.RNGRetrieve, Status.OperationFailed,
+                                              Reason.ResponseTooLarge)])
+        self.assertEqual(message_of(response), "response larger than Maximum Response Size 512")
+        self.assertEqual(self.objects.created, [])
+
+    def test_an_item_that_does_not_fit_with_undo_undoes_the_items_before_it(self) -> None:
+        response = self.sized(512, create_item(), self.big_item(),
+                              extra=continuation(Continuation.Undo))
+        self.assertEqual(results(response), [
+            (Operation.Create, Status.OperationUndone, None),
+            (Operation.RNGRetrieve, Status.OperationFailed, Reason.ResponseTooLarge)])
+        self.assertEqual(self.objects.created, [])
+        self.assertEqual(self.objects.undone, ["uid-1"])
+
+    def test_with_continue_the_items_after_one_that_does_not_fit_still_run(self) -> None:
+        response = self.sized(512, self.big_item(), create_item(),
+                              extra=continuation(Continuation.Continue))
+        self.assertEqual(results(response), [
+            (Operation.RNGRetrieve, Status.OperationFailed, Reason.ResponseTooLarge),
+            (Operation.Create, Status.Success, None)])
+        # the message would take room a later item may need: only the last item has one
+        self.assertEqual(message_of(response), "")
+        self.assertEqual(self.objects.created, ["uid-1"])
+
+    def test_a_successful_item_that_does_not_fit_is_undone(self) -> None:
+        response = self.sized(64, create_item(), extra=continuation(Continuation.Continue))
+        self.assertEqual(results(response), [(Operation.Create, Status.OperationFailed,
+                                              Reason.ResponseTooLarge)])
+        self.assertEqual(self.objects.created, [])
+        self.assertEqual(self.objects.undone, ["uid-1"])
 
 
 class SizeTests(unittest.TestCase):

@@ -12,9 +12,15 @@ Continuation Option (KMIP 1.4 section 11.43, KMIP 2.1 section 11.5):
   are returned with Result Status Operation Undone; the items after it are not run and not
   returned.
 
-Finally the Maximum Response Size: an item whose response does not fit becomes Operation
-Failed / Response Too Large. Every failure is a KMIP result: an unexpected exception in a
-handler is logged (with its traceback, never payloads) and answered as General Failure.
+Maximum Response Size is applied to each item as it completes, measured as binary TTLV
+whatever the encoding (Additional Message Encodings 1.0 section 4): an item whose response
+does not fit in what the header and the items before it left becomes Operation Failed /
+Response Too Large (its own work undone), and so takes part in the continuation option like
+any failure. That answer carries a Result Message only when the message fits too.
+
+Every failure is a KMIP result that names the Operation of its request batch item when one
+could be read (KMIP 2.1 section 8.6): an unexpected exception in a handler is logged (with
+its traceback, never payloads) and answered as General Failure.
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 from kmiphsm.engine.context import PLACEHOLDER_SOURCES, BatchState, OperationContext
-from kmiphsm.engine.errors import KmipError
+from kmiphsm.engine.errors import KmipError, from_token_error
 from kmiphsm.engine.identity import Identity
 from kmiphsm.engine.registry import Handlers, default_handlers
 from kmiphsm.engine.size import ttlv_size
+from kmiphsm.hsm.errors import TokenError
 from kmiphsm.model import (
     LATEST, SUPPORTED_VERSIONS, ModelError, ProtocolVersion, RequestBatchItem, RequestMessage,
     ResponseBatchItem, ResponseHeader, ResponseMessage, negotiate, peek_protocol_version,
@@ -131,10 +138,7 @@ class Engine:
             try:
                 items.append(item.to_node(version))
             except Exception:
-                log.exception("cannot write the response to %s", operation_name(item.operation))
-                items.append(self._failure(item.operation, item.unique_batch_item_id,
-                                           Reason.GeneralFailure,
-                                           "the server could not write the response").to_node(version))
+                items.append(self._unwritable(item).to_node(version))
         header = response.response_header.to_node(version)
         return Node.structure(tags.ResponseMessage, [header, *items])
 
@@ -167,11 +171,20 @@ class Engine:
             return self.message_failure(version, Reason.InvalidField,
                                         f"unknown BatchErrorContinuationOption {int(mode):#x}")
 
+        response = ResponseMessage(self._header(version, 0), [])
+        maximum = header.maximum_response_size
+        budget = 0 if maximum is None else maximum - self.measure(response.to_node(version))
         batch = BatchState()
-        results: list[ResponseBatchItem] = []
+        results = response.batch_items
         undo_lists: list[list[Callable[[], None]]] = []
-        for item in items:
+        for index, item in enumerate(items):
             result, undo_actions = self._run_item(item, request, identity, version, batch)
+            if maximum is not None:
+                # only the last item returned may spend bytes on a Response Too Large message
+                last = mode != Continuation.Continue or index == len(items) - 1
+                result, undo_actions, size = self._fit(result, undo_actions, budget, maximum,
+                                                       version, with_message=last)
+                budget -= size
             results.append(result)
             undo_lists.append(undo_actions)
             if result.result_status == Status.Success:
@@ -182,9 +195,8 @@ class Engine:
                 self._undo(results[:-1], undo_lists[:-1])
             break
 
-        response = ResponseMessage(self._header(version, len(results)), results)
-        if header.maximum_response_size is not None:
-            self._limit_size(response, header.maximum_response_size)
+        # stamped now that the items ran; the same size as the header measured above
+        response.response_header = self._header(version, len(results))
         return response
 
     def _header(self, version: ProtocolVersion, batch_count: int) -> ResponseHeader:
@@ -196,10 +208,17 @@ class Engine:
 
     @staticmethod
     def _failure(operation: int | None, batch_item_id: bytes | None, reason: int,
-                 message: str) -> ResponseBatchItem:
+                 message: str | None) -> ResponseBatchItem:
         return ResponseBatchItem(operation=operation, unique_batch_item_id=batch_item_id,
                                  result_status=Status.OperationFailed, result_reason=reason,
                                  result_message=message)
+
+    def _unwritable(self, item: ResponseBatchItem) -> ResponseBatchItem:
+        """The General Failure that stands for an item whose response cannot be written
+        (called from an ``except`` block: the traceback is logged)."""
+        log.exception("cannot write the response to %s", operation_name(item.operation))
+        return self._failure(item.operation, item.unique_batch_item_id, Reason.GeneralFailure,
+                             "the server could not write the response")
 
     def _run_item(self, item: RequestBatchItem, request: RequestMessage, identity: Identity,
                   version: ProtocolVersion, batch: BatchState
@@ -230,6 +249,10 @@ class Engine:
             result = handler(context, payload)
         except (KmipError, ModelError) as exc:
             self._run_undo(context.undo_actions, operation)
+            return self._failure(operation, batch_item_id, exc.reason, exc.message), []
+        except TokenError as token_error:
+            self._run_undo(context.undo_actions, operation)
+            exc = from_token_error(token_error)
             return self._failure(operation, batch_item_id, exc.reason, exc.message), []
         except Exception:
             log.exception("unexpected error in the %s handler", operation_name(operation))
@@ -300,20 +323,31 @@ class Engine:
 
     # -- Maximum Response Size -----------------------------------------------------------
 
-    def _limit_size(self, response: ResponseMessage, maximum: int) -> None:
-        """Fail with Response Too Large each item whose response does not fit in what the
-        items before it left of ``maximum`` bytes."""
-        version = response.response_header.protocol_version
-        budget = maximum - 8 - self.measure(response.response_header.to_node(version))
-        for index, item in enumerate(response.batch_items):
-            try:
-                size = self.measure(item.to_node(version))
-            except Exception:
-                continue  # render() will turn it into a General Failure
-            if size > budget and item.response_payload is not None:
-                item = self._failure(
-                    item.operation, item.unique_batch_item_id, Reason.ResponseTooLarge,
-                    f"the response would exceed the Maximum Response Size of {maximum} bytes")
-                response.batch_items[index] = item
-                size = self.measure(item.to_node(version))
-            budget -= size
+    def _fit(self, result: ResponseBatchItem, undo_actions: list[Callable[[], None]],
+             budget: int, maximum: int, version: ProtocolVersion, *, with_message: bool
+             ) -> tuple[ResponseBatchItem, list[Callable[[], None]], int]:
+        """``result`` if it fits in ``budget`` bytes, else Response Too Large (KMIP 1.4
+        section 11.1). A successful item that does not fit is undone first: its client never
+        learns what it did. The failure has a Result Message if ``with_message`` and the
+        message fits (it is optional, KMIP 2.1 section 8.6): the answer then exceeds the
+        limit only when not even a bare Response Too Large fits in ``budget``.
+        Returns the item, its undo actions and its size in bytes."""
+        try:
+            size = self.measure(result.to_node(version))
+        except Exception:
+            if result.result_status == Status.Success:
+                self._run_undo(undo_actions, result.operation)
+            result, undo_actions = self._unwritable(result), []
+            size = self.measure(result.to_node(version))
+        if size <= budget:
+            return result, undo_actions, size
+        if result.result_status == Status.Success:
+            self._run_undo(undo_actions, result.operation)
+        failure = self._failure(
+            result.operation, result.unique_batch_item_id, Reason.ResponseTooLarge,
+            f"response larger than Maximum Response Size {maximum}")
+        size = self.measure(failure.to_node(version))
+        if size > budget or not with_message:
+            failure.result_message = None
+            size = self.measure(failure.to_node(version))
+        return failure, [], size

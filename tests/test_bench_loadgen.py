@@ -1,0 +1,74 @@
+"""bench/loadgen.py and bench/harness.py keep working: a short Query load against a real
+server answers at a positive rate with no errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from twisted.trial import unittest
+
+from tests.support.server import shared_server
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def load_harness() -> ModuleType:
+    """bench/harness.py as a module (bench/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("kmiphsm_bench_harness", BENCH / "harness.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+harness = load_harness()
+
+
+class LoadgenTests(unittest.TestCase):
+    def setUp(self) -> None:
+        self.server = shared_server()
+
+    def assertHealthy(self, result: dict[str, object], connections: int) -> None:
+        self.assertEqual(result["scenario"], "query")
+        self.assertEqual(result["connections"], connections)
+        self.assertEqual(result["errors"], 0, result)
+        self.assertGreater(result["requests"], 0, result)  # type: ignore[operator]
+        self.assertGreater(result["requests_per_s"], 0, result)  # type: ignore[operator]
+        self.assertGreater(result["p99_ms"], 0, result)  # type: ignore[operator]
+
+    def test_query_over_one_connection(self) -> None:
+        result = harness.loadgen(self.server, "query", 1, 1, duration=1.0, warmup=0.2, timeout=120)
+        self.assertHealthy(result, 1)
+        self.assertEqual(result["items_per_s"], result["requests_per_s"])
+
+    def test_query_over_several_connections_at_1_4(self) -> None:
+        result = harness.loadgen(self.server, "query", 1, 3, duration=1.0, warmup=0.2,
+                                 version="1.4", timeout=120)
+        self.assertHealthy(result, 3)
+        self.assertEqual(result["version"], "1.4")
+
+
+class HarnessTests(unittest.TestCase):
+    def test_shape(self) -> None:
+        self.assertEqual(harness.shape("2x4"), (2, 4))
+        for bad in ("2", "0x1", "ax2"):
+            with self.assertRaises(Exception):
+                harness.shape(bad)
+
+    def test_starts_its_own_server_and_reports_each_shape(self) -> None:
+        result = subprocess.run(
+            [sys.executable, str(BENCH / "harness.py"), "--shape", "1x1", "--shape", "1x2",
+             "--duration", "0.5", "--warmup", "0.2"],
+            capture_output=True, text=True, timeout=300)
+        self.assertEqual(result.returncode, 0, result.stderr[-4000:])
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        self.assertEqual([(r["processes"], r["connections"]) for r in lines], [(1, 1), (1, 2)])
+        for line in lines:
+            self.assertEqual(line["errors"], 0, line)
+            self.assertGreater(line["requests_per_s"], 0, line)
+            self.assertEqual(line["server_workers"], 1)
