@@ -117,7 +117,7 @@ class RequestReadingTests(unittest.TestCase):
 
     def test_operation_without_declared_payload_keeps_the_node(self) -> None:
         payload = [Node.text(tags.UniqueIdentifier, "u")]
-        message = RequestMessage.from_node(request(item(Operation.Activate, *payload)))
+        message = RequestMessage.from_node(request(item(Operation.Poll, *payload)))
         self.assertEqual(message.batch_items[0].request_payload,
                          Node.structure(tags.RequestPayload, payload))
 
