@@ -255,3 +255,33 @@ class ManagedObjectTests(unittest.TestCase):
         node = Node.structure(tags.SymmetricKey, [])
         error = self.assertRaises(ModelError, SymmetricKey.from_node, node, V2_1)
         self.assertIn("KeyBlock", str(error))
+
+
+class ResultReasonVersionTests(unittest.TestCase):
+    """A 2.x-only Result Reason is written as the closest reason of a 1.x response."""
+
+    def item(self, reason: int) -> "ResponseBatchItem":
+        from kmiphsm.model import ResponseBatchItem
+
+        return ResponseBatchItem(operation=Operation.Activate,
+                                 result_status=enums.ResultStatus.OperationFailed,
+                                 result_reason=reason, result_message="why")
+
+    def test_wrong_state_is_permission_denied_in_1_4(self) -> None:
+        from kmiphsm.model.version import ProtocolVersion
+
+        reason = enums.ResultReason.WrongKeyLifecycleState
+        node_14 = self.item(reason).to_node(ProtocolVersion(1, 4))
+        node_21 = self.item(reason).to_node(ProtocolVersion(2, 1))
+        self.assertEqual(node_14.get(tags.ResultReason), enums.ResultReason.PermissionDenied)
+        self.assertEqual(node_14.get(tags.ResultMessage), "why")
+        self.assertEqual(node_21.get(tags.ResultReason), reason)
+
+    def test_not_extractable_exists_in_1_4_but_not_1_0(self) -> None:
+        from kmiphsm.model.version import ProtocolVersion
+
+        reason = enums.ResultReason.NotExtractable
+        self.assertEqual(self.item(reason).to_node(ProtocolVersion(1, 4)).get(tags.ResultReason),
+                         reason)
+        self.assertEqual(self.item(reason).to_node(ProtocolVersion(1, 0)).get(tags.ResultReason),
+                         enums.ResultReason.PermissionDenied)

@@ -9,6 +9,7 @@ payload is read into its typed class (:mod:`kmiphsm.model.payloads`), or kept as
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from kmiphsm.model.codec import (
 )
 from kmiphsm.model.errors import ModelError
 from kmiphsm.model.payloads import read_request_payload, read_response_payload
+from kmiphsm.model.results import reason_in_version
 from kmiphsm.model.version import V1_2, V1_4, V2_0, ProtocolVersion, negotiate
 from kmiphsm.ttlv import Node, Type, enums, registry, tags
 
@@ -229,6 +231,15 @@ class ResponseBatchItem(Structure):
     response_payload: Any = field("ResponsePayload", PAYLOAD)
     message_extension: list[MessageExtension] = field(
         "MessageExtension", Struct(MessageExtension), repeated=True)
+
+    def to_node(self, version: ProtocolVersion, tag: int | None = None) -> Node:
+        """Written for ``version``: a Result Reason that version lacks becomes the closest
+        one it has (:mod:`kmiphsm.model.results`)."""
+        if self.result_reason is not None:
+            reason = reason_in_version(self.result_reason, version)
+            if reason != self.result_reason:
+                return dataclasses.replace(self, result_reason=reason).to_node(version, tag)
+        return super().to_node(version, tag)
 
 
 @dataclass
