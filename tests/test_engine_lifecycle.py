@@ -17,7 +17,6 @@ from twisted.trial import unittest
 
 from kmiphsm.engine import managed
 from kmiphsm.engine.errors import KmipError
-from kmiphsm.engine.lifecycle import PendingDestruction
 from kmiphsm.hsm import KeyRef
 from kmiphsm.model.payloads.lifecycle import result_reason
 from kmiphsm.model.version import ProtocolVersion
@@ -497,23 +496,18 @@ class DestroyTests(LifecycleCase):
         self.assertEqual([i.get(tags.ResultStatus) for i in items], [Status.Success] * 2)
         self.assertFalse(self.token.exists(ref))
 
-    def test_pending_destruction_runs_when_dropped_unless_called(self) -> None:
+    def test_destroy_undone_by_a_later_failure_keeps_the_key(self) -> None:
         uid = self.create(extractable=False)
-        raw = self.obj(uid).key_ref
-        ref = KeyRef.from_bytes(raw)
-        restored: list[bool] = []
-        undone = PendingDestruction(self.store, self.token, uid, raw,
-                                    lambda: restored.append(True))
-        undone()
-        self.assertFalse(undone.pending)
-        del undone
-        self.assertEqual(restored, [True])
+        ref = KeyRef.from_bytes(self.obj(uid).key_ref)
+        items = self.batch((Op.Destroy, {"UniqueIdentifier": uid}),
+                           (Op.Activate, {"UniqueIdentifier": "no-such-object"}),
+                           option=enums.BatchErrorContinuationOption.Undo)
+        self.assertEqual([i.get(tags.ResultStatus) for i in items],
+                         [Status.OperationUndone, Status.OperationFailed])
+        obj = self.obj(uid)
+        self.assertNotIn(obj.state, (State.Destroyed, State.DestroyedCompromised))
+        self.assertIsNotNone(obj.key_ref)
         self.assertTrue(self.token.exists(ref))
-        dropped = PendingDestruction(self.store, self.token, uid, raw, lambda: None)
-        self.assertTrue(dropped.pending)
-        del dropped
-        self.assertFalse(self.token.exists(ref))
-        self.assertIsNone(self.obj(uid).key_ref)
 
 
 # -- Archive and Recover ---------------------------------------------------------------------

@@ -72,6 +72,8 @@ class BatchState:
     id_placeholder: str | None = None
     #: every Unique Identifier returned so far, in order, with the operation that returned it
     returned: list[tuple[int, str, Any]] = field(default_factory=list)
+    #: id(request batch item) -> what it deferred until the batch is over (see on_commit)
+    commits: dict[int, list[Callable[[], None]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,6 +86,7 @@ class OperationContext:
     version: ProtocolVersion
     batch: BatchState
     undo_actions: list[Callable[[], None]] = field(default_factory=list)
+    commit_actions: list[Callable[[], None]] = field(default_factory=list)
     new_placeholder: str | None = None
 
     @property
@@ -111,6 +114,11 @@ class OperationContext:
         """Register how to reverse what this item did. Undo actions run, newest first, if a
         later item of an Undo batch fails, or if this handler itself raises afterwards."""
         self.undo_actions.append(action)
+
+    def on_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the batch is over, if this item then still stands (it was not
+        undone): for what cannot be reversed, such as destroying a key in the token."""
+        self.commit_actions.append(action)
 
     def unique_identifier(self, value: Any) -> str:
         """``value`` as a Unique Identifier string: None means the ID Placeholder; a 2.x

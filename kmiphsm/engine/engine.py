@@ -195,9 +195,20 @@ class Engine:
                 self._undo(results[:-1], undo_lists[:-1])
             break
 
+        for item, result in zip(items, results):
+            if result.result_status == Status.Success:
+                self._run_commits(batch.commits.get(id(item), ()), result.operation)
         # stamped now that the items ran; the same size as the header measured above
         response.response_header = self._header(version, len(results))
         return response
+
+    def _run_commits(self, actions: Iterable[Callable[[], None]], operation: int | None) -> None:
+        """What a successful item deferred until its batch could no longer undo it."""
+        for action in actions:
+            try:
+                action()
+            except Exception:
+                log.exception("completing %s failed", operation_name(operation))
 
     def _header(self, version: ProtocolVersion, batch_count: int) -> ResponseHeader:
         return ResponseHeader(protocol_version=version, time_stamp=self.clock(),
@@ -263,6 +274,8 @@ class Engine:
         self._note_identifiers(context, operation, result)
         if result is None:
             result = Node.structure(tags.ResponsePayload, [])
+        if context.commit_actions:
+            batch.commits[id(item)] = context.commit_actions
         return ResponseBatchItem(operation=operation, unique_batch_item_id=batch_item_id,
                                  result_status=Status.Success,
                                  response_payload=result), context.undo_actions

@@ -45,17 +45,14 @@ Destroying key material cannot be undone, so Destroy goes in two steps:
 A Destroyed object that still has a key reference is a destruction under way. Step 2 follows
 step 1 at once, except in a batch with Batch Error Continuation Option Undo where more items
 follow the Destroy: a later failure must be able to undo it, so the key is destroyed only
-when the engine has finished the batch without undoing it. The engine has no end-of-batch
-hook; the undo action it holds is a :class:`PendingDestruction`, which the engine drops when
-``Engine.process`` returns, and that (CPython frees it right then) destroys the key, unless
-the batch was undone first. If the server dies between the steps, the start-up
+when the engine has finished the batch without undoing it (``context.on_commit``). If the
+server dies between the steps, the start-up
 reconciliation (:func:`kmiphsm.engine.build.reconcile`) finishes every destruction under way.
 """
 
 from __future__ import annotations
 
 import logging
-import weakref
 from typing import Any, Callable, Iterable
 
 from kmiphsm.engine import managed
@@ -264,8 +261,10 @@ def destroy(context: OperationContext, payload: DestroyRequestPayload) -> Destro
     if obj.key_ref is None:
         return DestroyResponsePayload(unique_identifier=uid)
     if undo_may_follow(context):
-        # the engine holds this undo action until the batch is over: see the docstring
-        context.on_undo(PendingDestruction(store, context.token, uid, obj.key_ref, restore))
+        # a later item may still undo this one: the key goes when the batch is over
+        raw_key_ref = obj.key_ref
+        context.on_undo(restore)
+        context.on_commit(lambda: _finish_later(store, context.token, uid, raw_key_ref))
         return DestroyResponsePayload(unique_identifier=uid)
     try:
         destroy_key(context.token, uid, obj.key_ref)
@@ -310,33 +309,9 @@ def destroy_key(token: Any, unique_identifier: str, raw_key_ref: bytes) -> None:
 def _finish_later(store: Any, token: Any, unique_identifier: str, raw_key_ref: bytes) -> None:
     try:
         finish_destroy(store, token, unique_identifier, raw_key_ref)
-    except Exception:  # runs as a finaliser: nobody to raise to
+    except Exception:  # runs after the batch: nobody to raise to
         log.exception("object %s: destroying its key failed; the next start-up finishes it",
                       unique_identifier)
-
-
-class PendingDestruction:
-    """The undo action of a Destroy followed by more items of an Undo batch.
-
-    Called (the batch is undone): the object is put back as it was and keeps its key.
-    Dropped without being called (the engine finished the batch and let go of its undo
-    actions): the key is destroyed then, by a :func:`weakref.finalize` (also run at
-    interpreter exit if still pending). Nothing else may hold a reference to it.
-    """
-
-    def __init__(self, store: Any, token: Any, unique_identifier: str, raw_key_ref: bytes,
-                 restore: Callable[[], None]) -> None:
-        self._restore = restore
-        self._finalizer = weakref.finalize(self, _finish_later, store, token,
-                                           unique_identifier, raw_key_ref)
-
-    def __call__(self) -> None:
-        self._restore()  # raises if the object changed since: then the key goes anyway
-        self._finalizer.detach()
-
-    @property
-    def pending(self) -> bool:
-        return self._finalizer.alive
 
 
 # -- Archive and Recover -------------------------------------------------------------------
