@@ -18,7 +18,7 @@ from twisted.trial import unittest
 from kmiphsm.engine import managed
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.hsm import KeyRef
-from kmiphsm.model.payloads.lifecycle import result_reason
+from kmiphsm.model.results import reason_in_version
 from kmiphsm.model.version import ProtocolVersion
 from kmiphsm.store import StoredObject
 from kmiphsm.ttlv import enums, tags
@@ -63,7 +63,7 @@ class LifecycleCase(unittest.TestCase):
 
     def reason(self, reason: int) -> int:
         """What this version answers for a KMIP 2.x Result Reason."""
-        return result_reason(reason, ProtocolVersion(*self.VERSION))
+        return reason_in_version(reason, ProtocolVersion(*self.VERSION))
 
     def call(self, operation: int, payload: Any = None, **options: Any) -> dict[str, Any]:
         options.setdefault("version", self.VERSION)
@@ -204,7 +204,7 @@ class ActivateTests(LifecycleCase):
             self.assertEqual(self.state(uid), state)
 
     def test_activate_an_unknown_object(self) -> None:
-        self.fails(Reason.ItemNotFound, Op.Activate, {"UniqueIdentifier": "no-such-object"})
+        self.fails(Reason.ObjectNotFound, Op.Activate, {"UniqueIdentifier": "no-such-object"})
 
     def test_activate_another_clients_object_is_denied(self) -> None:
         uid = self.create(identity="bob")
@@ -333,7 +333,7 @@ class RevokeTests(LifecycleCase):
         self.fails(Reason.InvalidMessage, Op.Revoke, {"UniqueIdentifier": uid})
 
     def test_revoke_an_unknown_object(self) -> None:
-        self.fails(Reason.ItemNotFound, Op.Revoke, {
+        self.fails(Reason.ObjectNotFound, Op.Revoke, {
             "UniqueIdentifier": "no-such-object",
             "RevocationReason": {"RevocationReasonCode": Code.KeyCompromise}})
 
@@ -430,7 +430,7 @@ class DestroyTests(LifecycleCase):
         self.assertEqual(error.reason, Reason.WrongKeyLifecycleState)
 
     def test_destroy_an_unknown_object(self) -> None:
-        self.fails(Reason.ItemNotFound, Op.Destroy, {"UniqueIdentifier": "no-such-object"})
+        self.fails(Reason.ObjectNotFound, Op.Destroy, {"UniqueIdentifier": "no-such-object"})
 
     def test_destroy_another_clients_object_is_denied(self) -> None:
         uid = self.create(identity="bob", extractable=False)
@@ -548,7 +548,7 @@ class ArchiveTests(LifecycleCase):
 
     def test_unknown_objects(self) -> None:
         for operation in (Op.Archive, Op.Recover):
-            self.fails(Reason.ItemNotFound, operation, {"UniqueIdentifier": "no-such-object"})
+            self.fails(Reason.ObjectNotFound, operation, {"UniqueIdentifier": "no-such-object"})
 
     def test_another_clients_object_is_denied(self) -> None:
         uid = self.create(identity="bob")
@@ -654,7 +654,7 @@ class CheckTests(LifecycleCase):
         self.fails(Reason.WrongKeyLifecycleState, Op.Check, {"UniqueIdentifier": uid})
 
     def test_check_unknown_and_others_objects(self) -> None:
-        self.fails(Reason.ItemNotFound, Op.Check, {"UniqueIdentifier": "no-such-object"})
+        self.fails(Reason.ObjectNotFound, Op.Check, {"UniqueIdentifier": "no-such-object"})
         uid = self.create(identity="bob")
         self.fails(Reason.PermissionDenied, Op.Check, {"UniqueIdentifier": uid})
 
@@ -810,6 +810,6 @@ class ResultReasonsIn14Tests(unittest.TestCase):
         v14, v21 = ProtocolVersion(1, 4), ProtocolVersion(2, 1)
         for reason in (Reason.WrongKeyLifecycleState, Reason.ObjectDestroyed,
                        Reason.IncompatibleCryptographicUsageMask, Reason.UsageLimitExceeded):
-            self.assertEqual(result_reason(reason, v14), Reason.PermissionDenied)
-            self.assertEqual(result_reason(reason, v21), reason)
-        self.assertEqual(result_reason(Reason.ObjectArchived, v14), Reason.ObjectArchived)
+            self.assertEqual(reason_in_version(reason, v14), Reason.PermissionDenied)
+            self.assertEqual(reason_in_version(reason, v21), reason)
+        self.assertEqual(reason_in_version(Reason.ObjectArchived, v14), Reason.ObjectArchived)

@@ -120,7 +120,7 @@ def load(context: "OperationContext", unique_identifier: Any) -> StoredObject:
     uid = context.unique_identifier(unique_identifier)
     obj = context.store.get(uid)
     if obj is None:
-        raise KmipError(Reason.ItemNotFound, f"no object has the Unique Identifier {uid!r}")
+        raise KmipError(Reason.ObjectNotFound, f"no object has the Unique Identifier {uid!r}")
     check_owner(context, obj)
     refresh_state(context, obj)
     return obj

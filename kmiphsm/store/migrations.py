@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from kmiphsm.store import values
 from kmiphsm.store.errors import SchemaError
 
 
@@ -28,6 +29,27 @@ def _statements(*sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         for statement in sql:
             conn.execute(statement)
+
+    return apply
+
+
+def _rekey(name: str) -> Callable[[sqlite3.Connection], None]:
+    """Recompute the index key of every stored value of attribute ``name`` (after its key
+    field in ``values.KEY_FIELDS`` changed)."""
+
+    def apply(conn: sqlite3.Connection) -> None:
+        rows = conn.execute(
+            "SELECT object_id, idx, value FROM attributes WHERE name = ?", (name,)
+        ).fetchall()
+        updates = []
+        for object_id, idx, text in rows:
+            kind, key = values.index_key(name, values.loads(text))
+            updates.append((kind, key, object_id, name, idx))
+        conn.executemany(
+            "UPDATE attributes SET key_kind = ?, key = ?"
+            " WHERE object_id = ? AND name = ? AND idx = ?",
+            updates,
+        )
 
     return apply
 
@@ -71,6 +93,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX objects_by_owner ON objects (owner, created)",
             "CREATE INDEX objects_pending ON objects (pending) WHERE pending = 1",
         ),
+    ),
+    Migration(
+        3,
+        "vendor attributes indexed by their Attribute Value",
+        _rekey("VendorAttribute"),
     ),
 )
 

@@ -42,6 +42,10 @@ KEY_FIELDS: dict[str, str] = {
     "Digest": "DigestValue",
     "KeyValueLocation": "KeyValueLocationValue",
     "X509CertificateIdentifier": "SerialNumber",
+    # KMIP 2.1 section 4.60 (the 1.x custom attributes): the value, so that a Locate by a
+    # vendor attribute is an index lookup; its Vendor Identification and Attribute Name are
+    # then checked in the stored structure (migration 3 re-keys older rows).
+    "VendorAttribute": "AttributeValue",
 }
 
 
