@@ -110,8 +110,8 @@ def _enum_member(tag: int, value: int) -> int:
     if cls is not None:
         try:
             return cls(value)
-        except ValueError:
-            pass
+        except (ValueError, TypeError):  # an extension value; TypeError: a memberless enum
+            pass                         # (Opaque Data Type defines only extensions)
     return int(value)
 
 

@@ -1,0 +1,403 @@
+"""Key Blocks in and out of the token: what a Register brings in, what a Get takes out (KMIP 2.1
+sections 2.1-2.2 and 3, 6.1.19 Get, 6.1.43 Register; KMIP 1.4 sections 2.1.3-2.1.7, 2.2).
+
+Where each kind of managed object keeps its value (the store holds a :class:`KeyRef` for
+every one of them, so that Destroy, start-up reconciliation and several nodes sharing a store
+treat them alike):
+
+=================  ===========================================================================
+Symmetric Key      a token secret key: AES and Triple DES as such; HMAC keys, and keys of
+                   algorithms the token lacks, as generic secrets
+Secret Data        a token generic secret (a Secret Data Type other than Seed is kept as the
+                   server attribute ``y-SecretDataType``: the object has no field for it)
+Private Key        a token private key
+Public Key         SubjectPublicKeyInfo DER in the KeyRef itself (public keys are not secret)
+DSA / DH keys      *kept as registered*: the token has no DSA or DH keys, so a Transparent
+                   DSA / DH key's material is TTLV-encoded and sealed like an opaque value
+                   (below); Get returns it in the format it came in, nothing else; every
+                   cryptographic operation with it fails (the token cannot use it)
+Opaque Object,     a *sealed blob*: the bytes, length-prefixed and zero-padded to a multiple
+Certificate        of 8, imported as a generic secret; the token wraps it under the master key
+                   like any extractable key, so it is encrypted at rest, costs no token object,
+                   and comes back whole (see :func:`seal`). Certificates are not secret, but
+                   one way for every value beats a second storage path.
+=================  ===========================================================================
+
+Wrapping is a separate concern, plugged in through two functions: :func:`unwrap_key_block`
+(a Register whose Key Block carries Key Wrapping Data) and :func:`wrap_key_block` (a Get with a
+Key Wrapping Specification). Both answer Feature Not Supported until wrapping lands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from kmiphsm.engine import keymaterial, keyspec, managed
+from kmiphsm.engine.errors import KmipError
+from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef
+from kmiphsm.model.objects import KeyBlock, KeyValue
+from kmiphsm.model.values import plain, to_node
+from kmiphsm.ttlv import binary, enums, registry
+
+if TYPE_CHECKING:
+    from kmiphsm.engine.context import OperationContext
+    from kmiphsm.store import StoredObject
+
+ObjectType = enums.ObjectType
+Fmt = enums.KeyFormatType
+Reason = enums.ResultReason
+
+#: Object Types whose value is a Key Block.
+KEY_BLOCK_OBJECTS = frozenset({ObjectType.SymmetricKey, ObjectType.SecretData,
+                               ObjectType.PrivateKey, ObjectType.PublicKey})
+
+#: The server attribute keeping a Secret Data Type other than Seed (KMIP 1.x: "y-" custom
+#: attributes are the server's; KMIP 2.x: Vendor Identification "y").
+SECRET_DATA_TYPE_ATTRIBUTE = {"VendorIdentification": "y", "AttributeName": "SecretDataType"}
+
+#: Key Format Types of keys the token cannot hold, kept as registered (the fields each must
+#: have: KMIP 2.1 sections 3.5, 3.6, 3.9, 3.10).
+KEPT_AS_REGISTERED: dict[int, tuple[int, tuple[str, ...]]] = {
+    Fmt.TransparentDSAPrivateKey: (ObjectType.PrivateKey, ("P", "Q", "G", "X")),
+    Fmt.TransparentDSAPublicKey: (ObjectType.PublicKey, ("P", "Q", "G", "Y")),
+    Fmt.TransparentDHPrivateKey: (ObjectType.PrivateKey, ("P", "G", "X")),
+    Fmt.TransparentDHPublicKey: (ObjectType.PublicKey, ("P", "G", "Y")),
+}
+
+_BLOB_HEADER = struct.Struct(">I")
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A registered Key Block, now in the token."""
+
+    key: KeyRef
+    #: the Key Format Type it came in: the object's Key Format Type, Get's default
+    key_format_type: int
+    #: attributes the Key Block carried (Cryptographic Algorithm / Length) for the object
+    attributes: dict[str, list[Any]]
+    #: the token's own plaintext form of the key (raw, PKCS#8, SubjectPublicKeyInfo), for
+    #: the Digest: no need to export again what the client just sent
+    value: bytes | None = None
+    #: the Digest of a key kept as registered (None: computed from ``value``)
+    digests: list[dict[str, Any]] | None = None
+
+
+# -- the wrapping hooks ----------------------------------------------------------------------
+
+
+def unwrap_key_block(context: "OperationContext", object_type: int, key_block: KeyBlock,
+                     attributes: Mapping[str, list[Any]], *, extractable: bool,
+                     sensitive: bool) -> Imported:
+    """Import a wrapped Key Block (Key Wrapping Data present, or a Byte String Key Value)
+    into the token, unwrapping it there (``context.token.unwrap_key``).
+
+    Not implemented yet: Feature Not Supported."""
+    raise KmipError(Reason.FeatureNotSupported,
+                    "this server does not yet accept wrapped keys in Register: send the key "
+                    "unwrapped (over TLS)")
+
+
+def wrap_key_block(context: "OperationContext", key_block: KeyBlock,
+                   specification: Mapping[str, Any], *, key: KeyRef | None = None,
+                   obj: "StoredObject | None" = None) -> KeyBlock:
+    """The Key Block of a Get with a Key Wrapping Specification (KMIP 2.1 section 2.1.7).
+
+    ``key_block`` is the block the client asked for *without* its Key Value (Key Format Type,
+    algorithm, length): the plaintext never leaves the token for a wrapped Get. ``key`` is the
+    object's token key, to wrap inside the token (``context.token.wrap_key``); ``obj`` the
+    object. Extractable has been checked (a non-extractable key is never wrapped); Sensitive
+    has not (a sensitive key may leave wrapped).
+
+    Not implemented yet: Feature Not Supported."""
+    raise KmipError(Reason.FeatureNotSupported,
+                    "this server does not yet return keys wrapped (Key Wrapping Specification): "
+                    "Get the key without one")
+
+
+def is_wrapped(key_block: KeyBlock) -> bool:
+    return key_block.key_wrapping_data is not None or isinstance(key_block.key_value, bytes)
+
+
+# -- Register: into the token --------------------------------------------------------------
+
+
+def import_key_block(context: "OperationContext", object_type: int, key_block: KeyBlock,
+                     attributes: Mapping[str, list[Any]], *, extractable: bool,
+                     sensitive: bool) -> Imported:
+    """Put a registered Key Block's material into the token (see the module docstring)."""
+    if is_wrapped(key_block):
+        return unwrap_key_block(context, object_type, key_block, attributes,
+                                extractable=extractable, sensitive=sensitive)
+    key_value = key_block.key_value
+    if not isinstance(key_value, KeyValue):
+        raise KmipError(Reason.InvalidField, "the Key Block has no Key Value")
+    fmt = int(key_block.key_format_type)
+    material = key_value.key_material
+    value: bytes
+    algorithm = _first(attributes, "CryptographicAlgorithm", key_block.cryptographic_algorithm)
+    length = _first(attributes, "CryptographicLength", key_block.cryptographic_length)
+    extra: dict[str, list[Any]] = {}
+    if algorithm is not None and "CryptographicAlgorithm" not in attributes:
+        extra["CryptographicAlgorithm"] = [algorithm]
+    token = context.token
+    if fmt in KEPT_AS_REGISTERED:
+        return keep_as_registered(context, object_type, fmt, material, extra,
+                                  algorithm=algorithm, length=length, extractable=extractable,
+                                  sensitive=sensitive)
+    if object_type == ObjectType.SymmetricKey:
+        raw = value = keymaterial.secret_from_material(fmt, material)
+        spec = keyspec.imported_secret_spec(algorithm, length, len(raw))
+        key = token.import_secret(spec.algorithm, raw, extractable=extractable,
+                                  sensitive=sensitive)
+        if key.length_bits != spec.length:  # Triple DES: 168 for 24 bytes, as asked
+            key = _with_length(key, spec.length)
+    elif object_type == ObjectType.SecretData:
+        raw = value = keymaterial.secret_from_material(fmt, material, secret_data=True)
+        key = token.import_secret(KeyAlgorithm.GENERIC_SECRET, raw, extractable=extractable,
+                                  sensitive=sensitive)
+    elif object_type == ObjectType.PrivateKey:
+        raw_algorithm, _curve = keyspec.raw_key_kind({**attributes, **extra})
+        der = value = keymaterial.pkcs8_from_material(fmt, material, raw_algorithm=raw_algorithm)
+        key = token.import_private_key(der, extractable=extractable, sensitive=sensitive)
+        _check_pair_half(context, key, algorithm, length)
+    elif object_type == ObjectType.PublicKey:
+        raw_algorithm, curve = keyspec.raw_key_kind({**attributes, **extra})
+        spki = value = keymaterial.spki_from_material(
+            fmt, material, raw_algorithm=raw_algorithm, raw_curve=curve)
+        key = token.import_public_key(spki)
+        _check_pair_half(context, key, algorithm, length)
+        key = public_flags(key, extractable=extractable, sensitive=sensitive)
+    else:  # pragma: no cover - callers pass Key Block objects only
+        raise KmipError(Reason.InvalidObjectType, "this object has no Key Block")
+    return Imported(key, fmt, extra, value)
+
+
+def keep_as_registered(context: "OperationContext", object_type: int, fmt: int, material: Any,
+                       extra: dict[str, list[Any]], *, algorithm: Any, length: Any,
+                       extractable: bool, sensitive: bool) -> Imported:
+    """A DSA or DH key: its Key Material TTLV-encoded and sealed (see the module docstring).
+    Its Cryptographic Length is the one given, else the bit length of P."""
+    expected_type, fields = KEPT_AS_REGISTERED[fmt]
+    if object_type != expected_type:
+        raise keymaterial.not_supported(fmt, f"a {registry_name(object_type)}")
+    if not isinstance(material, dict) or any(
+            isinstance(material.get(name), bool) or not isinstance(material.get(name), int)
+            for name in fields):
+        raise keymaterial.invalid(f"a {keymaterial.format_name(fmt)} structure with "
+                                  + ", ".join(fields))
+    if algorithm is None:
+        raise KmipError(Reason.InvalidField,
+                        f"a {keymaterial.format_name(fmt)} needs its Cryptographic Algorithm")
+    if length is None:
+        length = int(material["P"]).bit_length()
+    extra = {**extra, "CryptographicLength": [length]}
+    encoded = binary.encode(to_node("KeyMaterial", material))
+    key = seal(context, encoded, extractable=extractable, sensitive=sensitive)
+    return Imported(key, fmt, extra, None, [digest(material, fmt)])
+
+
+def is_kept(object_type: int, key: KeyRef) -> bool:
+    """Whether ``key`` is a key pair half kept as registered (a sealed value, not a token
+    key pair half)."""
+    return object_type in (ObjectType.PrivateKey, ObjectType.PublicKey) and \
+        key.key_class is KeyClass.SECRET
+
+
+def _first(attributes: Mapping[str, list[Any]], name: str, fallback: Any) -> Any:
+    values = attributes.get(name)
+    return values[0] if values else fallback
+
+
+def _with_length(key: KeyRef, length_bits: int) -> KeyRef:
+    return dataclasses.replace(key, length_bits=length_bits)
+
+
+def public_flags(key: KeyRef, *, extractable: bool, sensitive: bool) -> KeyRef:
+    """A public key's KMIP Extractable / Sensitive, kept in its KeyRef like any key's (so the
+    object's attributes say what the client asked, and the token refuses to wrap it when
+    Extractable is False)."""
+    return dataclasses.replace(key, extractable=extractable, sensitive=sensitive)
+
+
+def _check_pair_half(context: "OperationContext", key: KeyRef, algorithm: Any,
+                     length: Any) -> None:
+    try:
+        keyspec.check_compatible(algorithm, length, key)
+    except KmipError:
+        managed.destroy_quietly(context, key)
+        raise
+
+
+# -- Get: out of the token ---------------------------------------------------------------------
+
+
+def check_format(object_type: int, key: KeyRef, key_format_type: int) -> None:
+    """Key Format Type Not Supported unless ``key`` can be given in ``key_format_type``."""
+    if key_format_type not in formats(object_type, key):
+        raise keymaterial.not_supported(
+            key_format_type, f"this {registry_name(object_type)} ({key.algorithm.value} key)")
+
+
+def formats(object_type: int, key: KeyRef) -> frozenset[int]:
+    """The Key Format Types a Get can give ``key`` in."""
+    if object_type == ObjectType.SymmetricKey:
+        return keymaterial.SECRET_FORMATS
+    if object_type == ObjectType.SecretData:
+        return keymaterial.SECRET_DATA_FORMATS
+    if object_type == ObjectType.PrivateKey:
+        return keymaterial.PRIVATE_FORMATS.get(key.algorithm, frozenset())
+    if object_type == ObjectType.PublicKey:
+        return keymaterial.PUBLIC_FORMATS.get(key.algorithm, frozenset())
+    return frozenset()
+
+
+def registry_name(object_type: int) -> str:
+    return registry.enum_name("ObjectType", int(object_type)) or str(object_type)
+
+
+def key_format_of(obj: "StoredObject", key: KeyRef) -> int:
+    """The object's Key Format Type (its default for Get)."""
+    fmt = managed.first(obj, "KeyFormatType")
+    if is_kept(obj.object_type, key):
+        return int(fmt)
+    if fmt is None or int(fmt) not in formats(obj.object_type, key):
+        return managed.default_key_format(obj.object_type, key)
+    return int(fmt)
+
+
+def describe(obj: "StoredObject", key: KeyRef, key_format_type: int | None,
+             compression: int | None = None) -> KeyBlock:
+    """The Key Block of ``obj`` without its Key Value: format, compression, algorithm and
+    length (Secret Data has no algorithm of its own)."""
+    fmt = key_format_of(obj, key) if key_format_type is None else int(key_format_type)
+    if is_kept(obj.object_type, key):
+        if fmt != key_format_of(obj, key):
+            raise keymaterial.not_supported(fmt, "a key kept as registered (only its own format)")
+    else:
+        check_format(obj.object_type, key, fmt)
+    if compression is not None and obj.object_type != ObjectType.PublicKey and \
+            compression != enums.KeyCompressionType.ECPublicKeyTypeUncompressed:
+        raise KmipError(Reason.KeyCompressionTypeNotSupported,
+                        "a Key Compression Type applies to EC public keys only")
+    block = KeyBlock(key_format_type=fmt, key_compression_type=compression)
+    if obj.object_type != ObjectType.SecretData:
+        block.cryptographic_algorithm = managed.first(obj, "CryptographicAlgorithm")
+        block.cryptographic_length = managed.first(obj, "CryptographicLength")
+    return block
+
+
+def export_key_block(context: "OperationContext", obj: "StoredObject", key: KeyRef,
+                     block: KeyBlock) -> KeyBlock:
+    """``block`` (from :func:`describe`) with its plaintext Key Value, exported by the token
+    (:class:`~kmiphsm.hsm.KeyNotExtractable` if the key may not leave it in plaintext)."""
+    if is_kept(obj.object_type, key):
+        node = binary.decode(unseal(context, key))
+        block.key_value = KeyValue(key_material=plain(node))
+        return block
+    value = plain_value(context, obj.object_type, key)
+    block.key_value = KeyValue(key_material=material_in(
+        obj.object_type, value, block.key_format_type, block.key_compression_type))
+    return block
+
+
+def plain_value(context: "OperationContext", object_type: int, key: KeyRef) -> bytes:
+    """The token's own plaintext form of a key: raw secret, PKCS#8 or SubjectPublicKeyInfo."""
+    token = context.token
+    if object_type in (ObjectType.SymmetricKey, ObjectType.SecretData):
+        return token.export_secret(key)
+    if object_type == ObjectType.PrivateKey:
+        return token.export_private_key(key)
+    if object_type == ObjectType.PublicKey:
+        return token.export_public_key(key)
+    raise KmipError(Reason.InvalidObjectType, "this object has no Key Block")  # pragma: no cover
+
+
+def material_in(object_type: int, value: bytes, key_format_type: int,
+                compression: int | None = None) -> Any:
+    """Key Material in ``key_format_type`` of :func:`plain_value`'s ``value``."""
+    if object_type == ObjectType.SymmetricKey:
+        return keymaterial.secret_material(value, key_format_type)
+    if object_type == ObjectType.SecretData:
+        return keymaterial.secret_material(value, key_format_type, secret_data=True)
+    if object_type == ObjectType.PrivateKey:
+        return keymaterial.material_from_pkcs8(value, key_format_type)
+    return keymaterial.material_from_spki(value, key_format_type, compression=compression)
+
+
+# -- Digest (KMIP 2.1 section 4.21) --------------------------------------------------------------
+
+
+def digest(material: Any, key_format_type: int | None = None) -> dict[str, Any]:
+    """A SHA-256 Digest of Key Material (a Byte String, or a structure: its TTLV encoding),
+    a Certificate Value or an Opaque Data Value."""
+    if isinstance(material, (bytes, bytearray)):
+        data = bytes(material)
+    else:
+        data = binary.encode(to_node("KeyMaterial", material))
+    result: dict[str, Any] = {"HashingAlgorithm": int(enums.HashingAlgorithm.SHA_256),
+                              "DigestValue": hashlib.sha256(data).digest()}
+    if key_format_type is not None:
+        result["KeyFormatType"] = int(key_format_type)
+    return result
+
+
+def key_digests(context: "OperationContext", object_type: int, key: KeyRef,
+                key_format_type: int | None, value: bytes | None = None) -> list[dict[str, Any]]:
+    """The Digest instances of a new key: SHA-256 in the default Key Format Type for its type,
+    and in its own Key Format Type if that is another. ``value``: the key in the token's own
+    form when the request brought it (Register); else the token exports it, if the key may
+    leave it in plaintext. A key that may not gets no Digest: the server "has access" to no
+    Key Material (section 4.21)."""
+    default = managed.default_key_format(object_type, key)
+    wanted = [default]
+    if key_format_type is not None and key_format_type != default:
+        wanted.append(key_format_type)
+    if value is None:
+        if object_type != ObjectType.PublicKey and (not key.extractable or key.sensitive):
+            return []
+        value = plain_value(context, object_type, key)
+    return [digest(material_in(object_type, value, fmt), fmt) for fmt in wanted]
+
+
+def secret_data_type(obj: "StoredObject") -> int:
+    """The Secret Data Type of a Secret Data object (Seed unless it was registered as another)."""
+    for value in obj.attributes.get("VendorAttribute", []):
+        if isinstance(value, dict) and all(value.get(k) == v for k, v in
+                                           SECRET_DATA_TYPE_ATTRIBUTE.items()):
+            found = value.get("AttributeValue")
+            if isinstance(found, int):
+                return found
+    return int(enums.SecretDataType.Seed)
+
+
+def secret_data_type_attribute(secret_data_type: int) -> dict[str, Any]:
+    return {**SECRET_DATA_TYPE_ATTRIBUTE, "AttributeValue": int(secret_data_type)}
+
+
+# -- sealed blobs: Opaque Objects and Certificates ----------------------------------------------
+
+
+def seal(context: "OperationContext", data: bytes, *, extractable: bool = True,
+         sensitive: bool = False) -> KeyRef:
+    """Keep ``data`` in the token's custody: framed (4-byte big-endian length, the bytes, zero
+    padding to a multiple of 8 — the master key wrap then round-trips exactly) and imported
+    as an extractable generic secret, so it is stored wrapped under the master key."""
+    framed = _BLOB_HEADER.pack(len(data)) + data
+    framed += b"\x00" * (-len(framed) % 8)
+    return context.token.import_secret(KeyAlgorithm.GENERIC_SECRET, framed,
+                                       extractable=extractable, sensitive=sensitive)
+
+
+def unseal(context: "OperationContext", key: KeyRef) -> bytes:
+    """The bytes :func:`seal` kept."""
+    framed = context.token.export_secret(key)
+    (length,) = _BLOB_HEADER.unpack_from(framed)
+    data = framed[_BLOB_HEADER.size:_BLOB_HEADER.size + length]
+    if len(data) != length:
+        raise KmipError(Reason.GeneralFailure, "a stored value is damaged")
+    return data
