@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from twisted.trial import unittest
 
 from kmiphsm.hsm import (
+    BadParameters,
     CryptographicFailure,
     CryptographicParameters,
     Curve,
@@ -251,10 +252,26 @@ class RsaTests(CryptoTestCase):
             self.assertFalse(self.token.verify(public, b"message", theirs[:-1] + b"\x00",
                                                params))
 
-    def test_pss_follows_kmip_defaults_mgf1_sha1(self) -> None:
-        # SoftHSM refuses MGF1-SHA-1 with SHA-256: EMSA-PSS on the host, raw RSA in the token.
+    def test_pss_defaults_to_mgf1_of_the_message_hash(self) -> None:
+        # As the OASIS test cases (CS-AC-M-2-21) and RFC 8017 do; the token's own mechanism.
         private, public, key = self.rsa_pair()
         params = P(padding_method=Padding.PSS, hashing_algorithm=Hash.SHA256)
+        pss = rsa_padding.PSS(rsa_padding.MGF1(hashes.SHA256()), 32)
+        signature = self.token.sign(private, b"m", params)
+        key.public_key().verify(signature, b"m", pss, hashes.SHA256())
+        # verification without a salt length accepts any salt (here the maximum)
+        theirs = key.sign(b"m", rsa_padding.PSS(rsa_padding.MGF1(hashes.SHA256()),
+                                                rsa_padding.PSS.MAX_LENGTH), hashes.SHA256())
+        self.assertTrue(self.token.verify(public, b"m", theirs, params))
+        self.assertFalse(self.token.verify(public, b"n", theirs, params))
+        self.assertFalse(self.token.verify(public, b"m", theirs, P(
+            padding_method=Padding.PSS, hashing_algorithm=Hash.SHA1)))
+
+    def test_pss_with_mgf1_sha1_and_sha256_is_done_on_the_host(self) -> None:
+        # SoftHSM refuses MGF1-SHA-1 with SHA-256: EMSA-PSS on the host, raw RSA in the token.
+        private, public, key = self.rsa_pair()
+        params = P(padding_method=Padding.PSS, hashing_algorithm=Hash.SHA256,
+                   mask_generator_hashing_algorithm=Hash.SHA1, salt_length=20)
         pss = rsa_padding.PSS(rsa_padding.MGF1(hashes.SHA1()), 20)
         signature = self.token.sign(private, b"m", params)
         key.public_key().verify(signature, b"m", pss, hashes.SHA256())
@@ -281,7 +298,7 @@ class RsaTests(CryptoTestCase):
         self.assertRaises(InvalidArgument, self.token.sign, public, b"m", params)
         self.assertRaises(InvalidArgument, self.token.verify, private, b"m", b"s", params)
         self.assertRaises(InvalidArgument, self.token.encrypt, private, b"m", params)
-        self.assertRaises(UnsupportedMechanism, self.token.sign, private, b"m",
+        self.assertRaises(BadParameters, self.token.sign, private, b"m",
                           P(padding_method=Padding.PKCS1_V1_5))
 
     def test_non_extractable_rsa_signs(self) -> None:
@@ -314,7 +331,8 @@ class EllipticCurveTests(CryptoTestCase):
 
     def test_ecdsa_needs_a_hash(self) -> None:
         private, _ = self.token.generate_key_pair(KeyAlgorithm.EC, curve=Curve.P_256)
-        self.assertRaises(UnsupportedMechanism, self.token.sign, private, b"m", P())
+        error = self.assertRaises(BadParameters, self.token.sign, private, b"m", P())
+        self.assertIn("hashing algorithm", str(error))
 
     def test_ed25519_verifies_with_cryptography_and_back(self) -> None:
         private, public = self.token.generate_key_pair(KeyAlgorithm.ED25519)
@@ -412,7 +430,7 @@ class MacTests(CryptoTestCase):
 
     def test_hmac_needs_a_hash(self) -> None:
         ref = self.token.generate_secret(KeyAlgorithm.GENERIC_SECRET, 256)
-        self.assertRaises(UnsupportedMechanism, self.token.mac, ref, b"d")
+        self.assertRaises(BadParameters, self.token.mac, ref, b"d")
 
 
 class KeylessTests(CryptoTestCase):

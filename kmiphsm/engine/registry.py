@@ -23,6 +23,11 @@ HANDLER_MODULES: tuple[str, ...] = (
     "kmiphsm.engine.discovery",
     "kmiphsm.engine.interop",
     "kmiphsm.engine.objects",
+    "kmiphsm.engine.attributes",
+    "kmiphsm.engine.locate",
+    "kmiphsm.engine.lifecycle",
+    "kmiphsm.engine.crypto",
+    "kmiphsm.engine.derive",
 )
 
 

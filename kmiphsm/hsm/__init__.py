@@ -8,6 +8,7 @@ mechanism decision, ``keyref.py`` for where keys live.
 from kmiphsm.hsm.algorithms import (
     CryptographicParameters,
     Curve,
+    Derivation,
     Hash,
     KeyAlgorithm,
     KeyClass,
@@ -16,21 +17,27 @@ from kmiphsm.hsm.algorithms import (
 )
 from kmiphsm.hsm.crypto import Encrypted
 from kmiphsm.hsm.errors import (
+    BadParameters,
     CryptographicFailure,
     InvalidArgument,
     KeyNotExtractable,
     KeyNotFound,
+    MissingIV,
     TokenError,
     UnsupportedMechanism,
 )
 from kmiphsm.hsm.keyformats import public_point
 from kmiphsm.hsm.keyref import KeyPair, KeyRef, Storage
+from kmiphsm.hsm.streams import CipherStream
 from kmiphsm.hsm.token import Token
 
 __all__ = [
+    "BadParameters",
+    "CipherStream",
     "CryptographicFailure",
     "CryptographicParameters",
     "Curve",
+    "Derivation",
     "Encrypted",
     "Hash",
     "InvalidArgument",
@@ -40,6 +47,7 @@ __all__ = [
     "KeyNotFound",
     "KeyPair",
     "KeyRef",
+    "MissingIV",
     "Mode",
     "Padding",
     "Storage",

@@ -87,19 +87,43 @@ class Operation(str, enum.Enum):
 
     ENCRYPT = "encrypt"  # also decrypt: one entry serves both directions
     SIGN = "sign"  # also verify
+    SIGN_DIGEST = "sign-digest"  # sign (or verify) a digest the client computed
     MAC = "mac"  # also MAC verify
     DIGEST = "digest"
     WRAP = "wrap"  # a key under a client's key (also unwrap)
+    DERIVE = "derive"  # a new key in the token from a key and derivation data
+
+
+class Derivation(str, enum.Enum):
+    """Key derivation methods (KMIP Derivation Method, KMIP 2.1 §11.14)."""
+
+    ECDH = "ECDH"  # KMIP "Asymmetric Key": ECDH or X25519 key agreement
+    ENCRYPT = "ENCRYPT"  # the derived key is the encryption of the derivation data
+    HASH = "HASH"
+    HMAC = "HMAC"
+    PBKDF2 = "PBKDF2"
+    HKDF = "HKDF"
+    SP800_108_COUNTER = "NIST800-108-C"
+    SP800_108_FEEDBACK = "NIST800-108-F"
+    SP800_108_DOUBLE_PIPELINE = "NIST800-108-DPI"
 
 
 @dataclass(frozen=True)
 class CryptographicParameters:
     """The parts of KMIP Cryptographic Parameters the token needs, named as KMIP names them.
 
-    Defaults follow KMIP 2.1 §4.15: ``mask_generator_hashing_algorithm`` (MGF1 for OAEP and
-    PSS) defaults to SHA-1; ``salt_length`` (PSS, bytes) defaults to the digest length of the
-    mask generator hash; ``p_source`` (the OAEP label) defaults to empty. ``tag_length`` is
-    the GCM tag length in bytes.
+    Defaults (KMIP 2.1 §4.16, Table 59, with one deliberate difference):
+
+    * ``mask_generator_hashing_algorithm`` (MGF1 of OAEP and PSS): when omitted, MGF1 uses
+      the *message* hash (``hashing_algorithm``). Table 59 says SHA-1, but the OASIS KMIP 2.1
+      test cases (CS-AC-M-2-21: RSASSA-PSS with SHA-256 and no mask generator hash verifies
+      only with MGF1-SHA-256) and the common clients use the message hash, as RFC 8017
+      recommends; a client that wants SHA-1 says so.
+    * ``salt_length`` (PSS, bytes): when signing, the digest length of the message hash;
+      when verifying and omitted, any salt length is accepted (it is recoverable from the
+      signature), so signatures with the maximum salt length verify too.
+    * ``p_source`` (the OAEP label): empty.
+    * ``tag_length``: the GCM tag length in bytes (16 when omitted).
     """
 
     block_cipher_mode: Mode | None = None

@@ -1,21 +1,25 @@
 """Cryptographic operations with referenced keys: encrypt, decrypt, sign, verify, MAC, digest,
-random numbers. Each looks up its :class:`~kmiphsm.hsm.mechanisms.Recipe` and follows its
-route; the key is used through a leased handle in a borrowed session.
+random numbers, and multi-part (streamed) encryption. Each looks up its
+:class:`~kmiphsm.hsm.mechanisms.Recipe` and follows its route; the key is used through a
+leased handle in a borrowed session.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.asymmetric import padding as asymmetric_padding
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 
-from kmiphsm.hsm import keyformats, params
+from kmiphsm.hsm import keyformats, params, streams, templates
 from kmiphsm.hsm.algorithms import (
     HASH_LENGTHS,
     CryptographicParameters,
@@ -24,7 +28,14 @@ from kmiphsm.hsm.algorithms import (
     KeyClass,
     Operation,
 )
-from kmiphsm.hsm.errors import CryptographicFailure, InvalidArgument, translated
+from kmiphsm.hsm.errors import (
+    BadParameters,
+    CryptographicFailure,
+    InvalidArgument,
+    MissingIV,
+    UnsupportedMechanism,
+    translated,
+)
 from kmiphsm.hsm.handles import KeyHandles
 from kmiphsm.hsm.keyref import KeyRef
 from kmiphsm.hsm.mechanisms import (
@@ -34,10 +45,11 @@ from kmiphsm.hsm.mechanisms import (
     Recipe,
     Route,
     Usage,
+    mgf1_hash,
     recipe_for,
     usage_for,
 )
-from kmiphsm.hsm.rsa_encoding import oaep_decode, pss_encode
+from kmiphsm.hsm.rsa_encoding import digest_info, oaep_decode, pss_encode
 from kmiphsm.hsm.sessions import SessionPool
 
 _HASHLIB = {
@@ -56,6 +68,18 @@ _CRYPTOGRAPHY_HASHES: dict[Hash, type[hashes.HashAlgorithm]] = {
 }
 NO_PARAMETERS = CryptographicParameters()
 
+#: RFC 3394 default IV and RFC 5649 alternative IV prefix.
+_KW_IV = bytes.fromhex("A6A6A6A6A6A6A6A6")
+_KWP_PREFIX = bytes.fromhex("A65959A6")
+
+#: A short-lived session object holding a client's data (not a key of anyone's): readable.
+_DATA_OBJECT = {
+    Attribute.TOKEN: False,
+    Attribute.PRIVATE: True,
+    Attribute.SENSITIVE: False,
+    Attribute.EXTRACTABLE: True,
+}
+
 
 @dataclass(frozen=True)
 class Encrypted:
@@ -70,9 +94,11 @@ class Encrypted:
 class CryptoOperations:
     """Operations with keys the caller references; all secret work happens in the token."""
 
-    def __init__(self, pool: SessionPool, handles: KeyHandles) -> None:
+    def __init__(self, pool: SessionPool, handles: KeyHandles, module_path: str = "") -> None:
         self._pool = pool
         self._handles = handles
+        self._module_path = module_path
+        self._stream_functions: Any = None
 
     # --- encryption ---------------------------------------------------------------------------
 
@@ -90,6 +116,8 @@ class CryptoOperations:
         _require(ref, KeyClass.PUBLIC if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
         if recipe.route is Route.RSA_OAEP_ON_HOST:
             return Encrypted(_oaep_encrypt_on_host(ref, data, usage, parameters))
+        if recipe.route is Route.KEY_WRAP_AS_CIPHER:
+            return Encrypted(self._key_wrap(ref, data, recipe))
         if recipe.route is Route.HOST_BLOCK_PADDING:
             data = _pad(data, recipe)
         with self._pool.session() as session:
@@ -117,12 +145,14 @@ class CryptoOperations:
         usage = usage_for(Operation.ENCRYPT, ref.algorithm, parameters)
         recipe = recipe_for(usage, parameters)
         _require(ref, KeyClass.PRIVATE if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
+        if recipe.route is Route.KEY_WRAP_AS_CIPHER:
+            return self._key_unwrap(ref, data, recipe)
         if recipe.iv_length is not None and iv is None:
-            raise InvalidArgument("decryption in this mode needs the IV/counter/nonce")
+            raise MissingIV("decryption in this mode needs the IV/counter/nonce")
         tag_length = parameters.tag_length
         if recipe.params is ParamKind.GCM:
             if not tag:
-                raise InvalidArgument("GCM decryption needs the authentication tag")
+                raise BadParameters("GCM decryption needs the authentication tag")
             data, tag_length = data + tag, len(tag)
         modulus_bytes = (ref.length_bits + 7) // 8
         if recipe.route is Route.RSA_OAEP_ON_HOST:
@@ -139,65 +169,192 @@ class CryptoOperations:
                 output,
                 modulus_bytes,
                 usage.hash,
-                parameters.mask_generator_hashing_algorithm or Hash.SHA1,
+                mgf1_hash(usage, parameters),
                 parameters.p_source or b"",
             )
         if recipe.route is Route.HOST_BLOCK_PADDING:
             return _unpad(output, recipe)
         return output
 
+    # --- AES key wrap as a cipher (KMIP Block Cipher Mode NISTKeyWrap / AESKeyWrapPadding) -----
+
+    def _key_wrap(self, ref: KeyRef, data: bytes, recipe: Recipe) -> bytes:
+        padded = recipe.mechanism == Mechanism.AES_KEY_WRAP_PAD
+        if not padded and (len(data) < 16 or len(data) % 8):
+            raise InvalidArgument("NIST key wrap needs data of at least 16 bytes, a multiple of 8")
+        if not data:
+            raise InvalidArgument("AES key wrap needs data")
+        with self._pool.session() as session, self._handles.lease(session, ref) as key:
+            if padded and len(data) % 8:  # SoftHSM would zero-pad: RFC 5649 on the host
+                def encrypt_block(block: bytes) -> bytes:
+                    with translated():
+                        return bytes(key.encrypt(block, mechanism=Mechanism.AES_ECB))
+
+                return rfc5649_wrap(data, encrypt_block)
+            with translated():
+                data_object = session.create_object({
+                    Attribute.CLASS: ObjectClass.SECRET_KEY,
+                    Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+                    Attribute.VALUE: data,
+                    **_DATA_OBJECT,
+                })
+            try:
+                with translated():
+                    return bytes(key.wrap_key(data_object, mechanism=recipe.mechanism))
+            finally:
+                with translated():
+                    data_object.destroy()
+
+    def _key_unwrap(self, ref: KeyRef, data: bytes, recipe: Recipe) -> bytes:
+        if len(data) < 16 or len(data) % 8:
+            raise CryptographicFailure("decryption failed: not an AES key wrap output")
+        with self._pool.session() as session, self._handles.lease(session, ref) as key:
+            with translated(decrypting=True):
+                data_object = key.unwrap_key(
+                    ObjectClass.SECRET_KEY,
+                    KeyType.GENERIC_SECRET,
+                    data,
+                    mechanism=recipe.mechanism,
+                    capabilities=templates.NO_CAPABILITIES,
+                    template=dict(_DATA_OBJECT),
+                )
+            try:
+                with translated():
+                    return bytes(data_object[Attribute.VALUE])
+            finally:
+                with translated():
+                    data_object.destroy()
+
+    # --- multi-part encryption ------------------------------------------------------------------
+
+    def start_stream(
+        self,
+        ref: KeyRef,
+        parameters: CryptographicParameters,
+        *,
+        encrypting: bool,
+        iv: bytes | None = None,
+        aad: bytes | None = None,
+        tag: bytes | None = None,
+    ) -> streams.CipherStream:
+        """Begin a multi-part encryption or decryption (block cipher modes of the token)."""
+        usage = usage_for(Operation.ENCRYPT, ref.algorithm, parameters)
+        recipe = recipe_for(usage, parameters)
+        if not recipe.streamable:
+            raise UnsupportedMechanism(
+                "multi-part encryption is offered for the AES and Triple DES modes ECB, CBC, "
+                "CTR and GCM only"
+            )
+        _require(ref, KeyClass.SECRET)
+        tag_length = parameters.tag_length
+        if recipe.params is ParamKind.GCM and not encrypting:
+            if not tag:
+                raise BadParameters("GCM decryption needs the authentication tag with the "
+                                    "first part")
+            tag_length = len(tag)
+        if not encrypting and recipe.iv_length is not None and iv is None:
+            raise MissingIV("decryption in this mode needs the IV/counter/nonce")
+        functions = self._functions()
+        session = self._pool.acquire()
+        try:
+            if recipe.iv_length is not None and iv is None:
+                with translated():
+                    iv = session.generate_random(recipe.iv_length * 8)
+            param = build_param(recipe, usage, parameters, iv, aad, tag_length, raw=True)
+            with self._handles.lease(session, ref) as key:
+                streams.CipherStream.initialise(
+                    functions, session, key.handle, recipe, param, encrypting=encrypting
+                )
+        except BaseException:
+            self._pool.release(session)
+            raise
+        return streams.CipherStream(
+            functions, session, self._pool.release, recipe, encrypting=encrypting,
+            iv=iv if recipe.iv_length is not None else None, tag=tag, tag_length=tag_length,
+        )
+
+    def _functions(self) -> Any:
+        if self._stream_functions is None:
+            if not self._module_path:
+                raise UnsupportedMechanism("multi-part operations need the module path")
+            self._stream_functions = streams.cipher_functions(self._module_path)
+        return self._stream_functions
+
     # --- signatures ---------------------------------------------------------------------------
 
-    def sign(self, ref: KeyRef, data: bytes, parameters: CryptographicParameters) -> bytes:
-        usage = usage_for(Operation.SIGN, ref.algorithm, parameters)
+    def sign(
+        self,
+        ref: KeyRef,
+        data: bytes,
+        parameters: CryptographicParameters,
+        *,
+        digested: bool = False,
+    ) -> bytes:
+        """``digested``: ``data`` is the digest of the message (KMIP Digested Data)."""
+        operation = Operation.SIGN_DIGEST if digested else Operation.SIGN
+        usage = usage_for(operation, ref.algorithm, parameters)
         recipe = recipe_for(usage, parameters)
         _require(ref, KeyClass.PRIVATE)
         param = build_param(recipe, usage, parameters, None, None, 0)
-        if recipe.route is Route.PREHASH:
-            assert usage.hash is not None
-            data = hashlib.new(_HASHLIB[usage.hash], data).digest()
+        data = _message_for_token(recipe, usage, data, digested)
         with self._pool.session() as session, self._handles.lease(session, ref) as key:
             if recipe.route is Route.RSA_PSS_ON_HOST:
-                data = self._pss_encode(session, ref, data, usage, parameters)
+                data = self._pss_encode(session, ref, data, usage, parameters, digested)
             with translated():
                 signature = key.sign(data, mechanism=recipe.mechanism, mechanism_param=param.value)
         if recipe.route is Route.PREHASH:
             return keyformats.ecdsa_der_from_raw(signature)
-        return signature
+        return bytes(signature)
 
     def verify(
-        self, ref: KeyRef, data: bytes, signature: bytes, parameters: CryptographicParameters
+        self,
+        ref: KeyRef,
+        data: bytes,
+        signature: bytes,
+        parameters: CryptographicParameters,
+        *,
+        digested: bool = False,
     ) -> bool:
-        usage = usage_for(Operation.SIGN, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters)
+        """Whether ``signature`` is valid; a malformed signature is just invalid."""
+        operation = Operation.SIGN_DIGEST if digested else Operation.SIGN
+        usage = usage_for(operation, ref.algorithm, parameters)
+        recipe = recipe_for(usage, parameters, verifying=True)
         _require(ref, KeyClass.PUBLIC)
         if recipe.route is Route.RSA_PSS_ON_HOST:
-            return _pss_verify_on_host(ref, data, signature, usage, parameters)
+            return _pss_verify_on_host(ref, data, signature, usage, parameters, digested)
         param = build_param(recipe, usage, parameters, None, None, 0)
+        data = _message_for_token(recipe, usage, data, digested)
         if recipe.route is Route.PREHASH:
-            assert usage.hash is not None and ref.curve is not None
-            data = hashlib.new(_HASHLIB[usage.hash], data).digest()
+            assert ref.curve is not None
             raw = keyformats.ecdsa_raw_from_der(signature, CURVES[ref.curve].field_bytes)
             if raw is None:
                 return False
             signature = raw
-        with self._pool.session() as session, self._handles.lease(session, ref) as key:
-            with translated():
-                return bool(
-                    key.verify(data, signature, mechanism=recipe.mechanism,
-                               mechanism_param=param.value)
-                )
+        try:
+            with self._pool.session() as session, self._handles.lease(session, ref) as key:
+                with translated():
+                    return bool(
+                        key.verify(data, signature, mechanism=recipe.mechanism,
+                                   mechanism_param=param.value)
+                    )
+        except CryptographicFailure:  # wrong signature length and the like
+            return False
 
     @staticmethod
     def _pss_encode(
-        session: Any, ref: KeyRef, data: bytes, usage: Usage, parameters: CryptographicParameters
+        session: Any,
+        ref: KeyRef,
+        data: bytes,
+        usage: Usage,
+        parameters: CryptographicParameters,
+        digested: bool,
     ) -> bytes:
         assert usage.hash is not None
-        mgf_hash = parameters.mask_generator_hashing_algorithm or Hash.SHA1
-        salt_length = _salt_length(parameters, mgf_hash)
+        salt_length = _salt_length(parameters, usage)
         with translated():
             salt = session.generate_random(salt_length * 8) if salt_length else b""
-        return pss_encode(data, ref.length_bits, usage.hash, mgf_hash, salt)
+        return pss_encode(data, ref.length_bits, usage.hash, mgf1_hash(usage, parameters), salt,
+                          digested=digested)
 
     # --- MACs ---------------------------------------------------------------------------------------
 
@@ -208,7 +365,7 @@ class CryptoOperations:
         try:
             with self._pool.session() as session, self._handles.lease(session, ref) as key:
                 with translated():
-                    return key.sign(data, mechanism=recipe.mechanism)
+                    return bytes(key.sign(data, mechanism=recipe.mechanism))
         except InvalidArgument:
             hash_ = usage.hash
             minimum = HMAC_MINIMUM_KEY_BYTES.get(hash_) if hash_ else None
@@ -232,7 +389,7 @@ class CryptoOperations:
         if length == 0:
             return b""
         with self._pool.session() as session, translated():
-            return session.generate_random(length * 8)
+            return bytes(session.generate_random(length * 8))
 
     def seed_random(self, data: bytes) -> None:
         with self._pool.session() as session, translated():
@@ -241,7 +398,7 @@ class CryptoOperations:
     def digest(self, hash_: Hash, data: bytes) -> bytes:
         recipe = recipe_for(Usage(Operation.DIGEST, None, None, None, hash_))
         with self._pool.session() as session, translated():
-            return session.digest(data, mechanism=recipe.mechanism)
+            return bytes(session.digest(data, mechanism=recipe.mechanism))
 
 
 def _require(ref: KeyRef, key_class: KeyClass) -> None:
@@ -251,6 +408,23 @@ def _require(ref: KeyRef, key_class: KeyClass) -> None:
         )
 
 
+def _message_for_token(recipe: Recipe, usage: Usage, data: bytes, digested: bool) -> bytes:
+    """What the token's mechanism takes: the digest (hashed here unless the client did), the
+    DigestInfo of a digest, or the message itself."""
+    if recipe.route is Route.DIGEST_INFO:
+        assert usage.hash is not None
+        return digest_info(data, usage.hash)
+    if digested and usage.hash is not None:
+        if len(data) != HASH_LENGTHS[usage.hash]:
+            raise InvalidArgument(f"a {usage.hash.value} digest is {HASH_LENGTHS[usage.hash]} "
+                                  "bytes")
+        return data
+    if recipe.route is Route.PREHASH:
+        assert usage.hash is not None
+        return hashlib.new(_HASHLIB[usage.hash], data).digest()
+    return data
+
+
 def build_param(
     recipe: Recipe,
     usage: Usage,
@@ -258,37 +432,45 @@ def build_param(
     iv: bytes | None,
     aad: bytes | None,
     tag_length: int,
+    *,
+    raw: bool = False,
 ) -> params.MechanismParam:
+    """The mechanism parameter of one call. ``raw``: as bytes for a ctypes call."""
     kind = recipe.params
     if kind is ParamKind.NONE:
         return params.NO_PARAM
     if kind is ParamKind.IV:
         if iv is None or len(iv) != recipe.block_size:
-            raise InvalidArgument(f"the IV must be {recipe.block_size} bytes")
+            raise BadParameters(f"the IV must be {recipe.block_size} bytes")
         return params.iv_param(iv)
     if kind is ParamKind.CTR:
         if iv is None or len(iv) != 16:
-            raise InvalidArgument("the initial counter block must be 16 bytes")
+            raise BadParameters("the initial counter block must be 16 bytes")
         return params.ctr_param(iv)
     if kind is ParamKind.GCM:
         if not iv:
-            raise InvalidArgument("GCM needs a nonce")
+            raise BadParameters("GCM needs a nonce")
         if not 4 <= tag_length <= 16:
-            raise InvalidArgument("the GCM tag length must be 4 to 16 bytes")
+            raise BadParameters("the GCM tag length must be 4 to 16 bytes")
+        if raw:
+            return params.raw_gcm_param(iv, aad, tag_length)
         return params.gcm_param(iv, aad, tag_length)
-    mgf_hash = parameters.mask_generator_hashing_algorithm or Hash.SHA1
+    if kind is ParamKind.CBC_ENCRYPT_DATA:
+        raise BadParameters("derivation parameters are built by the derivation")
+    mgf_hash = mgf1_hash(usage, parameters)
     assert usage.hash is not None
     if kind is ParamKind.OAEP:
         return params.oaep_param(usage.hash, mgf_hash, parameters.p_source)
-    return params.pss_param(usage.hash, mgf_hash, _salt_length(parameters, mgf_hash))
+    return params.pss_param(usage.hash, mgf_hash, _salt_length(parameters, usage))
 
 
-def _salt_length(parameters: CryptographicParameters, mgf_hash: Hash) -> int:
-    """KMIP: the salt length defaults to the length of the mask generator's hash."""
+def _salt_length(parameters: CryptographicParameters, usage: Usage) -> int:
+    """The PSS salt length when signing: the one given, else the message digest length."""
     if parameters.salt_length is None:
-        return HASH_LENGTHS[mgf_hash]
+        assert usage.hash is not None
+        return HASH_LENGTHS[usage.hash]
     if parameters.salt_length < 0:
-        raise InvalidArgument("negative salt length")
+        raise BadParameters("negative salt length")
     return parameters.salt_length
 
 
@@ -307,6 +489,30 @@ def _unpad(data: bytes, recipe: Recipe) -> bytes:
         raise CryptographicFailure("decryption failed: bad padding") from None
 
 
+def rfc5649_wrap(data: bytes, encrypt_block: Callable[[bytes], bytes]) -> bytes:
+    """AES key wrap with padding (RFC 5649 §4.1) with each AES block encryption done by
+    ``encrypt_block`` (the token's CKM_AES_ECB): for inputs SoftHSM would zero-pad."""
+    aiv = _KWP_PREFIX + struct.pack(">I", len(data))
+    padded = data + b"\x00" * (-len(data) % 8)
+    if len(padded) == 8:
+        return encrypt_block(aiv + padded)
+    return rfc3394_wrap(aiv, padded, encrypt_block)
+
+
+def rfc3394_wrap(iv: bytes, plaintext: bytes, encrypt_block: Callable[[bytes], bytes]) -> bytes:
+    """The wrapping process W of RFC 3394 §2.2.1 with initial value ``iv``."""
+    n = len(plaintext) // 8
+    a = iv
+    r = [plaintext[i * 8 : i * 8 + 8] for i in range(n)]
+    for j in range(6):
+        for i in range(n):
+            b = encrypt_block(a + r[i])
+            t = n * j + i + 1
+            a = (int.from_bytes(b[:8], "big") ^ t).to_bytes(8, "big")
+            r[i] = b[8:]
+    return a + b"".join(r)
+
+
 def _rsa_public_key(ref: KeyRef) -> rsa.RSAPublicKey:
     public_key: Any = keyformats.load_public_key(ref.material)
     if not isinstance(public_key, rsa.RSAPublicKey):
@@ -315,18 +521,31 @@ def _rsa_public_key(ref: KeyRef) -> rsa.RSAPublicKey:
 
 
 def _pss_verify_on_host(
-    ref: KeyRef, data: bytes, signature: bytes, usage: Usage, parameters: CryptographicParameters
+    ref: KeyRef,
+    data: bytes,
+    signature: bytes,
+    usage: Usage,
+    parameters: CryptographicParameters,
+    digested: bool,
 ) -> bool:
-    """RSA-PSS verification with the public key, by ``cryptography`` (nothing secret)."""
+    """RSA-PSS verification with the public key, by ``cryptography`` (nothing secret); any
+    salt length when the parameters name none."""
     assert usage.hash is not None
-    mgf_hash = parameters.mask_generator_hashing_algorithm or Hash.SHA1
+    mgf_hash = mgf1_hash(usage, parameters)
+    salt: Any = (asymmetric_padding.PSS.AUTO if parameters.salt_length is None
+                 else _salt_length(parameters, usage))
     pss = asymmetric_padding.PSS(
-        mgf=asymmetric_padding.MGF1(_CRYPTOGRAPHY_HASHES[mgf_hash]()),
-        salt_length=_salt_length(parameters, mgf_hash),
+        mgf=asymmetric_padding.MGF1(_CRYPTOGRAPHY_HASHES[mgf_hash]()), salt_length=salt
     )
+    algorithm: Any = _CRYPTOGRAPHY_HASHES[usage.hash]()
+    if digested:
+        if len(data) != HASH_LENGTHS[usage.hash]:
+            raise InvalidArgument(f"a {usage.hash.value} digest is {HASH_LENGTHS[usage.hash]} "
+                                  "bytes")
+        algorithm = Prehashed(algorithm)
     try:
-        _rsa_public_key(ref).verify(signature, data, pss, _CRYPTOGRAPHY_HASHES[usage.hash]())
-    except InvalidSignature:
+        _rsa_public_key(ref).verify(signature, data, pss, algorithm)
+    except (InvalidSignature, ValueError):
         return False
     return True
 
@@ -337,7 +556,7 @@ def _oaep_encrypt_on_host(
     """RSA-OAEP encryption with the public key, by ``cryptography`` (nothing secret)."""
     assert usage.hash is not None
     public_key = _rsa_public_key(ref)
-    mgf_hash = parameters.mask_generator_hashing_algorithm or Hash.SHA1
+    mgf_hash = mgf1_hash(usage, parameters)
     try:
         return public_key.encrypt(
             data,

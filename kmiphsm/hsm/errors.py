@@ -10,6 +10,8 @@ exception                   KMIP Result Reason
 ``UnsupportedMechanism``    Cryptographic Failure / Feature Not Supported
 ``CryptographicFailure``    Cryptographic Failure
 ``InvalidArgument``         Invalid Field
+``BadParameters``           Bad Cryptographic Parameters (an ``InvalidArgument``)
+``MissingIV``               Missing Initialization Vector (a ``BadParameters``)
 ``TokenError``              General Failure
 ==========================  ================================
 
@@ -45,6 +47,16 @@ class CryptographicFailure(TokenError):
 
 class InvalidArgument(TokenError, ValueError):
     """A parameter is out of range: key length, IV length, data length, key type for the operation."""
+
+
+class BadParameters(InvalidArgument):
+    """The cryptographic parameters themselves are wrong for the mechanism: an IV, counter
+    block or nonce of the wrong length, a tag length out of range, a salt length the key
+    cannot hold, a mode that needs an IV given none. (KMIP: Bad Cryptographic Parameters.)"""
+
+
+class MissingIV(BadParameters):
+    """Decryption in a mode that needs an IV / counter / nonce, and none was given."""
 
 
 _TRANSLATION: tuple[tuple[type[Exception], type[TokenError], str], ...] = (

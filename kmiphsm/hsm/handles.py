@@ -13,6 +13,7 @@ extractable keys; a client may ask for one wrapped under its own key).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pkcs11
@@ -28,6 +29,10 @@ from kmiphsm.hsm.master import MasterKeys
 from kmiphsm.hsm.mechanisms import DES2_KEY_TYPE, KEY_TYPES, WRAP_MECHANISM
 from kmiphsm.hsm.sessions import SessionPool
 from kmiphsm.hsm.views import KeyView, handle_of
+
+
+TOKEN_OBJECT_SEARCHES = 4
+TOKEN_OBJECT_SEARCH_DELAY = 0.02  # seconds, times the attempt number
 
 
 def key_type_of(ref: KeyRef) -> KeyType:
@@ -91,13 +96,26 @@ class KeyHandles:
 
     def _load(self, session: pkcs11.Session, ref: KeyRef) -> int:
         if ref.storage is Storage.TOKEN_OBJECT:
-            handle = self.find_token_object(session, ref)
-            if handle is None:
-                raise KeyNotFound("no token object has this key's CKA_ID")
-            return handle
+            return self._find_existing(session, ref)
         if ref.storage is Storage.WRAPPED:
             return handle_of(unwrap(session, self._master, ref, for_export=False))
         return create_public_object(session, ref)
+
+    def _find_existing(self, session: pkcs11.Session, ref: KeyRef) -> int:
+        """The handle of a persistent key the caller knows exists (its store says so).
+
+        SoftHSM 2.6 keeps a per-process index of the token directory: a search made while
+        another *process* is writing a new object file can miss an object that process
+        created a moment before (measured under load with two worker processes: "not found"
+        0.02-0.06 s after creation, found on the next search). So a miss is searched again a
+        few times before it counts; a key that is really gone costs ~0.1 s more to report."""
+        for attempt in range(TOKEN_OBJECT_SEARCHES):
+            handle = self.find_token_object(session, ref)
+            if handle is not None:
+                return handle
+            if attempt + 1 < TOKEN_OBJECT_SEARCHES:
+                time.sleep(TOKEN_OBJECT_SEARCH_DELAY * (attempt + 1))
+        raise KeyNotFound("no token object has this key's CKA_ID")
 
     def _destroy_session_object(self, handle: int) -> None:
         with self._pool.session() as session:

@@ -26,12 +26,14 @@ import pkcs11.exceptions as p11
 from pkcs11 import KDF, Attribute
 
 from kmiphsm.hsm import keyformats, locks, templates
-from kmiphsm.hsm.algorithms import Curve, KeyAlgorithm, KeyClass
+from kmiphsm.hsm.algorithms import Curve, KeyAlgorithm, KeyClass, Mode, Operation
 from kmiphsm.hsm.errors import (
+    BadParameters,
     CryptographicFailure,
     InvalidArgument,
     KeyNotExtractable,
     KeyNotFound,
+    UnsupportedMechanism,
     translated,
 )
 from kmiphsm.hsm.handles import KeyHandles, key_type_of, unwrap
@@ -44,7 +46,11 @@ from kmiphsm.hsm.mechanisms import (
     EDWARDS_CURVES,
     KEY_TYPES,
     WRAP_MECHANISM,
+    Route,
+    Usage,
+    recipe_for,
 )
+from kmiphsm.hsm.params import cbc_encrypt_data_param
 from kmiphsm.hsm.sessions import SessionPool
 from kmiphsm.hsm.views import KeyView, handle_of
 
@@ -239,6 +245,64 @@ class KeyLifecycle:
                     length_bits,
                     mechanism=DERIVE_MECHANISM,
                     mechanism_param=(KDF.NULL, None, peer_public_point),
+                    capabilities=templates.NO_CAPABILITIES,
+                    template=secret_template(algorithm, storage, extractable, sensitive, key_id),
+                )
+
+        with self._pool.session() as session:
+            key, key_id = create_in_token(storage, lambda key_id: derive(session, key_id))
+        ref = KeyRef(storage, KeyClass.SECRET, algorithm, length_bits, key_id or b"",
+                     extractable=extractable, sensitive=sensitive)
+        return self.settle(ref, key)
+
+    def derive_by_encryption(
+        self,
+        base_ref: KeyRef,
+        data: bytes,
+        *,
+        mode: Mode,
+        iv: bytes | None,
+        algorithm: KeyAlgorithm,
+        length_bits: int,
+        extractable: bool,
+        sensitive: bool,
+    ) -> KeyRef:
+        """A new key whose value is the first ``length_bits`` of the AES encryption of
+        ``data`` under ``base_ref`` (KMIP Derivation Method ENCRYPT), computed in the token
+        (CKM_AES_CBC_ENCRYPT_DATA; ECB as one CBC block with a zero IV, see
+        :mod:`kmiphsm.hsm.mechanisms`). ``iv``: CBC's, zeros when omitted ("an empty IV is
+        assumed if not provided", KMIP 2.1 §7.12)."""
+        if base_ref.key_class is not KeyClass.SECRET:
+            raise InvalidArgument("derivation by encryption needs a secret key")
+        recipe = recipe_for(Usage(Operation.DERIVE, base_ref.algorithm, mode, None, None))
+        if algorithm not in (KeyAlgorithm.GENERIC_SECRET, KeyAlgorithm.AES):
+            raise InvalidArgument("derivation by encryption makes AES keys or generic secrets")
+        length_bytes = secret_length(algorithm, length_bits)
+        if recipe.route is Route.ECB_AS_CBC:
+            if length_bytes > 16:
+                raise UnsupportedMechanism(
+                    "derivation by AES-ECB is offered for one block (128 bits) only: SoftHSM "
+                    "2.6's CKM_AES_ECB_ENCRYPT_DATA gives wrong values; use CBC"
+                )
+            data, iv = data[:16], bytes(16)
+        iv = bytes(16) if not iv else iv
+        if len(iv) != 16:
+            raise BadParameters("the initialization vector must be 16 bytes")
+        if len(data) % 16:
+            raise InvalidArgument("the derivation data must be whole AES blocks (16 bytes)")
+        if length_bytes > len(data):
+            raise InvalidArgument("the derived key is longer than the derivation data "
+                                  "it is encrypted from")
+        param = cbc_encrypt_data_param(iv, data)
+        storage = templates.storage_for(algorithm, KeyClass.SECRET, extractable, length_bytes)
+
+        def derive(session: pkcs11.Session, key_id: bytes | None) -> Any:
+            with self._handles.lease(session, base_ref) as base:
+                return base.derive_key(
+                    KEY_TYPES[algorithm].key_type,
+                    length_bits,
+                    mechanism=recipe.mechanism,
+                    mechanism_param=param.value,
                     capabilities=templates.NO_CAPABILITIES,
                     template=secret_template(algorithm, storage, extractable, sensitive, key_id),
                 )

@@ -21,14 +21,43 @@ secret always stays in the token; the host only does what needs no secret:
     (:mod:`kmiphsm.hsm.rsa_encoding`); encryption uses the public key, so the host does it
     with ``cryptography``.
 ``RSA_PSS_ON_HOST``
-    RSA-PSS whose MGF1 hash differs from the message hash (KMIP's default MGF1 hash is SHA-1
-    whatever the message hash; SoftHSM refuses such pairs): the host does EMSA-PSS encoding
-    with a salt from the token's RNG, the token signs the encoded message with raw RSA;
-    verification uses the public key, so the host does it with ``cryptography``.
+    RSA-PSS whose MGF1 hash differs from the message hash (SoftHSM refuses such pairs): the
+    host does EMSA-PSS encoding with a salt from the token's RNG, the token signs the encoded
+    message with raw RSA; verification uses the public key, so the host does it with
+    ``cryptography``. Verification without a Salt Length takes this route too, accepting
+    any salt length (the token's PSS mechanisms need the exact one).
+``DIGEST_INFO``
+    RSA PKCS#1 v1.5 signature of a digest the client computed (KMIP Digested Data): the host
+    puts the digest in its DER DigestInfo, the token signs that with CKM_RSA_PKCS. (A digest
+    for RSA-PSS goes to CKM_RSA_PKCS_PSS, for ECDSA to CKM_ECDSA, as they are; Ed25519 has no
+    pre-hashed form here: SoftHSM 2.6 offers pure Ed25519 only.)
+``KEY_WRAP_AS_CIPHER``
+    AES key wrap (RFC 3394) or key wrap with padding (RFC 5649) used as the cipher of an
+    Encrypt / Decrypt (KMIP Block Cipher Mode NISTKeyWrap / AESKeyWrapPadding). SoftHSM 2.6
+    refuses those mechanisms in C_Encrypt, so the data becomes a short-lived generic-secret
+    session object that the token wraps (C_WrapKey) or unwraps (C_UnwrapKey, then its value
+    is read). SoftHSM zero-pads inputs that are not a multiple of 8 bytes before wrapping
+    with padding, which is not RFC 5649: for those the host runs the RFC 5649 steps and the
+    token does each AES block encryption (CKM_AES_ECB); the key never leaves the token.
+``ECB_AS_CBC``
+    KMIP "ENCRYPT" key derivation with AES-ECB: SoftHSM 2.6's CKM_AES_ECB_ENCRYPT_DATA gives
+    wrong values (measured), so one block is derived with CKM_AES_CBC_ENCRYPT_DATA and a zero
+    IV, which is the same computation; longer ECB derivations are not offered.
 
 The table also holds the mechanisms that wrap a key under a client's key (operation
 ``WRAP``: AES key wrap with or without padding, RSA OAEP-SHA-1 or PKCS#1 v1.5); those have no
 host route, since the key being wrapped must not leave the token in plaintext.
+
+Key derivation (operation ``DERIVE``, KMIP Derive Key) is in the same table: ECDH / X25519
+(CKM_ECDH1_DERIVE, raw shared secret) and encryption of the derivation data
+(CKM_AES_CBC_ENCRYPT_DATA). :data:`NOT_OFFERED` says, for each algorithm, mode, hash or
+derivation method a client may name that the token lacks, why it is not possible; the engine
+answers such requests with Feature Not Supported and that text.
+
+MACs: HMAC-SHA-1/224/256/384/512 with generic-secret keys (SoftHSM 2.6 refuses HMAC with an
+AES-typed key, and keys shorter than the digest: imported HMAC keys are stored zero-padded,
+which leaves every HMAC unchanged), AES-CMAC and Triple-DES-CMAC (SoftHSM 2.6 has
+CKM_AES_CMAC and CKM_DES3_CMAC).
 
 Other facts about the token that shape decisions are tables here too: key generation
 (:data:`KEY_TYPES`), curve parameters (:data:`CURVES`), which private keys the token can
@@ -53,7 +82,7 @@ from kmiphsm.hsm.algorithms import (
     Operation,
     Padding,
 )
-from kmiphsm.hsm.errors import InvalidArgument, UnsupportedMechanism
+from kmiphsm.hsm.errors import BadParameters, UnsupportedMechanism
 
 
 class Usage(NamedTuple):
@@ -75,6 +104,7 @@ class ParamKind(enum.Enum):
     CTR = "ctr"
     OAEP = "oaep"
     PSS = "pss"
+    CBC_ENCRYPT_DATA = "cbc-encrypt-data"
 
 
 class Route(enum.Enum):
@@ -85,6 +115,9 @@ class Route(enum.Enum):
     HOST_BLOCK_PADDING = "host-block-padding"
     RSA_OAEP_ON_HOST = "rsa-oaep-on-host"
     RSA_PSS_ON_HOST = "rsa-pss-on-host"
+    DIGEST_INFO = "digest-info"
+    KEY_WRAP_AS_CIPHER = "key-wrap-as-cipher"
+    ECB_AS_CBC = "ecb-as-cbc"
 
 
 @dataclass(frozen=True)
@@ -102,13 +135,22 @@ class Recipe:
     iv_length: int | None = None
     block_size: int | None = None
 
+    @property
+    def streamable(self) -> bool:
+        """Whether a multi-part (KMIP Correlation Value) Encrypt / Decrypt can use it: the
+        block cipher modes done by the token, with host padding for ECB."""
+        return self.block_size is not None and self.route in (
+            Route.TOKEN, Route.HOST_BLOCK_PADDING)
 
-E, S, M, D, W = (
+
+E, S, SD, M, D, W, DV = (
     Operation.ENCRYPT,
     Operation.SIGN,
+    Operation.SIGN_DIGEST,
     Operation.MAC,
     Operation.DIGEST,
     Operation.WRAP,
+    Operation.DERIVE,
 )
 AES, DES3, GEN = KeyAlgorithm.AES, KeyAlgorithm.TRIPLE_DES, KeyAlgorithm.GENERIC_SECRET
 RSA, EC, ED = KeyAlgorithm.RSA, KeyAlgorithm.EC, KeyAlgorithm.ED25519
@@ -149,6 +191,12 @@ MECHANISMS: dict[Usage, Recipe] = {
     Usage(E, DES3, Mode.CBC, PKCS5, None): Recipe(
         Mechanism.DES3_CBC_PAD, ParamKind.IV, iv_length=8, block_size=8
     ),
+    Usage(E, AES, Mode.NIST_KEY_WRAP, None, None): Recipe(
+        Mechanism.AES_KEY_WRAP, route=Route.KEY_WRAP_AS_CIPHER
+    ),
+    Usage(E, AES, Mode.AES_KEY_WRAP_PADDING, None, None): Recipe(
+        Mechanism.AES_KEY_WRAP_PAD, route=Route.KEY_WRAP_AS_CIPHER
+    ),
     # --- RSA encryption ----------------------------------------------------------------
     Usage(E, RSA, None, V15, None): Recipe(Mechanism.RSA_PKCS),
     Usage(E, RSA, None, OAEP, SHA1): Recipe(Mechanism.RSA_PKCS_OAEP, ParamKind.OAEP),
@@ -172,6 +220,19 @@ MECHANISMS: dict[Usage, Recipe] = {
         for h in (SHA1, SHA224, SHA256, SHA384, SHA512)
     },
     Usage(S, ED, None, None, None): Recipe(Mechanism.EDDSA),  # pure Ed25519, no context
+    # --- signatures of digests the client computed (KMIP Digested Data) ------------------
+    **{
+        Usage(SD, RSA, None, V15, h): Recipe(Mechanism.RSA_PKCS, route=Route.DIGEST_INFO)
+        for h in (SHA1, SHA224, SHA256, SHA384, SHA512)
+    },
+    **{
+        Usage(SD, RSA, None, PSS, h): Recipe(Mechanism.RSA_PKCS_PSS, ParamKind.PSS)
+        for h in (SHA1, SHA224, SHA256, SHA384, SHA512)
+    },
+    **{
+        Usage(SD, EC, None, None, h): Recipe(Mechanism.ECDSA, route=Route.PREHASH)
+        for h in (SHA1, SHA224, SHA256, SHA384, SHA512)
+    },
     # --- MACs ------------------------------------------------------------------------------
     Usage(M, GEN, None, None, SHA1): Recipe(Mechanism.SHA_1_HMAC),
     Usage(M, GEN, None, None, SHA224): Recipe(Mechanism.SHA224_HMAC),
@@ -191,8 +252,54 @@ MECHANISMS: dict[Usage, Recipe] = {
     Usage(D, None, None, None, SHA256): Recipe(Mechanism.SHA256),
     Usage(D, None, None, None, SHA384): Recipe(Mechanism.SHA384),
     Usage(D, None, None, None, SHA512): Recipe(Mechanism.SHA512),
+    # --- key derivation ---------------------------------------------------------------------
+    Usage(DV, EC, None, None, None): Recipe(Mechanism.ECDH1_DERIVE),
+    Usage(DV, KeyAlgorithm.X25519, None, None, None): Recipe(Mechanism.ECDH1_DERIVE),
+    Usage(DV, AES, Mode.CBC, None, None): Recipe(
+        Mechanism.AES_CBC_ENCRYPT_DATA, ParamKind.CBC_ENCRYPT_DATA, iv_length=16, block_size=16
+    ),
+    Usage(DV, AES, Mode.ECB, None, None): Recipe(
+        Mechanism.AES_CBC_ENCRYPT_DATA, ParamKind.CBC_ENCRYPT_DATA, route=Route.ECB_AS_CBC,
+        block_size=16,
+    ),
 }
 """The mechanism table: (operation, key algorithm, mode, padding, hash) → recipe."""
+
+NOT_OFFERED: dict[str, str] = {
+    # algorithms
+    "ChaCha20": "SoftHSM 2.6 has no ChaCha20 mechanism (CKM_CHACHA20 is PKCS#11 3.0)",
+    "ChaCha20Poly1305": "SoftHSM 2.6 has no ChaCha20-Poly1305 mechanism "
+                        "(CKM_CHACHA20_POLY1305 is PKCS#11 3.0)",
+    "Ed448": "SoftHSM 2.6 has no Ed448 keys",
+    "DSA": "kmiphsm does not use DSA keys",
+    # modes
+    "CCM": "SoftHSM 2.6 has no AES-CCM mechanism",
+    "CFB": "SoftHSM 2.6 has no CFB mechanism",
+    "OFB": "SoftHSM 2.6 has no OFB mechanism",
+    "PCBC": "SoftHSM 2.6 has no PCBC mechanism",
+    "XTS": "SoftHSM 2.6 has no XTS mechanism",
+    "CBC_MAC": "SoftHSM 2.6 has no CBC-MAC mechanism (CMAC is offered)",
+    "AEAD": "the AEAD mode is ChaCha20-Poly1305, which SoftHSM 2.6 lacks (AES-GCM is offered)",
+    # hashes
+    "MD2": "MD2 is not offered", "MD4": "MD4 is not offered",
+    "MD5": "MD5 is not offered for new cryptography",
+    "RIPEMD_160": "SoftHSM 2.6 has no RIPEMD-160", "Tiger": "SoftHSM 2.6 has no Tiger",
+    "Whirlpool": "SoftHSM 2.6 has no Whirlpool",
+    "SHA_512_224": "SoftHSM 2.6 has no SHA-512/224", "SHA_512_256": "SoftHSM 2.6 has no SHA-512/256",
+    **{f"SHA3_{n}": "SoftHSM 2.6 has no SHA-3 mechanisms" for n in (224, 256, 384, 512)},
+    # paddings
+    "SSL3": "SSL3 padding is not offered", "Zeros": "zero padding is not offered",
+    "ANSIX9_23": "ANSI X9.23 padding is not offered", "ISO10126": "ISO 10126 padding is not offered",
+    "X9_31": "X9.31 RSA signatures are not offered",
+    # derivation methods
+    **{method: "SoftHSM 2.6 has no mechanism for this derivation (CKM_SP800_108_*, "
+               "CKM_HKDF_DERIVE and CKM_PKCS5_PBKD2 are PKCS#11 3.0 or absent), and kmiphsm "
+               "never computes a key outside the token"
+       for method in ("HMAC", "HASH", "PBKDF2", "HKDF", "NIST800-108-C", "NIST800-108-F",
+                      "NIST800-108-DPI", "AWSSignatureVersion4")},
+}
+"""Why the token cannot do what a client may name (KMIP enumeration names); the engine
+answers Feature Not Supported with this text."""
 
 TOKEN_OAEP_HASHES: frozenset[tuple[Hash, Hash]] = frozenset({(SHA1, SHA1)})
 """(hash, MGF1 hash) pairs the token's CKM_RSA_PKCS_OAEP accepts; others use the host route."""
@@ -274,17 +381,25 @@ def usage_for(
     """Normalise a request into a :data:`MECHANISMS` key (fills defaults, drops what is moot)."""
     if operation is Operation.ENCRYPT:
         if algorithm in (AES, DES3):
-            if params.block_cipher_mode is None:
-                raise InvalidArgument("a block cipher mode is required")
-            return Usage(
-                operation, algorithm, params.block_cipher_mode, params.padding_method or NOPAD, None
-            )
+            mode = params.block_cipher_mode
+            if mode is None:
+                raise BadParameters("a block cipher mode is required")
+            if mode in (Mode.NIST_KEY_WRAP, Mode.AES_KEY_WRAP_PADDING):
+                if params.padding_method not in (None, NOPAD):
+                    raise BadParameters("AES key wrap takes no padding method")
+                return Usage(operation, algorithm, mode, None, None)
+            return Usage(operation, algorithm, mode, params.padding_method or NOPAD, None)
         if algorithm is RSA:
             padding = params.padding_method
+            if padding is None:
+                raise BadParameters("RSA encryption needs a padding method (PKCS1 v1.5 or OAEP)")
             if padding is OAEP:
                 return Usage(operation, RSA, None, OAEP, params.hashing_algorithm or SHA1)
             return Usage(operation, RSA, None, padding, None)
-    elif operation is Operation.SIGN:
+    elif operation in (Operation.SIGN, Operation.SIGN_DIGEST):
+        if algorithm in (RSA, EC) and params.hashing_algorithm is None:
+            name = "RSA" if algorithm is RSA else "ECDSA"
+            raise BadParameters(f"{name} signatures need a hashing algorithm")
         if algorithm is RSA:
             return Usage(
                 operation, RSA, None, params.padding_method or V15, params.hashing_algorithm
@@ -295,6 +410,8 @@ def usage_for(
             return Usage(operation, ED, None, None, None)
     elif operation is Operation.MAC:
         if algorithm is GEN:
+            if params.hashing_algorithm is None:
+                raise BadParameters("HMAC needs a hashing algorithm")
             return Usage(operation, GEN, None, None, params.hashing_algorithm)
         return Usage(operation, algorithm, None, None, None)
     elif operation is Operation.WRAP:
@@ -315,15 +432,24 @@ PSS_ON_HOST = Recipe(Mechanism.RSA_X_509, route=Route.RSA_PSS_ON_HOST)
 """Any PSS whose MGF1 hash differs from the message hash (SoftHSM refuses those)."""
 
 
-def recipe_for(usage: Usage, parameters: CryptographicParameters | None = None) -> Recipe:
+def mgf1_hash(usage: Usage, parameters: CryptographicParameters) -> Hash:
+    """The MGF1 hash of OAEP or PSS: the one given, else the message hash (see
+    :class:`~kmiphsm.hsm.algorithms.CryptographicParameters`), else SHA-1."""
+    return parameters.mask_generator_hashing_algorithm or usage.hash or SHA1
+
+
+def recipe_for(
+    usage: Usage, parameters: CryptographicParameters | None = None, *, verifying: bool = False
+) -> Recipe:
     """The recipe of a usage, or :class:`UnsupportedMechanism` naming what was asked.
 
     For OAEP and PSS the MGF1 hash and label in ``parameters`` matter too: the token's
     CKM_RSA_PKCS_OAEP serves only the pairs in :data:`TOKEN_OAEP_HASHES` without a label, and
     its PSS mechanisms only an MGF1 hash equal to the message hash; the rest take host routes.
+    ``verifying``: a PSS verification without a salt length takes the host route (any salt).
     """
     parameters = parameters or CryptographicParameters()
-    mgf_hash = parameters.mask_generator_hashing_algorithm or SHA1
+    mgf_hash = mgf1_hash(usage, parameters)
     try:
         recipe = MECHANISMS[usage]
         if recipe.params is ParamKind.OAEP and (
@@ -332,7 +458,9 @@ def recipe_for(usage: Usage, parameters: CryptographicParameters | None = None) 
             if usage.operation is Operation.WRAP:  # no host route: the key must stay inside
                 raise KeyError(usage)
             return OAEP_ON_HOST
-        if recipe.params is ParamKind.PSS and mgf_hash is not usage.hash:
+        if recipe.params is ParamKind.PSS and (
+            mgf_hash is not usage.hash or (verifying and parameters.salt_length is None)
+        ):
             return PSS_ON_HOST
         return recipe
     except KeyError:

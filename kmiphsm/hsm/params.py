@@ -10,6 +10,9 @@ bytes are used where python-pkcs11's objects are too narrow:
 * AES-GCM with an IV longer than 12 bytes: ``GCMParams`` refuses it, so ``CK_GCM_PARAMS``
   (v2.40 layout, with ``ulIvBits``) is packed with ctypes; the IV and AAD buffers it points to
   are kept alive by :class:`MechanismParam` for the duration of the call.
+* CKM_AES_CBC_ENCRYPT_DATA (key derivation): ``CK_AES_CBC_ENCRYPT_DATA_PARAMS`` packed here.
+* Multi-part operations (:mod:`kmiphsm.hsm.streams`) call the library through ctypes, so
+  :func:`raw_param` gives any parameter as ``bytes`` (GCM always as a packed struct).
 """
 
 from __future__ import annotations
@@ -103,3 +106,35 @@ def oaep_param(hash_: Hash, mgf_hash: Hash, label: bytes | None) -> MechanismPar
 def pss_param(hash_: Hash, mgf_hash: Hash, salt_length: int) -> MechanismParam:
     """``CK_RSA_PKCS_PSS_PARAMS`` as python-pkcs11's (hashAlg, mgf, sLen) tuple."""
     return MechanismParam((HASH_MECHANISMS[hash_], MGF1[mgf_hash], salt_length))
+
+
+class _CK_AES_CBC_ENCRYPT_DATA_PARAMS(ctypes.Structure):
+    _fields_ = [
+        ("iv", ctypes.c_ubyte * 16),
+        ("pData", ctypes.c_void_p),
+        ("length", ctypes.c_ulong),
+    ]
+
+
+def cbc_encrypt_data_param(iv: bytes, data: bytes) -> MechanismParam:
+    """``CK_AES_CBC_ENCRYPT_DATA_PARAMS``: the derived key is AES-CBC(key, iv, data)."""
+    data_buffer = ctypes.create_string_buffer(data, max(len(data), 1))
+    struct = _CK_AES_CBC_ENCRYPT_DATA_PARAMS(
+        (ctypes.c_ubyte * 16)(*iv), ctypes.addressof(data_buffer), len(data)
+    )
+    return MechanismParam(bytes(struct), (data_buffer,))
+
+
+def raw_gcm_param(iv: bytes, aad: bytes | None, tag_length: int) -> MechanismParam:
+    """``CK_GCM_PARAMS`` packed whatever the IV length (for calls made through ctypes)."""
+    iv_buffer = ctypes.create_string_buffer(iv, max(len(iv), 1))
+    aad_buffer = ctypes.create_string_buffer(aad or b"", max(len(aad or b""), 1))
+    struct = _CK_GCM_PARAMS(
+        ctypes.addressof(iv_buffer),
+        len(iv),
+        len(iv) * 8,
+        ctypes.addressof(aad_buffer) if aad else None,
+        len(aad or b""),
+        tag_length * 8,
+    )
+    return MechanismParam(bytes(struct), (iv_buffer, aad_buffer))

@@ -5,10 +5,15 @@ hash equal to the message hash. For the other combinations the token does the se
 raw RSA, and the host does the encoding, which involves no secret:
 
 * EME-OAEP decoding (RFC 8017 §7.1.2 step 3) of the EM the token returns. Every failure
-  raises the same :class:`CryptographicFailure` after the same checks, so the error tells
-  nothing about which check failed (the position of the 0x01 separator still affects timing
-  slightly; Python offers no constant-time search).
-* EMSA-PSS encoding (RFC 8017 §9.1.1) of the message, which the token then signs raw.
+  raises the same :class:`CryptographicFailure` with the same text after the same work: the
+  whole of DB is scanned without early exit and the checks are combined before the one
+  branch, so neither the message nor (as far as Python allows) the timing says which check
+  failed. Python integers are not constant-time, so this is "constant-time-ish"; the token's
+  raw RSA (blinded in OpenSSL) is the part that handles the secret.
+* EMSA-PSS encoding (RFC 8017 §9.1.1) of the message or of a digest the client computed,
+  which the token then signs raw.
+* The DER DigestInfo of a digest (RFC 8017 §9.2 step 2), which the token signs with
+  CKM_RSA_PKCS when a client gives a digest instead of the message.
 """
 
 from __future__ import annotations
@@ -50,26 +55,48 @@ def oaep_decode(
         raise CryptographicFailure("decryption failed")
     em = encoded.rjust(k, b"\x00")
     y, masked_seed, masked_db = em[0], em[1 : 1 + h_len], em[1 + h_len :]
-    seed = bytes(a ^ b for a, b in zip(masked_seed, mgf1(masked_db, h_len, mgf_hash)))
-    db = bytes(a ^ b for a, b in zip(masked_db, mgf1(seed, k - h_len - 1, mgf_hash)))
+    seed = _xor(masked_seed, mgf1(masked_db, h_len, mgf_hash))
+    db = _xor(masked_db, mgf1(seed, k - h_len - 1, mgf_hash))
     label_hash = hashlib.new(name, label).digest()
-    good = hmac.compare_digest(db[:h_len], label_hash) & (y == 0)
+    good = int(hmac.compare_digest(db[:h_len], label_hash)) & int(y == 0)
     rest = db[h_len:]
-    separator = -1
-    for index, byte in enumerate(rest):  # first non-zero byte must be 0x01
-        if byte != 0:
-            separator = index if byte == 1 else -1
-            break
-    if not good or separator < 0:
+    # DB = lHash' || PS (zeros) || 0x01 || M: find the first non-zero byte, which must be 0x01,
+    # looking at every byte whatever is found (no early exit).
+    looking = 1  # still in PS
+    separator = 0
+    bad_byte = 0
+    for index, byte in enumerate(rest):
+        nonzero = int(byte != 0)
+        first = looking & nonzero
+        separator |= -first & index  # index where PS ends (0 while looking)
+        bad_byte |= first & int(byte != 1)
+        looking &= 1 - nonzero
+    ok = good & (1 - looking) & (1 - bad_byte)
+    if not ok:
         raise CryptographicFailure("decryption failed")
     return rest[separator + 1 :]
 
 
-def pss_encode(message: bytes, modulus_bits: int, hash_: Hash, mgf_hash: Hash, salt: bytes) -> bytes:
-    """EM = EMSA-PSS-ENCODE(M, modBits - 1), left-padded to the modulus length in bytes."""
+def _xor(left: bytes, right: bytes) -> bytes:
+    return (int.from_bytes(left, "big") ^ int.from_bytes(right, "big")).to_bytes(len(left), "big")
+
+
+def pss_encode(
+    message: bytes,
+    modulus_bits: int,
+    hash_: Hash,
+    mgf_hash: Hash,
+    salt: bytes,
+    *,
+    digested: bool = False,
+) -> bytes:
+    """EM = EMSA-PSS-ENCODE(M, modBits - 1), left-padded to the modulus length in bytes.
+    ``digested``: ``message`` is already mHash = Hash(M) (RFC 8017 §9.1.1 step 2)."""
     name = _HASHLIB_NAMES[hash_]
-    message_hash = hashlib.new(name, message).digest()
-    h_len = len(message_hash)
+    message_hash = message if digested else hashlib.new(name, message).digest()
+    h_len = hashlib.new(name).digest_size
+    if len(message_hash) != h_len:
+        raise InvalidArgument(f"a {hash_.value} digest is {h_len} bytes")
     em_bits = modulus_bits - 1
     em_len = (em_bits + 7) // 8
     if em_len < h_len + len(salt) + 2:
@@ -80,3 +107,22 @@ def pss_encode(message: bytes, modulus_bits: int, hash_: Hash, mgf_hash: Hash, s
     masked_db[0] &= 0xFF >> (8 * em_len - em_bits)
     encoded = bytes(masked_db) + h + b"\xbc"
     return encoded.rjust((modulus_bits + 7) // 8, b"\x00")
+
+
+DIGEST_INFO_PREFIXES: dict[Hash, bytes] = {
+    Hash.SHA1: bytes.fromhex("3021300906052b0e03021a05000414"),
+    Hash.SHA224: bytes.fromhex("302d300d06096086480165030402040500041c"),
+    Hash.SHA256: bytes.fromhex("3031300d060960864801650304020105000420"),
+    Hash.SHA384: bytes.fromhex("3041300d060960864801650304020205000430"),
+    Hash.SHA512: bytes.fromhex("3051300d060960864801650304020305000440"),
+}
+"""DER of DigestInfo up to the digest (RFC 8017 §9.2 note 1)."""
+
+
+def digest_info(digest: bytes, hash_: Hash) -> bytes:
+    """DER DigestInfo of ``digest`` (EMSA-PKCS1-v1_5 without the padding, which the token's
+    CKM_RSA_PKCS adds)."""
+    h_len = hashlib.new(_HASHLIB_NAMES[hash_]).digest_size
+    if len(digest) != h_len:
+        raise InvalidArgument(f"a {hash_.value} digest is {h_len} bytes")
+    return DIGEST_INFO_PREFIXES[hash_] + digest

@@ -1,0 +1,153 @@
+"""AES-256-GCM Encrypt of 64 bytes through the engine in-process vs raw python-pkcs11.
+
+    .venv/bin/python bench/engine_crypto_bench.py [--duration 3]
+
+All in one process and one thread, on one fresh SoftHSM token (temporary directory):
+
+``raw``
+    python-pkcs11 on a session AES-256 key: C_GenerateRandom (12-byte IV) + C_Encrypt
+    AES-GCM, 16-byte tag — the token work of one Encrypt with a server-chosen IV.
+``raw-fixed-iv``
+    the same with the IV made on the host (os.urandom): C_Encrypt alone.
+``token``
+    :meth:`kmiphsm.hsm.Token.encrypt` (session pool, handle cache, lease, IV from the token).
+``engine``
+    :meth:`kmiphsm.engine.Engine.process_node` of a KMIP 2.1 Encrypt request tree (model
+    parse, ID check, owner/state/usage checks, one SQLite read of the key's metadata,
+    parameters, token, response tree).
+``engine+ttlv``
+    the same from request bytes to response bytes (binary TTLV decode and encode), i.e. all
+    the server does for one request but the TLS socket and the thread hand-off.
+
+Prints one JSON line with ops/s of each and the ratios engine / raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pkcs11 import Attribute, KeyType, Mechanism  # noqa: E402
+from pkcs11.mechanisms import GCMParams  # noqa: E402
+
+from kmiphsm.engine import Engine, Identity  # noqa: E402
+from kmiphsm.engine.build import server_information  # noqa: E402
+from kmiphsm.hsm import CryptographicParameters, KeyAlgorithm, Mode, Token  # noqa: E402
+from kmiphsm.model.values import to_node  # noqa: E402
+from kmiphsm.store import SqliteStore  # noqa: E402
+from kmiphsm.ttlv import Node, binary, enums, tags  # noqa: E402
+from tests.support.softhsm import temporary_token  # noqa: E402
+
+DATA = os.urandom(64)
+
+
+def rate(operation: Callable[[], object], duration: float) -> float:
+    for _ in range(200):  # warm up (caches, sessions)
+        operation()
+    count, start = 0, time.perf_counter()
+    deadline = start + duration
+    while True:
+        for _ in range(100):
+            operation()
+        count += 100
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
+    args = parser.parse_args()
+
+    test_token = temporary_token("kmiphsm-bench-crypto")
+    token = Token(test_token.module, test_token.label, test_token.user_pin)
+    token.open()
+    store = SqliteStore(str(Path(tempfile.mkdtemp(prefix="kmiphsm-bench-")) / "store.sqlite"))
+    engine = Engine(store, token, server_information=server_information())
+    identity = Identity("alice")
+
+    # the raw baseline: python-pkcs11 on a session key of the same token
+    session = token._pool.acquire()  # noqa: SLF001  (the token's own login and library)
+    raw_key = session.generate_key(KeyType.AES, 256, template={
+        Attribute.TOKEN: False, Attribute.SENSITIVE: True, Attribute.ENCRYPT: True})
+
+    def raw() -> None:
+        iv = session.generate_random(96)
+        raw_key.encrypt(DATA, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(iv, None, 128))
+
+    def raw_fixed_iv() -> None:
+        raw_key.encrypt(DATA, mechanism=Mechanism.AES_GCM,
+                        mechanism_param=GCMParams(os.urandom(12), None, 128))
+
+    # the engine: a Create'd AES-256 key (extractable: a cached session object in the token)
+    past = datetime.now(timezone.utc) - timedelta(hours=1)
+
+    def request(operation: int, payload: dict[str, object]) -> Node:
+        header = Node.structure(tags.RequestHeader, [
+            to_node("ProtocolVersion", {"ProtocolVersionMajor": 2, "ProtocolVersionMinor": 1}),
+            Node.integer(tags.BatchCount, 1)])
+        item = Node.structure(tags.BatchItem, [Node.enumeration(tags.Operation, operation),
+                                               to_node("RequestPayload", payload)])
+        return Node.structure(tags.RequestMessage, [header, item])
+
+    created = engine.process_node(request(enums.Operation.Create, {
+        "ObjectType": enums.ObjectType.SymmetricKey,
+        "Attributes": {"CryptographicAlgorithm": enums.CryptographicAlgorithm.AES,
+                       "CryptographicLength": 256, "ActivationDate": past,
+                       "CryptographicUsageMask": int(enums.CryptographicUsageMask.Encrypt)}}),
+        identity)
+    uid = created.children(tags.BatchItem)[0].child(tags.ResponsePayload).get(
+        tags.UniqueIdentifier)
+    encrypt_request = request(enums.Operation.Encrypt, {
+        "UniqueIdentifier": uid,
+        "CryptographicParameters": {"BlockCipherMode": enums.BlockCipherMode.GCM,
+                                    "TagLength": 16},
+        "Data": DATA})
+    encrypt_bytes = binary.encode(encrypt_request)
+    check = engine.process_node(encrypt_request, identity).children(tags.BatchItem)[0]
+    assert check.get(tags.ResultStatus) == enums.ResultStatus.Success, check
+
+    ref = token.generate_secret(KeyAlgorithm.AES, 256)
+    gcm = CryptographicParameters(block_cipher_mode=Mode.GCM)
+
+    def through_token() -> None:
+        token.encrypt(ref, DATA, gcm)
+
+    def through_engine() -> None:
+        engine.process_node(encrypt_request, identity)
+
+    def through_engine_and_ttlv() -> None:
+        binary.encode(engine.process_node(binary.decode(encrypt_bytes), identity))
+
+    results = {
+        "raw": rate(raw, args.duration),
+        "raw-fixed-iv": rate(raw_fixed_iv, args.duration),
+        "token": rate(through_token, args.duration),
+        "engine": rate(through_engine, args.duration),
+        "engine+ttlv": rate(through_engine_and_ttlv, args.duration),
+    }
+    token._pool.release(session)  # noqa: SLF001
+    print(json.dumps({
+        "operation": "AES-256-GCM Encrypt, 64 bytes, 1 thread",
+        "ops_per_s": {name: round(value) for name, value in results.items()},
+        "engine_over_raw": round(results["engine"] / results["raw"], 3),
+        "engine_ttlv_over_raw": round(results["engine+ttlv"] / results["raw"], 3),
+        "microseconds_per_op": {name: round(1e6 / value, 1) for name, value in results.items()},
+    }))
+    store.close()
+    token.close()
+
+
+if __name__ == "__main__":
+    main()
