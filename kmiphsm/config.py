@@ -46,6 +46,9 @@ class ServerConfig:
     threads: int = 8
     #: the KMIP Interop operation (test harnesses only: KMIP 2.1 section 6.1.26)
     interop: bool = False
+    #: Lease Time (seconds) given to new cryptographic objects and by Obtain Lease
+    #: (KMIP 2.1 sections 4.30, 6.1.35); 0 = no lease limit, the attribute is not set
+    lease_time: int = 3600
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class PKCS11Config:
     pin_env: str = ""
     softhsm_conf: str = ""
     master_key_label: str = "kmiphsm-master"
+    #: where keys are protected, reported as Protection Storage Mask (KMIP 2.1 section 4.44):
+    #: "software", "hardware", or "auto" (software for SoftHSM, hardware for any other module)
+    protection_storage: str = "auto"
 
     def user_pin(self) -> str:
         """The user PIN, from the environment variable or the file (never logged)."""
@@ -124,6 +130,18 @@ def _workers(value: Any) -> int:
     return value
 
 
+def _protection_storage(value: Any) -> str:
+    if value not in ("auto", "software", "hardware"):
+        raise ValueError(f'expected "auto", "software" or "hardware", got {value!r}')
+    return value
+
+
+def _non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected an integer >= 0, got {value!r}")
+    return value
+
+
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"expected true or false, got {value!r}")
@@ -160,12 +178,14 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "bind": _text, "kmip_port": _port, "https_port": _port,
         "idle_timeout": _positive_number, "max_message_size": _positive_int,
         "workers": _workers, "threads": _positive_int, "interop": _boolean,
+        "lease_time": _non_negative_int,
     }),
     "tls": (TLSConfig, {"certificate": _existing_file, "private_key": _existing_file,
                         "ca": _existing_file}),
     "pkcs11": (PKCS11Config, {
         "module": _text, "token_label": _text, "pin_file": _text, "pin_env": _text,
         "softhsm_conf": _text, "master_key_label": _text,
+        "protection_storage": _protection_storage,
     }),
     "store": (StoreConfig, {"path": _text}),
     "access": (AccessConfig, {"admins": _names, "https_default_identity": _text}),

@@ -162,8 +162,9 @@ class ErrorContinuationTests(EngineTestCase):
             (Operation.Destroy, Status.OperationFailed, Reason.ItemNotFound)])
         self.assertEqual(self.objects.created, [])
         self.assertEqual(self.objects.undone, ["uid-2", "uid-1"])  # newest first
+        # an undone item still says what it had done (OASIS BL-M-2-21)
         undone = response.children(tags.BatchItem)[0]
-        self.assertIsNone(undone.child(tags.ResponsePayload))
+        self.assertEqual(undone.child(tags.ResponsePayload).get(tags.UniqueIdentifier), "uid-1")
 
     def test_undo_without_failure_keeps_everything(self) -> None:
         response = self.run_request(request(create_item(), create_item(),

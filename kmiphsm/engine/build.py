@@ -21,6 +21,7 @@ from typing import Any
 
 import kmiphsm
 from kmiphsm.engine.engine import Engine
+from kmiphsm.ttlv import enums
 from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef, Storage, Token, TokenError
 from kmiphsm.store import DESTROYED_STORAGE, LocateQuery
 from kmiphsm.store.errors import StoreError
@@ -46,6 +47,23 @@ def open_token(config: Any) -> Any:
                   config.pkcs11.user_pin(), master_key_label=config.pkcs11.master_key_label)
     token.open()
     return token
+
+
+def object_policy(config: Any) -> dict[str, list[Any]]:
+    """What the server sets on every new object with key material: Lease Time (KMIP 2.1
+    section 4.30) unless it is 0, and Protection Storage Mask (section 4.44): Software for
+    SoftHSM, Hardware for any other PKCS#11 module, unless the config says."""
+    policy: dict[str, list[Any]] = {}
+    if config.server.lease_time:
+        policy["LeaseTime"] = [config.server.lease_time]
+    storage = config.pkcs11.protection_storage
+    if storage == "auto":
+        module = config.pkcs11.module_path()
+        storage = "software" if "softhsm" in os.path.basename(module).lower() else "hardware"
+    mask = enums.ProtectionStorageMask
+    policy["ProtectionStorageMask"] = [int(mask.Software if storage == "software"
+                                           else mask.Hardware)]
+    return policy
 
 
 @dataclass
@@ -147,5 +165,6 @@ def from_config(config: Any, *, reconcile_at_start: bool = True) -> tuple[Engine
         reconcile(store, token)
     engine = Engine(store, token, server_information=server_information(),
                     admins=config.access.admins,
-                    enable_interop=config.server.interop)
+                    enable_interop=config.server.interop,
+                    object_policy=object_policy(config))
     return engine, [token, store]

@@ -36,6 +36,7 @@ from kmiphsm.engine.errors import KmipError, from_token_error
 from kmiphsm.engine.identity import Identity
 from kmiphsm.engine.registry import Handlers, default_handlers
 from kmiphsm.engine.size import ttlv_size
+from kmiphsm.model import spec_data
 from kmiphsm.hsm.errors import TokenError
 from kmiphsm.model import (
     LATEST, SUPPORTED_VERSIONS, ModelError, ProtocolVersion, RequestBatchItem, RequestMessage,
@@ -89,12 +90,17 @@ class Engine:
                  handlers: Handlers | None = None,
                  measure: Callable[[Node], int] = ttlv_size,
                  clock: Callable[[], datetime] = _now,
-                 enable_interop: bool = True) -> None:
+                 enable_interop: bool = True,
+                 object_policy: Mapping[str, list[Any]] | None = None) -> None:
         self.store = store
         self.token = token
         self.server_information: dict[str, Any] = dict(
             DEFAULT_SERVER_INFORMATION if server_information is None else server_information)
         self.admins = frozenset(admins)
+        #: attributes the server gives every new object with key material, unless the request
+        #: set them (Lease Time, Protection Storage Mask: server policy)
+        self.object_policy: dict[str, list[Any]] = {
+            name: list(values) for name, values in (object_policy or {}).items()}
         self.handlers = handlers if handlers is not None else default_handlers()
         if not enable_interop:
             self.handlers.unregister(enums.Operation.Interop)
@@ -240,6 +246,11 @@ class Engine:
             message = item.error.message if item.error else "the Batch Item has no Operation"
             return self._failure(None, batch_item_id, Reason.InvalidMessage, message), []
         handler = self.handlers.get(operation)
+        if (handler is not None and operation != enums.Operation.DiscoverVersions
+                and not spec_data.enum_value_in_version("Operation", int(operation), str(version))):
+            # e.g. Ping or Log sent as KMIP 1.x: not an operation of 1.x. Discover Versions
+            # (1.1) is answered in every version: it is how a client finds a common one.
+            handler = None
         if handler is None:
             return self._failure(operation, batch_item_id, Reason.OperationNotSupported,
                                  f"{operation_name(operation)} is not supported by this server"), []
@@ -325,14 +336,14 @@ class Engine:
         return ok
 
     def _undo(self, results: list[ResponseBatchItem], undo_lists: list[list[Callable[[], None]]]) -> None:
-        """Undo the successful items (newest first) and mark them Operation Undone. An item
+        """Undo the successful items (newest first) and mark them Operation Undone; they keep
+        their response payload (so the client learns what was undone: OASIS BL-M-2). An item
         whose undo fails keeps its Success: it was not undone."""
         for result, actions in reversed(list(zip(results, undo_lists))):
             if result.result_status != Status.Success:
                 continue
             if self._run_undo(actions, result.operation):
                 result.result_status = Status.OperationUndone
-                result.response_payload = None
 
     # -- Maximum Response Size -----------------------------------------------------------
 

@@ -62,8 +62,8 @@ from kmiphsm.engine.registry import handler
 from kmiphsm.model.payloads.lifecycle import (
     ActivateRequestPayload, ActivateResponsePayload, ArchiveRequestPayload,
     ArchiveResponsePayload, CheckRequestPayload, CheckResponsePayload, DestroyRequestPayload,
-    DestroyResponsePayload, RecoverRequestPayload, RecoverResponsePayload,
-    RevokeRequestPayload, RevokeResponsePayload,
+    DestroyResponsePayload, ObtainLeaseRequestPayload, ObtainLeaseResponsePayload,
+    RecoverRequestPayload, RecoverResponsePayload, RevokeRequestPayload, RevokeResponsePayload,
 )
 from kmiphsm.store import StoredObject
 from kmiphsm.ttlv import enums, registry
@@ -428,3 +428,23 @@ def _check_usage(context: OperationContext, obj: StoredObject, wanted: int
             return [(Reason.WrongKeyLifecycleState,
                      f"Cryptographic Usage Mask {names}: {exc.message}")]
     return []
+
+
+# -- Obtain Lease ---------------------------------------------------------------------------
+
+
+@handler(Operation.ObtainLease)
+def obtain_lease(context: OperationContext, payload: ObtainLeaseRequestPayload
+                 ) -> ObtainLeaseResponsePayload:
+    """KMIP 2.1 section 6.1.35: a new lease of the object's Lease Time (0: no limit), with its
+    Last Change Date so the client can tell whether its cached attributes are stale. No lease
+    for a destroyed object (Object Destroyed) or an archived one (Object Archived)."""
+    obj = managed.load(context, payload.unique_identifier)
+    not_archived(obj)
+    if obj.state in managed.DESTROYED_STATES:
+        raise KmipError(Reason.ObjectDestroyed,
+                        f"object {obj.unique_identifier!r} is destroyed: no lease")
+    return ObtainLeaseResponsePayload(
+        unique_identifier=obj.unique_identifier,
+        lease_time=int(managed.first(obj, "LeaseTime", 0)),
+        last_change_date=managed.first(obj, "LastChangeDate", obj.created))

@@ -299,6 +299,8 @@ def new_object(context: "OperationContext", object_type: int,
     attrs: dict[str, list[Any]] = {name: list(values) for name, values in attributes.items()
                                     if name not in ("ObjectType", "UniqueIdentifier")}
     if key is not None:
+        for name, values in context.engine.object_policy.items():
+            attrs.setdefault(name, list(values))
         for name, values in key_attributes(key).items():
             if name in ("CryptographicAlgorithm", "CryptographicDomainParameters"):
                 attrs.setdefault(name, values)  # HMAC-SHA256 stays, not "generic secret"

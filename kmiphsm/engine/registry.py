@@ -22,6 +22,7 @@ Handler = Callable[[Any, Any], Any]
 HANDLER_MODULES: tuple[str, ...] = (
     "kmiphsm.engine.discovery",
     "kmiphsm.engine.interop",
+    "kmiphsm.engine.diagnostics",
     "kmiphsm.engine.objects",
     "kmiphsm.engine.attributes",
     "kmiphsm.engine.locate",

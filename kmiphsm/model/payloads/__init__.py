@@ -14,7 +14,7 @@ from kmiphsm.model.payloads.registry import (
     request_payload,
     response_payload,
 )
-from kmiphsm.model.payloads import discovery, interop, objects  # noqa: E402,F401  (registers)
+from kmiphsm.model.payloads import diagnostics, discovery, interop, objects  # noqa: E402,F401  (registers)
 from kmiphsm.model.payloads import crypto  # noqa: E402,F401  (registers)
 from kmiphsm.model.payloads.crypto import (  # noqa: E402
     DecryptRequestPayload,

@@ -151,3 +151,21 @@ class CheckResponsePayload(Structure):
     usage_limits_count: int | None = field("UsageLimitsCount", LONG_INTEGER)
     cryptographic_usage_mask: int | None = field("CryptographicUsageMask", INTEGER)
     lease_time: int | None = field("LeaseTime", INTERVAL)
+
+
+@request_payload(Operation.ObtainLease)
+@dataclass
+class ObtainLeaseRequestPayload(Structure):
+    """KMIP 2.1 Table 268 (1.4 section 4.13)."""
+
+    unique_identifier: str | int | None = field("UniqueIdentifier", UNIQUE_IDENTIFIER)
+
+
+@response_payload(Operation.ObtainLease)
+@dataclass
+class ObtainLeaseResponsePayload(Structure):
+    """KMIP 2.1 Table 269."""
+
+    unique_identifier: str = field("UniqueIdentifier", UNIQUE_IDENTIFIER, required=True)
+    lease_time: int = field("LeaseTime", INTERVAL, required=True)
+    last_change_date: datetime = field("LastChangeDate", DATE_TIME, required=True)
