@@ -41,9 +41,13 @@ class FileResult:
 
 
 def run_vector(vector: Vector, send: Send, *, clock: Callable[[], float] = time.time,
-               related: Sequence[Vector] = ()) -> FileResult:
-    """Play ``vector``; ``related`` are the other files of its series (see :class:`FileFacts`)."""
+               related: Sequence[Vector] = (), generated: set[str] | None = None) -> FileResult:
+    """Play ``vector``; ``related`` are the other files of its series (see :class:`FileFacts`);
+    ``generated``: the Unique Identifiers of objects the server generated in the earlier files
+    of the series (shared and added to: TL-M-3-21 reads the key TL-M-2-21 had generated)."""
     state = State(clock=clock)
+    if generated is not None:
+        state.generated = generated
     facts = FileFacts.of(vector, related)
     total = len(vector.steps)
     for index, step in enumerate(vector.steps):
@@ -73,5 +77,7 @@ def operations(request: Node) -> str:
 
 
 def run_file(path: str | os.PathLike[str], send: Send, *, clock: Callable[[], float] = time.time,
-             related: Sequence[str | os.PathLike[str]] = ()) -> FileResult:
-    return run_vector(parse_file(path), send, clock=clock, related=[parse_file(p) for p in related])
+             related: Sequence[str | os.PathLike[str]] = (),
+             generated: set[str] | None = None) -> FileResult:
+    return run_vector(parse_file(path), send, clock=clock, related=[parse_file(p) for p in related],
+                      generated=generated)

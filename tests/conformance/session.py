@@ -56,6 +56,8 @@ class Session:
         self.trace = trace
         self.files = {test_id(p): p for p in files}
         self.results: dict[str, FileResult] = {}
+        #: series (or file) name -> objects the server generated in its files so far
+        self.generated: dict[str, set[str]] = {}
 
     def transport(self, name: str) -> TlsTtlv | Https:
         identity = identity_for(name)
@@ -87,7 +89,9 @@ class Session:
     def _run(self, name: str) -> FileResult:
         with self.transport(name) as send:
             related = [self.files[n] for n in self.series(name) if n != name]
-            return run_file(self.files[name], _traced(send) if self.trace else send, related=related)
+            generated = self.generated.setdefault(series_of(name) or name, set())
+            return run_file(self.files[name], _traced(send) if self.trace else send,
+                            related=related, generated=generated)
 
 
 def _number(name: str) -> int:
