@@ -29,6 +29,8 @@ class State:
     generated: set[str] = field(default_factory=set)
     #: Unique Identifier -> Cryptographic Algorithm names given when it was registered
     algorithms: dict[str, set[str]] = field(default_factory=dict)
+    #: Data the server returned from Encrypt (a Decrypt of one must give the plaintext back)
+    ciphertexts: set[bytes] = field(default_factory=set)
     #: Date-Time values the requests gave as fixed values (not $NOW)
     sent_times: set[int] = field(default_factory=set)
     #: (tag, type) -> the last value a response carried under that tag

@@ -137,7 +137,10 @@ def leaf_may_vary(exp: Node, act: Node, item: Item, state: State, test_id: str) 
     if op == "Encrypt" and tag in (T.Data, T.IVCounterNonce, T.AuthenticatedEncryptionTag):
         return item.generated or item.asymmetric or item.server_iv
     if op == "Decrypt" and tag == T.Data:
-        return item.generated  # a literal ciphertext under a key the server generated
+        # a ciphertext the file wrote for a key the server generated (CS-BC-M-2-21) decrypts
+        # to anything; one the server itself produced must decrypt to the file's plaintext
+        sent = item.request.child(T.Data) if item.request is not None else None
+        return item.generated and (sent is None or sent.value not in state.ciphertexts)
     if op == "Sign" and tag == T.SignatureData:
         return item.generated or item.asymmetric
     if op == "MAC" and tag == T.MACData:
@@ -165,6 +168,8 @@ def learn(state: State, item: Item, act: Node) -> None:
     if payload is None or act.get(T.ResultStatus) != 0:  # 0: Success
         return
     uids = [payload.get(t) for t in OBJECT_IDS if isinstance(payload.get(t), str)]
+    if item.op == "Encrypt" and isinstance(payload.get(T.Data), bytes):
+        state.ciphertexts.add(payload.get(T.Data))
     if item.op in GENERATING:
         state.generated.update(uids)
     if item.op in ("Register", "Import") and item.request is not None:
