@@ -51,5 +51,11 @@ pki: venv
 conformance: setup
 	$(PY) -m tests.conformance
 
+# kmiphsm against the PyKMIP server and the raw token (under 5 minutes): prints a table and
+# rewrites the generated part of docs/benchmarks.md. BENCH_ARGS=--quick for a shorter run.
+BENCH_ARGS ?=
+bench: softhsm venv
+	$(PY) bench/compare.py $(BENCH_ARGS)
+
 clean:
 	rm -rf var/_trial_temp _trial_temp

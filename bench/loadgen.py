@@ -73,9 +73,12 @@ def request_message(version: tuple[int, int], items: list[tuple[int, list[Node]]
         Node.structure(tags.ProtocolVersion, [Node.integer(tags.ProtocolVersionMajor, version[0]),
                                               Node.integer(tags.ProtocolVersionMinor, version[1])]),
         Node.integer(tags.BatchCount, len(items))])
-    batch = [Node.structure(tags.BatchItem, [Node.enumeration(tags.Operation, op),
-                                             Node.structure(tags.RequestPayload, payload)])
-             for op, payload in items]
+    # Unique Batch Item ID is required when a message holds several items (KMIP 1.x/2.x 7.2)
+    batch = [Node.structure(tags.BatchItem, [
+        Node.enumeration(tags.Operation, op),
+        *([Node.bytes(tags.UniqueBatchItemID, b"%d" % (i + 1))] if len(items) > 1 else []),
+        Node.structure(tags.RequestPayload, payload)])
+        for i, (op, payload) in enumerate(items)]
     return binary.encode(Node.structure(tags.RequestMessage, [header, *batch]))
 
 
@@ -99,10 +102,11 @@ def call(conn: ssl.SSLSocket, target: Target, op: int, payload: list[Node]) -> N
 def _attributes(version: tuple[int, int], pairs: list[Node]) -> Node:
     if version[0] >= 2:
         return Node.structure(tags.Attributes, pairs)
+    from kmiphsm.model.spec_data import printed_name  # KMIP 1.x names: "Cryptographic Length"
     from kmiphsm.ttlv import registry
     wrapped = []
     for node in pairs:
-        spaced = registry.spec_name(node.tag) if hasattr(registry, "spec_name") else registry.tag_name(node.tag)
+        spaced = printed_name(registry.tag_name(node.tag))
         wrapped.append(Node.structure(tags.Attribute, [Node.text(tags.AttributeName, spaced),
                                                        Node(tags.AttributeValue, node.type, node.value)]))
     return Node.structure(tags.TemplateAttribute, wrapped)
@@ -126,6 +130,8 @@ def _create_aes(conn: ssl.SSLSocket, target: Target, name: str | None = None) ->
 def _encrypt_items(uid: str, count: int) -> list[tuple[int, list[Node]]]:
     params = Node.structure(tags.CryptographicParameters, [
         Node.enumeration(tags.BlockCipherMode, enums.BlockCipherMode.GCM),
+        # redundant with the key's algorithm, but PyKMIP (bench/compare.py) requires it
+        Node.enumeration(tags.CryptographicAlgorithm, enums.CryptographicAlgorithm.AES),
         Node.integer(tags.TagLength, 16)])
     data = os.urandom(64)
     return [(enums.Operation.Encrypt, [Node.text(tags.UniqueIdentifier, uid), params,
@@ -155,7 +161,9 @@ def _key_pair(conn: ssl.SSLSocket, target: Target, algorithm: str) -> str:
 
 def _sign_items(uid: str, algorithm: str) -> list[tuple[int, list[Node]]]:
     if algorithm == "RSA":
-        params = [Node.enumeration(tags.DigitalSignatureAlgorithm,
+        # Padding Method is implied by the algorithm, but PyKMIP (bench/compare.py) requires it
+        params = [Node.enumeration(tags.PaddingMethod, enums.PaddingMethod.PKCS1V1_5),
+                  Node.enumeration(tags.DigitalSignatureAlgorithm,
                                    enums.DigitalSignatureAlgorithm.SHA_256WithRSAEncryption)]
     else:
         params = [Node.enumeration(tags.DigitalSignatureAlgorithm, enums.DigitalSignatureAlgorithm.ECDSAWithSHA256)]

@@ -1,0 +1,728 @@
+"""kmiphsm against PyKMIP 0.11 and against the raw token, in one run: ``make bench``.
+
+    .venv/bin/python bench/compare.py [--duration 3] [--warmup 1] [--quick]
+
+1. The raw python-pkcs11 rate of each token operation (bench/raw_token.py) on a fresh SoftHSM
+   token, in 1 process and in as many processes as the server has workers.
+2. kmiphsm (``twistd -n kmiphsm``) with a fresh token, a development PKI and a SQLite store in
+   a temporary folder, ``[server] workers`` = the number of cores (1 if the config rejects the
+   key), under bench/loadgen.py: every scenario of :data:`RUNS`, KMIP 2.1.
+3. The PyKMIP server (bench/pykmip_server.py) under the same scenarios, KMIP 1.2 (PyKMIP's
+   Encrypt and Sign need KMIP 1.2). A scenario PyKMIP cannot run is ``n/a`` with the reason.
+4. A table, printed and written between the markers of docs/benchmarks.md (the text around
+   them is kept), with the machine, the date and the targets of issue 8 marked met/not met.
+   The raw figures go to var/bench/compare-DATE.json as well.
+
+Everything (token, PKI, databases, logs) lives in a temporary folder, removed at the end
+unless ``--keep``. The load generator runs on the same machine as the server and takes its
+share of the cores: see docs/benchmarks.md for what that means for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+PYTHON = sys.executable
+TWISTD = str(Path(sys.executable).with_name("twistd"))
+INIT_TOKEN = ROOT / "softhsm" / "init-token.sh"
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- compare.py:begin -->", "<!-- compare.py:end -->"
+
+#: (scenario, connections), in the order they run. locate-name runs before create-aes so that
+#: both servers search a store of the same few dozen objects; create-aes runs last.
+RUNS: tuple[tuple[str, int], ...] = (
+    ("query", 8),
+    ("encrypt-gcm", 1), ("encrypt-gcm", 8), ("encrypt-gcm", 16),
+    ("encrypt-gcm-batch10", 1), ("encrypt-gcm-batch10", 8),
+    ("get", 8),
+    ("sign-rsa", 8), ("sign-ecdsa", 8),
+    ("locate-name", 8),
+    ("create-aes", 8),
+)
+QUICK_RUNS = (("query", 8), ("encrypt-gcm", 8), ("encrypt-gcm", 16), ("encrypt-gcm-batch10", 8),
+              ("get", 8), ("sign-rsa", 8), ("sign-ecdsa", 8), ("locate-name", 8), ("create-aes", 8))
+
+#: the raw token operation each scenario's items cost (bench/raw_token.py)
+RAW_OP = {"encrypt-gcm": "encrypt-gcm", "encrypt-gcm-batch10": "encrypt-gcm", "get": "get",
+          "create-aes": "create-aes", "sign-rsa": "sign-rsa", "sign-ecdsa": "sign-ecdsa"}
+
+#: reasons known in advance why PyKMIP 0.11 cannot run a scenario (checked, not assumed: a
+#: scenario is still tried, and this text only replaces PyKMIP's less readable error)
+PYKMIP_LIMITS = {
+    "sign-ecdsa": "PyKMIP 0.11 creates RSA key pairs only (Recommended Curve is not an "
+                  "attribute it knows) and signs with RSA only",
+}
+
+
+@dataclass
+class Result:
+    scenario: str
+    connections: int
+    server: str
+    data: dict[str, Any] | None = None
+    reason: str = ""  # why there is no figure
+
+    @property
+    def ok(self) -> bool:
+        return self.data is not None and self.data.get("requests", 0) > 0
+
+    def get(self, key: str) -> float:
+        return float(self.data[key]) if self.ok and self.data is not None else math.nan
+
+
+@dataclass
+class Report:
+    machine: dict[str, Any]
+    settings: dict[str, Any]
+    raw: dict[int, dict[str, float]] = field(default_factory=dict)  # processes -> op -> ops/s
+    results: list[Result] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def find(self, server: str, scenario: str, connections: int) -> Result | None:
+        for result in self.results:
+            if (result.server, result.scenario, result.connections) == (server, scenario, connections):
+                return result
+        return None
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def machine() -> dict[str, Any]:
+    models, processors = [], 0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                models.append(line.split(":", 1)[1].strip())
+            elif line.startswith("processor"):
+                processors += 1
+    except OSError:
+        pass
+    try:
+        softhsm = subprocess.run(["softhsm2-util", "--version"], capture_output=True,
+                                 text=True).stdout.strip()
+    except OSError:
+        softhsm = "?"
+    try:
+        from importlib.metadata import version
+        pykmip = version("PyKMIP")
+        pkcs11 = version("python-pkcs11")
+    except Exception:
+        pykmip = pkcs11 = "?"
+    return {
+        "cpu": models[0] if models else platform.processor() or "?",
+        "cores": processors or os.cpu_count() or 1,
+        "python": platform.python_version(),
+        "softhsm": softhsm, "pykmip": pykmip, "python_pkcs11": pkcs11,
+        "kernel": platform.release(),
+    }
+
+
+def load_average() -> float:
+    """The 1-minute load average: more than ~0.5 before a run means others use the cores."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return math.nan
+
+
+def stop_process(process: subprocess.Popen[bytes], sig: int, grace: float) -> None:
+    """Signal a server we started (it leads its own process group), then kill the group."""
+    if process.poll() is None:
+        try:
+            process.send_signal(sig)
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # whatever it left behind (workers, managers)
+    except ProcessLookupError:
+        pass
+    if process.poll() is None:
+        process.wait(timeout=10)
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by ``root`` and its live descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+# -- the load generator ----------------------------------------------------------------------
+
+def target(port: int, pki: Path, version: str) -> Any:
+    import loadgen
+    major, minor = (int(x) for x in version.split("."))
+    return loadgen.Target("127.0.0.1", port, str(pki / "ca.pem"), str(pki / "alice.pem"),
+                          str(pki / "alice-key.pem"), (major, minor))
+
+
+def probe(port: int, pki: Path, version: str, scenario: str) -> str:
+    """Prepare ``scenario`` and send its request once: '' if it succeeds, else why not."""
+    import loadgen
+    tgt = target(port, pki, version)
+    try:
+        requests = loadgen.scenario_requests(scenario, tgt)
+        with loadgen.connect(tgt) as conn:
+            loadgen.results(loadgen.round_trip(conn, requests[0]))
+    except RuntimeError as exc:  # a KMIP failure: "item failed: REASON message"
+        return _readable_failure(str(exc))
+    except Exception as exc:  # noqa: BLE001 - any failure is a reason to report
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def _readable_failure(text: str) -> str:
+    from kmiphsm.ttlv import enums
+    parts = text.split(" ", 3)
+    if len(parts) >= 3 and parts[0] == "item" and parts[2].isdigit():
+        try:
+            reason = enums.ResultReason(int(parts[2])).name
+        except ValueError:
+            reason = parts[2]
+        return f"{reason}: {parts[3] if len(parts) > 3 else ''}".strip()
+    return text
+
+
+def wait_until_serving(port: int, pki: Path, version: str, process: subprocess.Popen[bytes],
+                       log_path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n"
+                               f"{log_path.read_text(errors='replace')[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+        except OSError:
+            time.sleep(0.2)
+            continue
+        last = probe(port, pki, version, "query")
+        if not last:
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"server did not answer a Query within {timeout} s: {last}\n"
+                       f"{log_path.read_text(errors='replace')[-3000:]}")
+
+
+def run_loadgen(server: str, port: int, pki: Path, version: str, scenario: str, connections: int,
+                client_processes: int, duration: float, warmup: float,
+                server_pid: int | None = None) -> Result:
+    processes = max(1, min(client_processes, connections))
+    while connections % processes:
+        processes -= 1
+    command = [PYTHON, str(BENCH / "loadgen.py"), "--port", str(port), "--pki", str(pki),
+               "--scenario", scenario, "--processes", str(processes),
+               "--connections", str(connections // processes), "--duration", str(duration),
+               "--warmup", str(warmup), "--version", version]
+    result = Result(scenario, connections, server)
+    server_cpu = process_tree_cpu(server_pid) if server_pid else math.nan
+    client_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
+                              timeout=duration + warmup + 180)
+    except subprocess.TimeoutExpired:
+        result.reason = "the load generator timed out"
+        return result
+    server_cpu = process_tree_cpu(server_pid) - server_cpu if server_pid else math.nan
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (after.ru_utime + after.ru_stime) - (client_cpu.ru_utime + client_cpu.ru_stime)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        errors = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        result.reason = _readable_failure(
+            (errors[-1] if errors else f"loadgen exited with {done.returncode}")
+            .removeprefix("RuntimeError: "))
+        return result
+    result.data = json.loads(lines[-1])
+    result.data["client_processes"] = processes
+    # CPU per request over the whole run (set-up and warm-up included, so slightly high)
+    sent = result.data.get("requests_per_s", 0) * (duration + warmup)
+    if sent:
+        result.data["server_cpu_us_per_request"] = round(server_cpu / sent * 1e6)
+        result.data["client_cpu_us_per_request"] = round(client_cpu / sent * 1e6)
+    if not result.ok:
+        result.reason = probe(port, pki, version, scenario) or "no request completed"
+    elif result.data.get("errors"):
+        failure = probe(port, pki, version, scenario)
+        result.data["error_reason"] = failure
+    return result
+
+
+def run_scenarios(server: str, port: int, pki: Path, version: str, runs: tuple[tuple[str, int], ...],
+                  args: argparse.Namespace, limits: dict[str, str] | None = None,
+                  server_pid: int | None = None) -> list[Result]:
+    results: list[Result] = []
+    failed: dict[str, str] = {}
+    for scenario, connections in runs:
+        if scenario in failed:  # it failed at another connection count: no need to try again
+            results.append(Result(scenario, connections, server, reason=failed[scenario]))
+            continue
+        result = run_loadgen(server, port, pki, version, scenario, connections,
+                             args.client_processes, args.duration, args.warmup, server_pid)
+        if not result.ok:
+            if limits and scenario in limits:
+                result.reason = f"{limits[scenario]} ({result.reason})"
+            failed[scenario] = result.reason
+            log(f"  {server} {scenario} x{connections}: n/a - {result.reason}")
+        else:
+            assert result.data is not None
+            log(f"  {server} {scenario} x{connections}: {result.data['requests_per_s']:,.0f} req/s, "
+                f"{result.data['items_per_s']:,.0f} items/s, p50 {result.data['p50_ms']} ms, "
+                f"p99 {result.data['p99_ms']} ms, errors {result.data['errors']}, CPU/request: "
+                f"server {result.data.get('server_cpu_us_per_request', '?')} µs, "
+                f"client {result.data.get('client_cpu_us_per_request', '?')} µs")
+        results.append(result)
+    return results
+
+
+# -- the three subjects ---------------------------------------------------------------------
+
+def measure_raw(report: Report, directory: Path, args: argparse.Namespace) -> None:
+    counts = sorted({1, max(1, args.workers)})
+    command = [PYTHON, str(BENCH / "raw_token.py"), "--duration", str(args.raw_duration),
+               "--warmup", str(min(args.warmup, 0.5)), "--softhsm", str(directory / "raw-softhsm")]
+    for count in counts:
+        command += ["--processes", str(count)]
+    log(f"raw token: python-pkcs11 on SoftHSM, {' and '.join(map(str, counts))} process(es)")
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    if done.returncode != 0:
+        report.notes.append(f"raw token measurement failed: {done.stderr.strip()[-500:]}")
+        log(f"  raw token failed: {done.stderr.strip()[-500:]}")
+        return
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            data = json.loads(line)
+            report.raw[int(data["processes"])] = data["ops_per_s"]
+            log(f"  {data['processes']} process(es): " + ", ".join(
+                f"{op} {rate:,.0f}/s" for op, rate in data["ops_per_s"].items()))
+
+
+def kmiphsm_config(directory: Path, kmip_port: int, https_port: int, workers: int | None) -> Path:
+    d = directory
+    worker_line = f"workers = {workers}\n" if workers is not None else ""
+    path = d / "kmiphsm.toml"
+    path.write_text(f"""[server]
+bind = "127.0.0.1"
+kmip_port = {kmip_port}
+https_port = {https_port}
+idle_timeout = 300
+{worker_line}
+[tls]
+certificate = "{d}/pki/server.pem"
+private_key = "{d}/pki/server-key.pem"
+ca = "{d}/pki/ca.pem"
+
+[pkcs11]
+module = "auto"
+token_label = "kmiphsm"
+pin_file = "{d}/softhsm/user-pin"
+softhsm_conf = "{d}/softhsm/softhsm2.conf"
+
+[store]
+path = "{d}/kmiphsm.sqlite"
+
+[access]
+admins = ["admin"]
+""")
+    return path
+
+
+def serving_processes(pid: int) -> int:
+    """How many processes serve: the worker processes under ``pid``, or 1 (``pid`` itself)."""
+    time.sleep(1.0)  # a supervisor starts workers 2..N after worker 1 is serving
+    workers = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat[1]) == pid and b"kmiphsm.server.worker" in command:
+            workers += 1
+    return workers or 1
+
+
+def start_kmiphsm(directory: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, int]:
+    """twistd with ``workers`` workers, or with no such key if the config rejects it."""
+    pki = directory / "pki"
+    subprocess.run([str(INIT_TOKEN), str(directory / "softhsm"), "kmiphsm"], check=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for attempt in (workers, None):
+        kmip_port, https_port = free_port(), free_port()
+        config = kmiphsm_config(directory, kmip_port, https_port, attempt)
+        log_path = directory / "kmiphsm.log"
+        with open(log_path, "wb") as log_file:
+            process = subprocess.Popen(
+                [TWISTD, "-n", "--pidfile=", "kmiphsm", "--config", str(config)],
+                cwd=directory, stdout=log_file, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True)
+        try:
+            wait_until_serving(kmip_port, pki, "2.1", process, log_path)
+            return process, kmip_port, serving_processes(process.pid)
+        except RuntimeError as exc:
+            stop_process(process, signal.SIGTERM, 15)
+            text = log_path.read_text(errors="replace")
+            if attempt is not None and "workers" in text and "configuration error" in text:
+                log(f"  the config rejected workers = {attempt}: starting without the key")
+                continue
+            raise exc
+    raise AssertionError("unreachable")
+
+
+def measure_kmiphsm(report: Report, directory: Path, runs: tuple[tuple[str, int], ...],
+                    args: argparse.Namespace) -> None:
+    log(f"kmiphsm: starting twistd with workers = {args.workers}")
+    try:
+        process, port, workers = start_kmiphsm(directory / "kmiphsm", args.workers)
+    except Exception as exc:  # noqa: BLE001
+        report.notes.append(f"kmiphsm did not start: {str(exc)[:300]}")
+        log(f"  kmiphsm did not start: {exc}")
+        report.results += [Result(s, c, "kmiphsm", reason="the server did not start") for s, c in runs]
+        return
+    report.settings["kmiphsm_workers"] = workers
+    try:
+        report.results += run_scenarios("kmiphsm", port, directory / "kmiphsm" / "pki",
+                                        args.kmiphsm_version, runs, args, server_pid=process.pid)
+    finally:
+        stop_process(process, signal.SIGTERM, 20)
+
+
+def measure_pykmip(report: Report, directory: Path, runs: tuple[tuple[str, int], ...],
+                   args: argparse.Namespace) -> None:
+    from kmiphsm import devpki
+    work = directory / "pykmip"
+    pki = devpki.ensure(work / "pki")
+    port = free_port()
+    log_path = work / "stdout.log"
+    log("PyKMIP: starting bench/pykmip_server.py")
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            [PYTHON, str(BENCH / "pykmip_server.py"), "--dir", str(work), "--port", str(port),
+             "--pki", str(pki)], cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    try:
+        wait_until_serving(port, pki, "1.2", process, log_path)
+        report.results += run_scenarios("pykmip", port, pki, "1.2", runs, args, PYKMIP_LIMITS,
+                                        server_pid=process.pid)
+    except Exception as exc:  # noqa: BLE001
+        report.notes.append(f"PyKMIP did not start: {str(exc)[:300]}")
+        log(f"  PyKMIP did not start: {exc}")
+    finally:
+        # SIGINT: PyKMIP's serve() turns it into KeyboardInterrupt and shuts down cleanly
+        stop_process(process, signal.SIGINT, 15)
+
+
+# -- the report ----------------------------------------------------------------------------
+
+def _number(value: float, digits: int = 0) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(a: float, b: float) -> str:
+    if math.isnan(a) or math.isnan(b) or b <= 0:
+        return "—"
+    r = a / b
+    return f"{r:.2f}×" if r < 10 else f"{r:.0f}×"
+
+
+def raw_rate(report: Report, scenario: str, processes: int) -> float:
+    op = RAW_OP.get(scenario)
+    if op is None or not report.raw:
+        return math.nan
+    if processes not in report.raw:  # the server ended up with another worker count
+        processes = min(report.raw, key=lambda p: abs(p - processes))
+    return float(report.raw[processes].get(op, math.nan))
+
+
+def targets(report: Report) -> list[tuple[str, str, str]]:
+    """(target, measured, verdict) for the targets of issue 8."""
+    workers = report.settings.get("kmiphsm_workers", 1)
+    out = []
+
+    def verdict(ok: bool | None) -> str:
+        return "not measured" if ok is None else ("**met**" if ok else "**not met**")
+
+    def pair(scenario: str, connections: int) -> tuple[Result | None, Result | None]:
+        return (report.find("kmiphsm", scenario, connections),
+                report.find("pykmip", scenario, connections))
+
+    for scenario, factor, label in (
+            ("encrypt-gcm", 30, "Encrypt, 1 item per message, ≥ 30× PyKMIP (8 connections)"),
+            ("create-aes", 20, "Create (AES-256), ≥ 20× PyKMIP (8 connections)")):
+        ours, theirs = pair(scenario, 8)
+        if ours is None or theirs is None or not ours.ok or not theirs.ok:
+            why = (ours.reason if ours and not ours.ok else theirs.reason if theirs and not theirs.ok
+                   else "not run")
+            out.append((label, f"n/a ({why})", verdict(None)))
+            continue
+        ratio = ours.get("items_per_s") / theirs.get("items_per_s")
+        out.append((label, f"{_number(ours.get('items_per_s'))} vs {_number(theirs.get('items_per_s'))}"
+                    f" items/s = {ratio:.1f}×", verdict(ratio >= factor)))
+
+    label = f"Encrypt, 10-item batches, ≥ 50 % of the raw token rate ({workers} process(es), 8 connections)"
+    ours = report.find("kmiphsm", "encrypt-gcm-batch10", 8)
+    raw = raw_rate(report, "encrypt-gcm-batch10", workers)
+    if ours is None or not ours.ok or math.isnan(raw):
+        why = ours.reason if ours is not None and not ours.ok else "not run"
+        out.append((label, f"n/a ({why})", verdict(None)))
+    else:
+        share = ours.get("items_per_s") / raw
+        out.append((label, f"{_number(ours.get('items_per_s'))} items/s vs raw {_number(raw)}/s = "
+                    f"{share:.0%}", verdict(share >= 0.5)))
+
+    label = "Encrypt p99 < 20 ms at 16 connections"
+    ours = report.find("kmiphsm", "encrypt-gcm", 16)
+    if ours is None or not ours.ok:
+        out.append((label, f"n/a ({ours.reason if ours else 'not run'})", verdict(None)))
+    else:
+        p99 = ours.get("p99_ms")
+        out.append((label, f"p99 {p99:.1f} ms (p50 {ours.get('p50_ms'):.1f} ms)", verdict(p99 < 20)))
+    return out
+
+
+def table(report: Report) -> list[str]:
+    workers = report.settings.get("kmiphsm_workers", 1)
+    rows = ["| scenario | conn. | kmiphsm req/s | kmiphsm items/s | p50 ms | p99 ms "
+            f"| PyKMIP req/s | PyKMIP p99 ms | raw token ops/s ({workers} proc.) | kmiphsm / PyKMIP "
+            "| kmiphsm / raw |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    seen = []
+    for result in report.results:
+        key = (result.scenario, result.connections)
+        if key not in seen:
+            seen.append(key)
+    for scenario, connections in seen:
+        ours = report.find("kmiphsm", scenario, connections) or Result(scenario, connections, "kmiphsm",
+                                                                        reason="not run")
+        theirs = report.find("pykmip", scenario, connections) or Result(scenario, connections, "pykmip",
+                                                                         reason="not run")
+        raw = raw_rate(report, scenario, workers)
+        cells = [scenario, str(connections)]
+        if ours.ok:
+            cells += [_number(ours.get("requests_per_s")), _number(ours.get("items_per_s")),
+                      _number(ours.get("p50_ms"), 2), _number(ours.get("p99_ms"), 2)]
+        else:
+            cells += ["n/a", "", "", ""]
+        if theirs.ok:
+            cells += [_number(theirs.get("requests_per_s")), _number(theirs.get("p99_ms"), 2)]
+        else:
+            cells += ["n/a", ""]
+        cells += [_number(raw),
+                  _ratio(ours.get("items_per_s"), theirs.get("items_per_s")),
+                  _ratio(ours.get("items_per_s"), raw)]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+def unavailable(report: Report) -> list[str]:
+    lines, seen = [], set()
+    for result in report.results:
+        if not result.ok and (result.server, result.scenario) not in seen:
+            seen.add((result.server, result.scenario))
+            name = "kmiphsm" if result.server == "kmiphsm" else "PyKMIP"
+            lines.append(f"- {name}, `{result.scenario}`: {result.reason}")
+        elif result.ok and result.data and result.data.get("errors"):
+            name = "kmiphsm" if result.server == "kmiphsm" else "PyKMIP"
+            lines.append(f"- {name}, `{result.scenario}` x{result.connections}: "
+                         f"{result.data['errors']} failed requests "
+                         f"({result.data.get('error_reason') or 'intermittent'})")
+    return lines
+
+
+def render(report: Report) -> str:
+    m, s = report.machine, report.settings
+    out = [BEGIN, "",
+           f"Measured {s['date']} by `make bench` (bench/compare.py{s['argv']}).", "",
+           f"- Machine: {m['cpu']}, {m['cores']} cores (/proc/cpuinfo); Linux {m['kernel']}; "
+           f"Python {m['python']}; SoftHSM {m['softhsm']}; python-pkcs11 {m['python_pkcs11']}; "
+           f"PyKMIP {m['pykmip']}.",
+           f"- kmiphsm: {s.get('kmiphsm_workers', '?')} worker process(es), KMIP "
+           f"{s['kmiphsm_version']}; PyKMIP: one process, a thread per connection, KMIP 1.2.",
+           f"- Each run: {s['warmup']} s warm-up, then {s['duration']} s measured; the load "
+           f"generator uses up to {s['client_processes']} client process(es) on the same machine. "
+           f"Raw token: {s['raw_duration']} s per operation.",
+           "", "### Results", ""]
+    out += table(report)
+    out += ["", "### CPU per request (whole machine: server process tree, load generator)", "",
+            "| scenario | conn. | kmiphsm server µs | PyKMIP server µs | load generator µs "
+            "(kmiphsm run) |", "|---|--:|--:|--:|--:|"]
+    for result in report.results:
+        if result.server != "kmiphsm":
+            continue
+        theirs = report.find("pykmip", result.scenario, result.connections)
+
+        def cpu(r: Result | None, key: str) -> str:
+            return str(r.data.get(key, "—")) if r is not None and r.ok and r.data else "—"
+        out.append(f"| {result.scenario} | {result.connections} | "
+                   f"{cpu(result, 'server_cpu_us_per_request')} | "
+                   f"{cpu(theirs, 'server_cpu_us_per_request')} | "
+                   f"{cpu(result, 'client_cpu_us_per_request')} |")
+    out += ["", "### Raw token (python-pkcs11 on SoftHSM, one thread per process)", "",
+            "| operation | " + " | ".join(f"{p} process(es) ops/s" for p in sorted(report.raw)) + " |",
+            "|---|" + "--:|" * len(report.raw)]
+    ops = sorted({op for rates in report.raw.values() for op in rates})
+    for op in ops:
+        out.append(f"| {op} | " + " | ".join(_number(report.raw[p].get(op, math.nan))
+                                            for p in sorted(report.raw)) + " |")
+    out += ["", "### Targets of issue 8", "", "| target | measured | verdict |", "|---|---|---|"]
+    out += [f"| {a} | {b} | {c} |" for a, b, c in targets(report)]
+    missing = unavailable(report)
+    if missing:
+        out += ["", "### Not measured, and errors", ""] + missing
+    if report.notes:
+        out += ["", "### Notes from this run", ""] + [f"- {note}" for note in report.notes]
+    out += ["", END]
+    return "\n".join(out) + "\n"
+
+
+DOC_HEADER = """# Benchmarks
+
+`make bench` (bench/compare.py, under 5 minutes) measures kmiphsm against the PyKMIP 0.11
+server and against the raw token on this machine, and rewrites the part of this page between
+the `compare.py` markers. Text outside the markers is kept.
+
+"""
+
+
+def write_doc(text: str, path: Path) -> None:
+    old = path.read_text() if path.exists() else DOC_HEADER + BEGIN + "\n" + END + "\n"
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        new = head + text.rstrip("\n") + tail
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    path.write_text(new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    cores = machine()["cores"]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=3.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per run")
+    parser.add_argument("--raw-duration", type=float, default=None,
+                        help="seconds per raw token operation (default: --duration)")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 s runs, 0.5 s warm-up, fewer connection counts (about 1 min)")
+    parser.add_argument("--workers", type=int, default=cores, help="kmiphsm worker processes")
+    parser.add_argument("--client-processes", type=int, default=cores,
+                        help="load generator processes (at most the connection count)")
+    parser.add_argument("--kmiphsm-version", default="2.1", help="KMIP version sent to kmiphsm")
+    parser.add_argument("--scenario", action="append", help="only these scenarios (repeatable)")
+    parser.add_argument("--skip-raw", action="store_true")
+    parser.add_argument("--skip-pykmip", action="store_true")
+    parser.add_argument("--skip-kmiphsm", action="store_true")
+    parser.add_argument("--output", default=str(DOC), help="Markdown file to update ('' = none)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup = min(args.duration, 1.0), min(args.warmup, 0.5)
+    if args.raw_duration is None:
+        args.raw_duration = args.duration
+    runs = QUICK_RUNS if args.quick else RUNS
+    if args.scenario:
+        runs = tuple(run for run in runs if run[0] in args.scenario)
+
+    started = time.monotonic()
+    now = datetime.datetime.now().astimezone()
+    shown_argv = " " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else ""
+    report = Report(machine(), {
+        "date": now.strftime("%Y-%m-%d %H:%M %Z"), "argv": shown_argv,
+        "duration": args.duration, "warmup": args.warmup, "raw_duration": args.raw_duration,
+        "client_processes": args.client_processes, "kmiphsm_version": args.kmiphsm_version,
+        "kmiphsm_workers": args.workers,
+    })
+    directory = Path(tempfile.mkdtemp(prefix="kmiphsm-bench-"))
+    load = load_average()
+    report.settings["load_before"] = load
+    if load > 0.5:
+        report.notes.append(f"the machine was busy before this run (load average {load:.2f}): "
+                            "other processes shared the cores, so the figures are low and noisy")
+        log(f"warning: load average {load:.2f} before the run; figures will be noisy")
+    try:
+        from kmiphsm import devpki
+        devpki.ensure(directory / "kmiphsm" / "pki")
+        if not args.skip_raw:
+            measure_raw(report, directory, args)
+        if not args.skip_kmiphsm:
+            measure_kmiphsm(report, directory, runs, args)
+        if not args.skip_pykmip:
+            measure_pykmip(report, directory, runs, args)
+    finally:
+        if args.keep:
+            log(f"kept {directory}")
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    text = render(report)
+    print(text)
+    if args.output:
+        write_doc(text, Path(args.output))
+        log(f"wrote {args.output}")
+    out = ROOT / "var" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    dump = out / f"compare-{now.strftime('%Y%m%dT%H%M%S')}.json"
+    dump.write_text(json.dumps({
+        "machine": report.machine, "settings": report.settings, "raw": report.raw,
+        "results": [vars(r) for r in report.results], "notes": report.notes,
+        "targets": targets(report)}, indent=1))
+    log(f"raw figures in {dump.relative_to(ROOT)}; total {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
