@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmiphsm.engine import creation, managed
+from kmiphsm.engine import creation, keyblocks, managed
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import check_quantum_safe, pair_spec, secret_spec
@@ -63,10 +63,16 @@ def create(context: OperationContext, payload: CreateRequestPayload) -> CreateRe
     creation.check_unique_names(context, attributes)
     key = context.token.generate_secret(algorithm, length, extractable=extractable,
                                         sensitive=sensitive)
+    try:  # the token work before the store transaction, which serialises writers
+        digests = keyblocks.key_digests(context, object_type, key, key_format)
+    except BaseException:
+        managed.destroy_quietly(context, key)
+        raise
     with creation.atomic(context, [key]):
         creation.check_unique_names(context, attributes)
         obj = creation.store_key_object(context, object_type, attributes, key,
-                                        key_format_type=key_format, server_attributes=server)
+                                        key_format_type=key_format, server_attributes=server,
+                                        digests=digests)
     return CreateResponsePayload(object_type=object_type,
                                  unique_identifier=obj.unique_identifier)
 
@@ -95,7 +101,3 @@ def create_key_pair(context: OperationContext,
     return CreateKeyPairResponsePayload(
         private_key_unique_identifier=private.unique_identifier,
         public_key_unique_identifier=public.unique_identifier)
-
-
-# Register, Get, Re-key: the rest of the family registers its handlers on import.
-from kmiphsm.engine import get, register, rekey  # noqa: E402,F401
