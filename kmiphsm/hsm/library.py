@@ -53,6 +53,18 @@ _C_Finalize = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_void_p)
 
 
 _C_DestroyObject = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+_C_GetObjectSize = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                                    ctypes.c_void_p)
+
+
+class _CK_ATTRIBUTE(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_ulong), ("pValue", ctypes.c_void_p),
+                ("ulValueLen", ctypes.c_ulong)]
+
+
+_C_GetAttributeValue = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                                        ctypes.POINTER(_CK_ATTRIBUTE), ctypes.c_ulong)
+CKA_ID = 0x102
 
 # CK_FUNCTION_LIST members before C_DestroyObject that are not called here.
 _SKIPPED = (
@@ -64,7 +76,7 @@ _SKIPPED = (
 
 
 class _CK_FUNCTION_LIST_HEAD(ctypes.Structure):
-    """The first members of CK_FUNCTION_LIST, up to C_DestroyObject."""
+    """The first members of CK_FUNCTION_LIST, up to C_GetAttributeValue."""
 
     _fields_ = [
         ("version", _CK_VERSION),
@@ -72,6 +84,8 @@ class _CK_FUNCTION_LIST_HEAD(ctypes.Structure):
         ("C_Finalize", _C_Finalize),
         *((name, ctypes.c_void_p) for name in _SKIPPED),
         ("C_DestroyObject", _C_DestroyObject),
+        ("C_GetObjectSize", _C_GetObjectSize),
+        ("C_GetAttributeValue", _C_GetAttributeValue),
     ]
 
 
@@ -101,6 +115,24 @@ class Library:
             raise KeyNotFound("the key is no longer in the token")
         if rv != CKR_OK:
             raise TokenError(f"C_DestroyObject failed (CKR 0x{rv:x})")
+
+
+    def read_id(self, session: pkcs11.Session, handle: int) -> bytes:
+        """CKA_ID of the object ``handle`` (C_GetAttributeValue through any session)."""
+        attribute = _CK_ATTRIBUTE(CKA_ID, None, 0)
+        functions = self._functions
+        rv = functions.C_GetAttributeValue(session.handle, handle, ctypes.byref(attribute), 1)
+        if rv == CKR_OK and attribute.ulValueLen:
+            buffer = ctypes.create_string_buffer(attribute.ulValueLen)
+            attribute.pValue = ctypes.cast(buffer, ctypes.c_void_p)
+            rv = functions.C_GetAttributeValue(session.handle, handle, ctypes.byref(attribute), 1)
+            if rv == CKR_OK:
+                return buffer.raw[:attribute.ulValueLen]
+        if rv == CKR_OBJECT_HANDLE_INVALID:
+            raise KeyNotFound("the key is no longer in the token")
+        if rv != CKR_OK:
+            raise TokenError(f"C_GetAttributeValue failed (CKR 0x{rv:x})")
+        return b""
 
 
 def load(module_path: str) -> Library:

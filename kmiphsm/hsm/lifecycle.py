@@ -341,7 +341,7 @@ class KeyLifecycle:
         if ref.storage is not Storage.TOKEN_OBJECT:
             self._handles.forget(ref)  # the caller drops the blob / DER
             return
-        with self._pool.session() as session, locks.TOKEN_OBJECTS.exclusive():
+        with self._pool.session() as session, locks.PERSISTENT_WRITES.exclusive():
             handle = self._handles.find_token_object(session, ref)
             self._handles.forget(ref)
             if handle is None:
@@ -542,4 +542,4 @@ def secret_template(
 
 def persistent_lock(storage: Storage) -> Any:
     """The exclusive token-object lock when a persistent object is about to be created."""
-    return locks.TOKEN_OBJECTS.exclusive() if storage is Storage.TOKEN_OBJECT else nullcontext()
+    return locks.PERSISTENT_WRITES.exclusive() if storage is Storage.TOKEN_OBJECT else nullcontext()

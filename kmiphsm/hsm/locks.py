@@ -32,6 +32,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Callable
 
 
 class SharedExclusiveLock:
@@ -109,3 +110,64 @@ def master_key_creation(token_identity: str, directory: str | None = None) -> It
             yield
     finally:
         os.close(descriptor)  # closing releases the flock
+
+
+class PersistentWrites:
+    """Creating and destroying persistent objects: one at a time across *processes*, each
+    after the process has re-read the token.
+
+    SoftHSM 2.6.1 keeps a per-process index of the token directory and re-reads it when a
+    shared generation counter changes; when two processes both create persistent objects, a
+    process's own write can absorb the other's change without re-reading, and the other
+    process's new object then stays invisible to it (C_FindObjects finds nothing, even a
+    second later: measured with two worker processes, 2-6% of look-ups of the other's newest
+    key). Serialising the writes across processes with an ``flock`` named after the token, and
+    touching a token object first (reading an attribute makes SoftHSM re-index), makes every
+    write start from an up-to-date index: 0 misses in 3,600 look-ups.
+
+    :meth:`configure` is called by :class:`~kmiphsm.hsm.token.Token` once it is logged in
+    (``refresh`` reads an attribute of the master key); before that only the in-process lock
+    is taken. Re-entrant in the thread that holds it.
+    """
+
+    def __init__(self) -> None:
+        self._path: str | None = None
+        self._refresh: Callable[[], None] | None = None
+        self._holder: int | None = None
+        self._depth = 0
+
+    def configure(self, token_identity: str, refresh: Callable[[], None],
+                  directory: str | None = None) -> None:
+        digest = hashlib.sha256(token_identity.encode()).hexdigest()[:24]
+        self._path = os.path.join(directory or tempfile.gettempdir(),
+                                  f"kmiphsm-objects-{digest}.lock")
+        self._refresh = refresh
+
+    def reset(self) -> None:
+        self._path = self._refresh = None
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with TOKEN_OBJECTS.exclusive():
+            me = threading.get_ident()
+            if self._holder == me or self._path is None:
+                self._depth += self._holder == me
+                try:
+                    yield
+                finally:
+                    self._depth -= self._holder == me
+                return
+            descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+                self._holder, self._depth = me, 1
+                if self._refresh is not None:
+                    self._refresh()
+                yield
+            finally:
+                self._holder, self._depth = None, 0
+                os.close(descriptor)  # closing releases the flock
+
+
+PERSISTENT_WRITES = PersistentWrites()
+"""Guards the creation and destruction of persistent objects across processes."""
