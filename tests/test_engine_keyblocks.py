@@ -519,32 +519,6 @@ class OpaqueAndCertificateTests(RegisterBase):
         self.assertEqual(self.objects(), [])
 
 
-# -- wrapping hooks --------------------------------------------------------------------------------
-
-
-class WrappingTests(RegisterBase):
-    def test_wrapped_key_in_register_is_not_supported_yet(self) -> None:
-        wrapped = {"KeyFormatType": Fmt.Raw, "KeyValue": bytes(40),
-                   "CryptographicAlgorithm": Alg.AES, "CryptographicLength": 256,
-                   "KeyWrappingData": {"WrappingMethod": enums.WrappingMethod.Encrypt,
-                                       "EncryptionKeyInformation": {"UniqueIdentifier": "k"}}}
-        message = self.failure(Op.Register, {"ObjectType": OT.SymmetricKey, "Attributes": {},
-                                             "SymmetricKey": {"KeyBlock": wrapped}},
-                               Reason.FeatureNotSupported)
-        self.assertIn("wrapped", message)
-
-    def test_get_with_a_key_wrapping_specification_is_not_supported_yet(self) -> None:
-        uid = self.h.create_aes(Sensitive=True)
-        wrapping = self.h.create_aes()
-        spec = {"WrappingMethod": enums.WrappingMethod.Encrypt,
-                "EncryptionKeyInformation": {"UniqueIdentifier": wrapping}}
-        self.failure(Op.Get, {"UniqueIdentifier": uid, "KeyWrappingSpecification": spec},
-                     Reason.FeatureNotSupported)
-        uid = self.h.create_aes(Extractable=False)
-        self.failure(Op.Get, {"UniqueIdentifier": uid, "KeyWrappingSpecification": spec},
-                     Reason.NotExtractable)
-
-
 class KeyMaterialTests(unittest.TestCase):
     """The pure conversions of :mod:`kmiphsm.engine.keymaterial`."""
 

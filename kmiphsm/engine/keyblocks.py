@@ -25,7 +25,7 @@ Certificate        of 8, imported as a generic secret; the token wraps it under 
 
 Wrapping is a separate concern, plugged in through two functions: :func:`unwrap_key_block`
 (a Register whose Key Block carries Key Wrapping Data) and :func:`wrap_key_block` (a Get with a
-Key Wrapping Specification). Both answer Feature Not Supported until wrapping lands.
+Key Wrapping Specification), both done by :mod:`kmiphsm.engine.keywrap`.
 """
 
 from __future__ import annotations
@@ -94,29 +94,28 @@ def unwrap_key_block(context: "OperationContext", object_type: int, key_block: K
                      attributes: Mapping[str, list[Any]], *, extractable: bool,
                      sensitive: bool) -> Imported:
     """Import a wrapped Key Block (Key Wrapping Data present, or a Byte String Key Value)
-    into the token, unwrapping it there (``context.token.unwrap_key``).
+    into the token, unwrapping it there when the token can (:mod:`kmiphsm.engine.keywrap`)."""
+    from kmiphsm.engine import keywrap
 
-    Not implemented yet: Feature Not Supported."""
-    raise KmipError(Reason.FeatureNotSupported,
-                    "this server does not yet accept wrapped keys in Register: send the key "
-                    "unwrapped (over TLS)")
+    return keywrap.unwrap_key_block(context, object_type, key_block, attributes,
+                                    extractable=extractable, sensitive=sensitive)
 
 
 def wrap_key_block(context: "OperationContext", key_block: KeyBlock,
                    specification: Mapping[str, Any], *, key: KeyRef | None = None,
                    obj: "StoredObject | None" = None) -> KeyBlock:
-    """The Key Block of a Get with a Key Wrapping Specification (KMIP 2.1 section 2.1.7).
+    """The Key Block of a Get with a Key Wrapping Specification (KMIP 2.1 section 7.18).
 
     ``key_block`` is the block the client asked for *without* its Key Value (Key Format Type,
-    algorithm, length): the plaintext never leaves the token for a wrapped Get. ``key`` is the
-    object's token key, to wrap inside the token (``context.token.wrap_key``); ``obj`` the
+    algorithm, length): the plaintext never leaves the server for a wrapped Get. ``key`` is
+    the object's token key, wrapped by the token (:mod:`kmiphsm.engine.keywrap`); ``obj`` the
     object. Extractable has been checked (a non-extractable key is never wrapped); Sensitive
-    has not (a sensitive key may leave wrapped).
+    has not (a sensitive key may leave wrapped)."""
+    from kmiphsm.engine import keywrap
 
-    Not implemented yet: Feature Not Supported."""
-    raise KmipError(Reason.FeatureNotSupported,
-                    "this server does not yet return keys wrapped (Key Wrapping Specification): "
-                    "Get the key without one")
+    if key is None or obj is None:  # pragma: no cover - get.py passes both
+        raise KmipError(Reason.GeneralFailure, "wrapping needs the object and its key")
+    return keywrap.wrap_key_block(context, key_block, specification, key=key, obj=obj)
 
 
 def is_wrapped(key_block: KeyBlock) -> bool:
@@ -164,13 +163,13 @@ def import_key_block(context: "OperationContext", object_type: int, key_block: K
         raw_algorithm, _curve = keyspec.raw_key_kind({**attributes, **extra})
         der = value = keymaterial.pkcs8_from_material(fmt, material, raw_algorithm=raw_algorithm)
         key = token.import_private_key(der, extractable=extractable, sensitive=sensitive)
-        _check_pair_half(context, key, algorithm, length)
+        check_pair_half(context, key, algorithm, length)
     elif object_type == ObjectType.PublicKey:
         raw_algorithm, curve = keyspec.raw_key_kind({**attributes, **extra})
         spki = value = keymaterial.spki_from_material(
             fmt, material, raw_algorithm=raw_algorithm, raw_curve=curve)
         key = token.import_public_key(spki)
-        _check_pair_half(context, key, algorithm, length)
+        check_pair_half(context, key, algorithm, length)
         key = public_flags(key, extractable=extractable, sensitive=sensitive)
     else:  # pragma: no cover - callers pass Key Block objects only
         raise KmipError(Reason.InvalidObjectType, "this object has no Key Block")
@@ -224,8 +223,10 @@ def public_flags(key: KeyRef, *, extractable: bool, sensitive: bool) -> KeyRef:
     return dataclasses.replace(key, extractable=extractable, sensitive=sensitive)
 
 
-def _check_pair_half(context: "OperationContext", key: KeyRef, algorithm: Any,
-                     length: Any) -> None:
+def check_pair_half(context: "OperationContext", key: KeyRef, algorithm: Any,
+                    length: Any) -> None:
+    """Invalid Field, and the new key destroyed, unless a registered key pair half is what
+    its attributes say."""
     try:
         keyspec.check_compatible(algorithm, length, key)
     except KmipError:
@@ -395,7 +396,13 @@ def seal(context: "OperationContext", data: bytes, *, extractable: bool = True,
 
 def unseal(context: "OperationContext", key: KeyRef) -> bytes:
     """The bytes :func:`seal` kept."""
-    framed = context.token.export_secret(key)
+    return unframe(context.token.export_secret(key))
+
+
+def unframe(framed: bytes) -> bytes:
+    """The bytes inside a :func:`seal` frame (a sealed value as the token holds it)."""
+    if len(framed) < _BLOB_HEADER.size:
+        raise KmipError(Reason.GeneralFailure, "a stored value is damaged")
     (length,) = _BLOB_HEADER.unpack_from(framed)
     data = framed[_BLOB_HEADER.size:_BLOB_HEADER.size + length]
     if len(data) != length:

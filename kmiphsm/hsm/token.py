@@ -43,11 +43,12 @@ one closed logs out).
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import pkcs11
 import pkcs11.exceptions as p11
 
-from kmiphsm.hsm import library, sessions
+from kmiphsm.hsm import library, locks, sessions
 from kmiphsm.hsm.algorithms import (
     CryptographicParameters,
     Curve,
@@ -119,11 +120,23 @@ class Token:
         except BaseException:
             pool.close()
             raise
+        locks.PERSISTENT_WRITES.configure(identity, lambda: self._touch_token(loaded, pool))
         self._handles = KeyHandles(loaded, pool, self._master, self._cache_size)
         self._keys = KeyLifecycle(loaded, pool, self._master, self._handles)
         self._crypto = CryptoOperations(pool, self._handles, loaded.module_path)
         self._wrapping = ClientKeyWrapping(pool, self._handles, self._keys)
         self._pool = pool
+
+    def _touch_token(self, loaded: library.Library, pool: SessionPool) -> None:
+        """Read an attribute of a token object (the master key): SoftHSM then re-reads the
+        token directory, so this process sees other processes' new objects (locks.py)."""
+        if self._pool is not pool:
+            return  # closed (another Token of this process may have configured the lock since)
+        try:
+            with pool.session() as session:
+                loaded.read_id(session, self._master.current_handle)
+        except TokenError:
+            pass  # only a refresh: the write itself reports what is wrong
 
     def _find_token(self, loaded: library.Library) -> pkcs11.Token:
         """The token by label. SoftHSM lists tokens once, at C_Initialize, and a process that
@@ -326,12 +339,30 @@ class Token:
         wrapping_ref: KeyRef,
         ref: KeyRef,
         parameters: CryptographicParameters = NO_PARAMETERS,
+        *,
+        encode: Callable[[bytes], bytes] | None = None,
     ) -> bytes:
         """``ref`` wrapped under a client's key, inside the token: an AES key
-        (``block_cipher_mode`` NIST key wrap, the default, or AES key wrap with padding) or an
-        RSA public key (OAEP with SHA-1, the default, or PKCS#1 v1.5).
-        :class:`KeyNotExtractable` if ``ref`` may not leave the token."""
-        return self.wrapping.wrap(wrapping_ref, ref, parameters)
+        (``block_cipher_mode`` NIST key wrap, the default, or AES key wrap with padding,
+        RFC 5649 exactly) or an RSA public key (OAEP with SHA-1, the default, or PKCS#1 v1.5).
+        ``encode``: wrap ``encode(value)`` instead of the key's raw / PKCS#8 /
+        SubjectPublicKeyInfo value (KMIP TTLV Encoding, another Key Format Type); it also
+        allows RSA-OAEP with SHA-2 (see :mod:`kmiphsm.hsm.wrapping` for what passes through
+        this process). :class:`KeyNotExtractable` if ``ref`` may not leave the token."""
+        return self.wrapping.wrap(wrapping_ref, ref, parameters, encode=encode)
+
+    def unwrap_value(
+        self,
+        unwrapping_ref: KeyRef,
+        wrapped: bytes,
+        parameters: CryptographicParameters = NO_PARAMETERS,
+    ) -> bytes:
+        """The plaintext of a key wrapped under ``unwrapping_ref`` (an AES key or an RSA
+        private key, same parameters as :meth:`unwrap_key` plus OAEP with SHA-2), decrypted
+        by the token into this process: for a wrapped key that cannot be unwrapped straight
+        into a token key (TTLV-encoded, another format than raw / PKCS#8). The caller imports
+        it. :class:`CryptographicFailure` if it does not unwrap."""
+        return self.wrapping.unwrap_value(unwrapping_ref, wrapped, parameters)
 
     def unwrap_key(
         self,

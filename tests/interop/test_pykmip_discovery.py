@@ -1,59 +1,29 @@
 """PyKMIP 0.11's own client runs Query and Discover Versions against a real server over TLS,
 speaking KMIP 1.2 and 2.0 (PyKMIP's newest), with its own TTLV encoder and decoder.
 
-PyKMIP builds its socket with ``ssl.SSLContext(ssl_version).wrap_socket(sock)`` (no
-``ssl.wrap_socket``, so Python 3.12 does not break it). Its default ``PROTOCOL_SSLv23`` and
-the ``PROTOCOL_TLS`` we pass are the same deprecated "any version" constant: Python 3.11
-warns but the handshake negotiates TLS 1.3 (1.2 at least) with our client certificate and
-verifies the server against our CA; PyKMIP does not check the host name. The calls block, so
-they run here directly against the server subprocess of :func:`shared_server`.
+The client is configured by :mod:`tests.interop.pykmip_support` (a ``pykmip.conf`` with
+``PROTOCOL_TLS``, TLS 1.2+ negotiated, our CA verified). The calls block, so they run here
+directly against the server subprocess of :func:`shared_server`.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 from twisted.trial import unittest
 
-from tests.support.server import RunningServer, shared_server
+from tests.interop.pykmip_support import MISSING, KMIPProxy, pykmip_client
+from tests.support.server import shared_server
 
-try:
+if KMIPProxy is not None:
     from kmip.core import enums as pykmip_enums
     from kmip.core.messages.contents import ProtocolVersion
-    from kmip.services.kmip_client import KMIPProxy
-except ImportError:  # pragma: no cover - pykmip is a test extra
-    KMIPProxy = None
-
-
-def pykmip_client(server: RunningServer, version: object, directory: Path,
-                  name: str = "alice") -> "KMIPProxy":
-    """An open PyKMIP client of ``server``'s KMIP port speaking ``version``, configured the
-    way PyKMIP users do it: a ``[client]`` section in a ``pykmip.conf`` file."""
-    cert, key = server.cert(name)
-    config = directory / "pykmip.conf"
-    config.write_text(f"""[client]
-host=127.0.0.1
-port={server.kmip_port}
-certfile={cert}
-keyfile={key}
-ca_certs={server.ca}
-cert_reqs=CERT_REQUIRED
-ssl_version=PROTOCOL_TLS
-do_handshake_on_connect=True
-suppress_ragged_eofs=True
-""")
-    client = KMIPProxy(config="client", config_file=str(config), kmip_version=version, timeout=30)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "ssl.PROTOCOL_TLS is deprecated", DeprecationWarning)
-        client.open()
-    return client
 
 
 class PyKmipDiscoveryTests(unittest.TestCase):
     def setUp(self) -> None:
         if KMIPProxy is None:
-            raise unittest.SkipTest("pykmip is not installed (pip install -e '.[test]')")
+            raise unittest.SkipTest(MISSING)
         self.server = shared_server()
 
     def connect(self, version: object) -> "KMIPProxy":
