@@ -356,6 +356,7 @@ bind = "127.0.0.1"
 kmip_port = {kmip_port}
 https_port = {https_port}
 idle_timeout = 300
+access_log = "{d}/access.log"
 {worker_line}
 [tls]
 certificate = "{d}/pki/server.pem"

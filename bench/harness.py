@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # SIGTERM (e.g. from timeout(1)) unwinds like Ctrl-C, so the server below is stopped
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    server = RunningServer(workers=workers, interop=False).start()
+    server = RunningServer(workers=workers, interop=False, access_log="access.log").start()
     try:
         for processes, connections in shapes:
             result = loadgen(server, args.scenario, processes, connections,

@@ -49,6 +49,12 @@ class ServerConfig:
     #: Lease Time (seconds) given to new cryptographic objects and by Obtain Lease
     #: (KMIP 2.1 sections 4.30, 6.1.35); 0 = no lease limit, the attribute is not set
     lease_time: int = 3600
+    #: run quick KMIP messages (Encrypt, Get, Locate ... see server/protocol.py) on the
+    #: reactor thread instead of handing them to the thread pool
+    inline: bool = True
+    #: one line per request: "" = through the server log, a file path = buffered appends to
+    #: that file (cheaper under load; workers may share it), "off" = none
+    access_log: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,7 +184,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "bind": _text, "kmip_port": _port, "https_port": _port,
         "idle_timeout": _positive_number, "max_message_size": _positive_int,
         "workers": _workers, "threads": _positive_int, "interop": _boolean,
-        "lease_time": _non_negative_int,
+        "lease_time": _non_negative_int, "inline": _boolean,
+        "access_log": _text,
     }),
     "tls": (TLSConfig, {"certificate": _existing_file, "private_key": _existing_file,
                         "ca": _existing_file}),

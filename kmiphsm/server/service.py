@@ -28,6 +28,7 @@ from twisted.python.threadpool import ThreadPool
 
 from kmiphsm import config as configuration
 from kmiphsm.server import logbridge, tls, web
+from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
 from kmiphsm.server.protocol import KmipFactory
 from kmiphsm.ttlv import enums
@@ -146,14 +147,16 @@ def serving_service(config: configuration.Config, reactor: Any,
     endpoint = KmipEndpoint(engine)
     pool = ThreadPool(minthreads=1, maxthreads=config.server.threads, name="kmiphsm-engine")
 
+    access_log = AccessLog(config.server.access_log, reactor)
     top = service.MultiService()
-    ResourceService(resources).setServiceParent(top)
+    ResourceService([access_log, *resources]).setServiceParent(top)
     ThreadPoolService(pool).setServiceParent(top)
 
     kmip_factory = KmipFactory(endpoint, pool, reactor, config.server.idle_timeout,
-                               config.server.max_message_size)
+                               config.server.max_message_size, inline=config.server.inline,
+                               access_log=access_log)
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
-                    config.access.https_default_identity)
+                    config.access.https_default_identity, access_log=access_log)
     ports = [
         ("kmip", config.server.kmip_port, kmip_factory,
          tls.server_context(config.tls, require_client_certificate=True)),

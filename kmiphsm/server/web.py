@@ -24,6 +24,7 @@ from twisted.web import resource, server
 from twisted.web.iweb import IRequest
 
 from kmiphsm.engine.identity import Identity
+from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
 from kmiphsm.server.tls import peer_identity
 
@@ -64,8 +65,10 @@ class _KmipResource(resource.Resource):
     allowedMethods = (b"POST",)
 
     def __init__(self, endpoint: KmipEndpoint, pool: ThreadPool, reactor: object,
-                 max_body: int, default_identity: str) -> None:
+                 max_body: int, default_identity: str,
+                 access_log: AccessLog | None = None) -> None:
         super().__init__()
+        self.access_log = access_log or AccessLog("")
         self.endpoint = endpoint
         self.pool = pool
         self.reactor = reactor
@@ -96,9 +99,8 @@ class _KmipResource(resource.Resource):
 
         def done(result: tuple[int, bytes, bytes, str]) -> None:
             status, media_type, body, summary = result
-            log.info("https {identity} {path} {summary} {ms:.1f}ms", identity=identity.name,
-                     path=request.path.decode("latin-1"), summary=summary,
-                     ms=(time.monotonic() - started) * 1000)
+            self.access_log.request("https " + request.path.decode("latin-1"), identity,
+                                    summary, started)
             if finished[0]:
                 return
             request.setResponseCode(status)
@@ -170,10 +172,12 @@ class NotFound(resource.Resource):
 
 
 def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: object, max_body: int,
-         default_identity: str) -> server.Site:
+         default_identity: str, *, access_log: AccessLog | None = None) -> server.Site:
     root = _Root({
-        (b"kmip",): KmipMessage(endpoint, pool, reactor, max_body, default_identity),
-        (b"kmip", b"2_1"): KmipBareOperation(endpoint, pool, reactor, max_body, default_identity),
+        (b"kmip",): KmipMessage(endpoint, pool, reactor, max_body, default_identity,
+                                access_log),
+        (b"kmip", b"2_1"): KmipBareOperation(endpoint, pool, reactor, max_body,
+                                             default_identity, access_log),
         (b"health",): Health(),
     })
     web = server.Site(root)

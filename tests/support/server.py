@@ -35,7 +35,7 @@ def free_port() -> int:
 
 class RunningServer:
     def __init__(self, *, extra_config: str = "", https_default_identity: str = "",
-                 workers: int | str = 1, interop: bool = True) -> None:
+                 workers: int | str = 1, interop: bool = True, access_log: str = "") -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-server-"))
         self.pki = devpki.ensure(self.directory / "pki", devpki.CLIENTS + ("bob",))
         subprocess.run([str(INIT_TOKEN), str(self.directory / "softhsm"), "kmiphsm"], check=True)
@@ -53,6 +53,7 @@ max_message_size = 1048576
 threads = 4
 workers = {json.dumps(workers)}
 interop = {json.dumps(interop)}
+access_log = {json.dumps(access_log)}
 
 [tls]
 certificate = "{d}/pki/server.pem"
