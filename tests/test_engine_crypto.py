@@ -610,10 +610,20 @@ class MacTests(CryptoCase):
         self.assertEqual(self.mac_verify(uid, b"data", expected), Valid.Valid)
         self.assertEqual(self.mac_verify(uid, b"data", bytes(16)), Valid.Invalid)
 
-    def test_hmac_with_an_aes_key_says_why_not(self) -> None:
-        uid = self.register_secret(os.urandom(16), Alg.AES, Usage.MACGenerate,
+    def test_a_key_registered_for_hmac_only_macs_whatever_its_algorithm(self) -> None:
+        # OASIS CS-AC-M-4-21: a 16-byte "AES" key whose Cryptographic Parameters say HMAC-SHA256
+        raw = os.urandom(16)
+        uid = self.register_secret(raw, Alg.AES, Usage.MACGenerate | Usage.MACVerify,
                                    params={"CryptographicAlgorithm": Alg.HMAC_SHA256})
-        message = self.fails(Op.MAC, {"UniqueIdentifier": uid, "Data": b"d"},
+        expected = hmac.new(raw, b"data", "sha256").digest()
+        self.assertEqual(self.mac(uid, b"data"), expected)
+        self.assertEqual(self.mac_verify(uid, b"data", expected), Valid.Valid)
+
+    def test_hmac_with_an_aes_key_says_why_not(self) -> None:
+        uid = self.register_secret(os.urandom(16), Alg.AES, Usage.MACGenerate)
+        message = self.fails(Op.MAC, {"UniqueIdentifier": uid, "Data": b"d",
+                                      "CryptographicParameters": {
+                                          "CryptographicAlgorithm": Alg.HMAC_SHA256}},
                              Reason.FeatureNotSupported)
         self.assertIn("generic secret", message)
 

@@ -118,6 +118,13 @@ def wrap_key_block(context: "OperationContext", key_block: KeyBlock,
     return keywrap.wrap_key_block(context, key_block, specification, key=key, obj=obj)
 
 
+def for_hmac_only(attributes: Mapping[str, list[Any]]) -> bool:
+    """Whether every Cryptographic Parameters the client gave names an HMAC algorithm."""
+    params = attributes.get("CryptographicParameters") or []
+    algorithms = [p.get("CryptographicAlgorithm") for p in params if isinstance(p, dict)]
+    return bool(algorithms) and all(a in keyspec.HMAC_ALGORITHMS for a in algorithms)
+
+
 def is_wrapped(key_block: KeyBlock) -> bool:
     return key_block.key_wrapping_data is not None or isinstance(key_block.key_value, bytes)
 
@@ -151,7 +158,13 @@ def import_key_block(context: "OperationContext", object_type: int, key_block: K
     if object_type == ObjectType.SymmetricKey:
         raw = value = keymaterial.secret_from_material(fmt, material)
         spec = keyspec.imported_secret_spec(algorithm, length, len(raw))
-        key = token.import_secret(spec.algorithm, raw, extractable=extractable,
+        token_algorithm = spec.algorithm
+        if for_hmac_only(attributes):
+            # a key the client declares for HMAC alone (its Cryptographic Parameters all name
+            # an HMAC), whatever its own algorithm (OASIS CS-AC-M-4-21: an "AES" key for
+            # HMAC-SHA256): the token can HMAC only with a generic secret
+            token_algorithm = KeyAlgorithm.GENERIC_SECRET
+        key = token.import_secret(token_algorithm, raw, extractable=extractable,
                                   sensitive=sensitive)
         if key.length_bits != spec.length:  # Triple DES: 168 for 24 bytes, as asked
             key = _with_length(key, spec.length)
