@@ -557,7 +557,8 @@ class SignatureTests(CryptoCase):
         signature = self.sign(private, b"message")
         self.public_key_of(public).verify(signature, b"message")
         self.assertEqual(self.verify(public, b"message", signature), Valid.Valid)
-        self.assertEqual(self.verify(public, b"message", signature[:-1] + b"\x00"), Valid.Invalid)
+        forged = signature[:10] + bytes([signature[10] ^ 0x01]) + signature[11:]  # R changed
+        self.assertEqual(self.verify(public, b"message", forged), Valid.Invalid)
         self.fails(Op.Sign, {"UniqueIdentifier": private, "DigestedData": bytes(32)},
                    Reason.FeatureNotSupported)
 
