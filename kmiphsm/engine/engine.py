@@ -26,7 +26,10 @@ its traceback, never payloads) and answered as General Failure.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
+import os
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
@@ -42,6 +45,7 @@ from kmiphsm.model import (
     LATEST, SUPPORTED_VERSIONS, ModelError, ProtocolVersion, RequestBatchItem, RequestMessage,
     ResponseBatchItem, ResponseHeader, ResponseMessage, negotiate, peek_protocol_version,
 )
+from kmiphsm.model.messages import negotiated
 from kmiphsm.ttlv import Node, enums, registry, tags
 
 log = logging.getLogger(__name__)
@@ -62,8 +66,42 @@ DEFAULT_SERVER_INFORMATION: Mapping[str, Any] = {
 }
 
 
+#: (second, the datetime of that second) last answered by :func:`_now`
+_last_now: tuple[int, datetime] = (0, datetime.fromtimestamp(0, timezone.utc))
+
+
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    """Now in UTC, to the second (KMIP Date-Times are whole seconds). The datetime of the
+    current second is made once: this is called a few times per request."""
+    global _last_now
+    second = int(time.time())
+    last = _last_now
+    if last[0] == second:
+        return last[1]
+    moment = datetime.fromtimestamp(second, timezone.utc)
+    _last_now = (second, moment)
+    return moment
+
+
+class _CorrelationValues:
+    """Server Correlation Values: unique, cheap. A random prefix per process (new in a forked
+    child) and a counter, in the shape of a UUID: ``8-4-4-4-`` random hex digits, then 12
+    hex digits of the counter."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._prefix = str(uuid.uuid4())[:24]
+        self._counter = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):012x}"
+
+
+new_correlation_value = _CorrelationValues()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=new_correlation_value.reset)
 
 
 def operation_name(operation: int | None) -> str:
@@ -106,6 +144,8 @@ class Engine:
             self.handlers.unregister(enums.Operation.Interop)
         self.measure = measure
         self.clock = clock
+        #: (operation, version) -> whether that version has the operation
+        self._in_version: dict[tuple[int, ProtocolVersion], bool] = {}
         #: the test case between Interop Begin and End (see engine/interop.py)
         self.interop_identifier: str | None = None
 
@@ -158,7 +198,7 @@ class Engine:
 
     def process(self, request: RequestMessage, identity: Identity) -> ResponseMessage:
         requested = request.request_header.protocol_version
-        version = negotiate(requested)
+        version = negotiated(requested)
         if version is None:
             return self.message_failure(LATEST, Reason.InvalidMessage,
                                         f"protocol version {requested} is not supported")
@@ -177,11 +217,14 @@ class Engine:
             return self.message_failure(version, Reason.InvalidField,
                                         f"unknown BatchErrorContinuationOption {int(mode):#x}")
 
-        response = ResponseMessage(self._header(version, 0), [])
         maximum = header.maximum_response_size
-        budget = 0 if maximum is None else maximum - self.measure(response.to_node(version))
+        budget = 0
+        if maximum is not None:
+            # the header as it will be written (its size does not depend on its values)
+            budget = maximum - self.measure(
+                ResponseMessage(self._header(version, 0), []).to_node(version))
         batch = BatchState()
-        results = response.batch_items
+        results: list[ResponseBatchItem] = []
         undo_lists: list[list[Callable[[], None]]] = []
         for index, item in enumerate(items):
             result, undo_actions = self._run_item(item, request, identity, version, batch)
@@ -205,8 +248,7 @@ class Engine:
             if result.result_status == Status.Success:
                 self._run_commits(batch.commits.get(id(item), ()), result.operation)
         # stamped now that the items ran; the same size as the header measured above
-        response.response_header = self._header(version, len(results))
-        return response
+        return ResponseMessage(self._header(version, len(results)), results)
 
     def _run_commits(self, actions: Iterable[Callable[[], None]], operation: int | None) -> None:
         """What a successful item deferred until its batch could no longer undo it."""
@@ -218,7 +260,7 @@ class Engine:
 
     def _header(self, version: ProtocolVersion, batch_count: int) -> ResponseHeader:
         return ResponseHeader(protocol_version=version, time_stamp=self.clock(),
-                              server_correlation_value=str(uuid.uuid4()),
+                              server_correlation_value=new_correlation_value(),
                               batch_count=batch_count)
 
     # -- items ----------------------------------------------------------------------------
@@ -247,7 +289,7 @@ class Engine:
             return self._failure(None, batch_item_id, Reason.InvalidMessage, message), []
         handler = self.handlers.get(operation)
         if (handler is not None and operation != enums.Operation.DiscoverVersions
-                and not spec_data.enum_value_in_version("Operation", int(operation), str(version))):
+                and not self._operation_in_version(operation, version)):
             # e.g. Ping or Log sent as KMIP 1.x: not an operation of 1.x. Discover Versions
             # (1.1) is answered in every version: it is how a client finds a common one.
             handler = None
@@ -290,6 +332,14 @@ class Engine:
         return ResponseBatchItem(operation=operation, unique_batch_item_id=batch_item_id,
                                  result_status=Status.Success,
                                  response_payload=result), context.undo_actions
+
+    def _operation_in_version(self, operation: int, version: ProtocolVersion) -> bool:
+        key = (int(operation), version)
+        found = self._in_version.get(key)
+        if found is None:  # a handler's operation: a bounded set of keys
+            found = spec_data.enum_value_in_version("Operation", key[0], str(version))
+            self._in_version[key] = found
+        return found
 
     @staticmethod
     def _fill_unique_identifier(context: OperationContext, payload: Any) -> None:

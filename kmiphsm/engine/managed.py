@@ -239,7 +239,7 @@ def require_use(context: "OperationContext", obj: StoredObject, usage: int, *,
             raise error(context, Reason.WrongKeyLifecycleState,
                         f"object {uid!r} is before its Process Start Date")
     mask = first(obj, "CryptographicUsageMask")
-    if usage and mask is not None and not int(mask) & usage:
+    if usage and mask is not None and not int(mask) & int(usage):  # ints: no IntFlag.__and__
         wanted = "|".join(registry.mask_names("CryptographicUsageMask", usage)[0]) or usage
         raise error(context, Reason.IncompatibleCryptographicUsageMask,
                     f"object {uid!r} does not allow {wanted}")

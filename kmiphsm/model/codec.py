@@ -325,6 +325,164 @@ def _tag_owners(cls: type) -> dict[int, str]:
     return owners
 
 
+# -- the per-class tables of the fast paths --------------------------------------------------
+#
+# ``Structure.from_node`` / ``to_node`` are the model's hot path (every request and response).
+# Each class gets, once, a table of its fields; fields of the plain kinds (a ``Leaf``, or a
+# Unique Identifier) are read and written inline, without the Kind method calls. Reading
+# takes the fast path only while everything is as expected: at the first surprise (a wrong
+# item type, a single field given twice, a required field missing, an error in a nested
+# field) it starts again on the general path (:meth:`Structure._from_node_general`), which
+# raises the error the general rules give. So the fast path changes speed, never results.
+
+_FAIL = object()  # a fast reader's "not as expected: take the general path"
+
+#: how a fast field is read: (code, item type); the codes below
+_PLAIN_VALUE, _DATE_TIME_VALUE, _DATE_TIME_EXTENDED_VALUE, _ENUM_VALUE, _UNIQUE_ID = range(5)
+
+
+def _enum_reader(tag: int) -> Any:
+    """A function value -> :func:`_enum_member` (tag, value), with the tag's enum class
+    looked up once."""
+    enumeration = registry.enumeration_for_tag(tag)
+    cls = getattr(enums, enumeration, None) if enumeration else None
+    if cls is None:
+        return int
+    members = getattr(cls, "_value2member_map_", None)
+    if members is None:
+        return lambda value: _enum_member(tag, value)
+
+    def read(value: int) -> int:
+        found = members.get(value)
+        return found if found is not None else _enum_member(tag, value)
+
+    return read
+
+
+class _FieldTable:
+    """What ``from_node``/``to_node`` need of one Structure class, computed once."""
+
+    __slots__ = ("fields", "by_tag", "own_name", "own_tag", "writers", "general", "required")
+
+    def __init__(self, cls: type) -> None:
+        self.fields = specs(cls)
+        owners = _tag_owners(cls)
+        by_attr = dict(self.fields)
+        # a field is read inline if it is of a plain kind and only its own tag reaches it
+        other_tagged = {attr for tag, attr in owners.items() if tag != by_attr[attr].tag}
+        readers = {attr: (None if attr in other_tagged else _fast_reader(spec))
+                   for attr, spec in self.fields}
+        #: tag -> (attribute, spec, fast reader or None)
+        self.by_tag: dict[int, tuple[str, FieldSpec, Any]] = {
+            tag: (attr, by_attr[attr], readers[attr]) for tag, attr in owners.items()}
+        #: the fields read through their Kind, in declaration order
+        self.general = [(attr, spec) for attr, spec in self.fields if readers[attr] is None]
+        self.required = [attr for attr, spec in self.fields if spec.required]
+        #: the class's TAG when the table was made, and its tag number
+        self.own_name: str = cls.TAG  # type: ignore[attr-defined]
+        self.own_tag = tag_of(cls.TAG) if cls.TAG else None  # type: ignore[attr-defined]
+        self.writers: dict[ProtocolVersion, list[tuple[str, FieldSpec, Any]]] = {}
+
+    def writers_for(self, version: ProtocolVersion) -> list[tuple[str, FieldSpec, Any]]:
+        found = self.writers.get(version)
+        if found is None:
+            found = [(attr, spec, _fast_writer(spec)) for attr, spec in self.fields
+                     if spec.in_version(version)]
+            self.writers[version] = found
+        return found
+
+
+def _is_plain_leaf(kind: Kind) -> bool:
+    cls = type(kind)
+    return (isinstance(kind, Leaf) and cls.decode is Leaf.decode and cls.check is Kind.check
+            and cls.decode_field is Kind.decode_field and cls.other_tags is Kind.other_tags)
+
+
+def _fast_reader(spec: FieldSpec) -> tuple[int, Any, Any] | None:
+    """(code, item type, enum reader) for a field read inline, or None."""
+    kind = spec.kind
+    if type(kind) is UniqueIdentifierKind:
+        return (_UNIQUE_ID, None, _enum_reader(spec.tag))
+    if not _is_plain_leaf(kind):
+        return None
+    item_type = kind.item_type  # type: ignore[attr-defined]
+    if item_type == Type.DATE_TIME:
+        return (_DATE_TIME_VALUE, item_type, None)
+    if item_type == Type.DATE_TIME_EXTENDED:
+        return (_DATE_TIME_EXTENDED_VALUE, item_type, None)
+    if item_type == Type.ENUMERATION:
+        return (_ENUM_VALUE, item_type, _enum_reader(spec.tag))
+    return (_PLAIN_VALUE, item_type, None)
+
+
+def _read_fast(reader: tuple[int, Any, Any], node: Node) -> Any:
+    code, item_type, enum_reader = reader
+    node_type = node.type
+    if code == _UNIQUE_ID:
+        if node_type == Type.TEXT_STRING or node_type == Type.INTEGER:
+            return node.value
+        if node_type == Type.ENUMERATION:
+            return enum_reader(node.value)
+        return _FAIL
+    if node_type != item_type:
+        return _FAIL
+    if code == _PLAIN_VALUE:
+        return node.value
+    if code == _ENUM_VALUE:
+        return enum_reader(node.value)
+    if code == _DATE_TIME_VALUE:
+        return to_datetime(node.value)
+    return to_datetime_extended(node.value)
+
+
+_INT_TYPES = frozenset({Type.INTEGER, Type.LONG_INTEGER, Type.BIG_INTEGER, Type.ENUMERATION,
+                        Type.INTERVAL})
+
+
+def _date_time_value(value: Any) -> Any:
+    return from_datetime(value) if isinstance(value, datetime) else value
+
+
+def _date_time_extended_value(value: Any) -> Any:
+    return from_datetime_extended(value) if isinstance(value, datetime) else value
+
+
+_UNIQUE_ID_WRITER = (None, None)
+
+
+def _fast_writer(spec: FieldSpec) -> Any:
+    """How a field's values are written inline: ``(item type, conversion or None)``, or
+    :data:`_UNIQUE_ID_WRITER` (a str as a Text String, anything else through the Kind);
+    None for a field written through its Kind. The same as ``Leaf.encode``."""
+    kind = spec.kind
+    cls = type(kind)
+    if cls is UniqueIdentifierKind:
+        return _UNIQUE_ID_WRITER
+    if not (isinstance(kind, Leaf) and cls.encode is Leaf.encode
+            and cls.encode_field is Kind.encode_field):
+        return None
+    item_type = kind.item_type
+    if item_type == Type.DATE_TIME:
+        return (item_type, _date_time_value)
+    if item_type == Type.DATE_TIME_EXTENDED:
+        return (item_type, _date_time_extended_value)
+    if item_type == Type.BOOLEAN:
+        return (item_type, bool)
+    if item_type in _INT_TYPES:
+        return (item_type, int)
+    return (item_type, None)
+
+
+_TABLES: dict[type, _FieldTable] = {}
+
+
+def _table(cls: type) -> _FieldTable:
+    table = _TABLES.get(cls)
+    if table is None:
+        table = _TABLES[cls] = _FieldTable(cls)
+    return table
+
+
 class Structure:
     """Base of every typed structure: ``from_node``/``to_node`` driven by :func:`field`."""
 
@@ -333,6 +491,51 @@ class Structure:
 
     @classmethod
     def from_node(cls: type[S], node: Node, version: ProtocolVersion) -> S:
+        if node.type != Type.STRUCTURE:
+            raise ModelError(f"{cls.TAG or cls.__name__} must be a Structure")
+        table = _TABLES.get(cls) or _table(cls)
+        by_tag = table.by_tag
+        values: dict[str, Any] = {}
+        found: dict[str, list[Node]] | None = None
+        for child in node.value:
+            entry = by_tag.get(child.tag)
+            if entry is None:
+                continue
+            attr, spec, reader = entry
+            if reader is None:
+                if found is None:
+                    found = {}
+                found.setdefault(attr, []).append(child)
+                continue
+            try:
+                value = _read_fast(reader, child)
+            except Exception:  # e.g. a value of the wrong Python type in a hand-made tree
+                value = _FAIL
+            if value is _FAIL:
+                return cls._from_node_general(node, version)
+            if spec.repeated:
+                values.setdefault(attr, []).append(value)
+            elif attr in values:
+                return cls._from_node_general(node, version)  # given twice: its error
+            else:
+                values[attr] = value
+        if found is not None:
+            for attr, spec in table.general:
+                nodes = found.get(attr)
+                if nodes:
+                    try:
+                        values[attr] = spec.kind.decode_field(spec, nodes, version)
+                    except Exception:  # the general rules say which error comes first
+                        return cls._from_node_general(node, version)
+        for attr in table.required:
+            if attr not in values:
+                return cls._from_node_general(node, version)
+        return cls(**values)
+
+    @classmethod
+    def _from_node_general(cls: type[S], node: Node, version: ProtocolVersion) -> S:
+        """The general rules, field by field in declaration order (what the fast path
+        falls back to; it raises the first error in that order)."""
         name = cls.TAG or cls.__name__
         if node.type != Type.STRUCTURE:
             raise ModelError(f"{name} must be a Structure")
@@ -357,9 +560,26 @@ class Structure:
         return cls(**values)
 
     def to_node(self, version: ProtocolVersion, tag: int | None = None) -> Node:
+        cls = type(self)
+        table = _TABLES.get(cls) or _table(cls)
         children: list[Node] = []
-        for attr, spec in specs(type(self)):
-            if not spec.in_version(version):
+        append = children.append
+        for attr, spec, writer in table.writers.get(version) or table.writers_for(version):
+            value = getattr(self, attr)
+            if writer is None:
+                children.extend(spec.kind.encode_field(spec, value, version))
                 continue
-            children.extend(spec.kind.encode_field(spec, getattr(self, attr), version))
-        return Node.structure(tag if tag is not None else tag_of(self.TAG), children)
+            if value is None:
+                continue
+            item_type, convert = writer
+            for item in (value if spec.repeated else (value,)):
+                if item_type is None:  # a Unique Identifier
+                    append(Node(spec.tag, Type.TEXT_STRING, item) if type(item) is str
+                           else spec.kind.encode(spec.tag, item, version))
+                else:
+                    append(Node(spec.tag, item_type, convert(item) if convert else item))
+        if tag is None:
+            name = self.TAG
+            tag = table.own_tag if name == table.own_name and table.own_tag is not None \
+                else tag_of(name)
+        return Node(tag, Type.STRUCTURE, children)

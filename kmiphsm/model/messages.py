@@ -64,6 +64,57 @@ class PayloadKind(Kind):
 
 PAYLOAD = PayloadKind()
 
+#: Protocol Versions read so far, by (major, minor): a ProtocolVersion is immutable.
+_VERSIONS: dict[tuple[int, int], ProtocolVersion] = {}
+_MAX_VERSIONS = 64
+
+
+def read_protocol_version(node: Node) -> ProtocolVersion:
+    """:meth:`ProtocolVersion.from_node`, with the usual shape (Major then Minor, both
+    Integers) read inline; anything else, and every error, goes through ``from_node``."""
+    if node.type == Type.STRUCTURE and len(node.value) == 2:
+        major, minor = node.value
+        if (major.tag == tags.ProtocolVersionMajor and minor.tag == tags.ProtocolVersionMinor
+                and major.type == Type.INTEGER and minor.type == Type.INTEGER
+                and type(major.value) is int and type(minor.value) is int):
+            key = (major.value, minor.value)
+            found = _VERSIONS.get(key)
+            if found is None:
+                found = ProtocolVersion.from_node(node)
+                if len(_VERSIONS) < _MAX_VERSIONS:
+                    _VERSIONS[key] = found
+            return found
+    return ProtocolVersion.from_node(node)
+
+
+class ProtocolVersionKind(Struct):
+    """The Protocol Version field of a header (read with :func:`read_protocol_version`)."""
+
+    def __init__(self) -> None:
+        super().__init__(ProtocolVersion)  # type: ignore[arg-type]
+
+    def decode(self, node: Node, version: ProtocolVersion) -> Any:
+        return read_protocol_version(node)
+
+
+PROTOCOL_VERSION = ProtocolVersionKind()
+
+_NEGOTIATED: dict[ProtocolVersion, ProtocolVersion | None] = {}
+
+
+def negotiated(requested: ProtocolVersion) -> ProtocolVersion | None:
+    """:func:`kmiphsm.model.version.negotiate`, remembered for the versions seen."""
+    try:
+        return _NEGOTIATED[requested]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable values in a hand-made version
+        return negotiate(requested)
+    found = negotiate(requested)
+    if len(_NEGOTIATED) < _MAX_VERSIONS:
+        _NEGOTIATED[requested] = found
+    return found
+
 
 @dataclass
 class MessageExtension(Structure):
@@ -87,8 +138,7 @@ class Authentication(Structure):
 @dataclass
 class RequestHeader(Structure):
     TAG = "RequestHeader"
-    protocol_version: ProtocolVersion = field(
-        "ProtocolVersion", Struct(ProtocolVersion), required=True)  # type: ignore[arg-type]
+    protocol_version: ProtocolVersion = field("ProtocolVersion", PROTOCOL_VERSION, required=True)
     maximum_response_size: int | None = field("MaximumResponseSize", INTEGER)
     client_correlation_value: str | None = field("ClientCorrelationValue", TEXT_STRING, since=V1_4)
     server_correlation_value: str | None = field("ServerCorrelationValue", TEXT_STRING, since=V1_4)
@@ -140,7 +190,7 @@ class RequestMessage(Structure):
         requested = peek_protocol_version(node)
         if requested is None:
             raise ModelError("RequestMessage: the RequestHeader has no readable ProtocolVersion")
-        version = negotiate(requested)
+        version = negotiated(requested)
         if version is None:
             raise ModelError(f"protocol version {requested} is not supported")
         headers = node.children(tags.RequestHeader)
@@ -199,7 +249,7 @@ def peek_protocol_version(node: Node) -> ProtocolVersion | None:
     if version is None:
         return None
     try:
-        return ProtocolVersion.from_node(version)
+        return read_protocol_version(version)
     except ModelError:
         return None
 
@@ -207,8 +257,7 @@ def peek_protocol_version(node: Node) -> ProtocolVersion | None:
 @dataclass
 class ResponseHeader(Structure):
     TAG = "ResponseHeader"
-    protocol_version: ProtocolVersion = field(
-        "ProtocolVersion", Struct(ProtocolVersion), required=True)  # type: ignore[arg-type]
+    protocol_version: ProtocolVersion = field("ProtocolVersion", PROTOCOL_VERSION, required=True)
     time_stamp: datetime = field("TimeStamp", DATE_TIME, required=True)
     nonce: dict[str, Any] | None = field("Nonce", PLAIN, since=V1_2)
     server_hashed_password: bytes | None = field("ServerHashedPassword", BYTE_STRING, since=V2_0)
@@ -264,7 +313,7 @@ class ResponseMessage(Structure):
         requested = peek_protocol_version(node)
         if requested is None:
             raise ModelError("ResponseMessage: the ResponseHeader has no readable ProtocolVersion")
-        version = negotiate(requested) or requested
+        version = negotiated(requested) or requested
         message = super().from_node(node, version)
         for item in message.batch_items:
             if item.operation is not None and isinstance(item.response_payload, Node):

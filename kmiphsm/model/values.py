@@ -44,11 +44,23 @@ def to_datetime_extended(microseconds: int) -> datetime:
     return EPOCH + timedelta(microseconds=microseconds)
 
 
+#: (datetime, its seconds) last converted by from_datetime: responses are stamped with the
+#: engine clock's datetime of the current second, the same object for a whole second
+_last_from_datetime: tuple[Any, int] = (None, 0)
+
+
 def from_datetime(value: datetime) -> int:
     """Seconds since the epoch (a naive datetime is taken as UTC)."""
+    global _last_from_datetime
+    last = _last_from_datetime
+    if last[0] is value:
+        return last[1]
+    original = value
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return (value - EPOCH) // timedelta(seconds=1)
+    seconds = (value - EPOCH) // timedelta(seconds=1)
+    _last_from_datetime = (original, seconds)
+    return seconds
 
 
 def from_datetime_extended(value: datetime) -> int:

@@ -99,6 +99,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         "vendor attributes indexed by their Attribute Value",
         _rekey("VendorAttribute"),
     ),
+    # ``version`` is bumped by every write to the object's row or to its attributes, so
+    # that a read cache (sqlite.py) can tell with one indexed SELECT whether the copy it
+    # holds is still the committed object, whichever process changed it.
+    Migration(
+        4,
+        "object versions for the read cache",
+        _statements("ALTER TABLE objects ADD COLUMN version INTEGER NOT NULL DEFAULT 0"),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -6,6 +6,18 @@ queue on ``busy_timeout`` rather than deadlock on a lock upgrade). Several proce
 the same file. Within a process, connections come from a small pool; a thread inside
 ``transaction()`` keeps its connection until the block ends, and the store's calls made by
 that thread go through it. Do not share a store across ``fork()``: open one in each process.
+
+Read cache: :meth:`SqliteStore.get` keeps the objects it read in an in-process LRU, each with
+the ``(id, version)`` of its row. Every write to an object's row or to its attributes bumps
+``version`` in the same transaction (see :func:`_bump`), so ``get`` first asks the
+database for the row's current ``(id, version)`` — one indexed SELECT — and answers from the
+cache only when both match: a change committed by another connection or another process is
+seen by the next ``get``, as without the cache. ``id`` is AUTOINCREMENT (never reused), so
+an object deleted and inserted again under the same identifier never matches an old entry.
+Only committed data is cached: a ``get`` inside a write transaction may use the cache but
+never fills it (its uncommitted writes could still be rolled back, and a later commit by
+someone else could then reach the same version number). Callers get a copy (attribute lists
+and structured values copied), so they may change what they get.
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -32,6 +45,13 @@ from kmiphsm.store.interface import COLUMN_ATTRIBUTES, AttrValue, LocateQuery, S
 
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _OBJECT_COLUMNS = "id, uid, object_type, owner, state, key_ref, created, archived"
+_VISIBLE_VERSION = "SELECT id, version FROM objects WHERE uid = ? AND pending = 0"
+_VISIBLE_OBJECT = (
+    f"SELECT {_OBJECT_COLUMNS}, version FROM objects WHERE uid = ? AND pending = 0"
+)
+
+#: Objects :meth:`SqliteStore.get` remembers by default (a few KiB each).
+DEFAULT_CACHE_SIZE = 4096
 
 AttributeRow = tuple[str, int, str, str, Any]  # name, idx, value, key_kind, key
 
@@ -42,6 +62,8 @@ class SqliteStore:
     ``busy_timeout`` (seconds) is how long a write waits for another writer;
     ``synchronous`` is SQLite's durability setting (``FULL``: a committed transaction
     survives power loss; ``NORMAL`` is faster and may lose the last ones, never corrupt).
+    ``cache_size`` is how many objects :meth:`get` keeps (0: no read cache; see the module
+    docstring for why the cache is never stale).
     """
 
     def __init__(
@@ -51,6 +73,7 @@ class SqliteStore:
         busy_timeout: float = 30.0,
         synchronous: str = "FULL",
         max_idle_connections: int = 8,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         if path == ":memory:" or path.startswith("file::memory:"):
             raise InvalidValueError("SqliteStore needs a file: connections share it through WAL")
@@ -64,6 +87,7 @@ class SqliteStore:
         self._idle: list[sqlite3.Connection] = []
         self._closed = False
         self._local = threading.local()
+        self._cache = _ObjectCache(cache_size)
         conn = self._connect()
         try:
             migrations.migrate(conn)
@@ -211,12 +235,38 @@ class SqliteStore:
             _insert_attributes(conn, cursor.lastrowid, rows)
 
     def get(self, unique_identifier: str) -> StoredObject | None:
-        with self._reading() as conn:
-            row = conn.execute(
-                f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE uid = ? AND pending = 0",
-                (unique_identifier,),
-            ).fetchone()
-            return None if row is None else _load(conn, row)
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:  # inside this thread's write transaction: never fill the cache
+            return self._get(conn, unique_identifier, fill=False)
+        conn = self._acquire()
+        try:
+            return self._get(conn, unique_identifier, fill=True)
+        finally:
+            self._release(conn)
+
+    def _get(self, conn: sqlite3.Connection, uid: str, *, fill: bool) -> StoredObject | None:
+        cache = self._cache
+        if cache.enabled:
+            current = conn.execute(_VISIBLE_VERSION, (uid,)).fetchone()
+            if current is None:
+                cache.discard(uid)
+                return None
+            found = cache.get(uid, current)
+            if found is not None:
+                return found
+        if fill and not conn.in_transaction:
+            conn.execute("BEGIN DEFERRED")  # one snapshot: the row, its version, its attributes
+            try:
+                row = conn.execute(_VISIBLE_OBJECT, (uid,)).fetchone()
+                obj = None if row is None else _load(conn, row)
+            finally:
+                conn.execute("COMMIT")
+            if obj is None:
+                cache.discard(uid)
+                return None
+            return cache.put(uid, (row[0], row[-1]), obj)
+        row = conn.execute(_VISIBLE_OBJECT, (uid,)).fetchone()
+        return None if row is None else _load(conn, row)
 
     def update_state(self, unique_identifier: str, state: int) -> None:
         _check_int("state", state)
@@ -232,7 +282,8 @@ class SqliteStore:
     def _update_column(self, unique_identifier: str, column: str, value: Any) -> None:
         with self._writing() as conn:
             cursor = conn.execute(
-                f"UPDATE objects SET {column} = ? WHERE uid = ?", (value, unique_identifier)
+                f"UPDATE objects SET {column} = ?, version = version + 1 WHERE uid = ?",
+                (value, unique_identifier),
             )
             if cursor.rowcount == 0:
                 raise ObjectNotFoundError(unique_identifier)
@@ -242,6 +293,7 @@ class SqliteStore:
             object_id = _object_id(conn, unique_identifier)
             conn.execute("DELETE FROM attributes WHERE object_id = ?", (object_id,))
             conn.execute("DELETE FROM objects WHERE id = ?", (object_id,))
+        self._cache.discard(unique_identifier)
 
     # -- attributes --------------------------------------------------------------------------
 
@@ -251,6 +303,7 @@ class SqliteStore:
         with self._writing() as conn:
             object_id = _object_id(conn, unique_identifier)
             _replace_attribute(conn, object_id, name, rows)
+            _bump(conn, object_id)
 
     def delete_attribute(self, unique_identifier: str, name: str, index: int | None = None) -> None:
         """Remove value ``index`` of attribute ``name`` (later values move down), or all."""
@@ -274,6 +327,7 @@ class SqliteStore:
                     raise AttributeNotFoundError(unique_identifier, name, index)
                 remaining = [codec.loads(text) for i, text in enumerate(stored) if i != index]
             _replace_attribute(conn, object_id, name, _attribute_rows(name, remaining))
+            _bump(conn, object_id)
 
     # -- pending objects and token reconciliation --------------------------------------------
 
@@ -281,7 +335,9 @@ class SqliteStore:
         """Make a pending object visible. Committing a visible object again does nothing."""
         with self._writing() as conn:
             cursor = conn.execute(
-                "UPDATE objects SET pending = 0 WHERE uid = ? AND pending = 1", (unique_identifier,)
+                "UPDATE objects SET pending = 0, version = version + 1"
+                " WHERE uid = ? AND pending = 1",
+                (unique_identifier,),
             )
             if cursor.rowcount == 0:
                 _object_id(conn, unique_identifier)  # raises if it does not exist at all
@@ -379,6 +435,11 @@ def _insert_attributes(
     )
 
 
+def _bump(conn: sqlite3.Connection, object_id: int) -> None:
+    """Mark a change of the object's attributes (its row's own columns bump in their UPDATE)."""
+    conn.execute("UPDATE objects SET version = version + 1 WHERE id = ?", (object_id,))
+
+
 def _object_id(conn: sqlite3.Connection, unique_identifier: str) -> int:
     row = conn.execute("SELECT id FROM objects WHERE uid = ?", (unique_identifier,)).fetchone()
     if row is None:
@@ -387,7 +448,7 @@ def _object_id(conn: sqlite3.Connection, unique_identifier: str) -> int:
 
 
 def _load(conn: sqlite3.Connection, row: tuple[Any, ...]) -> StoredObject:
-    object_id, uid, object_type, owner, state, key_ref, created, archived = row
+    object_id, uid, object_type, owner, state, key_ref, created, archived = row[:8]
     attributes: dict[str, list[AttrValue]] = {}
     for name, text in conn.execute(
         "SELECT name, value FROM attributes WHERE object_id = ? ORDER BY name, idx", (object_id,)
@@ -403,3 +464,90 @@ def _load(conn: sqlite3.Connection, row: tuple[Any, ...]) -> StoredObject:
         attributes=attributes,
         archived=bool(archived),
     )
+
+
+class _ObjectCache:
+    """A thread-safe LRU of committed objects by Unique Identifier, each with the
+    ``(id, version)`` of the row it was read from. It holds its own copies and hands out
+    copies (see the module docstring)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(0, int(size))
+        self.enabled = self.size > 0
+        self._lock = threading.Lock()
+        # uid -> ((id, version), object, (name, flat) of each attribute with structured
+        # values; flat: every value is a dict of scalars)
+        self._entries: OrderedDict[str, tuple[tuple[int, int], StoredObject, _Structured]]
+        self._entries = OrderedDict()
+
+    def get(self, uid: str, current: tuple[int, int]) -> StoredObject | None:
+        with self._lock:
+            entry = self._entries.get(uid)
+            if entry is None:
+                return None
+            if entry[0] != current:
+                del self._entries[uid]
+                return None
+            self._entries.move_to_end(uid)
+        return _copy(entry[1], entry[2])
+
+    def put(self, uid: str, current: tuple[int, int], obj: StoredObject) -> StoredObject:
+        """Remember ``obj`` (read at row version ``current``); return a copy for the caller."""
+        if not self.enabled:
+            return obj
+        structured = tuple(
+            (name, all(_is_flat(value) for value in values))
+            for name, values in obj.attributes.items()
+            if any(isinstance(value, (dict, list)) for value in values)
+        )
+        with self._lock:
+            self._entries[uid] = (tuple(current), obj, structured)  # type: ignore[assignment]
+            self._entries.move_to_end(uid)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return _copy(obj, structured)
+
+    def discard(self, uid: str) -> None:
+        if self.enabled:
+            with self._lock:
+                self._entries.pop(uid, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_Structured = tuple[tuple[str, bool], ...]
+
+
+def _is_flat(value: Any) -> bool:
+    return isinstance(value, dict) and not any(
+        isinstance(field, (dict, list)) for field in value.values()
+    )
+
+
+def _copy(obj: StoredObject, structured: _Structured) -> StoredObject:
+    attributes = {name: list(values) for name, values in obj.attributes.items()}
+    for name, flat in structured:
+        if flat:
+            attributes[name] = [value.copy() for value in attributes[name]]
+        else:
+            attributes[name] = [_copy_value(value) for value in attributes[name]]
+    return StoredObject(
+        unique_identifier=obj.unique_identifier,
+        object_type=obj.object_type,
+        owner=obj.owner,
+        state=obj.state,
+        key_ref=obj.key_ref,
+        created=obj.created,
+        attributes=attributes,
+        archived=obj.archived,
+    )
+
+
+def _copy_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {name: _copy_value(field) for name, field in value.items()}
+    if isinstance(value, list):
+        return [_copy_value(item) for item in value]
+    return value
