@@ -410,6 +410,18 @@ class SymmetricEncryptionTests(CryptoCase):
         self.assertEqual(items[1].child(tags.ResponsePayload).get(tags.UniqueIdentifier), uid)
 
 
+class GcmBefore14Tests(CryptoCase):
+    version = (1, 2)
+
+    def test_gcm_encrypt_is_refused_where_no_tag_can_be_returned(self) -> None:
+        uid = self.create_key()
+        message = self.fails(Op.Encrypt, {"UniqueIdentifier": uid, "Data": b"x" * 16,
+                                          "CryptographicParameters": {
+                                              "BlockCipherMode": BCM.GCM}},
+                             Reason.FeatureNotSupported)
+        self.assertIn("1.4", message)
+
+
 class RsaEncryptionTests(CryptoCase):
     def setUp(self) -> None:
         super().setUp()

@@ -601,6 +601,20 @@ class CheckTests(LifecycleCase):
             "UniqueIdentifier": uid, "CryptographicUsageMask": int(Usage.Encrypt | Usage.Sign)})
         self.assertIn("Sign", failure.message)
 
+    def test_a_refusal_returns_the_refused_fields_and_no_identifier(self) -> None:
+        # KMIP 2.1 section 6.1.7, KMIP 1.4 section 4.10
+        uid = self.in_state(State.Active)
+        wanted = int(Usage.Encrypt | Usage.Sign)
+        response = self.harness.message((Op.Check, {"UniqueIdentifier": uid,
+                                                    "CryptographicUsageMask": wanted,
+                                                    "LeaseTime": 60}),
+                                        version=self.VERSION)
+        payload = response.children(tags.BatchItem)[0].child(tags.ResponsePayload)
+        self.assertIsNotNone(payload)
+        self.assertIsNone(payload.get(tags.UniqueIdentifier))
+        self.assertEqual(payload.get(tags.CryptographicUsageMask), wanted)
+        self.assertIsNone(payload.get(tags.LeaseTime))  # the lease was not what was refused
+
     def test_check_a_usage_the_state_does_not_allow(self) -> None:
         uid = self.create()  # Pre-Active: no use at all
         self.fails(Reason.WrongKeyLifecycleState, Op.Check, {

@@ -43,6 +43,7 @@ from kmiphsm.engine.errors import KmipError, from_token_error
 from kmiphsm.engine.registry import handler
 from kmiphsm.engine.streams import Stream, table_of
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
+from kmiphsm.model.version import V1_4
 from kmiphsm.model.payloads.crypto import (
     DecryptRequestPayload, DecryptResponsePayload, EncryptRequestPayload, EncryptResponsePayload,
     HashRequestPayload, HashResponsePayload, MACRequestPayload, MACResponsePayload,
@@ -221,6 +222,12 @@ def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> Encryp
                        operation="Encrypt")
     resolved = parameters(payload.cryptographic_parameters, obj, ref)
     data = required(payload.data, "Data", "Encrypt")
+    if resolved.token.block_cipher_mode is hsm.Mode.GCM and context.version < V1_4:
+        # before KMIP 1.4 no response field carries the tag: the ciphertext could never be
+        # decrypted (KMIP 1.4 section 2.1.23 added the Authenticated Encryption Tag)
+        raise KmipError(Reason.FeatureNotSupported,
+                        f"GCM needs KMIP 1.4 or later: KMIP {context.version} has no "
+                        "Authenticated Encryption Tag to return")
     allocate_usage(context, obj, len(data))
     iv = payload.iv_counter_nonce
     if iv is None:

@@ -313,7 +313,9 @@ class Engine:
             result = handler(context, payload)
         except (KmipError, ModelError) as exc:
             self._run_undo(context.undo_actions, operation)
-            return self._failure(operation, batch_item_id, exc.reason, exc.message), []
+            failure = self._failure(operation, batch_item_id, exc.reason, exc.message)
+            failure.response_payload = getattr(exc, "payload", None)
+            return failure, []
         except TokenError as token_error:
             self._run_undo(context.undo_actions, operation)
             exc = from_token_error(token_error)

@@ -7,10 +7,13 @@ from kmiphsm.ttlv import enums
 
 class KmipError(Exception):
     """Fail the current batch item: Result Status Operation Failed, this Result Reason, and
-    ``message`` as the Result Message (it goes to the client: no key material, no secrets)."""
+    ``message`` as the Result Message (it goes to the client: no key material, no secrets).
+    ``payload``: a response payload the failed item carries where the spec says so (a refused
+    Check returns the attributes that caused the refusal, KMIP 2.1 section 6.1.7)."""
 
-    def __init__(self, reason: int, message: str) -> None:
+    def __init__(self, reason: int, message: str, payload: object = None) -> None:
         super().__init__(message)
+        self.payload = payload
         try:
             self.reason: int = enums.ResultReason(reason)
         except ValueError:

@@ -380,9 +380,13 @@ def check(context: OperationContext, payload: CheckRequestPayload) -> CheckRespo
         _refuse(context)
         raise state_error(context, obj, "it cannot be used")
     refused: list[tuple[int, str]] = []
+    denied = CheckResponsePayload(unique_identifier=None)  # the fields that were refused
     wanted = payload.cryptographic_usage_mask
     if wanted is not None:
-        refused.extend(_check_usage(context, obj, int(wanted)))
+        usage = _check_usage(context, obj, int(wanted))
+        if usage:
+            refused.extend(usage)
+            denied.cryptographic_usage_mask = int(wanted)
     count = payload.usage_limits_count
     if count is not None:
         limits = managed.first(obj, "UsageLimits")
@@ -390,17 +394,23 @@ def check(context: OperationContext, payload: CheckRequestPayload) -> CheckRespo
         if isinstance(remaining, int) and count > remaining:
             refused.append((Reason.UsageLimitExceeded,
                             f"Usage Limits Count {count} is more than the {remaining} left"))
+            denied.usage_limits_count = count
     lease = payload.lease_time
     if lease is not None:
         longest = managed.first(obj, "LeaseTime")
         if isinstance(longest, int) and lease > longest:
             refused.append((Reason.PermissionDenied,
                             f"Lease Time {lease} s is longer than the {longest} s allowed"))
+            denied.lease_time = lease
     if refused:
+        # section 6.1.7: no Unique Identifier, and "the set of attributes specified in the
+        # request that caused the server policy denial"
         _refuse(context)
-        raise managed.error(context, refused[0][0],
-                            f"object {uid!r} may not be used so: "
-                            + "; ".join(message for _, message in refused))
+        error = managed.error(context, refused[0][0],
+                              f"object {uid!r} may not be used so: "
+                              + "; ".join(message for _, message in refused))
+        error.payload = denied
+        raise error
     return CheckResponsePayload(unique_identifier=uid)
 
 

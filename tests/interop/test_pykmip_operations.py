@@ -715,11 +715,6 @@ class PyKmipOperations(_TestCase):
                    Reason.INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK if self.at_least("KMIP_2_0")
                    else Reason.PERMISSION_DENIED)
 
-    test_check_refused.todo = (  # type: ignore[attr-defined]
-        "server defect: a refused Check has no response payload (KMIP 1.4 section 4.10 and 2.1 "
-        "section 6.1.7 return the refused fields), and PyKMIP's KMIPProxy.check then fails "
-        "with AttributeError on None.usage_limits_count; see docs/interop.md")
-
     def test_derive_key_by_encryption(self) -> None:
         base, key = self.aes_key(usage=[Usage.DERIVE_KEY])
         data = os.urandom(16)
@@ -740,10 +735,6 @@ def _only_1_2_and_1_3() -> dict[str, Any]:
     def test_aes_gcm_encrypt_without_a_tag_field_is_refused(self: PyKmipOperations) -> None:
         self.aes_gcm_encrypt_without_a_tag_field_is_refused()
 
-    test_aes_gcm_encrypt_without_a_tag_field_is_refused.todo = (  # type: ignore[attr-defined]
-        "server defect: Encrypt in GCM at KMIP 1.2-1.3 answers Success and drops the tag "
-        "(EncryptResponsePayload.authenticated_encryption_tag is since=1.4); see "
-        "docs/interop.md")
     return {"test_aes_gcm_encrypt_without_a_tag_field_is_refused":
             test_aes_gcm_encrypt_without_a_tag_field_is_refused}
 
