@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per shape")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
     parser.add_argument("--version", default="2.1", help="KMIP protocol version, e.g. 2.1 or 1.4")
+    parser.add_argument("--synchronous", default="full", choices=("full", "normal"),
+                        help="[store] synchronous of the server (default: full)")
     parser.add_argument("--workers", default="1",
                         help='server worker processes: a number or "auto" (one per core)')
     args = parser.parse_args(argv)
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # SIGTERM (e.g. from timeout(1)) unwinds like Ctrl-C, so the server below is stopped
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    server = RunningServer(workers=workers, interop=False, access_log="access.log").start()
+    server = RunningServer(workers=workers, interop=False, access_log="access.log",
+                           synchronous=args.synchronous).start()
     try:
         for processes, connections in shapes:
             result = loadgen(server, args.scenario, processes, connections,

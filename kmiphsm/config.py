@@ -98,6 +98,10 @@ class PKCS11Config:
 @dataclass(frozen=True)
 class StoreConfig:
     path: str = "var/kmiphsm.sqlite"
+    #: SQLite durability: "full" (a committed object survives a power loss; the default) or
+    #: "normal" (WAL without a sync per commit: survives a crash of the server, not of the
+    #: machine; Creates are faster)
+    synchronous: str = "full"
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,12 @@ def _workers(value: Any) -> int:
         return cpu_count()
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f'expected a positive integer or "auto", got {value!r}')
+    return value
+
+
+def _synchronous(value: Any) -> str:
+    if value not in ("full", "normal"):
+        raise ValueError(f'expected "full" or "normal", got {value!r}')
     return value
 
 
@@ -194,7 +204,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "softhsm_conf": _text, "master_key_label": _text,
         "protection_storage": _protection_storage,
     }),
-    "store": (StoreConfig, {"path": _text}),
+    "store": (StoreConfig, {"path": _text, "synchronous": _synchronous}),
     "access": (AccessConfig, {"admins": _names, "https_default_identity": _text}),
 }
 

@@ -125,3 +125,12 @@ pin_file = "{d}/pin"
         data = __import__("tomllib").loads(text)
         self.assertEqual(data["server"]["workers"], "auto")
         self.assertIs(data["server"]["interop"], True)
+
+
+class StoreDurabilityTests(unittest.TestCase):
+    def test_synchronous_is_full_or_normal(self) -> None:
+        self.assertEqual(config.Config().store.synchronous, "full")
+        for bad in ("off", "FULL", 1):
+            with self.assertRaises(config.ConfigError) as caught:
+                config.parse({"store": {"synchronous": bad}}, "x.toml")
+            self.assertIn("store.synchronous", str(caught.exception))

@@ -155,7 +155,7 @@ def from_config(config: Any, *, reconcile_at_start: bool = True) -> tuple[Engine
     server does; the others must not, or they would destroy keys being created)."""
     from kmiphsm.store import SqliteStore
 
-    store = SqliteStore(config.store.path)
+    store = SqliteStore(config.store.path, synchronous=config.store.synchronous.upper())
     try:
         token = open_token(config)
     except BaseException:

@@ -35,7 +35,8 @@ def free_port() -> int:
 
 class RunningServer:
     def __init__(self, *, extra_config: str = "", https_default_identity: str = "",
-                 workers: int | str = 1, interop: bool = True, access_log: str = "") -> None:
+                 workers: int | str = 1, interop: bool = True, access_log: str = "",
+                 synchronous: str = "full") -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-server-"))
         self.pki = devpki.ensure(self.directory / "pki", devpki.CLIENTS + ("bob",))
         subprocess.run([str(INIT_TOKEN), str(self.directory / "softhsm"), "kmiphsm"], check=True)
@@ -68,6 +69,7 @@ softhsm_conf = "{d}/softhsm/softhsm2.conf"
 
 [store]
 path = "{d}/kmiphsm.sqlite"
+synchronous = "{synchronous}"
 
 [access]
 admins = ["admin"]
