@@ -299,3 +299,25 @@ class PlaceholderTests(LocateTestCase):
             (Operation.GetAttributes, {"AttributeReference": [tags.ObjectGroup]}))
         second = response.children(tags.BatchItem)[1]
         self.assertEqual(second.child(tags.ResponsePayload).get(tags.UniqueIdentifier), newest)
+
+
+class DateDrivenStateTests(LocateTestCase):
+    """A State filter sees the state the dates give an object now (KMIP 2.1 section 3.x:
+    Pre-Active becomes Active at the Activation Date, Active becomes Deactivated at the
+    Deactivation Date), although nothing has loaded the object since."""
+
+    def test_state_filter_follows_the_dates(self) -> None:
+        now = T0 + timedelta(days=1)
+        due = self.put(state=State.PreActive, ActivationDate=now - timedelta(hours=1))
+        later = self.put(state=State.PreActive, ActivationDate=now + timedelta(hours=1))
+        expired = self.put(state=State.Active, DeactivationDate=now - timedelta(minutes=1))
+        self.assertEqual(self.found({"State": State.Active}), [due])
+        self.assertEqual(self.found({"State": State.PreActive}), [later])
+        self.assertEqual(self.found({"State": State.Deactivated}), [expired])
+        self.assertEqual(self.harness.store.get(due).state, State.Active)
+
+    def test_only_the_callers_objects_are_brought_up_to_date(self) -> None:
+        now = T0 + timedelta(days=1)
+        bobs = self.put("bob", state=State.PreActive, ActivationDate=now - timedelta(hours=1))
+        self.assertEqual(self.found({"State": State.Active}), [])
+        self.assertEqual(self.harness.store.get(bobs).state, State.PreActive)

@@ -56,6 +56,27 @@ def located_items(store: object, query: LocateQuery, found: list[str]) -> int:
     return int(store.count_located(query))  # type: ignore[attr-defined]
 
 
+#: State -> the date attribute whose passing moves an object out of it (KMIP 2.1 section 3.x).
+DATE_DRIVEN: tuple[tuple[int, str], ...] = (
+    (enums.State.PreActive, "ActivationDate"),
+    (enums.State.Active, "DeactivationDate"),
+)
+
+
+def bring_states_up_to_date(context: OperationContext) -> None:
+    """Objects whose Activation or Deactivation Date has passed change state when they are
+    next loaded (:func:`managed.refresh_state`); before a Locate that filters on State, load
+    the caller's objects that are due, so the State filter sees what a Get would."""
+    now = managed.now(context)
+    owner = managed.visible_owner(context)
+    for state, date in DATE_DRIVEN:
+        due = context.store.locate(LocateQuery(owner=owner, filters=[
+            AttributeFilter("State", int(state)), AttributeFilter(date, managed.EPOCH),
+            AttributeFilter(date, now)]))
+        for uid in due:
+            managed.load(context, uid)
+
+
 @handler(Operation.Locate)
 def locate(context: OperationContext, payload: LocateRequestPayload) -> LocateResponsePayload:
     conditions = filters(payload.attributes)
@@ -75,6 +96,8 @@ def locate(context: OperationContext, payload: LocateRequestPayload) -> LocateRe
                         maximum_items=maximum, offset_items=payload.offset_items or 0,
                         storage_status=payload.storage_status_mask)
     store = context.store
+    if "State" in payload.attributes:
+        bring_states_up_to_date(context)
     paging = payload.maximum_items is not None or payload.offset_items is not None
     try:
         found = store.locate(query)

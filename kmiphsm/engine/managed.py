@@ -27,7 +27,7 @@ The rules (KMIP 2.1 sections 3.x "State", 4.57 and 6.1; KMIP 1.4 sections 3.22 a
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from kmiphsm.engine.errors import KmipError
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from kmiphsm.hsm import KeyRef
 
 State = enums.State
+#: the earliest date: the open end of a "date has passed" range
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 Reason = enums.ResultReason
 Usage = enums.CryptographicUsageMask
 
