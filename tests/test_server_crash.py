@@ -35,8 +35,9 @@ from typing import Any
 
 from twisted.trial import unittest
 
-from kmiphsm.model.values import to_node
-from kmiphsm.ttlv import Node, binary, enums, tags
+from kmiphsm.ttlv import Node, enums, tags
+from tests.support import kmip_client
+from tests.support.kmip_client import read_message
 from tests.support.server import RunningServer
 from tests.support.softhsm import ROOT
 
@@ -65,23 +66,7 @@ def create_request(extractable: bool, index: int) -> bytes:
 
 
 def request(operation: int, payload: dict[str, Any]) -> bytes:
-    header = Node.structure(tags.RequestHeader, [
-        to_node("ProtocolVersion", {"ProtocolVersionMajor": 2, "ProtocolVersionMinor": 1}),
-        Node.integer(tags.BatchCount, 1)])
-    item = Node.structure(tags.BatchItem, [Node.enumeration(tags.Operation, int(operation)),
-                                           to_node("RequestPayload", payload)])
-    return binary.encode(Node.structure(tags.RequestMessage, [header, item]))
-
-
-def read_message(connection: Any) -> Node:
-    framer = binary.Framer()
-    while True:
-        data = connection.recv(65536)
-        if not data:
-            raise ConnectionError("connection closed before a whole response")
-        frames = framer.feed(data)
-        if frames:
-            return binary.decode(frames[0])
+    return kmip_client.request([(operation, payload)])
 
 
 def only_item(response: Node) -> Node:
@@ -277,35 +262,15 @@ def main() -> None:
     (see :func:`inspect`)."""
     from kmiphsm import config as configuration
     from kmiphsm.engine.build import open_token
-    from kmiphsm.hsm import KeyRef
     from kmiphsm.store import SqliteStore
+    from tests.support.kmip_client import key_inventory
 
     acknowledged = json.loads(sys.stdin.read())
     config = configuration.load(sys.argv[1])
     store = SqliteStore(config.store.path)
     token = open_token(config)
     try:
-        unknown, unusable = [], []
-        for uid in acknowledged:
-            obj = store.get(uid)
-            if obj is None or obj.key_ref is None:
-                unknown.append(uid)
-            elif not token.exists(KeyRef.from_bytes(obj.key_ref)):
-                unusable.append(uid)
-        referenced: set[bytes] = set()
-        missing = []
-        for uid, raw in store.all_key_refs():
-            ref = KeyRef.from_bytes(raw)
-            if ref.token_id is not None:
-                referenced.add(ref.token_id)
-            if not token.exists(ref):
-                missing.append(uid)
-        persistent = token.list_persistent_ids()
-        print(json.dumps({
-            "unknown": unknown, "unusable": unusable, "missing": missing,
-            "orphans": len(persistent - referenced), "persistent_objects": len(persistent),
-            "pending": len(store.list_pending()),
-        }))
+        print(json.dumps(key_inventory(store, token, acknowledged)))
     finally:
         token.close()
         store.close()

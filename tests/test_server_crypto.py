@@ -9,9 +9,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from twisted.trial import unittest
 
-from kmiphsm.model.values import plain, to_node
-from kmiphsm.ttlv import Node, binary, enums, tags
-from tests.support.engine import KmipFailure
+from kmiphsm.model.values import to_node
+from kmiphsm.ttlv import enums
+from tests.support import kmip_client
 from tests.support.server import shared_server
 from tests.test_engine_crypto import BCM, PAST, Alg, Fmt, Op, OT, Usage, Valid, pkcs8, template
 from tests.test_engine_crypto_kat import (
@@ -29,30 +29,7 @@ class ServerKnownAnswers21(unittest.TestCase):
 
     def call(self, operation: int, payload: Any) -> dict[str, Any]:
         """One request over the TLS connection; the response payload as plain values."""
-        header = Node.structure(tags.RequestHeader, [
-            to_node("ProtocolVersion", {"ProtocolVersionMajor": self.version[0],
-                                        "ProtocolVersionMinor": self.version[1]}),
-            Node.integer(tags.BatchCount, 1)])
-        children = payload if isinstance(payload, list) else to_node(
-            "RequestPayload", payload).value
-        item = Node.structure(tags.BatchItem, [Node.enumeration(tags.Operation, int(operation)),
-                                               Node.structure(tags.RequestPayload, children)])
-        self.connection.sendall(binary.encode(Node.structure(tags.RequestMessage,
-                                                             [header, item])))
-        framer = binary.Framer()
-        while True:
-            data = self.connection.recv(65536)
-            if not data:
-                raise ConnectionError("the server closed the connection")
-            frames = framer.feed(data)
-            if frames:
-                response = binary.decode(frames[0])
-                break
-        (answer,) = response.children(tags.BatchItem)
-        if answer.get(tags.ResultStatus) != enums.ResultStatus.Success:
-            raise KmipFailure(answer.get(tags.ResultReason), answer.get(tags.ResultMessage, ""))
-        found = answer.child(tags.ResponsePayload)
-        return plain(found) if found is not None else {}  # type: ignore[return-value]
+        return kmip_client.call(self.connection, operation, payload, self.version)
 
     def register(self, object_type: int, tag: str, block: dict[str, Any],
                  attributes: dict[str, Any]) -> str:

@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives import keywrap
 from twisted.trial import unittest
 
 from kmiphsm.model.attributes import attribute_to_node_1x
-from kmiphsm.model.values import plain, to_node
-from kmiphsm.ttlv import Node, binary, enums, tags
+from kmiphsm.model.values import to_node
+from kmiphsm.ttlv import Node, enums, tags
+from tests.support import kmip_client
 from tests.support.engine import KmipFailure
 from tests.support.server import shared_server
 
@@ -38,30 +39,7 @@ class ServerKeyWrap21(unittest.TestCase):
 
     def call(self, operation: int, payload: Any) -> dict[str, Any]:
         """One request over the TLS connection; the response payload as plain values."""
-        header = Node.structure(tags.RequestHeader, [
-            to_node("ProtocolVersion", {"ProtocolVersionMajor": self.version[0],
-                                        "ProtocolVersionMinor": self.version[1]}),
-            Node.integer(tags.BatchCount, 1)])
-        children = payload if isinstance(payload, list) else to_node(
-            "RequestPayload", payload).value
-        item = Node.structure(tags.BatchItem, [Node.enumeration(tags.Operation, int(operation)),
-                                               Node.structure(tags.RequestPayload, children)])
-        self.connection.sendall(binary.encode(Node.structure(tags.RequestMessage,
-                                                             [header, item])))
-        framer = binary.Framer()
-        while True:
-            data = self.connection.recv(65536)
-            if not data:
-                raise ConnectionError("the server closed the connection")
-            frames = framer.feed(data)
-            if frames:
-                response = binary.decode(frames[0])
-                break
-        (answer,) = response.children(tags.BatchItem)
-        if answer.get(tags.ResultStatus) != enums.ResultStatus.Success:
-            raise KmipFailure(answer.get(tags.ResultReason), answer.get(tags.ResultMessage, ""))
-        found = answer.child(tags.ResponsePayload)
-        return plain(found) if found is not None else {}  # type: ignore[return-value]
+        return kmip_client.call(self.connection, operation, payload, self.version)
 
     def register(self, block: dict[str, Any], **attributes: Any) -> str:
         if self.version[0] < 2:

@@ -64,8 +64,8 @@ from typing import Any
 
 from twisted.trial import unittest
 
-from kmiphsm.model.values import to_node
-from kmiphsm.ttlv import Node, binary, enums, tags
+from kmiphsm.ttlv import Node, enums, tags
+from tests.support.kmip_client import read_message, request
 from tests.support.server import RunningServer
 from tests.support.softhsm import ROOT
 
@@ -95,31 +95,6 @@ GCM = {"BlockCipherMode": enums.BlockCipherMode.GCM, "TagLength": 16}
 
 
 # -- KMIP messages -----------------------------------------------------------------------
-
-
-def request(items: list[tuple[int, dict[str, Any]]]) -> bytes:
-    header = Node.structure(tags.RequestHeader, [
-        to_node("ProtocolVersion", {"ProtocolVersionMajor": 2, "ProtocolVersionMinor": 1}),
-        Node.integer(tags.BatchCount, len(items))])
-    batch = []
-    for number, (operation, payload) in enumerate(items, 1):
-        fields = [Node.enumeration(tags.Operation, int(operation))]
-        if len(items) > 1:  # required when a message holds several items
-            fields.append(Node.bytes(tags.UniqueBatchItemID, b"%d" % number))
-        fields.append(to_node("RequestPayload", payload))
-        batch.append(Node.structure(tags.BatchItem, fields))
-    return binary.encode(Node.structure(tags.RequestMessage, [header, *batch]))
-
-
-def read_message(connection: ssl.SSLSocket) -> Node:
-    framer = binary.Framer()
-    while True:
-        data = connection.recv(65536)
-        if not data:
-            raise ConnectionError("connection closed before a whole response")
-        frames = framer.feed(data)
-        if frames:
-            return binary.decode(frames[0])
 
 
 def create_payload(extractable: bool) -> dict[str, Any]:
@@ -660,42 +635,23 @@ def main() -> None:
     line (see :func:`inspect`)."""
     from kmiphsm import config as configuration
     from kmiphsm.engine.build import open_token
-    from kmiphsm.hsm import KeyRef
     from kmiphsm.store import SqliteStore
+    from tests.support.kmip_client import key_inventory
 
     given = json.loads(sys.stdin.read())
     config = configuration.load(sys.argv[1])
     store = SqliteStore(config.store.path)
     token = open_token(config)
     try:
-        unknown, unusable, not_destroyed, key_kept = [], [], [], []
-        for uid in given["live"]:
-            obj = store.get(uid)
-            if obj is None or obj.key_ref is None:
-                unknown.append(uid)
-            elif not token.exists(KeyRef.from_bytes(obj.key_ref)):
-                unusable.append(uid)
+        found = key_inventory(store, token, list(given["live"]))
+        not_destroyed, key_kept = [], []
         for uid in given["retired"]:
             obj = store.get(uid)
             if obj is None or int(obj.state) != enums.State.Destroyed:
                 not_destroyed.append(uid)
             elif obj.key_ref is not None:
                 key_kept.append(uid)
-        referenced: set[bytes] = set()
-        missing = []
-        for uid, raw in store.all_key_refs():
-            ref = KeyRef.from_bytes(raw)
-            if ref.token_id is not None:
-                referenced.add(ref.token_id)
-            if not token.exists(ref):
-                missing.append(uid)
-        persistent = token.list_persistent_ids()
-        print(json.dumps({
-            "unknown": unknown, "unusable": unusable, "not_destroyed": not_destroyed,
-            "key_kept": key_kept, "missing": missing,
-            "orphans": len(persistent - referenced), "persistent_objects": len(persistent),
-            "pending": len(store.list_pending()),
-        }))
+        print(json.dumps({**found, "not_destroyed": not_destroyed, "key_kept": key_kept}))
     finally:
         token.close()
         store.close()
