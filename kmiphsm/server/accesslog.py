@@ -38,6 +38,8 @@ class AccessLog:
         self._lines: list[str] = []
         self._pending_flush: Any = None
         self._fd: int | None = None
+        self._second = -1
+        self._prefix = ""
         if destination not in ("", "off"):
             self._fd = os.open(destination, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
 
@@ -51,8 +53,12 @@ class AccessLog:
             log.info("{port} {identity} {summary} {ms:.1f}ms", port=port, identity=name,
                      summary=summary, ms=ms)
             return
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self._clock()))
-        self._lines.append(f"{stamp}Z {os.getpid()} {port} {name} {summary} {ms:.1f}ms\n")
+        second = int(self._clock())
+        if second != self._second:  # formatting the time is the dearest part of a line
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime(second)) + str(
+                os.getpid())
+        self._lines.append(f"{self._prefix} {port} {name} {summary} {ms:.1f}ms\n")
         if len(self._lines) >= FLUSH_LINES:
             self.flush()
         elif self._pending_flush is None and self._reactor is not None:
