@@ -30,9 +30,20 @@ from kmiphsm.ttlv import enums, registry
 Operation = enums.Operation
 ObjectType = enums.ObjectType
 Reason = enums.ResultReason
+Fmt = enums.KeyFormatType
 
 #: Secret Data made by Create: a generic secret of this many bits unless a length is given.
 DEFAULT_SECRET_DATA_BITS = 256
+
+
+def digest_in_token(object_type: int, key_format: int | None, extractable: bool,
+                    sensitive: bool) -> bool:
+    """Whether a new key's only Digest is SHA-256 of its Raw value, which the token computes
+    as it makes the key (no export): a symmetric key whose default format, Raw, is the only
+    one asked for, and that the server may read at all (section 4.21: the server "has access"
+    to the Key Material only of extractable, non-sensitive keys)."""
+    return (object_type == ObjectType.SymmetricKey and extractable and not sensitive
+            and key_format in (None, Fmt.Raw))
 
 
 @handler(Operation.Create, object_types=[ObjectType.SymmetricKey, ObjectType.SecretData])
@@ -61,13 +72,19 @@ def create(context: OperationContext, payload: CreateRequestPayload) -> CreateRe
     check_quantum_safe(attributes, algorithm, length)
     key_format = creation.checked_secret_format(object_type, requested)
     creation.check_unique_names(context, attributes)
-    key = context.token.generate_secret(algorithm, length, extractable=extractable,
-                                        sensitive=sensitive)
-    try:  # the token work before the store transaction, which serialises writers
-        digests = keyblocks.key_digests(context, object_type, key, key_format)
-    except BaseException:
-        managed.destroy_quietly(context, key)
-        raise
+    if digest_in_token(object_type, key_format, extractable, sensitive):
+        key, value_digest = context.token.generate_secret_digested(
+            algorithm, length, extractable=extractable, sensitive=sensitive)
+        digests = [{"HashingAlgorithm": int(enums.HashingAlgorithm.SHA_256),
+                    "DigestValue": value_digest, "KeyFormatType": int(Fmt.Raw)}]
+    else:
+        key = context.token.generate_secret(algorithm, length, extractable=extractable,
+                                            sensitive=sensitive)
+        try:  # the token work before the store transaction, which serialises writers
+            digests = keyblocks.key_digests(context, object_type, key, key_format)
+        except BaseException:
+            managed.destroy_quietly(context, key)
+            raise
     with creation.atomic(context, [key]):
         creation.check_unique_names(context, attributes)
         obj = creation.store_key_object(context, object_type, attributes, key,

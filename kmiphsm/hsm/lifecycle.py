@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import pkcs11
 import pkcs11.exceptions as p11
-from pkcs11 import KDF, Attribute
+from pkcs11 import KDF, Attribute, Mechanism
 
 from kmiphsm.hsm import keyformats, locks, templates
 from kmiphsm.hsm.algorithms import Curve, KeyAlgorithm, KeyClass, Mode, Operation
@@ -82,8 +82,11 @@ class KeyLifecycle:
     # --- generation -----------------------------------------------------------------------
 
     def generate_secret(
-        self, algorithm: KeyAlgorithm, length_bits: int, *, extractable: bool, sensitive: bool
+        self, algorithm: KeyAlgorithm, length_bits: int, *, extractable: bool, sensitive: bool,
+        digest_out: list[bytes] | None = None,
     ) -> KeyRef:
+        """``digest_out``: if given, the SHA-256 of the new key's value is appended to it
+        (computed by the token, C_DigestKey, before the key is wrapped)."""
         length_bytes = secret_length(algorithm, length_bits)
         key_type = secret_key_type(algorithm, length_bits)
         storage = templates.storage_for(algorithm, KeyClass.SECRET, extractable, length_bytes)
@@ -99,6 +102,9 @@ class KeyLifecycle:
 
         with self._pool.session() as session:
             key, key_id = create_in_token(storage, lambda key_id: generate(session, key_id))
+            if digest_out is not None:
+                with translated():  # C_DigestKey: SHA-256 of the value, inside the token
+                    digest_out.append(session.digest(key, mechanism=Mechanism.SHA256))
         ref = KeyRef(storage, KeyClass.SECRET, algorithm, length_bits, key_id or b"",
                      extractable=extractable, sensitive=sensitive)
         return self.settle(ref, key)

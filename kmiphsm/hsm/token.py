@@ -212,6 +212,23 @@ class Token:
             algorithm, length_bits, extractable=extractable, sensitive=sensitive
         )
 
+    def generate_secret_digested(
+        self,
+        algorithm: KeyAlgorithm,
+        length_bits: int,
+        *,
+        extractable: bool = True,
+        sensitive: bool = False,
+    ) -> tuple[KeyRef, bytes]:
+        """:meth:`generate_secret`, and the SHA-256 of the key's value, computed in the token
+        (C_DigestKey) while it holds the key: a Digest attribute without exporting the key."""
+        digests: list[bytes] = []
+        ref = self.keys.generate_secret(
+            algorithm, length_bits, extractable=extractable, sensitive=sensitive,
+            digest_out=digests,
+        )
+        return ref, digests[0]
+
     def generate_key_pair(
         self,
         algorithm: KeyAlgorithm,
