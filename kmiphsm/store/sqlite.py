@@ -122,12 +122,13 @@ class SqliteStore:
         self._closed = False
         self._local = threading.local()
         self._cache = _ObjectCache(cache_size)
-        conn = self._connect()
-        try:
-            migrations.migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
+        with self._write_lock:  # one opener at a time: WAL set-up and migrations write
+            conn = self._connect()
+            try:
+                migrations.migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
         self._release(conn)
 
     # -- connections and transactions ------------------------------------------------------
