@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from contextlib import ExitStack
 from datetime import datetime
 from typing import Any, Callable
 
@@ -63,7 +62,6 @@ from kmiphsm.model.payloads.attributes import (
     result_reason,
 )
 from kmiphsm.store import AttributeFilter, LocateQuery, StoredObject
-from kmiphsm.store.errors import NestedTransactionError
 from kmiphsm.store.interface import ARCHIVAL_STORAGE, ONLINE_STORAGE
 from kmiphsm.ttlv import enums
 
@@ -349,11 +347,7 @@ def changing(context: OperationContext,
     """Run ``change`` (load, check, write) in one store transaction, so that two clients
     changing instances of one attribute do not lose either change (within a transaction
     already open, in that one)."""
-    with ExitStack() as stack:
-        try:
-            stack.enter_context(context.store.transaction())
-        except NestedTransactionError:
-            pass
+    with managed.atomic(context.store):
         return change()
 
 

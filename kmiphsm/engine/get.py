@@ -50,8 +50,8 @@ def get(context: OperationContext, payload: GetRequestPayload) -> GetResponsePay
     obj = managed.load(context, payload.unique_identifier)
     uid = obj.unique_identifier
     if obj.state in DESTROYED:
-        raise managed.error(context, Reason.ObjectDestroyed,
-                            f"object {uid!r} is destroyed: its value is gone")
+        raise KmipError(Reason.ObjectDestroyed,
+                        f"object {uid!r} is destroyed: its value is gone")
     if obj.archived:
         raise KmipError(Reason.ObjectArchived, f"object {uid!r} is archived: Recover it first")
     if payload.key_wrap_type not in (None, *enums.KeyWrapType):

@@ -144,9 +144,9 @@ def not_archived(obj: StoredObject) -> None:
 
 
 def state_error(context: OperationContext, obj: StoredObject, what: str) -> KmipError:
-    return managed.error(context, Reason.WrongKeyLifecycleState,
-                         f"object {obj.unique_identifier!r} is "
-                         f"{managed.state_name(obj.state)}: {what}")
+    return KmipError(Reason.WrongKeyLifecycleState,
+                     f"object {obj.unique_identifier!r} is "
+                     f"{managed.state_name(obj.state)}: {what}")
 
 
 def set_attributes(context: OperationContext, obj: StoredObject,
@@ -248,8 +248,8 @@ def destroy(context: OperationContext, payload: DestroyRequestPayload) -> Destro
         obj = managed.load(context, payload.unique_identifier)
         not_archived(obj)
         if obj.state in managed.DESTROYED_STATES:
-            raise managed.error(context, Reason.ObjectDestroyed,
-                                f"object {obj.unique_identifier!r} is already destroyed")
+            raise KmipError(Reason.ObjectDestroyed,
+                            f"object {obj.unique_identifier!r} is already destroyed")
         new_state = DESTROYED_FROM.get(State(obj.state))
         if new_state is None:
             raise state_error(context, obj, "revoke it before destroying it")
@@ -406,9 +406,9 @@ def check(context: OperationContext, payload: CheckRequestPayload) -> CheckRespo
         # section 6.1.7: no Unique Identifier, and "the set of attributes specified in the
         # request that caused the server policy denial"
         _refuse(context)
-        error = managed.error(context, refused[0][0],
-                              f"object {uid!r} may not be used so: "
-                              + "; ".join(message for _, message in refused))
+        error = KmipError(refused[0][0],
+                          f"object {uid!r} may not be used so: "
+                          + "; ".join(message for _, message in refused))
         error.payload = denied
         raise error
     return CheckResponsePayload(unique_identifier=uid)

@@ -17,8 +17,8 @@ The rules (KMIP 2.1 sections 3.x "State", 4.57 and 6.1; KMIP 1.4 sections 3.22 a
   (section 4.40). Otherwise: Wrong Key Lifecycle State. A key without the usage bit:
   Incompatible Cryptographic Usage Mask. An archived object: Object Archived (Recover first).
 - Failures are raised with KMIP 2.x Result Reasons; a 1.x client gets what KMIP 1.4
-  section 11 answers instead (Permission Denied for a wrong state or usage:
-  :func:`kmiphsm.model.payloads.lifecycle.result_reason`).
+  section 11 answers instead (Permission Denied for a wrong state or usage), written so by
+  the model (:mod:`kmiphsm.model.results`).
 - A new object gets the attributes the server always sets (Initial Date, Last Change Date,
   Original Creation Date, Fresh, Always Sensitive, Never Extractable ...); the client may set
   only what :mod:`kmiphsm.model.attribute_rules` allows.
@@ -26,14 +26,13 @@ The rules (KMIP 2.1 sections 3.x "State", 4.57 and 6.1; KMIP 1.4 sections 3.22 a
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.model.attribute_rules import rule
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE
-from kmiphsm.model.payloads.lifecycle import result_reason
 from kmiphsm.store import StoredObject
 from kmiphsm.store.errors import NestedTransactionError
 from kmiphsm.ttlv import enums, registry
@@ -77,30 +76,17 @@ def now(context: "OperationContext") -> datetime:
     return context.engine.clock()
 
 
-def error(context: "OperationContext", reason: int, message: str) -> KmipError:
-    """A failure with ``reason`` (a KMIP 2.x Result Reason) as the request's version states
-    it (KMIP 1.4 section 11 has Permission Denied where 2.x has Wrong Key Lifecycle State)."""
-    return KmipError(result_reason(reason, context.version), message)
-
-
 @contextmanager
 def atomic(store: Any) -> Iterator[Any]:
     """One store transaction around the block, or the caller's own if it already has one
     (SQLite has no nested transactions): a read-check-write in it cannot interleave with
     another writer's, in this process or another."""
-    try:
-        manager = store.transaction()
-        manager.__enter__()
-    except NestedTransactionError:
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(store.transaction())
+        except NestedTransactionError:
+            pass  # inside the caller's transaction
         yield store
-        return
-    try:
-        yield store
-    except BaseException as exc:
-        if not manager.__exit__(type(exc), exc, exc.__traceback__):
-            raise
-    else:
-        manager.__exit__(None, None, None)
 
 
 def attribute_name(name: str) -> str:
@@ -226,25 +212,25 @@ def require_use(context: "OperationContext", obj: StoredObject, usage: int, *,
         raise KmipError(Reason.ObjectArchived, f"object {uid!r} is archived: Recover it first")
     allowed = state == State.Active or (not protect and state in PROCESS_ONLY_STATES)
     if not allowed:
-        raise error(context, Reason.WrongKeyLifecycleState,
-                    f"object {uid!r} is {state_name(state)}: it cannot be "
-                    + ("used to protect data" if protect else "used"))
+        raise KmipError(Reason.WrongKeyLifecycleState,
+                        f"object {uid!r} is {state_name(state)}: it cannot be "
+                        + ("used to protect data" if protect else "used"))
     moment = now(context)
     if protect:
         stop = first(obj, "ProtectStopDate")
         if isinstance(stop, datetime) and stop <= moment:
-            raise error(context, Reason.WrongKeyLifecycleState,
-                        f"object {uid!r} is past its Protect Stop Date")
+            raise KmipError(Reason.WrongKeyLifecycleState,
+                            f"object {uid!r} is past its Protect Stop Date")
     else:
         start = first(obj, "ProcessStartDate")
         if isinstance(start, datetime) and start > moment:
-            raise error(context, Reason.WrongKeyLifecycleState,
-                        f"object {uid!r} is before its Process Start Date")
+            raise KmipError(Reason.WrongKeyLifecycleState,
+                            f"object {uid!r} is before its Process Start Date")
     mask = first(obj, "CryptographicUsageMask")
     if usage and mask is not None and not int(mask) & int(usage):  # ints: no IntFlag.__and__
         wanted = "|".join(registry.mask_names("CryptographicUsageMask", usage)[0]) or usage
-        raise error(context, Reason.IncompatibleCryptographicUsageMask,
-                    f"object {uid!r} does not allow {wanted}")
+        raise KmipError(Reason.IncompatibleCryptographicUsageMask,
+                        f"object {uid!r} does not allow {wanted}")
 
 
 # -- new objects ---------------------------------------------------------------------------

@@ -152,8 +152,8 @@ def existing(context: OperationContext, unique_identifier: Any, object_type: int
     if obj.object_type != object_type:
         raise KmipError(Reason.InvalidObjectType, wrong_type)
     if obj.state in DESTROYED:
-        raise managed.error(context, Reason.ObjectDestroyed,
-                            f"object {obj.unique_identifier!r} is destroyed")
+        raise KmipError(Reason.ObjectDestroyed,
+                        f"object {obj.unique_identifier!r} is destroyed")
     if obj.archived:
         raise KmipError(Reason.ObjectArchived,
                         f"object {obj.unique_identifier!r} is archived: Recover it first")

@@ -1,10 +1,6 @@
 """Payloads of the lifecycle operations: Activate, Revoke, Destroy, Archive, Recover, Check
 (KMIP 2.1 sections 6.1.1, 6.1.44, 6.1.15, 6.1.4, 6.1.42, 6.1.7; KMIP 1.4 sections 4.19-4.23
 and 4.10). The forms are the same in every version.
-
-Also here: :data:`RESULT_REASONS_1X`, the KMIP 1.x Result Reason a lifecycle failure has
-where KMIP 2.x has a Result Reason that 1.x lacks (KMIP 1.4 section 11, Tables 337 and
-346-348), and :func:`result_reason`, which picks the one of a version.
 """
 
 from __future__ import annotations
@@ -17,32 +13,10 @@ from kmiphsm.model.codec import (
     Struct, Structure, field,
 )
 from kmiphsm.model.payloads.registry import request_payload, response_payload
-from kmiphsm.model.version import ProtocolVersion
 from kmiphsm.ttlv import enums
 
 Operation = enums.Operation
 Reason = enums.ResultReason
-
-#: 2.x-only Result Reason -> what KMIP 1.4 section 11 answers for the same error:
-#: an object "not in Pre-Active state" (Activate, Table 346), "already destroyed" or "not in
-#: Pre-Active, Deactivated or Compromised state" (Destroy, Table 348), and a client "not
-#: allowed to use the object according to the specified attributes" (Check, Table 337) are
-#: all Permission Denied; "Object Not Found" is Item Not Found.
-RESULT_REASONS_1X: dict[int, int] = {
-    Reason.WrongKeyLifecycleState: Reason.PermissionDenied,
-    Reason.ObjectDestroyed: Reason.PermissionDenied,
-    Reason.IncompatibleCryptographicUsageMask: Reason.PermissionDenied,
-    Reason.UsageLimitExceeded: Reason.PermissionDenied,
-    Reason.ObjectNotFound: Reason.ItemNotFound,
-}
-
-
-def result_reason(reason: int, version: ProtocolVersion) -> int:
-    """``reason`` (a KMIP 2.x Result Reason) as a response of ``version`` states it."""
-    if version.is_1x:
-        return RESULT_REASONS_1X.get(int(reason), reason)
-    return reason
-
 
 @dataclass
 class RevocationReason(Structure):
