@@ -90,26 +90,22 @@ def reconcile(store: Any, token: Any) -> Reconciliation:
         store.delete(obj.unique_identifier)
         report.pending_removed += 1
     report.destructions_finished = finish_destructions(store, token)
-    referenced: set[bytes] = set()
+    token_ids: dict[str, bytes] = {}  # object -> CKA_ID of its persistent key
     for uid, raw in store.all_key_refs():
-        try:
-            ref = KeyRef.from_bytes(raw)
-        except TokenError:
+        ref = _parse(raw)
+        if ref is None:
             log.error("object %s has an unreadable key reference", uid)
-            continue
-        if ref.token_id is not None:
-            referenced.add(ref.token_id)
+        elif ref.token_id is not None:
+            token_ids[uid] = ref.token_id
     present = token.list_persistent_ids()
-    for orphan in present - referenced:
+    for orphan in present - set(token_ids.values()):
         try:
             token.destroy(KeyRef(storage=Storage.TOKEN_OBJECT, key_class=KeyClass.SECRET,
                                  algorithm=KeyAlgorithm.AES, length_bits=0, material=orphan))
             report.orphans_destroyed += 1
         except TokenError as error:
             log.warning("cannot destroy an orphan token object: %s", error)
-    report.missing_keys = [uid for uid, raw in store.all_key_refs()
-                           if (ref := _parse(raw)) is not None and ref.token_id is not None
-                           and ref.token_id not in present]
+    report.missing_keys = [uid for uid, key_id in token_ids.items() if key_id not in present]
     for uid in report.missing_keys:
         log.error("object %s: its persistent key is missing from the token", uid)
     if report.orphans_destroyed or report.pending_removed or report.destructions_finished:

@@ -31,6 +31,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from kmiphsm.engine.errors import KmipError
+from kmiphsm.engine.keyspec import algorithm_enum, curve_enum
+from kmiphsm.hsm import KeyRef, TokenError
+from kmiphsm.model import spec_data
 from kmiphsm.model.attribute_rules import rule
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE
 from kmiphsm.store import StoredObject
@@ -39,7 +42,6 @@ from kmiphsm.ttlv import enums, registry
 
 if TYPE_CHECKING:
     from kmiphsm.engine.context import OperationContext
-    from kmiphsm.hsm import KeyRef
 
 State = enums.State
 #: the earliest date: the open end of a "date has passed" range
@@ -91,12 +93,7 @@ def atomic(store: Any) -> Iterator[Any]:
 
 def attribute_name(name: str) -> str:
     """A name as the Result Message shows it ("Cryptographic Algorithm")."""
-    try:
-        from kmiphsm.model import spec_data
-
-        return spec_data.printed_name(name)
-    except Exception:  # pragma: no cover - the name itself is good enough
-        return name
+    return spec_data.printed_name(name)
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -182,13 +179,11 @@ def state_name(state: int) -> str:
     return registry.enum_name("State", int(state)) or str(state)
 
 
-def key_ref(obj: StoredObject) -> "KeyRef":
+def key_ref(obj: StoredObject) -> KeyRef:
     """The token reference of an object with key material. Wrong Key Lifecycle State once
     it is destroyed, even while its key is still being destroyed (the reference is kept
     until then: see :mod:`kmiphsm.engine.lifecycle`); Item Not Found for an object without
     key material."""
-    from kmiphsm.hsm import KeyRef
-
     if obj.state in DESTROYED_STATES:
         raise KmipError(Reason.WrongKeyLifecycleState,
                         f"object {obj.unique_identifier!r} is destroyed")
@@ -258,10 +253,8 @@ def check_client_attributes(attributes: Mapping[str, list[Any]], *, creating: bo
                             f"{attribute_name(name)} takes one value, {len(values)} were given")
 
 
-def key_attributes(ref: "KeyRef") -> dict[str, list[Any]]:
+def key_attributes(ref: KeyRef) -> dict[str, list[Any]]:
     """The attributes the token's key determines (algorithm, length, curve, sensitivity)."""
-    from kmiphsm.engine.keyspec import algorithm_enum, curve_enum
-
     result: dict[str, list[Any]] = {
         "CryptographicAlgorithm": [int(algorithm_enum(ref))],
         "CryptographicLength": [int(ref.length_bits)],
@@ -322,7 +315,7 @@ def new_object(context: "OperationContext", object_type: int,
     return obj
 
 
-def default_key_format(object_type: int, key: "KeyRef") -> int:
+def default_key_format(object_type: int, key: KeyRef) -> int:
     """The Key Format Type a Get returns when the client names none (KMIP 2.1 section 6.1.19:
     the server's default for the object): Raw for symmetric keys and secret data, PKCS#8 for
     private keys, X.509 (SubjectPublicKeyInfo) for public keys."""
@@ -352,11 +345,9 @@ def names_of(values: Iterable[Any]) -> list[str]:
     return [v.get("NameValue") if isinstance(v, dict) else str(v) for v in values]
 
 
-def destroy_quietly(context: "OperationContext", key: "KeyRef") -> None:
+def destroy_quietly(context: "OperationContext", key: KeyRef) -> None:
     """Destroy a key just made whose object could not be stored (the failure that matters is
     the one being raised)."""
-    from kmiphsm.hsm import TokenError
-
     try:
         context.token.destroy(key)
     except TokenError:
