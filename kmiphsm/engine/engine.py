@@ -34,6 +34,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
+from kmiphsm.engine import managed, tagging
 from kmiphsm.engine.context import PLACEHOLDER_SOURCES, BatchState, OperationContext
 from kmiphsm.engine.errors import KmipError, from_token_error
 from kmiphsm.engine.identity import Identity
@@ -346,11 +347,16 @@ class Engine:
     @staticmethod
     def _fill_unique_identifier(context: OperationContext, payload: Any) -> None:
         """A typed payload's ``unique_identifier`` that is missing (the ID Placeholder), a
-        2.x Enumeration or an Integer is replaced by the identifier it stands for."""
+        2.x Enumeration, an Integer or a JSON array of tags (:mod:`kmiphsm.engine.tagging`) is
+        replaced by the identifier it stands for."""
         if not dataclasses.is_dataclass(payload) or not hasattr(payload, "unique_identifier"):
             return
         value = payload.unique_identifier
         if isinstance(value, str):
+            names = tagging.tag_list(value)
+            if names is not None and context.item.operation != enums.Operation.Import:
+                payload.unique_identifier = tagging.resolve(
+                    context.store, managed.visible_owner(context), names)
             return
         resolved = context.resolve_unique_identifier(value)
         if resolved is not None:

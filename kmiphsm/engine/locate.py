@@ -10,6 +10,8 @@ attribute of the request, newest first.
 - Only the caller's objects are searched, every owner's for an administrator
   (:func:`managed.visible_owner`); on-line objects unless the Storage Status Mask asks for
   archived or destroyed ones.
+- Cosmian KMS's tags (the ``cosmian``/``tag`` vendor attribute, :mod:`kmiphsm.engine.tagging`)
+  match every object carrying all the tags listed, and the system tags (``_kk`` ...) its type.
 - Offset Items are skipped, then at most Maximum Items are returned. Located Items, the count
   of all matches (written from KMIP 1.3 on), is returned when the request pages with Offset
   Items or Maximum Items: the response "MAY include" it, and the OASIS test cases, which do
@@ -25,11 +27,12 @@ attribute of the request, newest first.
 
 from __future__ import annotations
 
-from kmiphsm.engine import managed
+from typing import Any, Mapping
+
+from kmiphsm.engine import managed, tagging
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
-from kmiphsm.model.attributes import Attributes
 from kmiphsm.model.payloads.locate import LocateRequestPayload, LocateResponsePayload
 from kmiphsm.store import AttributeFilter, LocateQuery
 from kmiphsm.store.errors import InvalidValueError
@@ -40,7 +43,17 @@ Reason = enums.ResultReason
 Member = enums.ObjectGroupMember
 
 
-def filters(attributes: Attributes) -> list[AttributeFilter]:
+def tagged(context: OperationContext, query: LocateQuery, required: set[str]
+           ) -> tuple[list[str], int]:
+    """A Locate by tags (:mod:`kmiphsm.engine.tagging`): every match, then the page asked."""
+    everything = tagging.matching(context.store, query.owner, required, query.filters,
+                                  storage_status=query.storage_status)
+    start = query.offset_items
+    end = None if query.maximum_items is None else start + query.maximum_items
+    return everything[start:end], len(everything)
+
+
+def filters(attributes: Mapping[str, list[Any]]) -> list[AttributeFilter]:
     """One store filter per attribute value of the request."""
     return [AttributeFilter(name, value) for name, values in attributes.items()
             for value in values]
@@ -79,7 +92,8 @@ def bring_states_up_to_date(context: OperationContext) -> None:
 
 @handler(Operation.Locate)
 def locate(context: OperationContext, payload: LocateRequestPayload) -> LocateResponsePayload:
-    conditions = filters(payload.attributes)
+    attributes, required_tags = tagging.split_filter(payload.attributes)
+    conditions = filters(attributes)
     maximum = payload.maximum_items
     member = payload.object_group_member
     if member is not None:
@@ -100,8 +114,11 @@ def locate(context: OperationContext, payload: LocateRequestPayload) -> LocateRe
         bring_states_up_to_date(context)
     paging = payload.maximum_items is not None or payload.offset_items is not None
     try:
-        found = store.locate(query)
-        total = located_items(store, query, found) if paging else len(found)
+        if required_tags:
+            found, total = tagged(context, query, required_tags)
+        else:
+            found = store.locate(query)
+            total = located_items(store, query, found) if paging else len(found)
     except InvalidValueError as error:
         raise KmipError(Reason.InvalidField, str(error)) from None
     if total > 1 and (maximum is None or maximum > 1):

@@ -30,6 +30,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
+from kmiphsm.engine import tagging
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import algorithm_enum, curve_enum
 from kmiphsm.hsm import KeyRef, TokenError
@@ -277,7 +278,8 @@ def new_object(context: "OperationContext", object_type: int,
     """Store a new object owned by the caller, with the server's attributes; registers an undo
     that deletes it again (and ``undo``, e.g. destroying its token key, first)."""
     moment = now(context)
-    attrs: dict[str, list[Any]] = {name: list(values) for name, values in attributes.items()
+    attrs: dict[str, list[Any]] = {name: list(values) for name, values
+                                    in tagging.normalised(attributes).items()
                                     if name not in ("ObjectType", "UniqueIdentifier")}
     if key is not None:
         for name, values in context.engine.object_policy.items():

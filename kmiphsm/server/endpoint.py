@@ -1,18 +1,19 @@
 """Bytes in, bytes out: the encodings around the engine, shared by both transports.
 
 Runs in a pool thread (it calls the engine, which calls the token and the store). Knows the
-three wire encodings and the bare-operation JSON form of ``POST /kmip/2_1``; knows nothing of
-Twisted.
+three wire encodings and the bare-operation JSON of ``POST /kmip/2_1`` (Cosmian KMS's dialect,
+:mod:`kmiphsm.ttlv.cosmian`); knows nothing of Twisted.
 """
 
 from __future__ import annotations
 
 import json as stdjson
+import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from kmiphsm.engine.identity import Identity
-from kmiphsm.ttlv import Node, TTLVError, Type, binary, enums, registry, tags
+from kmiphsm.ttlv import Node, TTLVError, Type, binary, cosmian, enums, registry, tags
 from kmiphsm.ttlv import json as ttlv_json
 from kmiphsm.ttlv import xml as ttlv_xml
 
@@ -37,6 +38,7 @@ CODECS: dict[str, Codec] = {
 # HTTP status for a failed bare operation, by Result Reason; anything else is 400.
 HTTP_STATUS_BY_REASON: dict[str, int] = {
     "ItemNotFound": 404,
+    "ObjectNotFound": 404,
     "PermissionDenied": 403,
     "AuthenticationNotSuccessful": 401,
     "OperationNotSupported": 501,
@@ -93,10 +95,13 @@ class KmipEndpoint:
         return codec.encode(response), summarize(response)
 
     def handle_bare_json(self, data: bytes, identity: Identity) -> tuple[int, bytes, str]:
-        """``POST /kmip/2_1``: one bare operation in JSON → its bare response payload.
+        """``POST /kmip/2_1``: one bare operation in Cosmian's JSON → its bare response payload.
 
-        A RequestMessage posted here is processed as a batch and answered whole.
-        Returns (HTTP status, JSON body, log summary).
+        Cosmian KMS's dialect (:mod:`kmiphsm.ttlv.cosmian`) is read, and the answer is written
+        in the generation of Cosmian client that sent the request. A RequestMessage posted
+        here is processed as a batch and answered whole. Returns (HTTP status, JSON body, log
+        summary); a failed operation is an HTTP error status with a JSON body naming the
+        Result Reason.
         """
         try:
             document = stdjson.loads(data)
@@ -105,17 +110,23 @@ class KmipEndpoint:
         if not isinstance(document, dict) or not isinstance(document.get("tag"), str):
             return 400, _error_body("InvalidMessage",
                                     'expected a JSON object {"tag": "<Operation>", "value": [...]}'), "-"
+        dialect = cosmian.detect(document)
         if document["tag"] == "RequestMessage":
-            body, summary = self.handle(data, "json", identity)
-            return 200, body, summary
+            try:
+                request = cosmian.from_object(document)
+            except TTLVError as exc:
+                response = self.engine.invalid_message_response(f"cannot decode the message: {exc}")
+            else:
+                response = self.engine.process_node(request, identity)
+            return 200, cosmian.encode(response, dialect).encode(), summarize(response)
         operation_name = document["tag"]
         try:
-            operation = enums.Operation[operation_name]
+            operation = cosmian.operation_value(operation_name)
         except KeyError:
-            return 400, _error_body("InvalidMessage",
+            return 404, _error_body("OperationNotSupported",
                                     f"unknown operation {operation_name!r} (tag of a bare operation)"), "-"
         try:
-            payload = ttlv_json.decode(stdjson.dumps({**document, "tag": "RequestPayload"}))
+            payload = cosmian.from_object(document, now=int(time.time()), tag="RequestPayload")
         except TTLVError as exc:
             return 400, _error_body("InvalidMessage", f"cannot decode the {operation_name} payload: {exc}"), "-"
         if payload.type != Type.STRUCTURE:
@@ -132,9 +143,8 @@ class KmipEndpoint:
             message = item.get(tags.ResultMessage, "") or reason
             return HTTP_STATUS_BY_REASON.get(reason, 400), _error_body(reason, message), summary
         result = item.child(tags.ResponsePayload) or Node.structure(tags.ResponsePayload, [])
-        encoded = stdjson.loads(ttlv_json.encode(result))
-        encoded["tag"] = f"{operation_name}Response"
-        return 200, stdjson.dumps(encoded).encode(), summary
+        encoded = cosmian.to_object(result, dialect, tag=f"{operation_name}Response")
+        return 200, stdjson.dumps(encoded, separators=(",", ":")).encode(), summary
 
 
 def _single_item_request(operation: int, payload: Node) -> Node:

@@ -5,7 +5,9 @@ The single source of truth is ``data/kmip-tags-and-enums.json`` (tables of KMIP
 ``/work/shared/spec/README.md``).  The PKCS#11 Function and Return Code names,
 which KMIP 2.1 sections 11.38-11.39 define by reference to PKCS#11 only, come
 from ``data/pkcs11-names.json``, generated from the PKCS#11 3.0 headers by
-``data/gen_pkcs11_names.py``.  Nothing here is typed by hand.
+``data/gen_pkcs11_names.py``.  Cosmian KMS's own spellings of tags and values, read as
+aliases, come from ``data/cosmian-names.json``, generated from Cosmian's source by
+``data/gen_cosmian_names.py``.  Nothing here is typed by hand.
 
 Names:
 
@@ -50,6 +52,7 @@ __all__ = [
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "kmip-tags-and-enums.json"
 PKCS11_DATA_FILE = DATA_FILE.with_name("pkcs11-names.json")
+COSMIAN_DATA_FILE = DATA_FILE.with_name("cosmian-names.json")
 
 #: Name of the pseudo-enumeration whose values are tag numbers ("(Tag)").
 TAG_ENUMERATION = "Tag"
@@ -128,6 +131,11 @@ def _load() -> None:
         _TAGS_BY_NAME[entry["xml"]] = number
         _TAGS_BY_NAME.setdefault(entry["name"], number)
         _TAGS_BY_NAME.setdefault(normalize_name(entry["name"]), number)
+    with open(COSMIAN_DATA_FILE, encoding="utf-8") as f:
+        cosmian = _json.load(f)
+    for spellings in (cosmian["field_tags"], cosmian["v5"]["tags"], cosmian["v4"]["tags"]):
+        for name, number in spellings.items():
+            _TAGS_BY_NAME.setdefault(name, int(number, 16))
     for name, number in list(_TAGS_BY_NAME.items()):
         _TAGS_BY_LOWER.setdefault(name.lower(), number)
 
@@ -172,6 +180,14 @@ def _load() -> None:
         _ENUM_LIST.append(e)
         _ENUMS[e.name] = e
         _ENUMS[spec_name] = e
+
+    # Cosmian KMS's spellings (data/gen_cosmian_names.py: "SHA256", "P256", "Item_Not_Found")
+    # are read in every encoding; they never shadow a name of ours.
+    for dialect in ("v5", "v4"):
+        for enum_name, spellings in cosmian[dialect]["enumerations"].items():
+            e = _ENUMS[enum_name]
+            for spelling, value in spellings.items():
+                e.values.setdefault(spelling, int(value, 16))
 
     tag_enum = Enumeration(TAG_ENUMERATION, "(Tag)", is_tag=True)
     _ENUMS[TAG_ENUMERATION] = tag_enum
