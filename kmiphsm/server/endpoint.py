@@ -48,6 +48,10 @@ HTTP_STATUS_BY_REASON: dict[str, int] = {
     "CryptographicFailure": 422,
     "WrongKeyLifecycleState": 409,
     "ObjectAlreadyExists": 409,
+    "ObjectArchived": 409,
+    "ObjectDestroyed": 410,
+    "NotExtractable": 403,
+    "Sensitive": 403,
 }
 
 
