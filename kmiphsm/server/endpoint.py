@@ -90,13 +90,17 @@ class KmipEndpoint:
     def handle(self, data: bytes, encoding: str, identity: Identity) -> tuple[bytes, str]:
         """One RequestMessage in ``encoding`` → the ResponseMessage in the same encoding."""
         codec = CODECS[encoding]
-        try:
-            request = codec.decode(data)
-        except TTLVError as exc:
-            response = self.engine.invalid_message_response(f"cannot decode the {encoding} message: {exc}")
-        else:
-            response = self.engine.process_node(request, identity)
+        response = self._process(lambda: codec.decode(data), encoding, identity)
         return codec.encode(response), summarize(response)
+
+    def _process(self, decode: Callable[[], Node], encoding: str, identity: Identity) -> Node:
+        """The ResponseMessage to the RequestMessage ``decode`` reads (Invalid Message if it
+        cannot)."""
+        try:
+            request = decode()
+        except TTLVError as exc:
+            return self.engine.invalid_message_response(f"cannot decode the {encoding} message: {exc}")
+        return self.engine.process_node(request, identity)
 
     def handle_bare_json(self, data: bytes, identity: Identity) -> tuple[int, bytes, str]:
         """``POST /kmip/2_1``: one bare operation in Cosmian's JSON → its bare response payload.
@@ -116,12 +120,7 @@ class KmipEndpoint:
                                     'expected a JSON object {"tag": "<Operation>", "value": [...]}'), "-"
         dialect = cosmian.detect(document)
         if document["tag"] == "RequestMessage":
-            try:
-                request = cosmian.from_object(document)
-            except TTLVError as exc:
-                response = self.engine.invalid_message_response(f"cannot decode the message: {exc}")
-            else:
-                response = self.engine.process_node(request, identity)
+            response = self._process(lambda: cosmian.from_object(document), "json", identity)
             return 200, cosmian.encode(response, dialect).encode(), summarize(response)
         operation_name = document["tag"]
         try:
