@@ -188,3 +188,34 @@ class ContainerTests(unittest.TestCase):
         self.assertEqual(p14, p21)
         self.assertEqual(p14.to_node(V1_4), v14)
         self.assertEqual(p21.to_node(V2_1), v21)
+
+
+class AttributeTypeTests(unittest.TestCase):
+    """Each attribute's item type comes from KMIP 2.1 section 4 (model/attribute_types.py)."""
+
+    def test_a_value_of_the_wrong_type_is_invalid_field_in_2x(self) -> None:
+        for wrong in (Node.text(tags.CryptographicAlgorithm, "AES"),
+                      Node.boolean(tags.ActivationDate, True),
+                      Node.integer(tags.Name, 1),
+                      Node.enumeration(tags.CryptographicLength, 128)):
+            node = Node.structure(tags.Attributes, [wrong])
+            with self.assertRaises(ModelError) as raised:
+                attrs.from_node(node)
+            self.assertEqual(enums.ResultReason.InvalidField, raised.exception.reason)
+
+    def test_a_value_of_the_wrong_type_is_invalid_field_in_1x(self) -> None:
+        node = Node.structure(tags.Attribute, [
+            Node.text(tags.AttributeName, "Cryptographic Length"),
+            Node.text(tags.AttributeValue, "128")])
+        with self.assertRaises(ModelError) as raised:
+            attrs.attribute_from_node_1x(node)
+        self.assertEqual("Cryptographic Length must be an Integer, not a TextString",
+                         raised.exception.message)
+
+    def test_every_type_the_spec_allows_is_taken(self) -> None:
+        for uid in (Node.text(tags.UniqueIdentifier, "x"), Node.integer(tags.UniqueIdentifier, 1),
+                    Node.enumeration(tags.UniqueIdentifier, 1)):
+            attrs.from_node(Node.structure(tags.Attributes, [uid]))
+        custom = Node.structure(tags.Attribute, [
+            Node.text(tags.AttributeName, "x-anything"), Node.boolean(tags.AttributeValue, True)])
+        self.assertEqual("x", attrs.attribute_from_node_1x(custom)[2]["VendorIdentification"])

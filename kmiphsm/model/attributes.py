@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
-from kmiphsm.model import spec_data
+from kmiphsm.model import attribute_types, spec_data
 from kmiphsm.model.errors import ModelError
 from kmiphsm.model.values import AttrValue, plain, to_node
 from kmiphsm.model.version import ProtocolVersion
@@ -145,6 +145,7 @@ def from_node(node: Node) -> Attributes:
     result = Attributes()
     for child in node.value:
         name = VENDOR_ATTRIBUTE if child.tag == tags.Attribute else registry.tag_name(child.tag)
+        attribute_types.check(name, child)
         result.add(name, plain(child))
     return result
 
@@ -186,6 +187,8 @@ def attribute_from_node_1x(node: Node) -> tuple[str, int | None, AttrValue | Non
             raise ModelError("AttributeIndex must be an Integer")
         index = index_node.value
     value_node = node.child(tags.AttributeValue)
+    if value_node is not None and vendor is None:
+        attribute_types.check(name, value_node)
     value = plain(value_node) if value_node is not None else None
     if vendor is not None:
         if value is not None:

@@ -1,0 +1,95 @@
+"""The item type of each KMIP 2.1 attribute (section 4: every attribute's "Item / Encoding"
+table), so a value of the wrong type is refused as Invalid Field by the model rather than
+reaching the engine (a Cryptographic Algorithm sent as a Text String, a date as a Boolean).
+
+The table is read from the specification text by :func:`extract` (``python -m
+kmiphsm.model.attribute_types SPEC.txt`` regenerates ``data/attribute-types.json``).
+Attributes the table does not list (vendor attributes, 1.x-only ones) are not checked here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from kmiphsm.model import spec_data
+from kmiphsm.model.errors import ModelError
+from kmiphsm.ttlv import Node, Type, enums
+
+DATA_FILE = Path(__file__).with_name("data") / "attribute-types.json"
+
+#: The spec's encoding words -> item types.
+_ENCODINGS = {
+    "Structure": (Type.STRUCTURE,), "RNG Parameters": (Type.STRUCTURE,),
+    "Integer": (Type.INTEGER,), "Long Integer": (Type.LONG_INTEGER,),
+    "Big Integer": (Type.BIG_INTEGER,), "Enumeration": (Type.ENUMERATION,),
+    "Boolean": (Type.BOOLEAN,), "Text String": (Type.TEXT_STRING,),
+    "Byte String": (Type.BYTE_STRING,), "Date-Time": (Type.DATE_TIME,),
+    "Date Time": (Type.DATE_TIME,), "Interval": (Type.INTERVAL,),
+    "Text String, Enumeration or Integer": (Type.TEXT_STRING, Type.ENUMERATION, Type.INTEGER),
+}
+
+
+def extract(text: str) -> dict[str, list[str]]:
+    """Attribute (CamelCase) -> the item type names its section's Encoding table gives."""
+    from kmiphsm.model.attribute_rules import _camel
+
+    lines = [line.strip() for line in text.splitlines()]
+    start = next(i for i, line in enumerate(lines)
+                 if line == "4" and lines[i + 1].startswith("Object Attributes"))
+    end = next(i for i in range(start, len(lines))
+               if lines[i] == "5" and lines[i + 1].startswith("Attribute Data Structures"))
+    found: dict[str, list[str]] = {}
+    for index in range(start, end):
+        if lines[index] != "Encoding":
+            continue
+        name, encoding = lines[index + 1], lines[index + 2]
+        if name in ("REQUIRED", "Required"):
+            name, encoding = lines[index + 2], lines[index + 3]
+        if encoding not in _ENCODINGS or name in ("Description", "Encoding"):
+            continue
+        found.setdefault(_camel(name), [t.name for t in _ENCODINGS[encoding]])
+    return found
+
+
+#: Attributes whose Encoding table the extraction cannot read (the text names another item:
+#: "Sensitive" in 4.3, "Description" in 4.9; 4.59 prints a structure of sub-items), from
+#: KMIP 2.1 sections 4.3, 4.9, 4.19 and 4.59.
+_SUPPLEMENT = {"AlwaysSensitive": ["BOOLEAN"], "Comment": ["TEXT_STRING"],
+               "Description": ["TEXT_STRING"], "UsageLimits": ["STRUCTURE"]}
+
+
+@lru_cache(maxsize=1)
+def types() -> dict[str, frozenset[int]]:
+    with open(DATA_FILE, encoding="utf-8") as handle:
+        data = json.load(handle)
+    for name, names in _SUPPLEMENT.items():
+        data.setdefault(name, names)
+    return {name: frozenset(int(Type[t]) for t in names) for name, names in data.items()}
+
+
+def check(name: str, node: Node) -> None:
+    """Invalid Field unless ``node`` (attribute ``name``'s value) has the spec's item type."""
+    allowed = types().get(name)
+    if allowed is not None and node.type not in allowed:
+        wanted = " or ".join(Type(t).xml_name for t in sorted(allowed))
+        raise ModelError(f"{spec_data.printed_name(name)} must be {_a(wanted)}, "
+                         f"not {_a(Type(node.type).xml_name)}", enums.ResultReason.InvalidField)
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1] in "AEIOU" else "a ") + noun
+
+
+def main(argv: list[str]) -> int:
+    source = Path(argv[0]) if argv else Path("../shared/spec/kmip-spec-v2.1.txt")
+    table = extract(source.read_text(encoding="utf-8"))
+    DATA_FILE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"{len(table)} attribute types written to {DATA_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
