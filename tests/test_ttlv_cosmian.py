@@ -112,6 +112,17 @@ class ReadingTests(unittest.TestCase):
                          reason.get(tags.RevocationReasonCode))
         self.assertEqual("rotated", reason.get(tags.RevocationMessage))
 
+    def test_certificate_attributes_become_kmip_attributes(self) -> None:
+        certify = v5_structure("Certify", leaf("UniqueIdentifier", "TextString", "pk"),
+                               v5_structure("Attributes", v5_structure(
+                                   "CertificateAttributes",
+                                   leaf("CertificateSubjectCn", "TextString", "svc.example"),
+                                   leaf("CertificateSubjectO", "TextString", "Example"),
+                                   leaf("CertificateSubjectOu", "TextString", ""))))
+        attributes = cosmian.from_object(certify, tag="RequestPayload").child(tags.Attributes)
+        self.assertEqual([("CertificateSubjectCN", "svc.example"), ("CertificateSubjectO", "Example")],
+                         [(registry.tag_name(c.tag), c.value) for c in attributes.value])
+
     def test_json_only_extensions_are_dropped(self) -> None:
         destroy = v5_structure("Destroy", leaf("UniqueIdentifier", "TextString", "k1"),
                                leaf("Remove", "Boolean", True), leaf("Cascade", "Boolean", True))

@@ -13,6 +13,10 @@ clients are in the field, and both are read here:
 * **5.x**: Structure without ``type``; managed objects tagged by their object type (as KMIP
   itself does); vendor attributes as KMIP 2.1 ``Attribute`` structures.
 
+Both put a certificate's subject and issuer fields in a ``CertificateAttributes`` structure
+(Cosmian's vendor tag 0x540001); they are KMIP 2.1's Certificate Attributes (section 4.6),
+one attribute each, and are read so (empty ones left out).
+
 Both use Cosmian's spellings of tags and enumeration values (``SHA256``, ``P256``,
 ``Item_Not_Found``, ``ObjectUniqueIdentifier``), listed in ``data/cosmian-names.json`` (made
 from Cosmian's source by ``data/gen_cosmian_names.py``); the registry reads those spellings in
@@ -185,6 +189,9 @@ def _children(children: list[Any]) -> list[Any]:
             child = {**child, "tag": object_tag}
         elif tag == "VendorAttributes":
             result.extend(_vendor_attributes(child))
+            continue
+        elif tag == "CertificateAttributes" and isinstance(child.get("value"), list):
+            result.extend(c for c in child["value"] if isinstance(c, dict) and c.get("value"))
             continue
         elif tag == "RevocationReason" and child.get("type") in ("TextString", "Enumeration"):
             child = _revocation_reason(child)
