@@ -142,14 +142,15 @@ def certificate_of(context: OperationContext, obj: StoredObject) -> x509.Certifi
 
 
 def ordered(links: list[Link]) -> list[Link]:
-    """The certificates as one chain, leaf first (see the module docstring)."""
+    """The certificates as one chain, leaf first, linked by names (see the module docstring;
+    the signatures are :func:`check`'s)."""
     unique: dict[bytes, Link] = {}
     for link in links:  # the same certificate twice (a value and its object) is one
         if link.digest not in unique or link.obj is not None:
             unique[link.digest] = link
     remaining = list(unique.values())
     leaves = [link for link in remaining
-              if not any(other is not link and issued_by(other, link) for other in remaining)]
+              if not any(other is not link and named_issuer(other, link) for other in remaining)]
     if len(leaves) != 1:
         raise KmipError(Reason.InvalidField,
                         "the certificates given are not one certificate chain (each one but "
@@ -158,13 +159,14 @@ def ordered(links: list[Link]) -> list[Link]:
     remaining.remove(leaves[0])
     while remaining:
         top = chain[-1]
-        if self_signed(top):
+        if self_issued(top):
             break
-        issuers = [link for link in remaining if issued_by(top, link)]
+        issuers = [link for link in remaining if named_issuer(top, link)]
         if not issuers:
             break
-        chain.append(issuers[0])
-        remaining.remove(issuers[0])
+        verified = [link for link in issuers if issued_by(top, link)]
+        chain.append((verified or issuers)[0])
+        remaining.remove(chain[-1])
     if remaining:
         raise KmipError(Reason.InvalidField,
                         "the certificates given are not one certificate chain: "
@@ -172,9 +174,14 @@ def ordered(links: list[Link]) -> list[Link]:
     return chain
 
 
+def named_issuer(child: Link, parent: Link) -> bool:
+    """Whether ``parent``'s subject is ``child``'s issuer."""
+    return child.certificate.issuer == parent.certificate.subject
+
+
 def issued_by(child: Link, parent: Link) -> bool:
     """Whether ``parent``'s subject is ``child``'s issuer and its key verifies ``child``."""
-    if child.certificate.issuer != parent.certificate.subject:
+    if not named_issuer(child, parent):
         return False
     try:
         child.certificate.verify_directly_issued_by(parent.certificate)
@@ -183,34 +190,37 @@ def issued_by(child: Link, parent: Link) -> bool:
     return True
 
 
+def self_issued(link: Link) -> bool:
+    return named_issuer(link, link)
+
+
 def self_signed(link: Link) -> bool:
     return issued_by(link, link)
 
 
 def complete(context: OperationContext, chain: list[Link]) -> None:
     """Append to ``chain`` the caller's certificates that issued its top, up to a
-    self-signed one (or as far as they go)."""
-    while not self_signed(chain[-1]) and len(chain) < MAX_CHAIN:
+    self-issued one (or as far as they go): by name, the one whose key verifies the
+    signature first (a name without such a key is kept, for :func:`check` to refuse)."""
+    while not self_issued(chain[-1]) and len(chain) < MAX_CHAIN:
         top = chain[-1]
-        if top.certificate.issuer == top.certificate.subject:
-            return  # self-issued but not self-signed: check() says Invalid
-        found = None
+        named = []
         for obj in candidates(context, top.certificate.issuer):
             try:
                 link = Link(certificate_of(context, obj), obj)
             except KmipError:
                 continue
-            if issued_by(top, link) and all(link.digest != other.digest for other in chain):
-                found = link
-                break
-        if found is None:
+            if named_issuer(top, link) and all(link.digest != other.digest for other in chain):
+                named.append(link)
+        if not named:
             return
-        chain.append(found)
+        verified = [link for link in named if issued_by(top, link)]
+        chain.append((verified or named)[0])
 
 
 def candidates(context: OperationContext, name: x509.Name) -> list[StoredObject]:
     """The caller's Certificate objects that may be ``name`` (same Common Name when it has
-    one)."""
+    one), not revoked or archived."""
     filters = []
     for attribute in name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[:1]:
         if isinstance(attribute.value, str):
