@@ -5,10 +5,10 @@ provided), and Export's Get semantics in every state."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
 from kmiphsm.hsm import KeyRef, Storage
@@ -27,7 +27,6 @@ Reason = enums.ResultReason
 State = enums.State
 Usage = enums.CryptographicUsageMask
 KWT = enums.KeyWrapType
-Validity = enums.ValidityIndicator
 
 KEY = bytes.fromhex("FEFF" + "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDD")
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -80,7 +79,6 @@ class ImportTests(TransferBase):
         self.assertEqual(got["SymmetricKey"]["KeyBlock"]["KeyValue"]["KeyMaterial"],
                          {"Key": KEY})
         self.h.call(Op.Activate, {"UniqueIdentifier": uid})
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
         expected = Cipher(algorithms.AES(KEY), modes.ECB()).encryptor().update(b"sixteen byte msg")
         self.assertEqual(self.encrypt(uid), expected)
         response = self.h.message((Op.Import, cosmian_import("placeholder-1")), (Op.Get, {}))
