@@ -204,8 +204,12 @@ def read_subject(context: OperationContext, payload: CertifyRequestPayload,
     obj = subject_object(context, payload.subject_identifier, request is not None)
     public_key = None
     if obj is not None:
-        spki = context.token.export_public_key(managed.key_ref(obj))
-        public_key = serialization.load_der_public_key(spki)
+        key = managed.key_ref(obj)
+        if keyblocks.is_kept(obj.object_type, key):
+            raise KmipError(Reason.FeatureNotSupported,
+                            f"public key {obj.unique_identifier!r} is kept as registered (a DSA "
+                            "or DH key the token cannot hold): it cannot be certified here")
+        public_key = serialization.load_der_public_key(context.token.export_public_key(key))
     if request is not None:
         try:
             requested_key = request.public_key()
