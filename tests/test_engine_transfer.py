@@ -397,6 +397,15 @@ class Transfer14Tests(TransferBase):
         self.assertEqual(self.h.call(Op.Import, nodes, version=(1, 4))["UniqueIdentifier"],
                          "one-four-import")
         self.assertEqual(self.stored("one-four-import").attributes["InitialDate"], [T0])
+        nodes = [Node.text(tags.UniqueIdentifier, "one-four-template"),
+                 Node.enumeration(tags.ObjectType, OT.SymmetricKey),
+                 Node.structure(tags.TemplateAttribute, [
+                     attribute_1x("CryptographicAlgorithm", Alg.AES),
+                     attribute_1x("CryptographicLength", 128)]),
+                 to_node("SymmetricKey", {"KeyBlock": block(Fmt.Raw, bytes(16))})]
+        self.h.call(Op.Import, nodes, version=(1, 4))
+        self.assertEqual(self.stored("one-four-template").attributes["CryptographicLength"],
+                         [128])
 
     def test_not_operations_of_kmip_1_3(self) -> None:
         uid = self.h.create_aes()

@@ -41,7 +41,8 @@ The object's value goes into the token exactly as Register puts it there
   - Sensitive and Extractable are how the token holds the key, as for Register; Always
     Sensitive True needs Sensitive True and Never Extractable True needs Extractable False;
   - a Digest given must be one the server computes from the value (the value is what it
-    describes); for a key kept wrapped, which the server cannot read, it is kept as given;
+    describes); for a key the server may not read (kept wrapped, or unwrapped into the token
+    as sensitive or not extractable) it is kept as given;
   - the server's own vendor attributes (Vendor Identification "y", such as an exported
     object's Secret Data Type) are set again from the object, not taken from the request;
   - a single-instance attribute given twice is Attribute Single Valued, a wrong value
@@ -246,6 +247,9 @@ def check_digests(context: OperationContext, prepared: register.Prepared,
             computed = keyblocks.key_digests(context, prepared.object_type, prepared.key,
                                              prepared.key_format_type, prepared.value)
             prepared.digests = computed
+        if not computed:  # a key the server may not read (unwrapped sensitive ...)
+            prepared.digests = [d for d in claimed if isinstance(d, Mapping)]
+            return
     for digest in claimed:
         if not isinstance(digest, Mapping) or not any(_same_digest(digest, mine)
                                                        for mine in computed):

@@ -13,16 +13,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kmiphsm.model import attributes as attrs
 from kmiphsm.model.attributes import Attributes
 from kmiphsm.model.codec import (
-    ATTRIBUTE_LIST, BOOLEAN, ENUMERATION, PLAIN, TEXT_STRING, UNIQUE_IDENTIFIER, Structure, field,
+    BOOLEAN, ENUMERATION, PLAIN, TEXT_STRING, UNIQUE_IDENTIFIER, AttributesKind, FieldSpec,
+    Structure, field,
 )
 from kmiphsm.model.objects import MANAGED_OBJECT
 from kmiphsm.model.payloads.attributes import INDEXED_ATTRIBUTES
 from kmiphsm.model.payloads.registry import request_payload, response_payload
-from kmiphsm.ttlv import enums
+from kmiphsm.model.version import ProtocolVersion
+from kmiphsm.ttlv import Node, enums, tags
 
 Operation = enums.Operation
+
+
+class ImportedAttributesKind(AttributesKind):
+    """Import's attributes: a 2.x ``Attributes`` structure, KMIP 1.4's repeated ``Attribute``
+    (Table 253) — what is written back too — or, read as well, a Template-Attribute as the
+    other 1.x operations take it."""
+
+    def __init__(self) -> None:
+        super().__init__(template=False)
+
+    def other_tags(self, spec: FieldSpec) -> tuple[int, ...]:
+        return (tags.Attribute, tags.TemplateAttribute)
+
+    def decode_field(self, spec: FieldSpec, nodes: list[Node], version: ProtocolVersion) -> Any:
+        result = super().decode_field(
+            spec, [n for n in nodes if n.tag != tags.TemplateAttribute], version)
+        for node in nodes:
+            if node.tag == tags.TemplateAttribute:
+                result = result.merged(attrs.from_template_attribute(node))
+        return result
+
+
+IMPORTED_ATTRIBUTES = ImportedAttributesKind()
 
 
 @request_payload(Operation.Import)
@@ -34,7 +60,7 @@ class ImportRequestPayload(Structure):
     object_type: int = field("ObjectType", ENUMERATION, required=True)
     replace_existing: bool | None = field("ReplaceExisting", BOOLEAN)
     key_wrap_type: int | None = field("KeyWrapType", ENUMERATION)
-    attributes: Attributes = field("Attributes", ATTRIBUTE_LIST, required=True)
+    attributes: Attributes = field("Attributes", IMPORTED_ATTRIBUTES, required=True)
     managed_object: Any = field("SymmetricKey", MANAGED_OBJECT, required=True)
 
 
