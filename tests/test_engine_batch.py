@@ -246,10 +246,10 @@ class ItemTests(EngineTestCase):
         self.assertEqual(ids, [b"\xaa", None, b"\xbb"])
 
     def test_unsupported_operation(self) -> None:
-        response = self.run_request(request(item(Operation.Certify, batch_id=b"1")))
-        self.assertEqual(results(response), [(Operation.Certify, Status.OperationFailed,
+        response = self.run_request(request(item(Operation.ReCertify, batch_id=b"1")))
+        self.assertEqual(results(response), [(Operation.ReCertify, Status.OperationFailed,
                                               Reason.OperationNotSupported)])
-        self.assertIn("Certify", message_of(response))
+        self.assertIn("ReCertify", message_of(response))
         self.assertEqual(response.children(tags.BatchItem)[0].get(tags.UniqueBatchItemID), b"1")
 
     def test_unknown_operation_value(self) -> None:

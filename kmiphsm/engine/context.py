@@ -60,6 +60,7 @@ PLACEHOLDER_SOURCES: dict[int, str] = {
     Operation.Locate: "unique_identifier",  # only with exactly one hit
     Operation.Recover: "unique_identifier",
     Operation.Import: "unique_identifier",
+    Operation.Export: "unique_identifier",
     Operation.JoinSplitKey: "unique_identifier",
     Operation.CreateSplitKey: "unique_identifier",
 }

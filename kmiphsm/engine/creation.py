@@ -77,12 +77,14 @@ def store_key_object(context: "OperationContext", object_type: int,
                      server_attributes: Mapping[str, list[Any]] | None = None,
                      unique_identifier: str | None = None,
                      value: bytes | None = None, generated: bool = True,
-                     digests: list[dict[str, Any]] | None = None) -> StoredObject:
+                     digests: list[dict[str, Any]] | None = None,
+                     supplied: Mapping[str, list[Any]] | None = None) -> StoredObject:
     """Insert a new object holding ``key`` (call inside :func:`atomic`). Its Key Format Type
     is ``key_format_type`` if given, else the server's default for it; its Digest is computed
     (from ``value``, the key as the request brought it, if given: see
     :func:`keyblocks.key_digests`); a key the token ``generated`` gets its Random Number
-    Generator. An undo (Undo batch) deletes the object and destroys the key."""
+    Generator. An undo (Undo batch) deletes the object and destroys the key. ``supplied``:
+    see :func:`kmiphsm.engine.managed.new_object` (Import)."""
     server = dict(server_attributes or {})
     server["Digest"] = digests if digests is not None else keyblocks.key_digests(
         context, object_type, key, key_format_type, value)
@@ -90,7 +92,7 @@ def store_key_object(context: "OperationContext", object_type: int,
         server["RandomNumberGenerator"] = [dict(RANDOM_NUMBER_GENERATOR)]
     obj = managed.new_object(context, object_type, attributes, key=key,
                              server_attributes=server,
-                             unique_identifier=unique_identifier,
+                             unique_identifier=unique_identifier, supplied=supplied,
                              undo=lambda: managed.destroy_quietly(context, key))
     if key_format_type is not None and [key_format_type] != obj.attributes.get("KeyFormatType"):
         context.store.set_attribute(obj.unique_identifier, "KeyFormatType", [key_format_type])
@@ -100,12 +102,15 @@ def store_key_object(context: "OperationContext", object_type: int,
 
 def store_blob_object(context: "OperationContext", object_type: int,
                       attributes: Mapping[str, list[Any]], blob: "KeyRef", *,
-                      server_attributes: Mapping[str, list[Any]] | None = None) -> StoredObject:
+                      server_attributes: Mapping[str, list[Any]] | None = None,
+                      unique_identifier: str | None = None,
+                      supplied: Mapping[str, list[Any]] | None = None) -> StoredObject:
     """Insert an object whose value is a sealed blob (Opaque Object, Certificate): no key
     attributes, the blob as its key reference (call inside :func:`atomic`)."""
     attributes = {"Fresh": [True], **attributes}  # section 4.24, unless the client said False
     obj = managed.new_object(context, object_type, attributes,
                              server_attributes=server_attributes,
+                             unique_identifier=unique_identifier, supplied=supplied,
                              undo=lambda: managed.destroy_quietly(context, blob))
     raw = blob.to_bytes()
     context.store.set_key_ref(obj.unique_identifier, raw)

@@ -39,8 +39,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 from kmiphsm.engine import keymaterial, keyspec, managed
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef
+from kmiphsm.model.errors import ModelError
 from kmiphsm.model.objects import KeyBlock, KeyValue
 from kmiphsm.model.values import plain, to_node
+from kmiphsm.model.version import LATEST
 from kmiphsm.ttlv import binary, enums, registry
 
 if TYPE_CHECKING:
@@ -421,3 +423,21 @@ def unframe(framed: bytes) -> bytes:
     if len(data) != length:
         raise KmipError(Reason.GeneralFailure, "a stored value is damaged")
     return data
+
+
+# -- keys kept wrapped as imported (Import, KMIP 2.1 section 6.1.25) ------------------------------
+
+
+def seal_key_block(context: "OperationContext", key_block: KeyBlock) -> KeyRef:
+    """Keep a wrapped Key Block as the client gave it: its TTLV encoding (KMIP 2.1 form,
+    whatever the request's version: a wrapped Key Value is a Byte String in every version)
+    sealed like an opaque value. No plaintext key is in it."""
+    return seal(context, binary.encode(key_block.to_node(LATEST)))
+
+
+def unseal_key_block(context: "OperationContext", key: KeyRef) -> KeyBlock:
+    """The Key Block :func:`seal_key_block` kept."""
+    try:
+        return KeyBlock.from_node(binary.decode(unseal(context, key)), LATEST)
+    except (ValueError, ModelError):
+        raise KmipError(Reason.GeneralFailure, "a stored value is damaged") from None

@@ -180,18 +180,47 @@ def state_name(state: int) -> str:
     return registry.enum_name("State", int(state)) or str(state)
 
 
-def key_ref(obj: StoredObject) -> KeyRef:
+def key_ref(obj: StoredObject, *, stored_wrapped: bool = False) -> KeyRef:
     """The token reference of an object with key material. Wrong Key Lifecycle State once
     it is destroyed, even while its key is still being destroyed (the reference is kept
     until then: see :mod:`kmiphsm.engine.lifecycle`); Item Not Found for an object without
-    key material."""
+    key material. A key kept wrapped as it was imported (:func:`is_stored_wrapped`) is no
+    key the token can use: Feature Not Supported, unless ``stored_wrapped`` (Get and Export,
+    which return it as it is)."""
     if obj.state in DESTROYED_STATES:
         raise KmipError(Reason.WrongKeyLifecycleState,
                         f"object {obj.unique_identifier!r} is destroyed")
     if obj.key_ref is None:
         raise KmipError(Reason.ItemNotFound,
                         f"object {obj.unique_identifier!r} has no key material")
+    if not stored_wrapped and is_stored_wrapped(obj):
+        raise KmipError(Reason.FeatureNotSupported,
+                        f"object {obj.unique_identifier!r} is kept wrapped as it was imported "
+                        "(Key Wrap Type other than Not Wrapped): the server cannot use it; "
+                        "import it with Key Wrap Type Not Wrapped to have it unwrapped")
     return KeyRef.from_bytes(obj.key_ref)
+
+
+#: The server's vendor attribute marking a key kept wrapped as imported (KMIP 2.1 section
+#: 6.1.25: unless Key Wrap Type is Not Wrapped, "the server SHALL store the object as
+#: provided"); its value is the Key Wrap Type As Registered. Vendor Identification "y"
+#: attributes are read-only to clients once an object exists.
+STORED_WRAPPED_ATTRIBUTE = {"VendorIdentification": "y", "AttributeName": "KeyWrapType"}
+
+
+def stored_wrapped_attribute() -> dict[str, Any]:
+    return {**STORED_WRAPPED_ATTRIBUTE, "AttributeValue": int(enums.KeyWrapType.AsRegistered)}
+
+
+def is_stored_wrapped(obj: StoredObject) -> bool:
+    """Whether ``obj`` is a key kept wrapped as it was imported: its value is the client's
+    Key Block, sealed, not a token key."""
+    vendor = obj.attributes.get(VENDOR_ATTRIBUTE)
+    if not vendor:
+        return False
+    return any(isinstance(value, dict)
+               and value.get("VendorIdentification") == "y"
+               and value.get("AttributeName") == "KeyWrapType" for value in vendor)
 
 
 def require_use(context: "OperationContext", obj: StoredObject, usage: int, *,
@@ -238,6 +267,10 @@ def check_client_attributes(attributes: Mapping[str, list[Any]], *, creating: bo
     Create Key Pair / Derive Key, where :data:`CREATION_PARAMETERS` are allowed."""
     for name, values in attributes.items():
         if name == VENDOR_ATTRIBUTE:
+            if any(isinstance(v, dict) and v.get("VendorIdentification") == "y" for v in values):
+                raise KmipError(Reason.InvalidField, "vendor attributes of Vendor "
+                                "Identification \"y\" (KMIP 1.x \"y-\" custom attributes) are "
+                                "the server's, not set by a client")
             continue
         if name in SERVER_ONLY or (not creating and name in CREATION_PARAMETERS):
             raise KmipError(Reason.InvalidField,
@@ -274,9 +307,15 @@ def new_object(context: "OperationContext", object_type: int,
                attributes: Mapping[str, list[Any]], *, key: "KeyRef | None" = None,
                server_attributes: Mapping[str, list[Any]] | None = None,
                unique_identifier: str | None = None, generated: bool = True,
-               undo: Any = None) -> StoredObject:
+               undo: Any = None, supplied: Mapping[str, list[Any]] | None = None
+               ) -> StoredObject:
     """Store a new object owned by the caller, with the server's attributes; registers an undo
-    that deletes it again (and ``undo``, e.g. destroying its token key, first)."""
+    that deletes it again (and ``undo``, e.g. destroying its token key, first).
+
+    ``supplied``: attributes the server otherwise sets that an Import gives (KMIP 2.1 section
+    6.1.25: "all attributes MUST be set to the supplied values rather than any server
+    generated values"), already checked: they replace the server's, and a supplied State is
+    the object's state."""
     moment = now(context)
     attrs: dict[str, list[Any]] = {name: list(values) for name, values
                                     in tagging.normalised(attributes).items()
@@ -298,8 +337,14 @@ def new_object(context: "OperationContext", object_type: int,
     if key is not None:
         attrs.setdefault("Fresh", [True])
         attrs["KeyFormatType"] = [int(default_key_format(object_type, key))]
+    supplied = dict(supplied or {})
+    supplied_state = supplied.pop("State", None)
+    attrs.update({name: list(values) for name, values in supplied.items()})
     # KMIP 2.1 section 4.57 transition 1: Pre-Active, or at once what its dates make it
-    state, _ = state_at(State.PreActive, attrs, moment)
+    if supplied_state:
+        state = int(supplied_state[0])
+    else:
+        state, _ = state_at(State.PreActive, attrs, moment)
     attrs = {name: values for name, values in attrs.items() if values}
     uid = unique_identifier or context.store.new_unique_identifier()
     obj = StoredObject(unique_identifier=uid, object_type=int(object_type),

@@ -11,12 +11,14 @@ in the token, in one store transaction; the value is destroyed again if that fai
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 from kmiphsm.engine import certificates, creation, keyblocks, keyspec, managed
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
+from kmiphsm.hsm import KeyRef
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE
 from kmiphsm.model.objects import OBJECT_CLASSES, Certificate, OpaqueObject
 from kmiphsm.model.payloads.objects import RegisterRequestPayload, RegisterResponsePayload
@@ -38,8 +40,39 @@ def type_name(object_type: int) -> str:
 @handler(Operation.Register, object_types=REGISTERED_TYPES)
 def register(context: OperationContext,
              payload: RegisterRequestPayload) -> RegisterResponsePayload:
-    object_type = int(payload.object_type)
-    managed_object = payload.managed_object
+    attributes = payload.attributes
+    check_object(int(payload.object_type), payload.managed_object)
+    managed.check_client_attributes(attributes, creating=True)
+    creation.check_unique_names(context, attributes)
+    prepared = prepare(context, int(payload.object_type), payload.managed_object, attributes)
+    with creation.atomic(context, [prepared.key]):
+        creation.check_unique_names(context, attributes)
+        obj = store(context, prepared)
+    return RegisterResponsePayload(unique_identifier=obj.unique_identifier)
+
+
+@dataclass
+class Prepared:
+    """A client's object with its value in the token's custody, ready to be stored (by
+    :func:`store`, inside :func:`kmiphsm.engine.creation.atomic` with ``key``)."""
+
+    object_type: int
+    #: the token key, or the sealed blob of an Opaque Object or Certificate
+    key: KeyRef
+    #: the client's attributes, with what the object itself says (algorithm, length ...)
+    attributes: dict[str, list[Any]]
+    #: attributes the server sets from the value
+    server: dict[str, list[Any]]
+    blob: bool = False
+    key_format_type: int | None = None
+    #: the key in the token's own plaintext form, when the request brought it (for Digest)
+    value: bytes | None = None
+    digests: list[dict[str, Any]] | None = None
+
+
+def check_object(object_type: int, managed_object: Any) -> None:
+    """Invalid Object Type for an object this server does not register; Invalid Field when the
+    object is not of the Object Type given."""
     if object_type not in REGISTERED_TYPES:
         raise KmipError(Reason.InvalidObjectType,
                         f"this server does not register {type_name(object_type)} objects")
@@ -47,18 +80,34 @@ def register(context: OperationContext,
         raise KmipError(Reason.InvalidField,
                         f"the Object Type is {type_name(object_type)} but the object is a "
                         f"{managed_object.TAG}")
-    attributes = payload.attributes
-    managed.check_client_attributes(attributes, creating=True)
-    creation.check_unique_names(context, attributes)
+
+
+def prepare(context: OperationContext, object_type: int, managed_object: Any,
+            attributes: Any) -> Prepared:
+    """Put a client's object's value into the token's custody (see the module docstring)."""
     if object_type in keyblocks.KEY_BLOCK_OBJECTS:
-        obj = register_key(context, object_type, managed_object, attributes)
-    else:
-        obj = register_blob(context, object_type, managed_object, attributes)
-    return RegisterResponsePayload(unique_identifier=obj.unique_identifier)
+        return prepare_key(context, object_type, managed_object, attributes)
+    return prepare_blob(context, object_type, managed_object, attributes)
 
 
-def register_key(context: OperationContext, object_type: int, managed_object: Any,
-                 attributes: Any) -> StoredObject:
+def store(context: OperationContext, prepared: Prepared, *, unique_identifier: str | None = None,
+          supplied: Mapping[str, list[Any]] | None = None) -> StoredObject:
+    """Store ``prepared`` as a new object of the caller (inside ``creation.atomic``);
+    ``unique_identifier`` and ``supplied`` (server attributes given by the client): Import."""
+    if prepared.blob:
+        return creation.store_blob_object(context, prepared.object_type, prepared.attributes,
+                                          prepared.key, server_attributes=prepared.server,
+                                          unique_identifier=unique_identifier,
+                                          supplied=supplied)
+    return creation.store_key_object(context, prepared.object_type, prepared.attributes,
+                                     prepared.key, key_format_type=prepared.key_format_type,
+                                     server_attributes=prepared.server, value=prepared.value,
+                                     generated=False, digests=prepared.digests,
+                                     unique_identifier=unique_identifier, supplied=supplied)
+
+
+def prepare_key(context: OperationContext, object_type: int, managed_object: Any,
+                attributes: Any) -> Prepared:
     """A Symmetric Key, Private Key, Public Key or Secret Data: its Key Block into the token."""
     extractable = managed.flag(attributes, "Extractable", True)
     sensitive = managed.flag(attributes, "Sensitive", False)
@@ -79,20 +128,27 @@ def register_key(context: OperationContext, object_type: int, managed_object: An
         server["CryptographicLength"] = imported.attributes["CryptographicLength"]
     if object_type == ObjectType.SecretData:
         server["CryptographicAlgorithm"] = []  # Secret Data has no algorithm of its own
-        secret_type = int(managed_object.secret_data_type)
-        if secret_type != enums.SecretDataType.Seed:
-            values[VENDOR_ATTRIBUTE] = values.get(VENDOR_ATTRIBUTE, []) + [
-                keyblocks.secret_data_type_attribute(secret_type)]
-    with creation.atomic(context, [key]):
-        creation.check_unique_names(context, attributes)
-        return creation.store_key_object(context, object_type, values, key,
-                                         key_format_type=imported.key_format_type,
-                                         server_attributes=server, value=imported.value,
-                                         generated=False, digests=imported.digests)
+        secret_data_type(values, int(managed_object.secret_data_type))
+    return Prepared(object_type, key, values, server, key_format_type=imported.key_format_type,
+                    value=imported.value, digests=imported.digests)
 
 
-def register_blob(context: OperationContext, object_type: int, managed_object: Any,
-                  attributes: Any) -> StoredObject:
+def secret_data_type(values: dict[str, list[Any]], secret_type: int) -> None:
+    """Keep a Secret Data Type other than Seed as the server's vendor attribute (replacing
+    any such attribute an imported object's attributes carried)."""
+    vendor = [v for v in values.get(VENDOR_ATTRIBUTE, [])
+              if not (isinstance(v, dict) and all(v.get(k) == w for k, w in
+                                                  keyblocks.SECRET_DATA_TYPE_ATTRIBUTE.items()))]
+    if secret_type != enums.SecretDataType.Seed:
+        vendor.append(keyblocks.secret_data_type_attribute(secret_type))
+    if vendor:
+        values[VENDOR_ATTRIBUTE] = vendor
+    else:
+        values.pop(VENDOR_ATTRIBUTE, None)
+
+
+def prepare_blob(context: OperationContext, object_type: int, managed_object: Any,
+                 attributes: Any) -> Prepared:
     """An Opaque Object or a Certificate: sealed in the token's custody."""
     server: dict[str, list[Any]]
     if isinstance(managed_object, Certificate):
@@ -113,7 +169,5 @@ def register_blob(context: OperationContext, object_type: int, managed_object: A
                            else "Opaque Data Type"))
     server["Digest"] = [keyblocks.digest(value)]
     blob = keyblocks.seal(context, value)
-    with creation.atomic(context, [blob]):
-        creation.check_unique_names(context, attributes)
-        return creation.store_blob_object(context, object_type, attributes, blob,
-                                          server_attributes=server)
+    return Prepared(object_type, blob, {name: list(v) for name, v in attributes.items()},
+                    server, blob=True)

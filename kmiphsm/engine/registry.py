@@ -32,6 +32,10 @@ HANDLER_MODULES: tuple[str, ...] = (
     "kmiphsm.engine.lifecycle",
     "kmiphsm.engine.crypto",
     "kmiphsm.engine.derive",
+    "kmiphsm.engine.transfer",
+    "kmiphsm.engine.certify",
+    "kmiphsm.engine.validate",
+    "kmiphsm.engine.pkcs11op",
 )
 
 

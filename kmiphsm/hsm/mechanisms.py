@@ -469,3 +469,13 @@ def recipe_for(
             f"{usage.operation.value} with {' / '.join(parts) or 'these parameters'} "
             "is not supported by the token"
         ) from None
+
+
+def offered_mechanisms() -> tuple[int, ...]:
+    """The PKCS#11 mechanisms the server uses in the token (the recipes of :data:`MECHANISMS`,
+    key generation, the master key wrap and derivation), as CKM_ values in ascending order:
+    what the KMIP PKCS#11 operation's C_GetMechanismList reports."""
+    found = {int(recipe.mechanism) for recipe in MECHANISMS.values()}
+    found.update(int(kind.generation) for kind in KEY_TYPES.values())
+    found.update({int(WRAP_MECHANISM), int(DERIVE_MECHANISM)})
+    return tuple(sorted(found))

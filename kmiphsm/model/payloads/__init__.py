@@ -57,6 +57,7 @@ from kmiphsm.model.payloads.attributes import (  # noqa: E402
 )
 from kmiphsm.model.payloads.locate import LocateRequestPayload, LocateResponsePayload  # noqa: E402
 from kmiphsm.model.payloads import lifecycle  # noqa: E402,F401  (registers)
+from kmiphsm.model.payloads import certificates, pkcs11, transfer  # noqa: E402,F401  (registers)
 from kmiphsm.model.payloads.discovery import (  # noqa: E402
     DiscoverVersionsRequestPayload,
     DiscoverVersionsResponsePayload,
