@@ -133,12 +133,13 @@ class CosmianJsonCase(unittest.TestCase):
         self.assertEqual("SymmetricKey", value(answer, "ObjectType"))
         return value(answer, "UniqueIdentifier")
 
-    def key_pair(self, algorithm: str, *parameters: dict[str, Any]) -> tuple[str, str]:
+    def key_pair(self, algorithm: str, *parameters: dict[str, Any],
+                 private_usage: int = 1) -> tuple[str, str]:
         answer = self.ok(s(
             "CreateKeyPair",
             s("CommonAttributes", e("CryptographicAlgorithm", algorithm), *parameters,
               leaf("ActivationDate", "DateTime", ACTIVE_NOW)),
-            s("PrivateKeyAttributes", i("CryptographicUsageMask", 1)),
+            s("PrivateKeyAttributes", i("CryptographicUsageMask", private_usage)),
             s("PublicKeyAttributes", i("CryptographicUsageMask", 2))))
         return (value(answer, "PrivateKeyUniqueIdentifier"),
                 value(answer, "PublicKeyUniqueIdentifier"))
@@ -247,6 +248,46 @@ class ObjectOperations(CosmianJsonCase):
               b("DerivationData", os.urandom(16))),
             s("Attributes", e("CryptographicAlgorithm", "AES"), i("CryptographicLength", 128))))
         self.assertNotEqual(base, value(answer, "UniqueIdentifier"))
+
+
+class TransferAndCertificates(CosmianJsonCase):
+    def test_import_with_a_chosen_identifier_then_export(self) -> None:
+        material, chosen = os.urandom(16), f"imported-{uuid.uuid4().hex}"
+        body = s("Import", uid(chosen), e("ObjectType", "SymmetricKey"),
+                 boolean("ReplaceExisting", False), e("KeyWrapType", "NotWrapped"),
+                 s("Attributes", e("CryptographicAlgorithm", "AES"), i("CryptographicLength", 128),
+                   i("CryptographicUsageMask", 12), tags_attribute("imported")),
+                 s("SymmetricKey", s("KeyBlock", e("KeyFormatType", "TransparentSymmetricKey"),
+                                     s("KeyValue", s("KeyMaterial", b("Key", material))),
+                                     e("CryptographicAlgorithm", "AES"),
+                                     i("CryptographicLength", 128))))
+        self.assertEqual(chosen, value(self.ok(body), "UniqueIdentifier"))
+        self.failed(body, 409, "ObjectAlreadyExists")
+        exported = self.ok(s("Export", uid(chosen), e("KeyFormatType", "Raw")))
+        self.assertEqual("SymmetricKey", value(exported, "ObjectType"))
+        self.assertEqual(128, value(field(exported, "Attributes"), "CryptographicLength"))
+        key_block = field(field(exported, "SymmetricKey"), "KeyBlock")
+        self.assertEqual(material, bytes_of(field(key_block, "KeyValue"), "KeyMaterial"))
+
+    def test_certify_with_cosmian_certificate_attributes_then_validate(self) -> None:
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+
+        _, public = self.key_pair("EC", s("CryptographicDomainParameters",
+                                          e("RecommendedCurve", "P256")),
+                                  private_usage=1 | 0x1000)  # Sign | Certificate Sign
+        name = f"cosmian-{uuid.uuid4().hex[:8]}"
+        answer = self.ok(s("Certify", uid(public), s("Attributes", s(
+            "CertificateAttributes", t("CertificateSubjectCn", name),
+            t("CertificateSubjectO", "Example"), t("CertificateSubjectOu", "")))))
+        certificate = value(answer, "UniqueIdentifier")
+        got = self.ok(s("Get", uid(certificate)))
+        der = bytes_of(field(got, "Certificate"), "CertificateValue")
+        parsed = x509.load_der_x509_certificate(der)
+        self.assertEqual(name, parsed.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+        self.assertEqual(parsed.subject, parsed.issuer)  # self-signed by its own private key
+        valid = self.ok(s("Validate", uid(certificate)))
+        self.assertEqual("Valid", value(valid, "ValidityIndicator"))
 
 
 class CryptoOperations(CosmianJsonCase):
