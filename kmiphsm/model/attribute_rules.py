@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Callable
 
 DATA_FILE = Path(__file__).with_name("data") / "attribute-rules.json"
 
@@ -150,12 +151,18 @@ def rule(name: str) -> AttributeRule | None:
     return rules().get(name)
 
 
-def main(argv: list[str]) -> int:
+def regenerate(argv: list[str], extractor: Callable[[str], dict[str, Any]], target: Path) -> int:
+    """Read the KMIP 2.1 text (``argv[0]`` or ../shared/spec) with ``extractor``; write
+    ``target``."""
     source = Path(argv[0]) if argv else Path("../shared/spec/kmip-spec-v2.1.txt")
-    table = extract(source.read_text(encoding="utf-8"))
-    DATA_FILE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"{len(table)} attributes written to {DATA_FILE}")
+    table = extractor(source.read_text(encoding="utf-8"))
+    target.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"{len(table)} attributes written to {target}")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return regenerate(argv, extract, DATA_FILE)
 
 
 if __name__ == "__main__":

@@ -84,11 +84,9 @@ def _a(noun: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    source = Path(argv[0]) if argv else Path("../shared/spec/kmip-spec-v2.1.txt")
-    table = extract(source.read_text(encoding="utf-8"))
-    DATA_FILE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"{len(table)} attribute types written to {DATA_FILE}")
-    return 0
+    from kmiphsm.model.attribute_rules import regenerate
+
+    return regenerate(argv, extract, DATA_FILE)
 
 
 if __name__ == "__main__":
