@@ -759,7 +759,7 @@ class OwnershipTests(Base):
         uid = self.h.create_aes()
         self.h.call(Op.Destroy, {"UniqueIdentifier": uid})
         self.failure(Op.Get, {"UniqueIdentifier": uid}, Reason.ObjectDestroyed)
-        self.failure(Op.Get, {"UniqueIdentifier": uid}, Reason.PermissionDenied, version=(1, 4))
+        self.failure(Op.Get, {"UniqueIdentifier": uid}, Reason.ItemNotFound, version=(1, 4))
         self.failure(Op.ReKey, {"UniqueIdentifier": uid}, Reason.ObjectDestroyed)
 
     def test_get_of_a_compromised_key_still_works(self) -> None:

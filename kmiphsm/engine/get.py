@@ -10,9 +10,9 @@
   Wrapping Specification. (A 1.x version that lacks a reason is told the closest one it has:
   :mod:`kmiphsm.model.results`.)
 - A destroyed object has no value any more: Object Destroyed (section 6.1.19's errors; the
-  OASIS test BL-M-8-21 expects it). The object itself stays (Get Attributes still works), so
-  Item Not Found would be wrong; a 1.x client gets Permission Denied, which KMIP 1.4 section 11
-  answers for an object "already destroyed".
+  OASIS test BL-M-8-21 expects it). The object itself stays (Get Attributes still works); a
+  1.x client, whose version has no such reason, is told Item Not Found, as PyKMIP's server
+  and others answer (the model's mapping: :mod:`kmiphsm.model.results`).
 - Any other state is fine: Get of a Pre-Active, Deactivated or Compromised key is allowed
   (section 4.57 restricts using a key, not retrieving it). An archived object must be
   recovered first: Object Archived.
