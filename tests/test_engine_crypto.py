@@ -718,6 +718,46 @@ class UsageRuleTests(CryptoCase):
 # -- Hash, RNG --------------------------------------------------------------------------------------
 
 
+class UnrestrictedUsageTests(CryptoCase):
+    """A Cryptographic Usage Mask with Unrestricted (KMIP 2.1 section 4.17: "contains no usage
+    restrictions") allows whatever the key's algorithm can do; its state still rules, and a
+    key that may thereby wrap keys does not decrypt in the key wrap modes."""
+
+    UNRESTRICTED = int(Usage.Unrestricted)
+
+    def test_a_key_pair_created_unrestricted_signs_and_verifies(self) -> None:
+        private, public = self.create_pair(Alg.RSA, length=2048,
+                                           private_usage=self.UNRESTRICTED,
+                                           public_usage=self.UNRESTRICTED)
+        params = {"PaddingMethod": PM.PKCS1V1_5, "HashingAlgorithm": HA.SHA_256}
+        signature = self.sign(private, b"unrestricted", params)
+        self.public_key_of(public).verify(signature, b"unrestricted", padding.PKCS1v15(),
+                                          hashes.SHA256())
+        self.assertEqual(self.verify(public, b"unrestricted", signature, params), Valid.Valid)
+        oaep = {"PaddingMethod": PM.OAEP, "HashingAlgorithm": HA.SHA_1}
+        ciphertext = self.encrypt(public, b"secret", oaep)["Data"]
+        self.assertEqual(self.decrypt(private, ciphertext, oaep), b"secret")
+        self.assertEqual(self.call(Op.Check, {"UniqueIdentifier": private,
+                                              "CryptographicUsageMask": int(Usage.Sign)}),
+                         {"UniqueIdentifier": private})
+
+    def test_a_symmetric_key_unrestricted_encrypts_but_never_unwraps_and_state_still_rules(self) -> None:
+        raw = os.urandom(32)
+        uid = self.register_secret(raw, usage=self.UNRESTRICTED)
+        ciphertext = self.encrypt(uid, bytes(16), {"BlockCipherMode": BCM.ECB})["Data"]
+        self.assertEqual(ciphertext, cipher(raw, modes.ECB(), bytes(16)))
+        wrapped = keywrap.aes_key_wrap(raw, os.urandom(16))
+        self.fails(Op.Decrypt, {"UniqueIdentifier": uid, "Data": wrapped,
+                                "CryptographicParameters": {"BlockCipherMode": BCM.NISTKeyWrap}},
+                   Reason.IncompatibleCryptographicUsageMask)
+        pre_active = self.h.call(Op.Create, {"ObjectType": OT.SymmetricKey, "Attributes": {
+            "CryptographicAlgorithm": Alg.AES, "CryptographicLength": 128,
+            "CryptographicUsageMask": self.UNRESTRICTED}})["UniqueIdentifier"]
+        self.fails(Op.Encrypt, {"UniqueIdentifier": pre_active, "Data": bytes(16),
+                                "CryptographicParameters": {"BlockCipherMode": BCM.ECB}},
+                   Reason.WrongKeyLifecycleState)
+
+
 class KeylessTests(CryptoCase):
     def test_hash_with_every_algorithm(self) -> None:
         for hash_, name in ((HA.SHA_1, "sha1"), (HA.SHA_224, "sha224"), (HA.SHA_256, "sha256"),

@@ -423,7 +423,7 @@ def _check_usage(context: OperationContext, obj: StoredObject, wanted: int
                  ) -> list[tuple[int, str]]:
     names = "|".join(registry.mask_names("CryptographicUsageMask", wanted)[0]) or str(wanted)
     mask = managed.first(obj, "CryptographicUsageMask")
-    if mask is not None and wanted & ~int(mask):
+    if mask is not None and not managed.allows(mask, wanted, every=True):
         extra = "|".join(registry.mask_names("CryptographicUsageMask", wanted & ~int(mask))[0])
         return [(Reason.IncompatibleCryptographicUsageMask,
                  f"Cryptographic Usage Mask {names}: {extra or wanted} is not allowed")]

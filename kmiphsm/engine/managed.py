@@ -222,10 +222,27 @@ def require_use(context: "OperationContext", obj: StoredObject, usage: int, *,
             raise KmipError(Reason.WrongKeyLifecycleState,
                             f"object {uid!r} is before its Process Start Date")
     mask = first(obj, "CryptographicUsageMask")
-    if usage and mask is not None and not int(mask) & int(usage):  # ints: no IntFlag.__and__
+    if usage and mask is not None and not allows(mask, usage):
         wanted = "|".join(registry.mask_names("CryptographicUsageMask", usage)[0]) or usage
         raise KmipError(Reason.IncompatibleCryptographicUsageMask,
                         f"object {uid!r} does not allow {wanted}")
+
+
+def allows(mask: Any, usage: int, *, every: bool = False) -> bool:
+    """Whether a Cryptographic Usage Mask ``mask`` allows ``usage``: one of its bits (a use
+    that any of them permits), or ``every`` one. A mask with Unrestricted (KMIP 2.1 section
+    4.17: "contains no usage restrictions") allows any use; what the key's algorithm can do,
+    its state and its dates still limit it."""
+    mask, usage = int(mask), int(usage)  # ints: no IntFlag.__and__
+    if mask & Usage.Unrestricted:
+        return True
+    return not usage & ~mask if every else bool(usage & mask)
+
+
+def may_wrap_keys(mask: Any) -> bool:
+    """Whether a key with this Cryptographic Usage Mask may wrap keys (Wrap Key, or
+    Unrestricted)."""
+    return mask is not None and allows(mask, Usage.WrapKey)
 
 
 # -- new objects ---------------------------------------------------------------------------
