@@ -1099,3 +1099,63 @@ class Kmip14Tests(CryptoCase):
 
 
 
+
+# -- KMIP 1.0 and 1.1 ------------------------------------------------------------------------------
+
+
+class CryptographicOperationsIn10And11Tests(CryptoCase):
+    """The KMIP 1.2 cryptographic operations sent in a 1.0 or 1.1 message are accepted and
+    answered in the request's version (kmiphsm.model.operations): PyKMIP sends them so."""
+
+    VERSIONS = ((1, 0), (1, 1))
+
+    def test_encrypt_decrypt_sign_verify_mac_hash_rng(self) -> None:
+        raw, mac_raw, key = os.urandom(16), os.urandom(32), rsa_key()
+        uid = self.register_secret(raw)
+        mac_key = self.register_secret(mac_raw, Alg.HMAC_SHA256,
+                                       Usage.MACGenerate | Usage.MACVerify)
+        private = self.register_private(key, Alg.RSA, 2048)
+        public = self.register_public(key.public_key(), Alg.RSA, 2048)
+        cbc = {"BlockCipherMode": BCM.CBC, "PaddingMethod": PM.PKCS5}
+        pss = {"PaddingMethod": PM.PSS, "HashingAlgorithm": HA.SHA_256}
+        for version in self.VERSIONS:
+            self.version = version
+            response = self.h.message((Op.Encrypt, {
+                "UniqueIdentifier": uid, "CryptographicParameters": cbc, "Data": b"old client",
+                "IVCounterNonce": bytes(16)}), version=version)
+            header = response.child(tags.ResponseHeader).child(tags.ProtocolVersion)
+            self.assertEqual((header.get(tags.ProtocolVersionMajor),
+                              header.get(tags.ProtocolVersionMinor)), version)
+            ciphertext = self.encrypt(uid, b"old client", cbc, IVCounterNonce=bytes(16))["Data"]
+            self.assertEqual(ciphertext, cipher(raw, modes.CBC(bytes(16)), pkcs7(b"old client")))
+            self.assertEqual(self.decrypt(uid, ciphertext, cbc, IVCounterNonce=bytes(16)),
+                             b"old client")
+            signature = self.sign(private, b"m", pss)
+            key.public_key().verify(signature, b"m", padding.PSS(padding.MGF1(hashes.SHA256()),
+                                                                 32), hashes.SHA256())
+            self.assertEqual(self.verify(public, b"m", signature, pss), Valid.Valid)
+            mac = self.mac(mac_key, b"m")
+            self.assertEqual(mac, hmac.new(mac_raw, b"m", "sha256").digest())
+            self.assertEqual(self.mac_verify(mac_key, b"m", mac), Valid.Valid)
+            self.assertEqual(self.call(Op.Hash, {"CryptographicParameters": {
+                "HashingAlgorithm": HA.SHA_256}, "Data": b"m"})["Data"],
+                hashlib.sha256(b"m").digest())
+            self.assertEqual(len(self.call(Op.RNGRetrieve, {"DataLength": 8})["Data"]), 8)
+
+    def test_the_rules_still_apply_and_later_operations_stay_refused(self) -> None:
+        for version in self.VERSIONS:
+            self.version = version
+            pre_active = self.h.call(Op.Create, {"ObjectType": OT.SymmetricKey, "Attributes": {
+                "CryptographicAlgorithm": Alg.AES, "CryptographicLength": 128,
+                "CryptographicUsageMask": ENC_DEC}})["UniqueIdentifier"]
+            self.fails(Op.Encrypt, {"UniqueIdentifier": pre_active, "Data": bytes(16),
+                                    "CryptographicParameters": {"BlockCipherMode": BCM.ECB}},
+                       Reason.PermissionDenied)
+            # GCM needs the 1.4 tag field, which a 1.0/1.1 answer cannot carry (as in 1.2)
+            uid = self.register_secret(os.urandom(16))
+            self.fails(Op.Encrypt, {"UniqueIdentifier": uid, "Data": b"x",
+                                    "IVCounterNonce": bytes(12),
+                                    "CryptographicParameters": {"BlockCipherMode": BCM.GCM}},
+                       Reason.FeatureNotSupported)
+            # operations of later versions than 1.2 (Ping: 2.0) are still not supported
+            self.fails(Op.Ping, {}, Reason.OperationNotSupported)

@@ -130,12 +130,6 @@ class PyKmipOperations(_TestCase):
         if not self.at_least(version):
             raise unittest.SkipTest(why)
 
-    def requires_cryptographic_operations(self) -> None:
-        self.requires("KMIP_1_2", "Encrypt, Decrypt, Sign, Signature Verify and MAC are KMIP "
-                      "1.2 operations: PyKMIP sends them in a 1.0/1.1 message anyway, and the "
-                      "server answers Operation Not Supported "
-                      "(test_cryptographic_operations_are_not_in_1_0_and_1_1)")
-
     def fails(self, call: Callable[[], Any], *reasons: Any) -> Exception:
         """``call`` fails with Operation Failed and one of ``reasons``."""
         try:
@@ -444,9 +438,8 @@ class PyKmipOperations(_TestCase):
         self.assertEqual(self.state(uid), kenums.State.COMPROMISED)
         (date,) = self.attribute(uid, "Compromise Occurrence Date")
         self.assertEqual(date.value, 1_600_000_000)
-        if self.at_least("KMIP_1_2"):  # a compromised key no longer protects data
-            self.fails(lambda: self.client.encrypt(b"x" * 16, uid, self.cbc()),
-                       self.wrong_state())
+        # a compromised key no longer protects data
+        self.fails(lambda: self.client.encrypt(b"x" * 16, uid, self.cbc()), self.wrong_state())
         self.client.destroy(uid)
         self.assertEqual(self.state(uid), kenums.State.DESTROYED_COMPROMISED)
 
@@ -457,20 +450,23 @@ class PyKmipOperations(_TestCase):
 
     # -- Encrypt, Decrypt --------------------------------------------------------------
 
-    def test_cryptographic_operations_are_not_in_1_0_and_1_1(self) -> None:
-        if self.at_least("KMIP_1_2"):
-            raise unittest.SkipTest("KMIP 1.2 and later have the cryptographic operations")
-        uid, _ = self.aes_key()
-        public, private, _, _ = self.rsa_pair()
-        not_supported = Reason.OPERATION_NOT_SUPPORTED
-        self.fails(lambda: self.client.encrypt(b"x", uid, self.cbc(), b"\0" * 16), not_supported)
-        self.fails(lambda: self.client.decrypt(b"x" * 16, uid, self.cbc(), b"\0" * 16),
-                   not_supported)
+    def test_cryptographic_operations_at_every_version(self) -> None:
+        # Encrypt, Decrypt, Sign, Signature Verify and MAC are KMIP 1.2 operations; PyKMIP
+        # sends them in 1.0/1.1 messages too, and the server accepts them there (liberal),
+        # answering in the request's version
+        uid, key = self.aes_key()
+        iv = os.urandom(16)
+        ciphertext, _ = self.client.encrypt(b"any version", uid, self.cbc(), iv)
+        decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+        unpadder = PKCS7(128).unpadder()
+        self.assertEqual(unpadder.update(decryptor.update(ciphertext) + decryptor.finalize())
+                         + unpadder.finalize(), b"any version")
+        public, private, public_key, _ = self.rsa_pair()
         signing = self.rsa_signing(kenums.PaddingMethod.PKCS1v15)
-        self.fails(lambda: self.client.sign(b"x", private, signing), not_supported)
-        self.fails(lambda: self.client.signature_verify(b"x", b"y" * 256, public, signing),
-                   not_supported)
-        self.fails(lambda: self.client.mac(b"x", uid, Algorithm.HMAC_SHA256), not_supported)
+        signature = self.client.sign(b"signed", private, signing)
+        public_key.verify(signature, b"signed", padding.PKCS1v15(), hashes.SHA256())
+        self.assertEqual(self.client.signature_verify(b"signed", signature, public, signing),
+                         kenums.ValidityIndicator.VALID)
 
     def cbc(self, **more: Any) -> dict[str, Any]:
         return {"cryptographic_algorithm": Algorithm.AES,
@@ -478,7 +474,6 @@ class PyKmipOperations(_TestCase):
                 "padding_method": kenums.PaddingMethod.PKCS5, **more}
 
     def test_encrypt_decrypt_aes_cbc_pkcs5(self) -> None:
-        self.requires_cryptographic_operations()
         uid, key = self.aes_key()
         plaintext = b"attack at dawn, bring PKCS#5 padding"
         iv = os.urandom(16)
@@ -497,7 +492,6 @@ class PyKmipOperations(_TestCase):
         self.assertEqual(self.client.decrypt(local, uid, self.cbc(), iv), b"from the client")
 
     def test_encrypt_aes_cbc_with_a_server_made_iv(self) -> None:
-        self.requires_cryptographic_operations()
         uid, key = self.aes_key(length=128)
         ciphertext, iv = self.client.encrypt(b"server, pick the IV", uid,
                                              self.cbc(random_iv=True))
@@ -551,7 +545,6 @@ class PyKmipOperations(_TestCase):
                 "hashing_algorithm": kenums.HashingAlgorithm.SHA_256}
 
     def test_encrypt_decrypt_rsa_oaep_sha256(self) -> None:
-        self.requires_cryptographic_operations()
         public, private, public_key, private_key = self.rsa_pair()
         # PyKMIP cannot send a Mask Generator Hashing Algorithm: the server's MGF1 then
         # uses the message hash (kmiphsm.hsm.algorithms), as `cryptography` users expect
@@ -587,23 +580,36 @@ class PyKmipOperations(_TestCase):
                                                       parameters), valid.VALID)
 
     def test_sign_verify_rsa_pss_sha256(self) -> None:
-        self.requires_cryptographic_operations()
         self.check_signature(self.rsa_signing(kenums.PaddingMethod.PSS), padding.PSS(
             mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH))
 
     def test_sign_verify_rsa_pkcs1v15_sha256(self) -> None:
-        self.requires_cryptographic_operations()
         self.check_signature(self.rsa_signing(kenums.PaddingMethod.PKCS1v15),
                              padding.PKCS1v15())
 
     def test_sign_verify_by_digital_signature_algorithm(self) -> None:
-        self.requires_cryptographic_operations()
         self.check_signature({"digital_signature_algorithm":
                               kenums.DigitalSignatureAlgorithm.SHA256_WITH_RSA_ENCRYPTION},
                              padding.PKCS1v15())
 
+    def test_sign_with_an_unrestricted_key_pair(self) -> None:
+        # Unrestricted (0x00200000, KMIP 2.0 section 4.17 / 2.1: "no usage restrictions")
+        # allows every use the algorithm has; a 1.x request may carry the bit as well
+        public, private = self.client.create_key_pair(
+            Algorithm.RSA, 2048, public_name=self.name("unrestricted-public"),
+            private_name=self.name("unrestricted-private"),
+            public_usage_mask=[Usage.UNRESTRICTED], private_usage_mask=[Usage.UNRESTRICTED])
+        self.client.activate(public)
+        self.client.activate(private)
+        parameters = self.rsa_signing(kenums.PaddingMethod.PKCS1v15)
+        signature = self.client.sign(b"unrestricted", private, parameters)
+        public_key = serialization.load_der_public_key(self.client.get(public).value)
+        public_key.verify(signature, b"unrestricted", padding.PKCS1v15(), hashes.SHA256())
+        self.assertEqual(self.client.signature_verify(b"unrestricted", signature, public,
+                                                      parameters),
+                         kenums.ValidityIndicator.VALID)
+
     def test_sign_verify_ecdsa_p256_sha256(self) -> None:
-        self.requires_cryptographic_operations()
         public, private = self.client.create_key_pair(
             Algorithm.EC, 256, public_name=self.name("ecdsa-public"),
             private_name=self.name("ecdsa-private"),
@@ -622,7 +628,6 @@ class PyKmipOperations(_TestCase):
     # -- MAC ---------------------------------------------------------------------------
 
     def test_mac_hmac_sha256_registered_key(self) -> None:
-        self.requires_cryptographic_operations()
         value = os.urandom(32)
         uid = self.client.register(kobjects.SymmetricKey(
             Algorithm.HMAC_SHA256, 256, value, masks=[Usage.MAC_GENERATE, Usage.MAC_VERIFY],
@@ -634,7 +639,6 @@ class PyKmipOperations(_TestCase):
         self.assertEqual(mac, hmac.new(value, data, hashlib.sha256).digest())
 
     def test_mac_hmac_sha256_created_key(self) -> None:
-        self.requires_cryptographic_operations()
         uid = self.client.create(Algorithm.HMAC_SHA256, 256, name=self.name("hmac-created"),
                                  cryptographic_usage_mask=[Usage.MAC_GENERATE])
         self.client.activate(uid)
@@ -732,8 +736,8 @@ class PyKmipOperations(_TestCase):
                          encryptor.update(data) + encryptor.finalize())
 
 
-def _only_1_2_and_1_3() -> dict[str, Any]:
-    """Tests of what exists only in KMIP 1.2 and 1.3."""
+def _before_1_4() -> dict[str, Any]:
+    """Tests of what is so only before KMIP 1.4 (no Authenticated Encryption Tag field)."""
 
     def test_aes_gcm_encrypt_without_a_tag_field_is_refused(self: PyKmipOperations) -> None:
         self.aes_gcm_encrypt_without_a_tag_field_is_refused()
@@ -751,8 +755,8 @@ def _generate() -> None:
             "__doc__": f"PyKMIP 0.11 at KMIP {suffix.replace('_', '.')}.",
             "__module__": __name__,
         }
-        if "1_2" <= suffix < "1_4":
-            namespace.update(_only_1_2_and_1_3())
+        if suffix < "1_4":
+            namespace.update(_before_1_4())
         globals()[name] = type(name, (PyKmipOperations, unittest.TestCase), namespace)
 
 
