@@ -674,6 +674,27 @@ class PyKmipOperations(_TestCase):
         self.fails(lambda: self.client.delete_attribute(
             uid, attribute_name="Cryptographic Algorithm"))
 
+    def test_modify_and_delete_what_get_attributes_returned(self) -> None:
+        if self.at_least("KMIP_2_0"):
+            raise unittest.SkipTest("the 1.x forms; 2.0 names instances by value instead")
+        # PyKMIP's flow: read the instances, then name one by the Attribute Index read back
+        # (present for index 0 too: KMIP 1.4 section 2.1.1)
+        uid = self.client.create(Algorithm.AES, 128, name=self.name("indexed"))
+        _, (name,) = self.client.get_attributes(uid, ["Name"])
+        self.assertEqual(name.attribute_index.value, 0)
+        renamed = self.name("reindexed")
+        new = self.client.attribute_factory.create_attribute(
+            kenums.AttributeType.NAME, renamed, index=name.attribute_index.value)
+        _, modified = self.client.modify_attribute(uid, attribute=new)
+        self.assertEqual(modified.attribute_index.value, 0)
+        _, (name,) = self.client.get_attributes(uid, ["Name"])
+        self.assertEqual(name.attribute_value.name_value.value, renamed)
+        _, deleted = self.client.delete_attribute(
+            uid, attribute_name=name.attribute_name.value,
+            attribute_index=name.attribute_index.value)
+        self.assertEqual(deleted.attribute_value.name_value.value, renamed)
+        self.assertEqual(self.attribute(uid, "Name"), [])
+
     def test_set_modify_delete_attribute(self) -> None:
         self.requires("KMIP_2_0", "Set Attribute is a KMIP 2.0 operation; PyKMIP's "
                       "SetAttributeRequestPayload raises VersionNotSupported below 2.0")
