@@ -243,6 +243,42 @@ class PrivateKeyTests(RegisterBase):
             self.assertEqual(key_block(self.get(uid))["KeyFormatType"], fmt)
             self.assertEqual(key_material(self.get(uid)), material)
 
+    def test_rsa_private_key_as_raw_der(self) -> None:
+        # clients register RSA keys as Raw with their DER (PKCS#1 or PKCS#8): accepted, and a
+        # Get gives the very bytes back, in Raw, or the key in any other RSA format
+        key = rsa_key()
+        pkcs1 = key.private_bytes(DER, serialization.PrivateFormat.TraditionalOpenSSL,
+                                  NO_ENCRYPTION)
+        for material in (pkcs1, pkcs8(key)):
+            uid = self.register_key(OT.PrivateKey, Fmt.Raw, material,
+                                    CryptographicAlgorithm=Alg.RSA, CryptographicLength=2048)
+            self.check_rsa(uid)
+            got = self.get(uid)
+            self.assertEqual(key_block(got)["KeyFormatType"], Fmt.Raw)
+            self.assertEqual(key_material(got), material)
+            self.assertEqual(key_material(self.get(uid, Fmt.PKCS_8)), pkcs8(key))
+            self.assertEqual(key_material(self.get(uid, Fmt.PKCS_1)), pkcs1)
+            digests = {d["KeyFormatType"]: d["DigestValue"]
+                       for d in self.stored(uid).attributes["Digest"]}
+            self.assertEqual(digests[Fmt.Raw], hashlib.sha256(material).digest())
+        # a key not registered as Raw is given in Raw as PKCS#1
+        uid = self.register_key(OT.PrivateKey, Fmt.PKCS_8, pkcs8(key),
+                                CryptographicAlgorithm=Alg.RSA)
+        self.assertEqual(key_material(self.get(uid, Fmt.Raw)), pkcs1)
+        # without a Cryptographic Algorithm too; what is not RSA DER is Invalid Field
+        uid = self.register_key(OT.PrivateKey, Fmt.Raw, pkcs8(key))
+        self.assertEqual(self.stored(uid).attributes["CryptographicAlgorithm"], [Alg.RSA])
+        for bad in (b"\x30\x03\x02\x01\x00", pkcs8(ec.generate_private_key(ec.SECP256R1())),
+                    b"not DER"):
+            self.register_fails(OT.PrivateKey, Fmt.Raw, bad, Reason.InvalidField,
+                                CryptographicAlgorithm=Alg.RSA)
+
+    def test_the_raw_form_is_the_servers_to_set(self) -> None:
+        self.register_fails(OT.PrivateKey, Fmt.PKCS_8, pkcs8(rsa_key()), Reason.InvalidField,
+                            CryptographicAlgorithm=Alg.RSA, Attribute={
+                                "VendorIdentification": "y", "AttributeName": "RawKeyFormat",
+                                "AttributeValue": int(Fmt.PKCS_8)})
+
     def test_transparent_rsa_private_keys(self) -> None:
         numbers = rsa_key().private_numbers()
         n, e = numbers.public_numbers.n, numbers.public_numbers.e
@@ -371,6 +407,21 @@ class PublicKeyTests(RegisterBase):
                              {"Modulus": numbers.n, "PublicExponent": numbers.e})
             self.failure(Op.Get, {"UniqueIdentifier": uid, "KeyFormatType": Fmt.PKCS_8},
                          Reason.KeyFormatTypeNotSupported)
+
+    def test_rsa_public_key_as_raw_der(self) -> None:
+        public = rsa_key().public_key()
+        pkcs1 = public.public_bytes(DER, serialization.PublicFormat.PKCS1)
+        for material in (pkcs1, spki(public)):
+            uid = self.register_key(OT.PublicKey, Fmt.Raw, material,
+                                    CryptographicAlgorithm=Alg.RSA, CryptographicLength=2048)
+            got = self.get(uid)
+            self.assertEqual(key_block(got)["KeyFormatType"], Fmt.Raw)
+            self.assertEqual(key_material(got), material)
+            self.assertEqual(key_material(self.get(uid, Fmt.X_509)), spki(public))
+            self.assertEqual(key_material(self.get(uid, Fmt.PKCS_1)), pkcs1)
+        self.register_fails(OT.PublicKey, Fmt.Raw,
+                            spki(ec.generate_private_key(ec.SECP256R1()).public_key()),
+                            Reason.InvalidField, CryptographicAlgorithm=Alg.RSA)
 
     def test_ec_public_keys_and_compression(self) -> None:
         key = ec.generate_private_key(ec.SECP384R1()).public_key()

@@ -70,7 +70,7 @@ Reason = enums.ResultReason
 State = enums.State
 
 #: Vendor Identification of the server's own vendor attributes (KMIP 2.1 section 4.60).
-SERVER_VENDOR = "y"
+SERVER_VENDOR = managed.SERVER_VENDOR
 #: Vendor Identification: the characters KMIP 2.1 Table 150 allows.
 VENDOR_IDENTIFICATION = re.compile(r"[A-Za-z0-9_.]+\Z")
 

@@ -59,6 +59,12 @@ KEY_BLOCK_OBJECTS = frozenset({ObjectType.SymmetricKey, ObjectType.SecretData,
 #: attributes are the server's; KMIP 2.x: Vendor Identification "y").
 SECRET_DATA_TYPE_ATTRIBUTE = {"VendorIdentification": "y", "AttributeName": "SecretDataType"}
 
+#: The server attribute keeping the DER form of an RSA key registered as Raw in PKCS#8 or
+#: SubjectPublicKeyInfo (a Key Format Type: PKCS_8 or X_509), so that a Get in Raw returns
+#: the very bytes registered (:mod:`kmiphsm.engine.keymaterial`, "Raw RSA keys"); PKCS#1, the
+#: default, needs none.
+RAW_KEY_FORMAT_ATTRIBUTE = {"VendorIdentification": "y", "AttributeName": "RawKeyFormat"}
+
 #: Key Format Types of keys the token cannot hold, kept as registered (the fields each must
 #: have: KMIP 2.1 sections 3.5, 3.6, 3.9, 3.10).
 KEPT_AS_REGISTERED: dict[int, tuple[int, tuple[str, ...]]] = {
@@ -186,7 +192,32 @@ def import_key_block(context: "OperationContext", object_type: int, key_block: K
         key = public_flags(key, extractable=extractable, sensitive=sensitive)
     else:  # pragma: no cover - callers pass Key Block objects only
         raise KmipError(Reason.InvalidObjectType, "this object has no Key Block")
+    if fmt == Fmt.Raw and key.algorithm is KeyAlgorithm.RSA:
+        return raw_rsa_imported(context, object_type, key, material, extra, value)
     return Imported(key, fmt, extra, value)
+
+
+def raw_rsa_imported(context: "OperationContext", object_type: int, key: KeyRef,
+                     material: bytes, extra: dict[str, list[Any]], value: bytes) -> Imported:
+    """An RSA key registered as Raw: its DER form kept (:data:`RAW_KEY_FORMAT_ATTRIBUTE`)
+    unless it is the default PKCS#1, and its Digests made in that form."""
+    form = keymaterial.rsa_raw_form(material, private=object_type == ObjectType.PrivateKey)
+    if form != keymaterial.DEFAULT_RAW_RSA_FORM:
+        extra = {**extra, "VendorAttribute": [{**RAW_KEY_FORMAT_ATTRIBUTE,
+                                               "AttributeValue": int(form)}]}
+    digests = key_digests(context, object_type, key, Fmt.Raw, value, raw_form=form)
+    return Imported(key, Fmt.Raw, extra, value, digests)
+
+
+def raw_form_of(obj: "StoredObject") -> int | None:
+    """The DER form of an RSA key registered as Raw in PKCS#8 or SubjectPublicKeyInfo."""
+    for value in obj.attributes.get("VendorAttribute", []):
+        if isinstance(value, dict) and all(value.get(k) == v for k, v in
+                                           RAW_KEY_FORMAT_ATTRIBUTE.items()):
+            found = value.get("AttributeValue")
+            if isinstance(found, int):
+                return found
+    return None
 
 
 def keep_as_registered(context: "OperationContext", object_type: int, fmt: int, material: Any,
@@ -315,7 +346,8 @@ def export_key_block(context: "OperationContext", obj: "StoredObject", key: KeyR
         return block
     value = plain_value(context, obj.object_type, key)
     block.key_value = KeyValue(key_material=material_in(
-        obj.object_type, value, block.key_format_type, block.key_compression_type))
+        obj.object_type, value, block.key_format_type, block.key_compression_type,
+        raw_form=raw_form_of(obj)))
     return block
 
 
@@ -332,15 +364,17 @@ def plain_value(context: "OperationContext", object_type: int, key: KeyRef) -> b
 
 
 def material_in(object_type: int, value: bytes, key_format_type: int,
-                compression: int | None = None) -> Any:
-    """Key Material in ``key_format_type`` of :func:`plain_value`'s ``value``."""
+                compression: int | None = None, *, raw_form: int | None = None) -> Any:
+    """Key Material in ``key_format_type`` of :func:`plain_value`'s ``value`` (``raw_form``:
+    the DER form of a Raw RSA key, :func:`raw_form_of`)."""
     if object_type == ObjectType.SymmetricKey:
         return keymaterial.secret_material(value, key_format_type)
     if object_type == ObjectType.SecretData:
         return keymaterial.secret_material(value, key_format_type, secret_data=True)
     if object_type == ObjectType.PrivateKey:
-        return keymaterial.material_from_pkcs8(value, key_format_type)
-    return keymaterial.material_from_spki(value, key_format_type, compression=compression)
+        return keymaterial.material_from_pkcs8(value, key_format_type, raw_form=raw_form)
+    return keymaterial.material_from_spki(value, key_format_type, compression=compression,
+                                          raw_form=raw_form)
 
 
 # -- Digest (KMIP 2.1 section 4.21) --------------------------------------------------------------
@@ -361,7 +395,8 @@ def digest(material: Any, key_format_type: int | None = None) -> dict[str, Any]:
 
 
 def key_digests(context: "OperationContext", object_type: int, key: KeyRef,
-                key_format_type: int | None, value: bytes | None = None) -> list[dict[str, Any]]:
+                key_format_type: int | None, value: bytes | None = None, *,
+                raw_form: int | None = None) -> list[dict[str, Any]]:
     """The Digest instances of a new key: SHA-256 in the default Key Format Type for its type,
     and in its own Key Format Type if that is another. ``value``: the key in the token's own
     form when the request brought it (Register); else the token exports it, if the key may
@@ -375,7 +410,8 @@ def key_digests(context: "OperationContext", object_type: int, key: KeyRef,
         if object_type != ObjectType.PublicKey and (not key.extractable or key.sensitive):
             return []
         value = plain_value(context, object_type, key)
-    return [digest(material_in(object_type, value, fmt), fmt) for fmt in wanted]
+    return [digest(material_in(object_type, value, fmt, raw_form=raw_form), fmt)
+            for fmt in wanted]
 
 
 def secret_data_type(obj: "StoredObject") -> int:

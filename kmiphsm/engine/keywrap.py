@@ -187,7 +187,8 @@ def encoder(context: "OperationContext", obj: "StoredObject", key: hsm.KeyRef,
             return None
 
         def material_bytes(value: bytes) -> bytes:
-            material = keyblocks.material_in(object_type, value, fmt, compression)
+            material = keyblocks.material_in(object_type, value, fmt, compression,
+                                             raw_form=keyblocks.raw_form_of(obj))
             if not isinstance(material, (bytes, bytearray)):  # pragma: no cover - structured()
                 raise KmipError(Reason.EncodingOptionError, "the Key Material is a structure")
             return bytes(material)
@@ -200,7 +201,8 @@ def encoder(context: "OperationContext", obj: "StoredObject", key: hsm.KeyRef,
         if kept:
             material = plain(binary.decode(keyblocks.unframe(value)))
         else:
-            material = keyblocks.material_in(object_type, value, fmt, compression)
+            material = keyblocks.material_in(object_type, value, fmt, compression,
+                                             raw_form=keyblocks.raw_form_of(obj))
         key_value = KeyValue(key_material=material, attributes=attributes)
         return binary.encode(key_value.to_node(version))
 

@@ -74,6 +74,12 @@ SERVER_ONLY = frozenset({
 })
 
 
+#: The Vendor Identification of the server's own vendor attributes (KMIP 1.x "y-" custom
+#: attributes, KMIP 1.4 section 3.39; 2.x vendor attributes, section 4.60): set by the
+#: server only.
+SERVER_VENDOR = "y"
+
+
 def now(context: "OperationContext") -> datetime:
     return context.engine.clock()
 
@@ -254,6 +260,11 @@ def check_client_attributes(attributes: Mapping[str, list[Any]], *, creating: bo
     Create Key Pair / Derive Key, where :data:`CREATION_PARAMETERS` are allowed."""
     for name, values in attributes.items():
         if name == VENDOR_ATTRIBUTE:
+            if any(isinstance(v, dict) and v.get("VendorIdentification") == SERVER_VENDOR
+                   for v in values):
+                raise KmipError(Reason.InvalidField,
+                                f"vendor attributes of Vendor Identification {SERVER_VENDOR!r} "
+                                "are the server's: a client cannot set them")
             continue
         if name in SERVER_ONLY or (not creating and name in CREATION_PARAMETERS):
             raise KmipError(Reason.InvalidField,

@@ -73,7 +73,8 @@ def register_key(context: OperationContext, object_type: int, managed_object: An
         managed.destroy_quietly(context, key)
         raise
     values: dict[str, list[Any]] = {name: list(v) for name, v in attributes.items()}
-    values.update(imported.attributes)
+    for name, found in imported.attributes.items():  # the client's vendor attributes stay
+        values[name] = values.get(name, []) + found if name == VENDOR_ATTRIBUTE else found
     server: dict[str, list[Any]] = {}
     if keyblocks.is_kept(object_type, key):  # the token's length would be the sealed value's
         server["CryptographicLength"] = imported.attributes["CryptographicLength"]

@@ -259,6 +259,23 @@ class PyKmipOperations(_TestCase):
                 masks=[Usage.VERIFY], name=self.name("registered-rsa-public")))
             self.assertEqual(got.key_format_type, key_format)
 
+    def test_register_rsa_keys_as_raw(self) -> None:
+        # the key value is the DER (PKCS#1 or PKCS#8 / SubjectPublicKeyInfo) with Key Format
+        # Type Raw, as PyKMIP's users register it; Get gives the same bytes back as Raw
+        key = local_rsa_key()
+        for private_format in (serialization.PrivateFormat.TraditionalOpenSSL,
+                               serialization.PrivateFormat.PKCS8):
+            got = self.register_and_get(kobjects.PrivateKey(
+                Algorithm.RSA, 2048, der_private(key, private_format), kenums.KeyFormatType.RAW,
+                masks=[Usage.SIGN], name=self.name("raw-rsa-private")))
+            self.assertEqual(got.key_format_type, kenums.KeyFormatType.RAW)
+        for public_format in (serialization.PublicFormat.PKCS1,
+                              serialization.PublicFormat.SubjectPublicKeyInfo):
+            got = self.register_and_get(kobjects.PublicKey(
+                Algorithm.RSA, 2048, der_public(key, public_format), kenums.KeyFormatType.RAW,
+                masks=[Usage.VERIFY], name=self.name("raw-rsa-public")))
+            self.assertEqual(got.key_format_type, kenums.KeyFormatType.RAW)
+
     def test_register_secret_data(self) -> None:
         got = self.register_and_get(kobjects.SecretData(
             b"correct horse battery staple", kenums.SecretDataType.PASSWORD,
