@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from kmiphsm.engine import keymaterial, keyspec, managed
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef
+from kmiphsm.model.attribute_rules import rule
 from kmiphsm.model.objects import KeyBlock, KeyValue
 from kmiphsm.model.values import plain, to_node
 from kmiphsm.ttlv import binary, enums, registry
@@ -135,19 +136,91 @@ def is_wrapped(key_block: KeyBlock) -> bool:
     return key_block.key_wrapping_data is not None or isinstance(key_block.key_value, bytes)
 
 
+# -- attributes inside a Key Value -------------------------------------------------------------
+
+
+def bind_attributes(attributes: Mapping[str, list[Any]], bound: Mapping[str, list[Any]] | None,
+                    *, extractable: bool, sensitive: bool
+                    ) -> tuple[dict[str, list[Any]], bool, bool]:
+    """The request's ``attributes`` with those a Key Value carries (``bound``), and the new
+    key's Extractable and Sensitive with them.
+
+    KMIP 2.1 section 3.2 (1.4 section 2.1.4): the Key Value's attributes are the object's,
+    "encapsulated with (and possibly wrapped with) the key material", so they are applied as
+    if given with the request, under the same rules (a client may not set server attributes).
+    Given in both with different values, a single-instance attribute is Invalid Field (neither
+    silently wins: the bound one may be what keeps the key Sensitive); a multi-instance one
+    gets both sets of values. Extractable and Sensitive only ever tighten."""
+    merged = {name: list(values) for name, values in attributes.items()}
+    if not bound:
+        return merged, extractable, sensitive
+    managed.check_client_attributes(bound, creating=True)
+    for name, values in bound.items():
+        given = merged.get(name)
+        if not given:
+            merged[name] = list(values)
+            continue
+        found = rule(name)
+        if found is None or found.multi_instance:
+            merged[name] = given + [value for value in values if value not in given]
+        elif given != list(values):
+            raise KmipError(Reason.InvalidField,
+                            f"the Key Value's attributes and the request's disagree on "
+                            f"{managed.attribute_name(name)}")
+    return (merged, extractable and managed.flag(bound, "Extractable", True),
+            sensitive or managed.flag(bound, "Sensitive", False))
+
+
+def with_bound(imported: Imported, attributes: Mapping[str, list[Any]],
+               bound: Mapping[str, list[Any]] | None) -> Imported:
+    """``imported`` with the attributes a Key Value carried (from ``attributes``, the merged
+    set of :func:`bind_attributes`), for the new object."""
+    if not bound:
+        return imported
+    carried = {name: list(attributes[name]) for name in bound}
+    return dataclasses.replace(imported, attributes=merged_values(carried, imported.attributes))
+
+
+def merged_values(attributes: Mapping[str, list[Any]], more: Mapping[str, list[Any]]
+                  ) -> dict[str, list[Any]]:
+    """``attributes`` with ``more``: vendor attributes added to those there (each value
+    once), any other attribute replaced."""
+    result = {name: list(values) for name, values in attributes.items()}
+    for name, values in more.items():
+        if name == "VendorAttribute":
+            present = result.setdefault(name, [])
+            present.extend(value for value in values if value not in present)
+        else:
+            result[name] = list(values)
+    return result
+
+
 # -- Register: into the token --------------------------------------------------------------
 
 
 def import_key_block(context: "OperationContext", object_type: int, key_block: KeyBlock,
                      attributes: Mapping[str, list[Any]], *, extractable: bool,
                      sensitive: bool) -> Imported:
-    """Put a registered Key Block's material into the token (see the module docstring)."""
+    """Put a registered Key Block's material into the token (see the module docstring),
+    with the attributes its Key Value carries (:func:`bind_attributes`)."""
     if is_wrapped(key_block):
         return unwrap_key_block(context, object_type, key_block, attributes,
                                 extractable=extractable, sensitive=sensitive)
     key_value = key_block.key_value
     if not isinstance(key_value, KeyValue):
         raise KmipError(Reason.InvalidField, "the Key Block has no Key Value")
+    bound = key_value.attributes
+    attributes, extractable, sensitive = bind_attributes(
+        attributes, bound, extractable=extractable, sensitive=sensitive)
+    return with_bound(import_plain_key_block(context, object_type, key_block, key_value,
+                                             attributes, extractable=extractable,
+                                             sensitive=sensitive), attributes, bound)
+
+
+def import_plain_key_block(context: "OperationContext", object_type: int, key_block: KeyBlock,
+                           key_value: KeyValue, attributes: Mapping[str, list[Any]], *,
+                           extractable: bool, sensitive: bool) -> Imported:
+    """:func:`import_key_block` of a Key Block in plaintext."""
     fmt = int(key_block.key_format_type)
     material = key_value.key_material
     value: bytes

@@ -72,9 +72,7 @@ def register_key(context: OperationContext, object_type: int, managed_object: An
     except KmipError:
         managed.destroy_quietly(context, key)
         raise
-    values: dict[str, list[Any]] = {name: list(v) for name, v in attributes.items()}
-    for name, found in imported.attributes.items():  # the client's vendor attributes stay
-        values[name] = values.get(name, []) + found if name == VENDOR_ATTRIBUTE else found
+    values = keyblocks.merged_values(attributes, imported.attributes)
     server: dict[str, list[Any]] = {}
     if keyblocks.is_kept(object_type, key):  # the token's length would be the sealed value's
         server["CryptographicLength"] = imported.attributes["CryptographicLength"]
@@ -85,7 +83,7 @@ def register_key(context: OperationContext, object_type: int, managed_object: An
             values[VENDOR_ATTRIBUTE] = values.get(VENDOR_ATTRIBUTE, []) + [
                 keyblocks.secret_data_type_attribute(secret_type)]
     with creation.atomic(context, [key]):
-        creation.check_unique_names(context, attributes)
+        creation.check_unique_names(context, values)  # with the Key Value's Names too
         return creation.store_key_object(context, object_type, values, key,
                                          key_format_type=imported.key_format_type,
                                          server_attributes=server, value=imported.value,

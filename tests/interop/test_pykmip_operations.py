@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 from cryptography.hazmat.primitives.padding import PKCS7
 from twisted.trial import unittest
 
@@ -345,6 +345,31 @@ class PyKmipOperations(_TestCase):
                 "wrapping_method": kenums.WrappingMethod.ENCRYPT,
                 "encryption_key_information": {"unique_identifier": kek}})
         self.assertIn("expected 1, received 8", str(raised.exception))
+
+    def test_register_a_wrapped_key(self) -> None:
+        # PyKMIP sends a wrapped key as a Key Value structure whose Key Material is the
+        # wrapped Byte String (KMIP 2.1 section 3.1 lists a Byte String there); the server
+        # takes that form, with No Encoding and without an Encoding Option
+        kek_value = os.urandom(32)
+        kek = self.client.register(kobjects.SymmetricKey(
+            Algorithm.AES, 256, kek_value, masks=[Usage.WRAP_KEY, Usage.UNWRAP_KEY],
+            name=self.name("unwrapping-kek")))
+        self.client.activate(kek)
+        for encoding in (kenums.EncodingOption.NO_ENCODING, None):
+            value = os.urandom(32)
+            wrapping: dict[str, Any] = {
+                "wrapping_method": kenums.WrappingMethod.ENCRYPT,
+                "encryption_key_information": {
+                    "unique_identifier": kek,
+                    "cryptographic_parameters": {
+                        "block_cipher_mode": kenums.BlockCipherMode.NIST_KEY_WRAP}}}
+            if encoding is not None:
+                wrapping["encoding_option"] = encoding
+            uid = self.client.register(kobjects.SymmetricKey(
+                Algorithm.AES, 256, aes_key_wrap(kek_value, value), masks=[Usage.ENCRYPT],
+                name=self.name("registered-wrapped"), key_wrapping_data=wrapping))
+            got = self.client.get(uid)
+            self.assertEqual((got.value, got.cryptographic_length), (value, 256))
 
     # -- Get Attributes, Get Attribute List --------------------------------------------
 
