@@ -164,6 +164,10 @@ class SymmetricRegisterTests(RegisterBase):
                      Reason.InvalidField)
         self.failure(Op.Register, {"ObjectType": OT.SplitKey, "Attributes": {},
                                    "SymmetricKey": {"KeyBlock": block(Fmt.Raw, AES_KEY, Alg.AES, 256)}},
+                     Reason.InvalidField)
+        self.failure(Op.Register, {"ObjectType": OT.PGPKey, "Attributes": {},
+                                   "PGPKey": {"PGPKeyVersion": 4,
+                                              "KeyBlock": block(Fmt.Raw, AES_KEY, Alg.AES, 256)}},
                      Reason.InvalidObjectType)
 
     def test_register_in_kmip_1_4(self) -> None:
@@ -568,6 +572,101 @@ class OpaqueAndCertificateTests(RegisterBase):
                                                    "CertificateValue": certificate()}},
                      Reason.InvalidField)
         self.assertEqual(self.objects(), [])
+
+
+class SplitKeyTests(RegisterBase):
+    """Register and Get of Split Key objects (KMIP 2.1 section 2.8, 1.4 section 2.2.5): the
+    part is key material in the token; the object's fields come back as registered."""
+
+    def split_key(self, part: bytes, fmt: int = Fmt.Raw, **fields: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {"SplitKeyParts": 3, "KeyPartIdentifier": 2,
+                                  "SplitKeyThreshold": 2,
+                                  "SplitKeyMethod": enums.SplitKeyMethod.PolynomialSharingGF2_16}
+        result.update(fields)
+        result["KeyBlock"] = block(fmt, part, Alg.AES, 256)
+        return {k: v for k, v in result.items() if v is not None}
+
+    def register_split(self, split_key: dict[str, Any], **options: Any) -> str:
+        return self.h.call(Op.Register, {"ObjectType": OT.SplitKey,
+                                         "Attributes": {"CryptographicUsageMask":
+                                                        int(Usage.Encrypt)},
+                                         "SplitKey": split_key}, **options)["UniqueIdentifier"]
+
+    def test_register_and_get_a_split_key(self) -> None:
+        part = bytes(range(40, 72))
+        prime = (1 << 521) - 1
+        for version, fields in (((2, 1), {}), ((1, 4), {}),
+                                ((2, 1), {"SplitKeyMethod":
+                                          enums.SplitKeyMethod.PolynomialSharingPrimeField,
+                                          "PrimeFieldSize": prime})):
+            uid = self.register_split(self.split_key(part, **fields), version=version)
+            got = self.get(uid, version=version)["SplitKey"]
+            expected = self.split_key(part, **fields)
+            self.assertEqual({k: v for k, v in got.items() if k != "KeyBlock"},
+                             {k: v for k, v in expected.items() if k != "KeyBlock"}, version)
+            self.assertEqual(got["KeyBlock"]["KeyValue"]["KeyMaterial"], part)
+            self.assertEqual(got["KeyBlock"]["KeyFormatType"], Fmt.Raw)
+            self.assertEqual(got["KeyBlock"]["CryptographicAlgorithm"], Alg.AES)
+            self.assertEqual(got["KeyBlock"]["CryptographicLength"], 256)
+            self.assertEqual(self.stored(uid).object_type, OT.SplitKey)
+        self.assertEqual(key_material(self.get(uid, Fmt.Opaque)), part)
+        self.failure(Op.Get, {"UniqueIdentifier": uid, "KeyFormatType": Fmt.PKCS_8},
+                     Reason.KeyFormatTypeNotSupported)
+
+    def test_the_part_is_kept_by_the_token_never_in_the_clear_in_the_store(self) -> None:
+        part = b"split key part, secret!" * 2
+        uid = self.register_split(self.split_key(part, Fmt.Opaque))
+        self.assertIsNotNone(self.stored(uid).key_ref)
+        self.h.store.close()
+        for path in self.h.directory.iterdir():
+            self.assertNotIn(part, path.read_bytes(), path.name)
+
+    def test_a_split_key_wrapped_both_ways(self) -> None:
+        from cryptography.hazmat.primitives import keywrap
+
+        kek_raw = bytes(range(32))
+        kek = self.register(OT.SymmetricKey, {"KeyBlock": block(Fmt.Raw, kek_raw, Alg.AES, 256)},
+                            {"CryptographicUsageMask": int(Usage.WrapKey | Usage.UnwrapKey)})
+        self.h.call(Op.Activate, {"UniqueIdentifier": kek})
+        wrapping = {"WrappingMethod": enums.WrappingMethod.Encrypt,
+                    "EncryptionKeyInformation": {"UniqueIdentifier": kek},
+                    "EncodingOption": enums.EncodingOption.NoEncoding}
+        part = bytes(range(100, 132))
+        split = self.split_key(part)
+        split["KeyBlock"] = {**split["KeyBlock"], "KeyValue": keywrap.aes_key_wrap(kek_raw, part),
+                             "KeyWrappingData": wrapping}
+        uid = self.register_split(split)
+        self.assertEqual(key_material(self.get(uid)), part)
+        got = self.h.call(Op.Get, {"UniqueIdentifier": uid, "KeyWrappingSpecification": wrapping})
+        self.assertEqual(keywrap.aes_key_unwrap(kek_raw, got["SplitKey"]["KeyBlock"]["KeyValue"]),
+                         part)
+        self.assertEqual(got["SplitKey"]["KeyPartIdentifier"], 2)
+
+    def test_a_split_key_is_not_used_as_a_key(self) -> None:
+        uid = self.register_split(self.split_key(bytes(32)))
+        self.h.call(Op.Activate, {"UniqueIdentifier": uid})
+        self.failure(Op.Encrypt, {"UniqueIdentifier": uid, "Data": bytes(16),
+                                  "CryptographicParameters": {
+                                      "BlockCipherMode": enums.BlockCipherMode.ECB}},
+                     Reason.InvalidObjectType)
+
+    def test_inconsistent_split_keys_are_refused(self) -> None:
+        XOR = enums.SplitKeyMethod.XOR
+        for fields in ({"KeyPartIdentifier": 4}, {"KeyPartIdentifier": 0},
+                       {"SplitKeyThreshold": 4}, {"SplitKeyParts": 0},
+                       {"SplitKeyMethod": XOR},  # XOR needs every part: threshold = parts
+                       {"SplitKeyMethod": enums.SplitKeyMethod.PolynomialSharingPrimeField},
+                       {"SplitKeyMethod": 0x77}):
+            self.failure(Op.Register, {"ObjectType": OT.SplitKey, "Attributes": {},
+                                       "SplitKey": self.split_key(bytes(32), **fields)},
+                         Reason.InvalidField)
+        self.failure(Op.Register, {"ObjectType": OT.SplitKey, "Attributes": {},
+                                   "SplitKey": self.split_key(bytes(32), Fmt.PKCS_8)},
+                     Reason.KeyFormatTypeNotSupported)
+        self.assertEqual(self.objects(), [])
+        uid = self.register_split(self.split_key(bytes(32), SplitKeyMethod=XOR,
+                                                 SplitKeyThreshold=3))
+        self.assertEqual(self.get(uid)["SplitKey"]["SplitKeyMethod"], XOR)
 
 
 class KeyMaterialTests(unittest.TestCase):

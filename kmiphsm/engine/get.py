@@ -26,12 +26,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmiphsm.engine import keyblocks, managed
+from kmiphsm.engine import keyblocks, managed, splitkeys
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
 from kmiphsm.model.objects import (
-    OBJECT_CLASSES, Certificate, OpaqueObject, PrivateKey, PublicKey, SecretData, SymmetricKey,
+    OBJECT_CLASSES, Certificate, OpaqueObject, PrivateKey, PublicKey, SecretData, SplitKey,
+    SymmetricKey,
 )
 from kmiphsm.model.payloads.objects import GetRequestPayload, GetResponsePayload
 from kmiphsm.store import StoredObject
@@ -91,7 +92,8 @@ def served(context: OperationContext, obj: StoredObject) -> None:
 
 def key_object(context: OperationContext, obj: StoredObject, key: Any,
                payload: GetRequestPayload) -> Any:
-    """Symmetric Key, Private Key, Public Key or Secret Data, in the format asked for."""
+    """Symmetric Key, Private Key, Public Key, Secret Data or Split Key, in the format asked
+    for."""
     block = keyblocks.describe(obj, key, payload.key_format_type, payload.key_compression_type)
     uid = obj.unique_identifier
     if not managed.flag(obj.attributes, "Extractable", True):
@@ -109,6 +111,8 @@ def key_object(context: OperationContext, obj: StoredObject, key: Any,
     cls = OBJECT_CLASSES[obj.object_type]
     if cls is SecretData:
         return SecretData(secret_data_type=keyblocks.secret_data_type(obj), key_block=block)
+    if cls is SplitKey:
+        return splitkeys.managed_object(obj.attributes, block)
     assert cls in (SymmetricKey, PrivateKey, PublicKey)
     return cls(key_block=block)  # type: ignore[call-arg]
 

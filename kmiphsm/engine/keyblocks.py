@@ -10,6 +10,9 @@ Symmetric Key      a token secret key: AES and Triple DES as such; HMAC keys, an
                    algorithms the token lacks, as generic secrets
 Secret Data        a token generic secret (a Secret Data Type other than Seed is kept as the
                    server attribute ``y-SecretDataType``: the object has no field for it)
+Split Key          a token generic secret, the key part; its own fields (parts, threshold,
+                   method ...) in the server attribute ``y-SplitKey``
+                   (:mod:`kmiphsm.engine.splitkeys`)
 Private Key        a token private key
 Public Key         SubjectPublicKeyInfo DER in the KeyRef itself (public keys are not secret)
 DSA / DH keys      *kept as registered*: the token has no DSA or DH keys, so a Transparent
@@ -36,7 +39,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
-from kmiphsm.engine import keymaterial, keyspec, managed
+from kmiphsm.engine import keymaterial, keyspec, managed, splitkeys
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef
 from kmiphsm.model.attribute_rules import rule
@@ -54,7 +57,8 @@ Reason = enums.ResultReason
 
 #: Object Types whose value is a Key Block.
 KEY_BLOCK_OBJECTS = frozenset({ObjectType.SymmetricKey, ObjectType.SecretData,
-                               ObjectType.PrivateKey, ObjectType.PublicKey})
+                               ObjectType.PrivateKey, ObjectType.PublicKey,
+                               ObjectType.SplitKey})
 
 #: The server attribute keeping a Secret Data Type other than Seed (KMIP 1.x: "y-" custom
 #: attributes are the server's; KMIP 2.x: Vendor Identification "y").
@@ -251,6 +255,11 @@ def import_plain_key_block(context: "OperationContext", object_type: int, key_bl
         raw = value = keymaterial.secret_from_material(fmt, material, secret_data=True)
         key = token.import_secret(KeyAlgorithm.GENERIC_SECRET, raw, extractable=extractable,
                                   sensitive=sensitive)
+    elif object_type == ObjectType.SplitKey:
+        raw = value = splitkeys.part_from_material(fmt, material)
+        key = token.import_secret(KeyAlgorithm.GENERIC_SECRET, raw, extractable=extractable,
+                                  sensitive=sensitive)
+        extra["CryptographicLength"] = [length if length is not None else len(raw) * 8]
     elif object_type == ObjectType.PrivateKey:
         raw_algorithm, _curve = keyspec.raw_key_kind({**attributes, **extra})
         der = value = keymaterial.pkcs8_from_material(fmt, material, raw_algorithm=raw_algorithm)
@@ -367,6 +376,8 @@ def formats(object_type: int, key: KeyRef) -> frozenset[int]:
         return keymaterial.SECRET_FORMATS
     if object_type == ObjectType.SecretData:
         return keymaterial.SECRET_DATA_FORMATS
+    if object_type == ObjectType.SplitKey:
+        return splitkeys.FORMATS
     if object_type == ObjectType.PrivateKey:
         return keymaterial.PRIVATE_FORMATS.get(key.algorithm, frozenset())
     if object_type == ObjectType.PublicKey:
@@ -427,7 +438,7 @@ def export_key_block(context: "OperationContext", obj: "StoredObject", key: KeyR
 def plain_value(context: "OperationContext", object_type: int, key: KeyRef) -> bytes:
     """The token's own plaintext form of a key: raw secret, PKCS#8 or SubjectPublicKeyInfo."""
     token = context.token
-    if object_type in (ObjectType.SymmetricKey, ObjectType.SecretData):
+    if object_type in (ObjectType.SymmetricKey, ObjectType.SecretData, ObjectType.SplitKey):
         return token.export_secret(key)
     if object_type == ObjectType.PrivateKey:
         return token.export_private_key(key)
@@ -444,6 +455,8 @@ def material_in(object_type: int, value: bytes, key_format_type: int,
         return keymaterial.secret_material(value, key_format_type)
     if object_type == ObjectType.SecretData:
         return keymaterial.secret_material(value, key_format_type, secret_data=True)
+    if object_type == ObjectType.SplitKey:
+        return splitkeys.material(value, key_format_type)
     if object_type == ObjectType.PrivateKey:
         return keymaterial.material_from_pkcs8(value, key_format_type, raw_form=raw_form)
     return keymaterial.material_from_spki(value, key_format_type, compression=compression,

@@ -1,7 +1,8 @@
 """Register (KMIP 2.1 section 6.1.43, KMIP 1.4 section 4.3): a client's object, made by it
 or obtained elsewhere, comes under the server's management.
 
-Key material goes into the token (:mod:`kmiphsm.engine.keyblocks`): the Key Format Type it
+Key material goes into the token (:mod:`kmiphsm.engine.keyblocks`; a Split Key's part too,
+with its fields kept: :mod:`kmiphsm.engine.splitkeys`): the Key Format Type it
 came in becomes the object's Key Format Type, so a Get returns it the same way by default
 ("If a client registered a key in a given format, the server SHALL be able to return the key
 during the Get operation in the same format", section 6.1.19). Opaque Objects and
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmiphsm.engine import certificates, creation, keyblocks, keyspec, managed
+from kmiphsm.engine import certificates, creation, keyblocks, keyspec, managed, splitkeys
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
@@ -28,7 +29,8 @@ ObjectType = enums.ObjectType
 Reason = enums.ResultReason
 
 REGISTERED_TYPES = (ObjectType.SymmetricKey, ObjectType.PublicKey, ObjectType.PrivateKey,
-                    ObjectType.SecretData, ObjectType.OpaqueObject, ObjectType.Certificate)
+                    ObjectType.SecretData, ObjectType.SplitKey, ObjectType.OpaqueObject,
+                    ObjectType.Certificate)
 
 
 def type_name(object_type: int) -> str:
@@ -59,7 +61,10 @@ def register(context: OperationContext,
 
 def register_key(context: OperationContext, object_type: int, managed_object: Any,
                  attributes: Any) -> StoredObject:
-    """A Symmetric Key, Private Key, Public Key or Secret Data: its Key Block into the token."""
+    """A Symmetric Key, Private Key, Public Key, Secret Data or Split Key: its Key Block into
+    the token."""
+    split_key = (splitkeys.attribute(managed_object) if object_type == ObjectType.SplitKey
+                 else None)  # its fields checked before its key goes into the token
     extractable = managed.flag(attributes, "Extractable", True)
     sensitive = managed.flag(attributes, "Sensitive", False)
     imported = keyblocks.import_key_block(context, object_type, managed_object.key_block,
@@ -74,8 +79,13 @@ def register_key(context: OperationContext, object_type: int, managed_object: An
         raise
     values = keyblocks.merged_values(attributes, imported.attributes)
     server: dict[str, list[Any]] = {}
-    if keyblocks.is_kept(object_type, key):  # the token's length would be the sealed value's
+    if keyblocks.is_kept(object_type, key) or split_key is not None:
+        # the token's length would be the sealed value's, or the part's
         server["CryptographicLength"] = imported.attributes["CryptographicLength"]
+    if split_key is not None:
+        values = keyblocks.merged_values(values, {VENDOR_ATTRIBUTE: [split_key]})
+        if "CryptographicAlgorithm" not in values:
+            server["CryptographicAlgorithm"] = []  # not the token's "generic secret"
     if object_type == ObjectType.SecretData:
         server["CryptographicAlgorithm"] = []  # Secret Data has no algorithm of its own
         secret_type = int(managed_object.secret_data_type)

@@ -294,6 +294,21 @@ class PyKmipOperations(_TestCase):
         got = self.register_and_get(kobjects.X509Certificate(der, name=self.name("cert")))
         self.assertEqual(got.certificate_type, kenums.CertificateType.X_509)
 
+    def test_register_split_key(self) -> None:
+        part = os.urandom(32)
+        got = self.register_and_get(kobjects.SplitKey(
+            cryptographic_algorithm=Algorithm.AES, cryptographic_length=256, key_value=part,
+            name=self.name("split"), split_key_parts=3, key_part_identifier=1,
+            split_key_threshold=2,
+            split_key_method=kenums.SplitKeyMethod.POLYNOMIAL_SHARING_PRIME_FIELD,
+            prime_field_size=(1 << 127) - 1))
+        self.assertEqual((got.split_key_parts, got.key_part_identifier, got.split_key_threshold,
+                          got.split_key_method, got.prime_field_size),
+                         (3, 1, 2, kenums.SplitKeyMethod.POLYNOMIAL_SHARING_PRIME_FIELD,
+                          (1 << 127) - 1))
+        self.assertEqual((got.cryptographic_algorithm, got.cryptographic_length),
+                         (Algorithm.AES, 256))
+
     def test_register_twice_with_pykmips_default_name_is_refused(self) -> None:
         # A pie object made without name= carries PyKMIP's default Name ("Opaque Object"),
         # and Names are unique on a server (KMIP 1.4 section 3.2, 2.1 section 4.32): the
