@@ -307,10 +307,12 @@ class SymmetricEncryptionTests(CryptoCase):
                                           "AuthenticatedEncryptionTag": bad},
                              Reason.CryptographicFailure)
         self.assertEqual(message, "decryption failed")
-        for tag_length in (1, 32):  # as CS-BC-M-GCM-1-21 expects
-            self.fails(Op.Encrypt, {"UniqueIdentifier": self.uid, "CryptographicParameters": {
-                "BlockCipherMode": BCM.GCM, "TagLength": tag_length}, "Data": b"x",
-                "IVCounterNonce": bytes(12)}, Reason.GeneralFailure)
+        for tag_length in (1, 32, 999, 0, -1):  # a client mistake: never General Failure
+            for operation in (Op.Encrypt, Op.Decrypt):
+                self.fails(operation, {"UniqueIdentifier": self.uid, "CryptographicParameters": {
+                    "BlockCipherMode": BCM.GCM, "TagLength": tag_length}, "Data": b"x",
+                    "IVCounterNonce": bytes(12), "AuthenticatedEncryptionTag": bytes(16)},
+                    Reason.BadCryptographicParameters)
         self.fails(Op.Decrypt, {"UniqueIdentifier": self.uid, "CryptographicParameters": params,
                                 "Data": result["Data"], "IVCounterNonce": bytes(12)},
                    Reason.BadCryptographicParameters)

@@ -226,7 +226,10 @@ class CreateTests(Base):
                 ({"CryptographicAlgorithm": Alg.RSA, "CryptographicLength": 2048},
                  Reason.CryptographicFailure),
                 ({"CryptographicLength": 128}, Reason.InvalidField),
-                ({"CryptographicAlgorithm": Alg.AES, "CryptographicLength": "x"}, Reason.InvalidField)):
+                ({"CryptographicAlgorithm": Alg.AES, "CryptographicLength": "x"},
+                 Reason.InvalidAttributeValue),
+                ({"CryptographicAlgorithm": "AES", "CryptographicLength": 128},
+                 Reason.InvalidAttributeValue)):
             self.failure(Op.Create, {"ObjectType": OT.SymmetricKey, "Attributes": attributes},
                          reason)
 

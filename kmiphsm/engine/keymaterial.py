@@ -410,6 +410,22 @@ def _curve(value: Any) -> type[ec.EllipticCurve]:
     return EC_CURVES[value]
 
 
+def check_public_value(algorithm: KeyAlgorithm, curve: int | None, encoded: bytes) -> None:
+    """Invalid Field unless ``encoded`` is a public value for a key agreement with a key of
+    ``algorithm`` (and Recommended Curve ``curve``): an X9.62 point on that curve, or 32
+    X25519 bytes (RFC 7748); Invalid Field for a key that makes no key agreement."""
+    if algorithm is KeyAlgorithm.X25519:
+        try:
+            x25519.X25519PublicKey.from_public_bytes(encoded)
+        except ValueError as error:
+            raise invalid("an X25519 public value (32 bytes)", error) from None
+    elif algorithm is KeyAlgorithm.EC and curve in EC_CURVES:
+        _point(EC_CURVES[curve], encoded)
+    else:
+        raise KmipError(Reason.InvalidField, f"a {algorithm.value} key makes no key agreement "
+                        "(EC and X25519 keys do)")
+
+
 def _point(curve: type[ec.EllipticCurve], encoded: bytes) -> ec.EllipticCurvePublicKey:
     try:
         return ec.EllipticCurvePublicKey.from_encoded_point(curve(), encoded)

@@ -371,6 +371,10 @@ def check(context: OperationContext, payload: CheckRequestPayload) -> CheckRespo
     the ID Placeholder is emptied so that a following Get cannot go on with the object.
     Archived: Object Archived; destroyed: Wrong Key Lifecycle State.
     """
+    for name, value in (("Usage Limits Count", payload.usage_limits_count),
+                        ("Lease Time", payload.lease_time)):
+        if value is not None and value < 0:  # a client's mistake, checked before anything
+            raise KmipError(Reason.InvalidField, f"{name} must not be negative, not {value}")
     obj = managed.load(context, payload.unique_identifier)
     uid = obj.unique_identifier
     if obj.archived:

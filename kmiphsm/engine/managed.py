@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import algorithm_enum, curve_enum
 from kmiphsm.hsm import KeyRef, TokenError
-from kmiphsm.model import spec_data
+from kmiphsm.model import attribute_values, spec_data
 from kmiphsm.model.attribute_rules import rule
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE
 from kmiphsm.store import StoredObject
@@ -279,6 +279,10 @@ def check_client_attributes(attributes: Mapping[str, list[Any]], *, creating: bo
         if len(values) > 1 and not found.multi_instance:
             raise KmipError(Reason.InvalidField,
                             f"{attribute_name(name)} takes one value, {len(values)} were given")
+        for value in values:
+            problem = attribute_values.problem(name, value)
+            if problem is not None:  # KMIP 2.1 Table 188 and the other creations' errors
+                raise KmipError(Reason.InvalidAttributeValue, problem)
 
 
 def key_attributes(ref: KeyRef) -> dict[str, list[Any]]:

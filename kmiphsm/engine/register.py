@@ -65,6 +65,8 @@ def register_key(context: OperationContext, object_type: int, managed_object: An
     the token."""
     split_key = (splitkeys.attribute(managed_object) if object_type == ObjectType.SplitKey
                  else None)  # its fields checked before its key goes into the token
+    if object_type == ObjectType.SecretData:
+        check_secret_data_type(managed_object.secret_data_type)
     extractable = managed.flag(attributes, "Extractable", True)
     sensitive = managed.flag(attributes, "Sensitive", False)
     imported = keyblocks.import_key_block(context, object_type, managed_object.key_block,
@@ -98,6 +100,15 @@ def register_key(context: OperationContext, object_type: int, managed_object: An
                                          key_format_type=imported.key_format_type,
                                          server_attributes=server, value=imported.value,
                                          generated=False, digests=imported.digests)
+
+
+def check_secret_data_type(secret_data_type: Any) -> None:
+    """Invalid Field for a Secret Data Type that is neither one of KMIP 2.1 Table 483
+    (section 11.52) nor an extension (0x8XXXXXXX)."""
+    known = {int(value) for value in enums.SecretDataType}
+    if isinstance(secret_data_type, bool) or not isinstance(secret_data_type, int) or not (
+            int(secret_data_type) in known or int(secret_data_type) & 0x80000000):
+        raise KmipError(Reason.InvalidField, f"unknown Secret Data Type {secret_data_type!r}")
 
 
 def register_blob(context: OperationContext, object_type: int, managed_object: Any,

@@ -79,7 +79,9 @@ OLDER_REASON: dict[int, int] = {
     R.EncodingOptionError: R.InvalidField,
     R.ObjectAlreadyExists: R.InvalidField,
     R.BadPassword: R.AuthenticationNotSuccessful,
-    R.BadCryptographicParameters: R.CryptographicFailure,
+    # a wrong Cryptographic Parameters value is the client's field error (1.4 Table 327:
+    # Invalid Field), not a failure of the cryptography
+    R.BadCryptographicParameters: R.InvalidField,
     R.UnsupportedCryptographicParameters: R.CryptographicFailure,
     R.KeyWrapTypeNotSupported: R.FeatureNotSupported,
     R.UnknownMessageExtension: R.FeatureNotSupported,
