@@ -293,13 +293,8 @@ def raw_rsa_imported(context: "OperationContext", object_type: int, key: KeyRef,
 
 def raw_form_of(obj: "StoredObject") -> int | None:
     """The DER form of an RSA key registered as Raw in PKCS#8 or SubjectPublicKeyInfo."""
-    for value in obj.attributes.get("VendorAttribute", []):
-        if isinstance(value, dict) and all(value.get(k) == v for k, v in
-                                           RAW_KEY_FORMAT_ATTRIBUTE.items()):
-            found = value.get("AttributeValue")
-            if isinstance(found, int):
-                return found
-    return None
+    found: int | None = managed.server_attribute(obj.attributes, RAW_KEY_FORMAT_ATTRIBUTE, int)
+    return found
 
 
 def keep_as_registered(context: "OperationContext", object_type: int, fmt: int, material: Any,
@@ -502,13 +497,8 @@ def key_digests(context: "OperationContext", object_type: int, key: KeyRef,
 
 def secret_data_type(obj: "StoredObject") -> int:
     """The Secret Data Type of a Secret Data object (Seed unless it was registered as another)."""
-    for value in obj.attributes.get("VendorAttribute", []):
-        if isinstance(value, dict) and all(value.get(k) == v for k, v in
-                                           SECRET_DATA_TYPE_ATTRIBUTE.items()):
-            found = value.get("AttributeValue")
-            if isinstance(found, int):
-                return found
-    return int(enums.SecretDataType.Seed)
+    found = managed.server_attribute(obj.attributes, SECRET_DATA_TYPE_ATTRIBUTE, int)
+    return int(enums.SecretDataType.Seed) if found is None else int(found)
 
 
 def secret_data_type_attribute(secret_data_type: int) -> dict[str, Any]:

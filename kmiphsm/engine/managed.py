@@ -80,6 +80,18 @@ SERVER_ONLY = frozenset({
 SERVER_VENDOR = "y"
 
 
+def server_attribute(attributes: Mapping[str, list[Any]], identity: Mapping[str, str],
+                     kind: type) -> Any:
+    """The value of the server's vendor attribute ``identity`` (its Vendor Identification and
+    Attribute Name) among ``attributes``, if there is one of ``kind``; else None."""
+    for value in attributes.get(VENDOR_ATTRIBUTE, []):
+        if isinstance(value, dict) and all(value.get(k) == v for k, v in identity.items()):
+            found = value.get("AttributeValue")
+            if isinstance(found, kind):
+                return found
+    return None
+
+
 def now(context: "OperationContext") -> datetime:
     return context.engine.clock()
 

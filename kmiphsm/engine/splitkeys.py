@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from kmiphsm.engine import keymaterial
+from kmiphsm.engine import keymaterial, managed
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.model.objects import KeyBlock, SplitKey
 from kmiphsm.ttlv import enums
@@ -89,13 +89,10 @@ def attribute(split_key: SplitKey) -> dict[str, Any]:
 
 def stored_fields(attributes: Mapping[str, list[Any]]) -> dict[str, Any]:
     """The fields kept for a Split Key object (from its attributes)."""
-    for value in attributes.get("VendorAttribute", []):
-        if isinstance(value, dict) and all(value.get(k) == v
-                                           for k, v in SPLIT_KEY_ATTRIBUTE.items()):
-            found = value.get("AttributeValue")
-            if isinstance(found, dict):
-                return found
-    raise KmipError(Reason.GeneralFailure, "a stored Split Key lost its fields")
+    found = managed.server_attribute(attributes, SPLIT_KEY_ATTRIBUTE, dict)
+    if found is None:  # pragma: no cover - Register always keeps them
+        raise KmipError(Reason.GeneralFailure, "a stored Split Key lost its fields")
+    return dict(found)
 
 
 def managed_object(attributes: Mapping[str, list[Any]], key_block: KeyBlock) -> SplitKey:
