@@ -136,9 +136,10 @@ def pair_spec(attributes: Mapping[str, list[Any]]) -> PairSpec:
         else:
             found = CURVES.get(curve)
             if found is not None and length is not None and CURVE_BY_LENGTH.get(length) != found:
+                named = registry.enum_name("RecommendedCurve", curve)
                 raise KmipError(Reason.InvalidField,
                                 f"Cryptographic Length {length} is not the length of the "
-                                f"Recommended Curve {registry.enum_name('RecommendedCurve', curve)}")
+                                f"Recommended Curve {named}")
         if found is None:
             shown = ((registry.enum_name("RecommendedCurve", curve) or hex(int(curve)))
                      if curve else f"{length} bits")
