@@ -512,9 +512,11 @@ class Kmip14Tests(AttributeTestCase):
                                Node.text(tags.AttributeName, "State"),
                                Node.text(tags.AttributeName, "Object Group"))
         self.assertEqual(response["UniqueIdentifier"], self.uid)
+        # every returned Attribute names its instance, index 0 included (PyKMIP reads it)
         self.assertEqual(response["Attribute"], [
-            {"AttributeName": "Cryptographic Length", "AttributeValue": 256},
-            {"AttributeName": "State", "AttributeValue": State.PreActive}])
+            {"AttributeName": "Cryptographic Length", "AttributeIndex": 0,
+             "AttributeValue": 256},
+            {"AttributeName": "State", "AttributeIndex": 0, "AttributeValue": State.PreActive}])
 
     def test_get_attributes_all_with_indexes_and_custom_attributes(self) -> None:
         self.call14(Operation.AddAttribute, uid_node(self.uid),
@@ -523,10 +525,13 @@ class Kmip14Tests(AttributeTestCase):
                     attribute_1x("VendorAttribute", vendor("colour", "blue")))
         response = self.call14(Operation.GetAttributes, uid_node(self.uid))
         listed = response["Attribute"]
-        self.assertIn({"AttributeName": "Name", "AttributeValue": name("key-one")}, listed)
+        self.assertIn({"AttributeName": "Name", "AttributeIndex": 0,
+                       "AttributeValue": name("key-one")}, listed)
         self.assertIn({"AttributeName": "Name", "AttributeIndex": 1,
                        "AttributeValue": name("key-two")}, listed)
-        self.assertIn({"AttributeName": "x-colour", "AttributeValue": "blue"}, listed)
+        self.assertIn({"AttributeName": "x-colour", "AttributeIndex": 0,
+                       "AttributeValue": "blue"}, listed)
+        self.assertTrue(all("AttributeIndex" in a for a in listed))
         names = [a["AttributeName"] for a in listed]
         self.assertIn("Unique Identifier", names)
         self.assertNotIn("Short Unique Identifier", names)  # KMIP 2.0 and later
@@ -554,6 +559,7 @@ class Kmip14Tests(AttributeTestCase):
         response = self.call14(Operation.AddAttribute, uid_node(self.uid),
                                attribute_1x("ContactInformation", "ops@example.com"))
         self.assertEqual(response["Attribute"], {"AttributeName": "Contact Information",
+                                                 "AttributeIndex": 0,
                                                  "AttributeValue": "ops@example.com"})
 
     def test_add_failures_use_the_14_reasons(self) -> None:
@@ -617,12 +623,12 @@ class Kmip14Tests(AttributeTestCase):
         response = self.call14(Operation.GetAttributes, uid_node(self.uid),
                                Node.text(tags.AttributeName, "x-colour"))
         self.assertEqual(response["Attribute"], [
-            {"AttributeName": "x-colour", "AttributeValue": "blue"},
+            {"AttributeName": "x-colour", "AttributeIndex": 0, "AttributeValue": "blue"},
             {"AttributeName": "x-colour", "AttributeIndex": 1, "AttributeValue": "red"}])
         response = self.call14(Operation.DeleteAttribute, uid_node(self.uid),
                                Node.text(tags.AttributeName, "x-colour"))
         self.assertEqual(response["Attribute"], {"AttributeName": "x-colour",
-                                                 "AttributeValue": "blue"})
+                                                 "AttributeIndex": 0, "AttributeValue": "blue"})
         self.assertEqual(self.stored("VendorAttribute"), [vendor("colour", "red")])
 
     def test_delete_by_name_and_index(self) -> None:
@@ -660,6 +666,7 @@ class Kmip14Tests(AttributeTestCase):
                 nodes = [uid_node(self.uid), Node.text(tags.AttributeName, "Cryptographic Length")]
                 response = self.call(Operation.GetAttributes, nodes, version=version)
                 self.assertEqual(response["Attribute"], {"AttributeName": "Cryptographic Length",
+                                                         "AttributeIndex": 0,
                                                          "AttributeValue": 256}, version)
             else:
                 found = self.attributes(None, tags.CryptographicLength, version=version)

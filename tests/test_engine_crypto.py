@@ -307,10 +307,12 @@ class SymmetricEncryptionTests(CryptoCase):
                                           "AuthenticatedEncryptionTag": bad},
                              Reason.CryptographicFailure)
         self.assertEqual(message, "decryption failed")
-        for tag_length in (1, 32):  # as CS-BC-M-GCM-1-21 expects
-            self.fails(Op.Encrypt, {"UniqueIdentifier": self.uid, "CryptographicParameters": {
-                "BlockCipherMode": BCM.GCM, "TagLength": tag_length}, "Data": b"x",
-                "IVCounterNonce": bytes(12)}, Reason.GeneralFailure)
+        for tag_length in (1, 32, 999, 0, -1):  # a client mistake: never General Failure
+            for operation in (Op.Encrypt, Op.Decrypt):
+                self.fails(operation, {"UniqueIdentifier": self.uid, "CryptographicParameters": {
+                    "BlockCipherMode": BCM.GCM, "TagLength": tag_length}, "Data": b"x",
+                    "IVCounterNonce": bytes(12), "AuthenticatedEncryptionTag": bytes(16)},
+                    Reason.BadCryptographicParameters)
         self.fails(Op.Decrypt, {"UniqueIdentifier": self.uid, "CryptographicParameters": params,
                                 "Data": result["Data"], "IVCounterNonce": bytes(12)},
                    Reason.BadCryptographicParameters)
@@ -718,6 +720,46 @@ class UsageRuleTests(CryptoCase):
 # -- Hash, RNG --------------------------------------------------------------------------------------
 
 
+class UnrestrictedUsageTests(CryptoCase):
+    """A Cryptographic Usage Mask with Unrestricted (KMIP 2.1 section 4.17: "contains no usage
+    restrictions") allows whatever the key's algorithm can do; its state still rules, and a
+    key that may thereby wrap keys does not decrypt in the key wrap modes."""
+
+    UNRESTRICTED = int(Usage.Unrestricted)
+
+    def test_a_key_pair_created_unrestricted_signs_and_verifies(self) -> None:
+        private, public = self.create_pair(Alg.RSA, length=2048,
+                                           private_usage=self.UNRESTRICTED,
+                                           public_usage=self.UNRESTRICTED)
+        params = {"PaddingMethod": PM.PKCS1V1_5, "HashingAlgorithm": HA.SHA_256}
+        signature = self.sign(private, b"unrestricted", params)
+        self.public_key_of(public).verify(signature, b"unrestricted", padding.PKCS1v15(),
+                                          hashes.SHA256())
+        self.assertEqual(self.verify(public, b"unrestricted", signature, params), Valid.Valid)
+        oaep = {"PaddingMethod": PM.OAEP, "HashingAlgorithm": HA.SHA_1}
+        ciphertext = self.encrypt(public, b"secret", oaep)["Data"]
+        self.assertEqual(self.decrypt(private, ciphertext, oaep), b"secret")
+        self.assertEqual(self.call(Op.Check, {"UniqueIdentifier": private,
+                                              "CryptographicUsageMask": int(Usage.Sign)}),
+                         {"UniqueIdentifier": private})
+
+    def test_a_symmetric_key_unrestricted_encrypts_but_never_unwraps_and_state_still_rules(self) -> None:
+        raw = os.urandom(32)
+        uid = self.register_secret(raw, usage=self.UNRESTRICTED)
+        ciphertext = self.encrypt(uid, bytes(16), {"BlockCipherMode": BCM.ECB})["Data"]
+        self.assertEqual(ciphertext, cipher(raw, modes.ECB(), bytes(16)))
+        wrapped = keywrap.aes_key_wrap(raw, os.urandom(16))
+        self.fails(Op.Decrypt, {"UniqueIdentifier": uid, "Data": wrapped,
+                                "CryptographicParameters": {"BlockCipherMode": BCM.NISTKeyWrap}},
+                   Reason.IncompatibleCryptographicUsageMask)
+        pre_active = self.h.call(Op.Create, {"ObjectType": OT.SymmetricKey, "Attributes": {
+            "CryptographicAlgorithm": Alg.AES, "CryptographicLength": 128,
+            "CryptographicUsageMask": self.UNRESTRICTED}})["UniqueIdentifier"]
+        self.fails(Op.Encrypt, {"UniqueIdentifier": pre_active, "Data": bytes(16),
+                                "CryptographicParameters": {"BlockCipherMode": BCM.ECB}},
+                   Reason.WrongKeyLifecycleState)
+
+
 class KeylessTests(CryptoCase):
     def test_hash_with_every_algorithm(self) -> None:
         for hash_, name in ((HA.SHA_1, "sha1"), (HA.SHA_224, "sha224"), (HA.SHA_256, "sha256"),
@@ -1059,3 +1101,63 @@ class Kmip14Tests(CryptoCase):
 
 
 
+
+# -- KMIP 1.0 and 1.1 ------------------------------------------------------------------------------
+
+
+class CryptographicOperationsIn10And11Tests(CryptoCase):
+    """The KMIP 1.2 cryptographic operations sent in a 1.0 or 1.1 message are accepted and
+    answered in the request's version (kmiphsm.model.operations): PyKMIP sends them so."""
+
+    VERSIONS = ((1, 0), (1, 1))
+
+    def test_encrypt_decrypt_sign_verify_mac_hash_rng(self) -> None:
+        raw, mac_raw, key = os.urandom(16), os.urandom(32), rsa_key()
+        uid = self.register_secret(raw)
+        mac_key = self.register_secret(mac_raw, Alg.HMAC_SHA256,
+                                       Usage.MACGenerate | Usage.MACVerify)
+        private = self.register_private(key, Alg.RSA, 2048)
+        public = self.register_public(key.public_key(), Alg.RSA, 2048)
+        cbc = {"BlockCipherMode": BCM.CBC, "PaddingMethod": PM.PKCS5}
+        pss = {"PaddingMethod": PM.PSS, "HashingAlgorithm": HA.SHA_256}
+        for version in self.VERSIONS:
+            self.version = version
+            response = self.h.message((Op.Encrypt, {
+                "UniqueIdentifier": uid, "CryptographicParameters": cbc, "Data": b"old client",
+                "IVCounterNonce": bytes(16)}), version=version)
+            header = response.child(tags.ResponseHeader).child(tags.ProtocolVersion)
+            self.assertEqual((header.get(tags.ProtocolVersionMajor),
+                              header.get(tags.ProtocolVersionMinor)), version)
+            ciphertext = self.encrypt(uid, b"old client", cbc, IVCounterNonce=bytes(16))["Data"]
+            self.assertEqual(ciphertext, cipher(raw, modes.CBC(bytes(16)), pkcs7(b"old client")))
+            self.assertEqual(self.decrypt(uid, ciphertext, cbc, IVCounterNonce=bytes(16)),
+                             b"old client")
+            signature = self.sign(private, b"m", pss)
+            key.public_key().verify(signature, b"m", padding.PSS(padding.MGF1(hashes.SHA256()),
+                                                                 32), hashes.SHA256())
+            self.assertEqual(self.verify(public, b"m", signature, pss), Valid.Valid)
+            mac = self.mac(mac_key, b"m")
+            self.assertEqual(mac, hmac.new(mac_raw, b"m", "sha256").digest())
+            self.assertEqual(self.mac_verify(mac_key, b"m", mac), Valid.Valid)
+            self.assertEqual(self.call(Op.Hash, {"CryptographicParameters": {
+                "HashingAlgorithm": HA.SHA_256}, "Data": b"m"})["Data"],
+                hashlib.sha256(b"m").digest())
+            self.assertEqual(len(self.call(Op.RNGRetrieve, {"DataLength": 8})["Data"]), 8)
+
+    def test_the_rules_still_apply_and_later_operations_stay_refused(self) -> None:
+        for version in self.VERSIONS:
+            self.version = version
+            pre_active = self.h.call(Op.Create, {"ObjectType": OT.SymmetricKey, "Attributes": {
+                "CryptographicAlgorithm": Alg.AES, "CryptographicLength": 128,
+                "CryptographicUsageMask": ENC_DEC}})["UniqueIdentifier"]
+            self.fails(Op.Encrypt, {"UniqueIdentifier": pre_active, "Data": bytes(16),
+                                    "CryptographicParameters": {"BlockCipherMode": BCM.ECB}},
+                       Reason.PermissionDenied)
+            # GCM needs the 1.4 tag field, which a 1.0/1.1 answer cannot carry (as in 1.2)
+            uid = self.register_secret(os.urandom(16))
+            self.fails(Op.Encrypt, {"UniqueIdentifier": uid, "Data": b"x",
+                                    "IVCounterNonce": bytes(12),
+                                    "CryptographicParameters": {"BlockCipherMode": BCM.GCM}},
+                       Reason.FeatureNotSupported)
+            # operations of later versions than 1.2 (Ping: 2.0) are still not supported
+            self.fails(Op.Ping, {}, Reason.OperationNotSupported)

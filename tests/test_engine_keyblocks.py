@@ -164,6 +164,10 @@ class SymmetricRegisterTests(RegisterBase):
                      Reason.InvalidField)
         self.failure(Op.Register, {"ObjectType": OT.SplitKey, "Attributes": {},
                                    "SymmetricKey": {"KeyBlock": block(Fmt.Raw, AES_KEY, Alg.AES, 256)}},
+                     Reason.InvalidField)
+        self.failure(Op.Register, {"ObjectType": OT.PGPKey, "Attributes": {},
+                                   "PGPKey": {"PGPKeyVersion": 4,
+                                              "KeyBlock": block(Fmt.Raw, AES_KEY, Alg.AES, 256)}},
                      Reason.InvalidObjectType)
 
     def test_register_in_kmip_1_4(self) -> None:
@@ -242,6 +246,42 @@ class PrivateKeyTests(RegisterBase):
             self.check_rsa(uid)
             self.assertEqual(key_block(self.get(uid))["KeyFormatType"], fmt)
             self.assertEqual(key_material(self.get(uid)), material)
+
+    def test_rsa_private_key_as_raw_der(self) -> None:
+        # clients register RSA keys as Raw with their DER (PKCS#1 or PKCS#8): accepted, and a
+        # Get gives the very bytes back, in Raw, or the key in any other RSA format
+        key = rsa_key()
+        pkcs1 = key.private_bytes(DER, serialization.PrivateFormat.TraditionalOpenSSL,
+                                  NO_ENCRYPTION)
+        for material in (pkcs1, pkcs8(key)):
+            uid = self.register_key(OT.PrivateKey, Fmt.Raw, material,
+                                    CryptographicAlgorithm=Alg.RSA, CryptographicLength=2048)
+            self.check_rsa(uid)
+            got = self.get(uid)
+            self.assertEqual(key_block(got)["KeyFormatType"], Fmt.Raw)
+            self.assertEqual(key_material(got), material)
+            self.assertEqual(key_material(self.get(uid, Fmt.PKCS_8)), pkcs8(key))
+            self.assertEqual(key_material(self.get(uid, Fmt.PKCS_1)), pkcs1)
+            digests = {d["KeyFormatType"]: d["DigestValue"]
+                       for d in self.stored(uid).attributes["Digest"]}
+            self.assertEqual(digests[Fmt.Raw], hashlib.sha256(material).digest())
+        # a key not registered as Raw is given in Raw as PKCS#1
+        uid = self.register_key(OT.PrivateKey, Fmt.PKCS_8, pkcs8(key),
+                                CryptographicAlgorithm=Alg.RSA)
+        self.assertEqual(key_material(self.get(uid, Fmt.Raw)), pkcs1)
+        # without a Cryptographic Algorithm too; what is not RSA DER is Invalid Field
+        uid = self.register_key(OT.PrivateKey, Fmt.Raw, pkcs8(key))
+        self.assertEqual(self.stored(uid).attributes["CryptographicAlgorithm"], [Alg.RSA])
+        for bad in (b"\x30\x03\x02\x01\x00", pkcs8(ec.generate_private_key(ec.SECP256R1())),
+                    b"not DER"):
+            self.register_fails(OT.PrivateKey, Fmt.Raw, bad, Reason.InvalidField,
+                                CryptographicAlgorithm=Alg.RSA)
+
+    def test_the_raw_form_is_the_servers_to_set(self) -> None:
+        self.register_fails(OT.PrivateKey, Fmt.PKCS_8, pkcs8(rsa_key()), Reason.InvalidField,
+                            CryptographicAlgorithm=Alg.RSA, Attribute={
+                                "VendorIdentification": "y", "AttributeName": "RawKeyFormat",
+                                "AttributeValue": int(Fmt.PKCS_8)})
 
     def test_transparent_rsa_private_keys(self) -> None:
         numbers = rsa_key().private_numbers()
@@ -371,6 +411,21 @@ class PublicKeyTests(RegisterBase):
                              {"Modulus": numbers.n, "PublicExponent": numbers.e})
             self.failure(Op.Get, {"UniqueIdentifier": uid, "KeyFormatType": Fmt.PKCS_8},
                          Reason.KeyFormatTypeNotSupported)
+
+    def test_rsa_public_key_as_raw_der(self) -> None:
+        public = rsa_key().public_key()
+        pkcs1 = public.public_bytes(DER, serialization.PublicFormat.PKCS1)
+        for material in (pkcs1, spki(public)):
+            uid = self.register_key(OT.PublicKey, Fmt.Raw, material,
+                                    CryptographicAlgorithm=Alg.RSA, CryptographicLength=2048)
+            got = self.get(uid)
+            self.assertEqual(key_block(got)["KeyFormatType"], Fmt.Raw)
+            self.assertEqual(key_material(got), material)
+            self.assertEqual(key_material(self.get(uid, Fmt.X_509)), spki(public))
+            self.assertEqual(key_material(self.get(uid, Fmt.PKCS_1)), pkcs1)
+        self.register_fails(OT.PublicKey, Fmt.Raw,
+                            spki(ec.generate_private_key(ec.SECP256R1()).public_key()),
+                            Reason.InvalidField, CryptographicAlgorithm=Alg.RSA)
 
     def test_ec_public_keys_and_compression(self) -> None:
         key = ec.generate_private_key(ec.SECP384R1()).public_key()
@@ -517,6 +572,101 @@ class OpaqueAndCertificateTests(RegisterBase):
                                                    "CertificateValue": certificate()}},
                      Reason.InvalidField)
         self.assertEqual(self.objects(), [])
+
+
+class SplitKeyTests(RegisterBase):
+    """Register and Get of Split Key objects (KMIP 2.1 section 2.8, 1.4 section 2.2.5): the
+    part is key material in the token; the object's fields come back as registered."""
+
+    def split_key(self, part: bytes, fmt: int = Fmt.Raw, **fields: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {"SplitKeyParts": 3, "KeyPartIdentifier": 2,
+                                  "SplitKeyThreshold": 2,
+                                  "SplitKeyMethod": enums.SplitKeyMethod.PolynomialSharingGF2_16}
+        result.update(fields)
+        result["KeyBlock"] = block(fmt, part, Alg.AES, 256)
+        return {k: v for k, v in result.items() if v is not None}
+
+    def register_split(self, split_key: dict[str, Any], **options: Any) -> str:
+        return self.h.call(Op.Register, {"ObjectType": OT.SplitKey,
+                                         "Attributes": {"CryptographicUsageMask":
+                                                        int(Usage.Encrypt)},
+                                         "SplitKey": split_key}, **options)["UniqueIdentifier"]
+
+    def test_register_and_get_a_split_key(self) -> None:
+        part = bytes(range(40, 72))
+        prime = (1 << 521) - 1
+        for version, fields in (((2, 1), {}), ((1, 4), {}),
+                                ((2, 1), {"SplitKeyMethod":
+                                          enums.SplitKeyMethod.PolynomialSharingPrimeField,
+                                          "PrimeFieldSize": prime})):
+            uid = self.register_split(self.split_key(part, **fields), version=version)
+            got = self.get(uid, version=version)["SplitKey"]
+            expected = self.split_key(part, **fields)
+            self.assertEqual({k: v for k, v in got.items() if k != "KeyBlock"},
+                             {k: v for k, v in expected.items() if k != "KeyBlock"}, version)
+            self.assertEqual(got["KeyBlock"]["KeyValue"]["KeyMaterial"], part)
+            self.assertEqual(got["KeyBlock"]["KeyFormatType"], Fmt.Raw)
+            self.assertEqual(got["KeyBlock"]["CryptographicAlgorithm"], Alg.AES)
+            self.assertEqual(got["KeyBlock"]["CryptographicLength"], 256)
+            self.assertEqual(self.stored(uid).object_type, OT.SplitKey)
+        self.assertEqual(key_material(self.get(uid, Fmt.Opaque)), part)
+        self.failure(Op.Get, {"UniqueIdentifier": uid, "KeyFormatType": Fmt.PKCS_8},
+                     Reason.KeyFormatTypeNotSupported)
+
+    def test_the_part_is_kept_by_the_token_never_in_the_clear_in_the_store(self) -> None:
+        part = b"split key part, secret!" * 2
+        uid = self.register_split(self.split_key(part, Fmt.Opaque))
+        self.assertIsNotNone(self.stored(uid).key_ref)
+        self.h.store.close()
+        for path in self.h.directory.iterdir():
+            self.assertNotIn(part, path.read_bytes(), path.name)
+
+    def test_a_split_key_wrapped_both_ways(self) -> None:
+        from cryptography.hazmat.primitives import keywrap
+
+        kek_raw = bytes(range(32))
+        kek = self.register(OT.SymmetricKey, {"KeyBlock": block(Fmt.Raw, kek_raw, Alg.AES, 256)},
+                            {"CryptographicUsageMask": int(Usage.WrapKey | Usage.UnwrapKey)})
+        self.h.call(Op.Activate, {"UniqueIdentifier": kek})
+        wrapping = {"WrappingMethod": enums.WrappingMethod.Encrypt,
+                    "EncryptionKeyInformation": {"UniqueIdentifier": kek},
+                    "EncodingOption": enums.EncodingOption.NoEncoding}
+        part = bytes(range(100, 132))
+        split = self.split_key(part)
+        split["KeyBlock"] = {**split["KeyBlock"], "KeyValue": keywrap.aes_key_wrap(kek_raw, part),
+                             "KeyWrappingData": wrapping}
+        uid = self.register_split(split)
+        self.assertEqual(key_material(self.get(uid)), part)
+        got = self.h.call(Op.Get, {"UniqueIdentifier": uid, "KeyWrappingSpecification": wrapping})
+        self.assertEqual(keywrap.aes_key_unwrap(kek_raw, got["SplitKey"]["KeyBlock"]["KeyValue"]),
+                         part)
+        self.assertEqual(got["SplitKey"]["KeyPartIdentifier"], 2)
+
+    def test_a_split_key_is_not_used_as_a_key(self) -> None:
+        uid = self.register_split(self.split_key(bytes(32)))
+        self.h.call(Op.Activate, {"UniqueIdentifier": uid})
+        self.failure(Op.Encrypt, {"UniqueIdentifier": uid, "Data": bytes(16),
+                                  "CryptographicParameters": {
+                                      "BlockCipherMode": enums.BlockCipherMode.ECB}},
+                     Reason.InvalidObjectType)
+
+    def test_inconsistent_split_keys_are_refused(self) -> None:
+        XOR = enums.SplitKeyMethod.XOR
+        for fields in ({"KeyPartIdentifier": 4}, {"KeyPartIdentifier": 0},
+                       {"SplitKeyThreshold": 4}, {"SplitKeyParts": 0},
+                       {"SplitKeyMethod": XOR},  # XOR needs every part: threshold = parts
+                       {"SplitKeyMethod": enums.SplitKeyMethod.PolynomialSharingPrimeField},
+                       {"SplitKeyMethod": 0x77}):
+            self.failure(Op.Register, {"ObjectType": OT.SplitKey, "Attributes": {},
+                                       "SplitKey": self.split_key(bytes(32), **fields)},
+                         Reason.InvalidField)
+        self.failure(Op.Register, {"ObjectType": OT.SplitKey, "Attributes": {},
+                                   "SplitKey": self.split_key(bytes(32), Fmt.PKCS_8)},
+                     Reason.KeyFormatTypeNotSupported)
+        self.assertEqual(self.objects(), [])
+        uid = self.register_split(self.split_key(bytes(32), SplitKeyMethod=XOR,
+                                                 SplitKeyThreshold=3))
+        self.assertEqual(self.get(uid)["SplitKey"]["SplitKeyMethod"], XOR)
 
 
 class KeyMaterialTests(unittest.TestCase):

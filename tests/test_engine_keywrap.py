@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from kmiphsm.model.values import plain, to_node
 from kmiphsm.ttlv import Node, binary, enums, tags
+from tests.support.engine import attribute_1x
 from tests.test_engine_objects import Base, key_block, key_material, template
 
 Op = enums.Operation
@@ -377,6 +378,131 @@ class KnownAnswers14(KnownAnswers21):
         attributes = found["Attribute"]
         self.assertEqual(sorted(a["AttributeName"] for a in attributes),
                          ["Cryptographic Algorithm", "Cryptographic Usage Mask"])
+
+
+# -- the Key Value as a structure, and the attributes it carries -----------------------------
+
+
+class KeyValueForms21(KeyWrapBase):
+    """A wrapped key may come as a Key Value structure whose Key Material is the wrapped Byte
+    String (PyKMIP sends it so); the attributes a Key Value carries, in the clear or wrapped
+    TTLV-encoded, become the object's (KMIP 2.1 sections 3.2, 3.3; 1.4 sections 2.1.4, 2.1.5)."""
+
+    version = (2, 1)
+
+    def key_value(self, material: Any, attributes: dict[str, Any] | None = None) -> Node:
+        """A Key Value structure in this version's form."""
+        children = [to_node("KeyMaterial", material)]
+        if attributes:
+            if self.version[0] < 2:
+                children.extend(attribute_1x(name, value) for name, value in attributes.items())
+            else:
+                children.append(to_node("Attributes", attributes))
+        return Node.structure(tags.KeyValue, children)
+
+    def structure_block(self, wrapped: bytes, wrapping: dict[str, Any],
+                        attributes: dict[str, Any] | None = None, length: int = 256) -> Node:
+        return Node.structure(tags.KeyBlock, [
+            to_node("KeyFormatType", Fmt.Raw), self.key_value(wrapped, attributes),
+            to_node("CryptographicAlgorithm", Alg.AES), to_node("CryptographicLength", length),
+            to_node("KeyWrappingData", wrapping)])
+
+    def register_block(self, block: Node, **attributes: Any) -> str:
+        attrs = (template("TemplateAttribute", **attributes) if self.version[0] < 2
+                 else to_node("Attributes", attributes))
+        return self.call(Op.Register, [to_node("ObjectType", OT.SymmetricKey), attrs,
+                                       Node.structure(tags.SymmetricKey, [block])]
+                         )["UniqueIdentifier"]
+
+    def name_of(self, uid: str) -> list[str]:
+        return [n["NameValue"] for n in self.stored(uid).attributes.get("Name", [])]
+
+    def test_structure_form_with_no_encoding_and_with_no_encoding_option(self) -> None:
+        kek_raw = os.urandom(32)
+        kek = self.kek(kek_raw)
+        for encoding in (Encoding.NoEncoding, None):
+            value = os.urandom(32)
+            wrapped = keywrap.aes_key_wrap(kek_raw, value)
+            uid = self.register_block(self.structure_block(wrapped, spec(kek, encoding=encoding)))
+            self.assertEqual(self.plain_get(uid), value, encoding)
+        # the structure form with an explicit TTLV Encoding holds a wrapped Key Value
+        value = os.urandom(16)
+        wrapped = keywrap.aes_key_wrap(kek_raw, binary.encode(self.key_value(value)))
+        uid = self.register_block(self.structure_block(
+            wrapped, spec(kek, encoding=Encoding.TTLVEncoding), length=128))
+        self.assertEqual(self.plain_get(uid), value)
+
+    def test_attributes_in_the_clear_beside_the_wrapped_key_are_applied(self) -> None:
+        kek_raw = os.urandom(32)
+        kek = self.kek(kek_raw)
+        wrapped = keywrap.aes_key_wrap(kek_raw, os.urandom(32))
+        name = f"beside-{os.urandom(4).hex()}"
+        uid = self.register_block(self.structure_block(wrapped, spec(kek), {
+            "Name": {"NameValue": name, "NameType": enums.NameType.UninterpretedTextString},
+            "CryptographicUsageMask": int(Usage.Encrypt)}))
+        self.assertEqual(self.name_of(uid), [name])
+        self.assertEqual(self.stored(uid).attributes["CryptographicUsageMask"],
+                         [int(Usage.Encrypt)])
+
+    def test_attributes_inside_a_ttlv_encoded_wrapped_key_value_are_applied(self) -> None:
+        kek_raw = os.urandom(32)
+        kek = self.kek(kek_raw)
+        name = f"inside-{os.urandom(4).hex()}"
+        inner = self.key_value(os.urandom(32), {
+            "Name": {"NameValue": name, "NameType": enums.NameType.UninterpretedTextString},
+            "CryptographicUsageMask": int(Usage.Decrypt), "Sensitive": True})
+        wrapped = keywrap.aes_key_wrap(kek_raw, binary.encode(inner))
+        for block in (wrapped_block(wrapped, spec(kek, encoding=None), algorithm=Alg.AES,
+                                    length=256),
+                      self.structure_block(wrapped, spec(kek, encoding=None))):
+            if isinstance(block, dict):
+                uid = self.register(OT.SymmetricKey, block)
+            else:
+                uid = self.register_block(block)
+            obj = self.stored(uid)
+            self.assertEqual(self.name_of(uid), [name])
+            self.assertEqual(obj.attributes["CryptographicUsageMask"], [int(Usage.Decrypt)])
+            # the Sensitive the wrapped Key Value binds holds: no plaintext Get
+            self.assertEqual(obj.attributes["Sensitive"], [True])
+            self.fails(Op.Get, {"UniqueIdentifier": uid}, self.reason(Reason.Sensitive))
+            self.call(Op.Destroy, {"UniqueIdentifier": uid})  # frees the Name
+
+    def test_a_key_value_and_a_request_that_disagree_are_refused(self) -> None:
+        kek_raw = os.urandom(32)
+        kek = self.kek(kek_raw)
+        inner = self.key_value(os.urandom(32), {"Sensitive": True})
+        wrapped = keywrap.aes_key_wrap(kek_raw, binary.encode(inner))
+        self.register_fails(OT.SymmetricKey, wrapped_block(
+            wrapped, spec(kek, encoding=None), algorithm=Alg.AES, length=256),
+            self.reason(Reason.InvalidField), Sensitive=False)
+        # nor may a Key Value set what only the server sets
+        inner = self.key_value(os.urandom(32), {"State": enums.State.Active})
+        wrapped = keywrap.aes_key_wrap(kek_raw, binary.encode(inner))
+        self.register_fails(OT.SymmetricKey, wrapped_block(
+            wrapped, spec(kek, encoding=None), algorithm=Alg.AES, length=256),
+            self.reason(Reason.InvalidField))
+
+    def test_a_plaintext_key_values_attributes_are_applied(self) -> None:
+        block = Node.structure(tags.KeyBlock, [
+            to_node("KeyFormatType", Fmt.Raw),
+            self.key_value(os.urandom(16), {"CryptographicUsageMask": int(Usage.MACGenerate)}),
+            to_node("CryptographicAlgorithm", Alg.AES), to_node("CryptographicLength", 128)])
+        uid = self.register_block(block)
+        self.assertEqual(self.stored(uid).attributes["CryptographicUsageMask"],
+                         [int(Usage.MACGenerate)])
+
+    def reason(self, reason: int) -> int:
+        return reason
+
+
+class KeyValueForms14(KeyValueForms21):
+    version = (1, 4)
+
+    def reason(self, reason: int) -> int:
+        from kmiphsm.model.results import reason_in_version
+        from kmiphsm.model.version import ProtocolVersion
+
+        return reason_in_version(reason, ProtocolVersion(1, 4))
 
 
 # -- what is refused -------------------------------------------------------------------------

@@ -21,8 +21,8 @@ from kmiphsm.hsm import KeyRef
 from kmiphsm.model.results import reason_in_version
 from kmiphsm.model.version import ProtocolVersion
 from kmiphsm.store import StoredObject
-from kmiphsm.ttlv import enums, tags
-from tests.support.engine import EngineHarness, KmipFailure
+from kmiphsm.ttlv import Node, enums, tags
+from tests.support.engine import EngineHarness, KmipFailure, attribute_1x
 
 Op = enums.Operation
 State = enums.State
@@ -829,3 +829,77 @@ class ResultReasonsIn14Tests(unittest.TestCase):
             self.assertEqual(reason_in_version(reason, v14), Reason.PermissionDenied)
             self.assertEqual(reason_in_version(reason, v21), reason)
         self.assertEqual(reason_in_version(Reason.ObjectArchived, v14), Reason.ObjectArchived)
+
+
+class ResultReasonsByVersionTests(unittest.TestCase):
+    """Each version answers a forbidden use or change as its own test cases do: KMIP 2.0
+    Permission Denied (its profile test cases), KMIP 2.1 Wrong Key Lifecycle State, 1.x
+    Permission Denied (1.4 Tables 337, 346-348); and Get of a destroyed object is Object
+    Destroyed in 2.x, Item Not Found in 1.x (kmiphsm.model.results)."""
+
+    WRONG_STATE = {(2, 1): Reason.WrongKeyLifecycleState, (2, 0): Reason.PermissionDenied,
+                   (1, 4): Reason.PermissionDenied, (1, 0): Reason.PermissionDenied}
+
+    def setUp(self) -> None:
+        self.clock = FakeClock()
+        self.harness = EngineHarness(self, clock=self.clock)
+
+    def failure(self, version: tuple[int, int], operation: int, payload: Any) -> int:
+        return self.harness.failure(operation, payload, version=version).reason
+
+    def aes(self, **attributes: Any) -> str:
+        return self.harness.create_aes(**attributes)
+
+    def test_sign_and_encrypt_with_a_pre_active_key(self) -> None:
+        pair = self.harness.call(Op.CreateKeyPair, {
+            "CommonAttributes": {"CryptographicAlgorithm": enums.CryptographicAlgorithm.RSA,
+                                 "CryptographicLength": 2048},
+            "PrivateKeyAttributes": {"CryptographicUsageMask": int(Usage.Sign)},
+            "PublicKeyAttributes": {"CryptographicUsageMask": int(Usage.Verify)}})
+        private = pair["PrivateKeyUniqueIdentifier"]
+        key = self.aes()
+        for version, expected in self.WRONG_STATE.items():
+            if version < (1, 2):
+                continue  # Sign and Encrypt: see test_crypto_operations_in_1_0_messages
+            self.assertEqual(self.failure(version, Op.Sign, {
+                "UniqueIdentifier": private, "Data": b"m", "CryptographicParameters": {
+                    "PaddingMethod": enums.PaddingMethod.PKCS1V1_5,
+                    "HashingAlgorithm": enums.HashingAlgorithm.SHA_256}}), expected, version)
+            self.assertEqual(self.failure(version, Op.Encrypt, {
+                "UniqueIdentifier": key, "Data": bytes(16), "CryptographicParameters": {
+                    "BlockCipherMode": enums.BlockCipherMode.ECB}}), expected, version)
+
+    def test_destroy_of_an_active_key(self) -> None:
+        uid = self.aes()
+        self.harness.call(Op.Activate, {"UniqueIdentifier": uid})
+        for version, expected in self.WRONG_STATE.items():
+            self.assertEqual(self.failure(version, Op.Destroy, {"UniqueIdentifier": uid}),
+                             expected, version)
+        self.assertEqual(self.harness.store.get(uid).state, State.Active)
+
+    def test_modify_attribute_of_a_destroyed_key(self) -> None:
+        uid = self.aes(ActivationDate=T0 + timedelta(days=1))
+        self.harness.call(Op.Destroy, {"UniqueIdentifier": uid})
+        later = T0 + timedelta(days=2)
+        for version, expected in self.WRONG_STATE.items():
+            if version[0] == 2:
+                payload: Any = {"UniqueIdentifier": uid, "NewAttribute": {"ActivationDate": later}}
+            else:
+                payload = [Node.text(tags.UniqueIdentifier, uid),
+                           attribute_1x("ActivationDate", later)]
+            self.assertEqual(self.failure(version, Op.ModifyAttribute, payload), expected,
+                             version)
+
+    def test_get_of_a_destroyed_key(self) -> None:
+        uid = self.aes()
+        self.harness.call(Op.Destroy, {"UniqueIdentifier": uid})
+        expected = {(2, 1): Reason.ObjectDestroyed, (2, 0): Reason.ObjectDestroyed,
+                    (1, 4): Reason.ItemNotFound, (1, 2): Reason.ItemNotFound,
+                    (1, 0): Reason.ItemNotFound}
+        for version, reason in expected.items():
+            self.assertEqual(self.failure(version, Op.Get, {"UniqueIdentifier": uid}), reason,
+                             version)
+        # other operations on a destroyed object stay Permission Denied in 1.x (1.4 Table
+        # 348: Destroy of an object "already destroyed")
+        self.assertEqual(self.failure((1, 4), Op.Destroy, {"UniqueIdentifier": uid}),
+                         Reason.PermissionDenied)

@@ -226,7 +226,10 @@ class CreateTests(Base):
                 ({"CryptographicAlgorithm": Alg.RSA, "CryptographicLength": 2048},
                  Reason.CryptographicFailure),
                 ({"CryptographicLength": 128}, Reason.InvalidField),
-                ({"CryptographicAlgorithm": Alg.AES, "CryptographicLength": "x"}, Reason.InvalidField)):
+                ({"CryptographicAlgorithm": Alg.AES, "CryptographicLength": "x"},
+                 Reason.InvalidAttributeValue),
+                ({"CryptographicAlgorithm": "AES", "CryptographicLength": 128},
+                 Reason.InvalidAttributeValue)):
             self.failure(Op.Create, {"ObjectType": OT.SymmetricKey, "Attributes": attributes},
                          reason)
 
@@ -759,7 +762,7 @@ class OwnershipTests(Base):
         uid = self.h.create_aes()
         self.h.call(Op.Destroy, {"UniqueIdentifier": uid})
         self.failure(Op.Get, {"UniqueIdentifier": uid}, Reason.ObjectDestroyed)
-        self.failure(Op.Get, {"UniqueIdentifier": uid}, Reason.PermissionDenied, version=(1, 4))
+        self.failure(Op.Get, {"UniqueIdentifier": uid}, Reason.ItemNotFound, version=(1, 4))
         self.failure(Op.ReKey, {"UniqueIdentifier": uid}, Reason.ObjectDestroyed)
 
     def test_get_of_a_compromised_key_still_works(self) -> None:

@@ -277,6 +277,28 @@ class ResultReasonVersionTests(unittest.TestCase):
         self.assertEqual(node_14.get(tags.ResultMessage), "why")
         self.assertEqual(node_21.get(tags.ResultReason), reason)
 
+    def test_wrong_state_is_permission_denied_in_2_0(self) -> None:
+        from kmiphsm.model.version import ProtocolVersion
+
+        reason = enums.ResultReason.WrongKeyLifecycleState
+        node_20 = self.item(reason).to_node(ProtocolVersion(2, 0))
+        self.assertEqual(node_20.get(tags.ResultReason), enums.ResultReason.PermissionDenied)
+
+    def test_a_destroyed_object_is_item_not_found_for_get_in_1_x_only(self) -> None:
+        from kmiphsm.model import ResponseBatchItem
+        from kmiphsm.model.version import ProtocolVersion
+
+        def written(operation: int, version: tuple[int, int]) -> int:
+            item = ResponseBatchItem(operation=operation,
+                                     result_status=enums.ResultStatus.OperationFailed,
+                                     result_reason=enums.ResultReason.ObjectDestroyed)
+            return item.to_node(ProtocolVersion(*version)).get(tags.ResultReason)
+
+        self.assertEqual(written(Operation.Get, (1, 0)), enums.ResultReason.ItemNotFound)
+        self.assertEqual(written(Operation.Get, (1, 4)), enums.ResultReason.ItemNotFound)
+        self.assertEqual(written(Operation.Get, (2, 0)), enums.ResultReason.ObjectDestroyed)
+        self.assertEqual(written(Operation.Destroy, (1, 4)), enums.ResultReason.PermissionDenied)
+
     def test_not_extractable_exists_in_1_4_but_not_1_0(self) -> None:
         from kmiphsm.model.version import ProtocolVersion
 

@@ -41,14 +41,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
 from typing import Any, Callable
 
 from kmiphsm.engine import managed
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
-from kmiphsm.model import spec_data
+from kmiphsm.model import attribute_values
 from kmiphsm.model.attribute_rules import AttributeRule, rule
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE, Attributes
 from kmiphsm.model.payloads.attributes import (
@@ -70,7 +69,7 @@ Reason = enums.ResultReason
 State = enums.State
 
 #: Vendor Identification of the server's own vendor attributes (KMIP 2.1 section 4.60).
-SERVER_VENDOR = "y"
+SERVER_VENDOR = managed.SERVER_VENDOR
 #: Vendor Identification: the characters KMIP 2.1 Table 150 allows.
 VENDOR_IDENTIFICATION = re.compile(r"[A-Za-z0-9_.]+\Z")
 
@@ -90,31 +89,6 @@ def _read_only(name: str) -> AttributeRule:
     """The rules of an attribute that the server sets and a client can only read."""
     return AttributeRule(name=name, initially_set_by="Server", client_modifiable="No",
                          client_deletable="No", multiple="No")
-
-
-#: How the attributes a client may give are written (for Invalid Attribute Value).
-_DATES = frozenset({"ActivationDate", "DeactivationDate", "ProcessStartDate", "ProtectStopDate",
-                    "OriginalCreationDate"})
-_VALUE_TYPES: dict[str, tuple[type, ...]] = {
-    **{name: (datetime,) for name in _DATES},
-    **{name: (str,) for name in ("Description", "Comment", "ContactInformation", "ObjectGroup",
-                                 "PKCS_12FriendlyName", "RotateName", "OperationPolicyName")},
-    **{name: (bool,) for name in ("Sensitive", "Extractable", "QuantumSafe", "Fresh",
-                                  "RotateAutomatic")},
-    **{name: (int,) for name in ("ProtectionLevel", "ProtectionPeriod", "RotateInterval",
-                                 "RotateOffset", "CryptographicUsageMask", "NISTKeyType")},
-    **{name: (dict,) for name in ("Name", "AlternativeName", "Link", "UsageLimits",
-                                  "ApplicationSpecificInformation", "CryptographicParameters",
-                                  "KeyValueLocation", "RandomNumberGenerator",
-                                  "CryptographicDomainParameters")},
-}
-#: Structure fields that must be there (KMIP 2.1 Tables 93, 31, 91 and 35).
-_REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "Name": ("NameValue", "NameType"),
-    "AlternativeName": ("AlternativeNameValue", "AlternativeNameType"),
-    "Link": ("LinkType", "LinkedObjectIdentifier"),
-    "ApplicationSpecificInformation": ("ApplicationNamespace",),
-}
 
 
 # -- Result Reasons by version -------------------------------------------------------------
@@ -194,16 +168,9 @@ def check_value(context: OperationContext, instance: AttributeInstance) -> None:
             raise fail(context, BAD_VALUE, "a Vendor Identification is made of letters, digits, "
                                            "'_' and '.' (KMIP 2.1 section 4.60)")
         return
-    expected = _VALUE_TYPES.get(ref.name)
-    if expected is not None and (not isinstance(value, expected)
-                                 or (bool not in expected and isinstance(value, bool))):
-        raise fail(context, BAD_VALUE, f"{ref} cannot hold {value!r}")
-    for name in _REQUIRED_FIELDS.get(ref.name, ()):
-        if not isinstance(value, dict) or name not in value:
-            raise fail(context, BAD_VALUE,
-                       f"{ref} needs its {spec_data.printed_name(name)}")
-    if ref.name == "Name" and not isinstance(value.get("NameValue"), str):
-        raise fail(context, BAD_VALUE, "a Name Value is a Text String")
+    found = attribute_values.problem(ref.name, value)
+    if found is not None:
+        raise fail(context, BAD_VALUE, found)
 
 
 def check_fixed(context: OperationContext, obj: StoredObject, instance: AttributeInstance,

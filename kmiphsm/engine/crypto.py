@@ -273,10 +273,11 @@ def _check_unwrap_oracle(obj: StoredObject, resolved: Resolved) -> None:
                                                 hsm.Mode.AES_KEY_WRAP_PADDING):
         return
     mask = managed.first(obj, "CryptographicUsageMask")
-    if isinstance(mask, int) and mask & UsageMask.WrapKey:
+    if isinstance(mask, int) and managed.may_wrap_keys(mask):
         raise KmipError(Reason.IncompatibleCryptographicUsageMask,
-                        "a key with Wrap Key usage cannot decrypt in an AES key wrap mode "
-                        "(it would unwrap the keys wrapped under it in plaintext)")
+                        "a key that may wrap keys (Wrap Key or Unrestricted usage) cannot "
+                        "decrypt in an AES key wrap mode (it would unwrap the keys wrapped "
+                        "under it in plaintext)")
 
 
 def _check_tag(resolved: Resolved, tag: bytes | None) -> None:

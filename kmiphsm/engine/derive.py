@@ -31,11 +31,11 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from kmiphsm import hsm
-from kmiphsm.engine import cryptoparams, managed
+from kmiphsm.engine import cryptoparams, keymaterial, managed
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.crypto import token_errors, use_key
 from kmiphsm.engine.errors import KmipError
-from kmiphsm.engine.keyspec import secret_spec
+from kmiphsm.engine.keyspec import curve_enum, secret_spec
 from kmiphsm.engine.registry import handler
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
 from kmiphsm.model.payloads.crypto import DeriveKeyRequestPayload, DeriveKeyResponsePayload
@@ -174,6 +174,8 @@ def _ecdh(context: OperationContext, uids: list[Any], parameters: Mapping[str, A
                         "key agreement needs the peer's public key as Derivation Data")
     else:
         point = _peer_point(data)
+    # a client's wrong value is Invalid Field here, not a token failure later
+    keymaterial.check_public_value(private_ref.algorithm, curve_enum(private_ref), point)
     with token_errors():
         key = context.token.derive_ecdh(private_ref, point, algorithm=algorithm,
                                         length_bits=length, extractable=extractable,

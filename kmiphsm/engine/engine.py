@@ -40,7 +40,7 @@ from kmiphsm.engine.errors import KmipError, from_token_error
 from kmiphsm.engine.identity import Identity
 from kmiphsm.engine.registry import Handlers, default_handlers
 from kmiphsm.engine.size import ttlv_size
-from kmiphsm.model import spec_data
+from kmiphsm.model import operations
 from kmiphsm.hsm.errors import TokenError
 from kmiphsm.model import (
     LATEST, SUPPORTED_VERSIONS, ModelError, ProtocolVersion, RequestBatchItem, RequestMessage,
@@ -289,10 +289,9 @@ class Engine:
             message = item.error.message if item.error else "the Batch Item has no Operation"
             return self._failure(None, batch_item_id, Reason.InvalidMessage, message), []
         handler = self.handlers.get(operation)
-        if (handler is not None and operation != enums.Operation.DiscoverVersions
-                and not self._operation_in_version(operation, version)):
-            # e.g. Ping or Log sent as KMIP 1.x: not an operation of 1.x. Discover Versions
-            # (1.1) is answered in every version: it is how a client finds a common one.
+        if handler is not None and not self._operation_in_version(operation, version):
+            # e.g. Ping or Log sent as KMIP 1.x: not an operation of 1.x (which operations a
+            # version accepts is the model's: kmiphsm.model.operations)
             handler = None
         if handler is None:
             return self._failure(operation, batch_item_id, Reason.OperationNotSupported,
@@ -340,7 +339,7 @@ class Engine:
         key = (int(operation), version)
         found = self._in_version.get(key)
         if found is None:  # a handler's operation: a bounded set of keys
-            found = spec_data.enum_value_in_version("Operation", key[0], str(version))
+            found = operations.accepted(key[0], version)
             self._in_version[key] = found
         return found
 

@@ -14,9 +14,9 @@ operation", section 6.1.18).
   Wrapping Specification. (A 1.x version that lacks a reason is told the closest one it has:
   :mod:`kmiphsm.model.results`.)
 - A destroyed object has no value any more: Object Destroyed (section 6.1.19's errors; the
-  OASIS test BL-M-8-21 expects it). The object itself stays (Get Attributes still works), so
-  Item Not Found would be wrong; a 1.x client gets Permission Denied, which KMIP 1.4 section 11
-  answers for an object "already destroyed".
+  OASIS test BL-M-8-21 expects it). The object itself stays (Get Attributes still works); a
+  1.x client, whose version has no such reason, is told Item Not Found, as PyKMIP's server
+  and others answer (the model's mapping: :mod:`kmiphsm.model.results`).
 - Any other state is fine: Get of a Pre-Active, Deactivated or Compromised key is allowed
   (section 4.57 restricts using a key, not retrieving it). An archived object must be
   recovered first: Object Archived.
@@ -34,12 +34,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmiphsm.engine import keyblocks, keymaterial, managed
+from kmiphsm.engine import keyblocks, keymaterial, managed, splitkeys
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
 from kmiphsm.model.objects import (
     OBJECT_CLASSES, Certificate, KeyBlock, OpaqueObject, PrivateKey, PublicKey, SecretData,
+    SplitKey,
     SymmetricKey,
 )
 from kmiphsm.model.payloads.objects import GetRequestPayload, GetResponsePayload
@@ -109,7 +110,8 @@ def served(context: OperationContext, obj: StoredObject) -> None:
 
 
 def key_object(context: OperationContext, obj: StoredObject, key: Any, payload: Any) -> Any:
-    """Symmetric Key, Private Key, Public Key or Secret Data, in the format asked for."""
+    """Symmetric Key, Private Key, Public Key, Secret Data or Split Key, in the format asked
+    for."""
     block = keyblocks.describe(obj, key, payload.key_format_type, payload.key_compression_type)
     uid = obj.unique_identifier
     if not managed.flag(obj.attributes, "Extractable", True):
@@ -124,11 +126,7 @@ def key_object(context: OperationContext, obj: StoredObject, key: Any, payload: 
                             f"object {uid!r} is sensitive: it can only be returned wrapped "
                             "(give a Key Wrapping Specification)")
         block = keyblocks.export_key_block(context, obj, key, block)
-    cls = OBJECT_CLASSES[obj.object_type]
-    if cls is SecretData:
-        return SecretData(secret_data_type=keyblocks.secret_data_type(obj), key_block=block)
-    assert cls in (SymmetricKey, PrivateKey, PublicKey)
-    return cls(key_block=block)  # type: ignore[call-arg]
+    return _key_object_of(obj, block)
 
 
 def blob_object(context: OperationContext, obj: StoredObject, key: Any, payload: Any) -> Any:
@@ -150,9 +148,13 @@ def blob_object(context: OperationContext, obj: StoredObject, key: Any, payload:
 
 
 def _key_object_of(obj: StoredObject, block: KeyBlock) -> Any:
+    """The managed object of ``obj``'s type around ``block``."""
     cls = OBJECT_CLASSES[obj.object_type]
     if cls is SecretData:
         return SecretData(secret_data_type=keyblocks.secret_data_type(obj), key_block=block)
+    if cls is SplitKey:
+        return splitkeys.managed_object(obj.attributes, block)
+    assert cls in (SymmetricKey, PrivateKey, PublicKey)
     return cls(key_block=block)  # type: ignore[call-arg]
 
 

@@ -10,6 +10,9 @@ Symmetric Key      a token secret key: AES and Triple DES as such; HMAC keys, an
                    algorithms the token lacks, as generic secrets
 Secret Data        a token generic secret (a Secret Data Type other than Seed is kept as the
                    server attribute ``y-SecretDataType``: the object has no field for it)
+Split Key          a token generic secret, the key part; its own fields (parts, threshold,
+                   method ...) in the server attribute ``y-SplitKey``
+                   (:mod:`kmiphsm.engine.splitkeys`)
 Private Key        a token private key
 Public Key         SubjectPublicKeyInfo DER in the KeyRef itself (public keys are not secret)
 DSA / DH keys      *kept as registered*: the token has no DSA or DH keys, so a Transparent
@@ -36,10 +39,11 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
-from kmiphsm.engine import keymaterial, keyspec, managed
+from kmiphsm.engine import keymaterial, keyspec, managed, splitkeys
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef
 from kmiphsm.model.errors import ModelError
+from kmiphsm.model.attribute_rules import rule
 from kmiphsm.model.objects import KeyBlock, KeyValue
 from kmiphsm.model.values import plain, to_node
 from kmiphsm.model.version import LATEST
@@ -55,11 +59,18 @@ Reason = enums.ResultReason
 
 #: Object Types whose value is a Key Block.
 KEY_BLOCK_OBJECTS = frozenset({ObjectType.SymmetricKey, ObjectType.SecretData,
-                               ObjectType.PrivateKey, ObjectType.PublicKey})
+                               ObjectType.PrivateKey, ObjectType.PublicKey,
+                               ObjectType.SplitKey})
 
 #: The server attribute keeping a Secret Data Type other than Seed (KMIP 1.x: "y-" custom
 #: attributes are the server's; KMIP 2.x: Vendor Identification "y").
 SECRET_DATA_TYPE_ATTRIBUTE = {"VendorIdentification": "y", "AttributeName": "SecretDataType"}
+
+#: The server attribute keeping the DER form of an RSA key registered as Raw in PKCS#8 or
+#: SubjectPublicKeyInfo (a Key Format Type: PKCS_8 or X_509), so that a Get in Raw returns
+#: the very bytes registered (:mod:`kmiphsm.engine.keymaterial`, "Raw RSA keys"); PKCS#1, the
+#: default, needs none.
+RAW_KEY_FORMAT_ATTRIBUTE = {"VendorIdentification": "y", "AttributeName": "RawKeyFormat"}
 
 #: Key Format Types of keys the token cannot hold, kept as registered (the fields each must
 #: have: KMIP 2.1 sections 3.5, 3.6, 3.9, 3.10).
@@ -131,19 +142,91 @@ def is_wrapped(key_block: KeyBlock) -> bool:
     return key_block.key_wrapping_data is not None or isinstance(key_block.key_value, bytes)
 
 
+# -- attributes inside a Key Value -------------------------------------------------------------
+
+
+def bind_attributes(attributes: Mapping[str, list[Any]], bound: Mapping[str, list[Any]] | None,
+                    *, extractable: bool, sensitive: bool
+                    ) -> tuple[dict[str, list[Any]], bool, bool]:
+    """The request's ``attributes`` with those a Key Value carries (``bound``), and the new
+    key's Extractable and Sensitive with them.
+
+    KMIP 2.1 section 3.2 (1.4 section 2.1.4): the Key Value's attributes are the object's,
+    "encapsulated with (and possibly wrapped with) the key material", so they are applied as
+    if given with the request, under the same rules (a client may not set server attributes).
+    Given in both with different values, a single-instance attribute is Invalid Field (neither
+    silently wins: the bound one may be what keeps the key Sensitive); a multi-instance one
+    gets both sets of values. Extractable and Sensitive only ever tighten."""
+    merged = {name: list(values) for name, values in attributes.items()}
+    if not bound:
+        return merged, extractable, sensitive
+    managed.check_client_attributes(bound, creating=True)
+    for name, values in bound.items():
+        given = merged.get(name)
+        if not given:
+            merged[name] = list(values)
+            continue
+        found = rule(name)
+        if found is None or found.multi_instance:
+            merged[name] = given + [value for value in values if value not in given]
+        elif given != list(values):
+            raise KmipError(Reason.InvalidField,
+                            f"the Key Value's attributes and the request's disagree on "
+                            f"{managed.attribute_name(name)}")
+    return (merged, extractable and managed.flag(bound, "Extractable", True),
+            sensitive or managed.flag(bound, "Sensitive", False))
+
+
+def with_bound(imported: Imported, attributes: Mapping[str, list[Any]],
+               bound: Mapping[str, list[Any]] | None) -> Imported:
+    """``imported`` with the attributes a Key Value carried (from ``attributes``, the merged
+    set of :func:`bind_attributes`), for the new object."""
+    if not bound:
+        return imported
+    carried = {name: list(attributes[name]) for name in bound}
+    return dataclasses.replace(imported, attributes=merged_values(carried, imported.attributes))
+
+
+def merged_values(attributes: Mapping[str, list[Any]], more: Mapping[str, list[Any]]
+                  ) -> dict[str, list[Any]]:
+    """``attributes`` with ``more``: vendor attributes added to those there (each value
+    once), any other attribute replaced."""
+    result = {name: list(values) for name, values in attributes.items()}
+    for name, values in more.items():
+        if name == "VendorAttribute":
+            present = result.setdefault(name, [])
+            present.extend(value for value in values if value not in present)
+        else:
+            result[name] = list(values)
+    return result
+
+
 # -- Register: into the token --------------------------------------------------------------
 
 
 def import_key_block(context: "OperationContext", object_type: int, key_block: KeyBlock,
                      attributes: Mapping[str, list[Any]], *, extractable: bool,
                      sensitive: bool) -> Imported:
-    """Put a registered Key Block's material into the token (see the module docstring)."""
+    """Put a registered Key Block's material into the token (see the module docstring),
+    with the attributes its Key Value carries (:func:`bind_attributes`)."""
     if is_wrapped(key_block):
         return unwrap_key_block(context, object_type, key_block, attributes,
                                 extractable=extractable, sensitive=sensitive)
     key_value = key_block.key_value
     if not isinstance(key_value, KeyValue):
         raise KmipError(Reason.InvalidField, "the Key Block has no Key Value")
+    bound = key_value.attributes
+    attributes, extractable, sensitive = bind_attributes(
+        attributes, bound, extractable=extractable, sensitive=sensitive)
+    return with_bound(import_plain_key_block(context, object_type, key_block, key_value,
+                                             attributes, extractable=extractable,
+                                             sensitive=sensitive), attributes, bound)
+
+
+def import_plain_key_block(context: "OperationContext", object_type: int, key_block: KeyBlock,
+                           key_value: KeyValue, attributes: Mapping[str, list[Any]], *,
+                           extractable: bool, sensitive: bool) -> Imported:
+    """:func:`import_key_block` of a Key Block in plaintext."""
     fmt = int(key_block.key_format_type)
     material = key_value.key_material
     value: bytes
@@ -174,6 +257,11 @@ def import_key_block(context: "OperationContext", object_type: int, key_block: K
         raw = value = keymaterial.secret_from_material(fmt, material, secret_data=True)
         key = token.import_secret(KeyAlgorithm.GENERIC_SECRET, raw, extractable=extractable,
                                   sensitive=sensitive)
+    elif object_type == ObjectType.SplitKey:
+        raw = value = splitkeys.part_from_material(fmt, material)
+        key = token.import_secret(KeyAlgorithm.GENERIC_SECRET, raw, extractable=extractable,
+                                  sensitive=sensitive)
+        extra["CryptographicLength"] = [length if length is not None else len(raw) * 8]
     elif object_type == ObjectType.PrivateKey:
         raw_algorithm, _curve = keyspec.raw_key_kind({**attributes, **extra})
         der = value = keymaterial.pkcs8_from_material(fmt, material, raw_algorithm=raw_algorithm)
@@ -188,7 +276,27 @@ def import_key_block(context: "OperationContext", object_type: int, key_block: K
         key = public_flags(key, extractable=extractable, sensitive=sensitive)
     else:  # pragma: no cover - callers pass Key Block objects only
         raise KmipError(Reason.InvalidObjectType, "this object has no Key Block")
+    if fmt == Fmt.Raw and key.algorithm is KeyAlgorithm.RSA:
+        return raw_rsa_imported(context, object_type, key, material, extra, value)
     return Imported(key, fmt, extra, value)
+
+
+def raw_rsa_imported(context: "OperationContext", object_type: int, key: KeyRef,
+                     material: bytes, extra: dict[str, list[Any]], value: bytes) -> Imported:
+    """An RSA key registered as Raw: its DER form kept (:data:`RAW_KEY_FORMAT_ATTRIBUTE`)
+    unless it is the default PKCS#1, and its Digests made in that form."""
+    form = keymaterial.rsa_raw_form(material, private=object_type == ObjectType.PrivateKey)
+    if form != keymaterial.DEFAULT_RAW_RSA_FORM:
+        extra = {**extra, "VendorAttribute": [{**RAW_KEY_FORMAT_ATTRIBUTE,
+                                               "AttributeValue": int(form)}]}
+    digests = key_digests(context, object_type, key, Fmt.Raw, value, raw_form=form)
+    return Imported(key, Fmt.Raw, extra, value, digests)
+
+
+def raw_form_of(obj: "StoredObject") -> int | None:
+    """The DER form of an RSA key registered as Raw in PKCS#8 or SubjectPublicKeyInfo."""
+    found: int | None = managed.server_attribute(obj.attributes, RAW_KEY_FORMAT_ATTRIBUTE, int)
+    return found
 
 
 def keep_as_registered(context: "OperationContext", object_type: int, fmt: int, material: Any,
@@ -265,6 +373,8 @@ def formats(object_type: int, key: KeyRef) -> frozenset[int]:
         return keymaterial.SECRET_FORMATS
     if object_type == ObjectType.SecretData:
         return keymaterial.SECRET_DATA_FORMATS
+    if object_type == ObjectType.SplitKey:
+        return splitkeys.FORMATS
     if object_type == ObjectType.PrivateKey:
         return keymaterial.PRIVATE_FORMATS.get(key.algorithm, frozenset())
     if object_type == ObjectType.PublicKey:
@@ -317,14 +427,15 @@ def export_key_block(context: "OperationContext", obj: "StoredObject", key: KeyR
         return block
     value = plain_value(context, obj.object_type, key)
     block.key_value = KeyValue(key_material=material_in(
-        obj.object_type, value, block.key_format_type, block.key_compression_type))
+        obj.object_type, value, block.key_format_type, block.key_compression_type,
+        raw_form=raw_form_of(obj)))
     return block
 
 
 def plain_value(context: "OperationContext", object_type: int, key: KeyRef) -> bytes:
     """The token's own plaintext form of a key: raw secret, PKCS#8 or SubjectPublicKeyInfo."""
     token = context.token
-    if object_type in (ObjectType.SymmetricKey, ObjectType.SecretData):
+    if object_type in (ObjectType.SymmetricKey, ObjectType.SecretData, ObjectType.SplitKey):
         return token.export_secret(key)
     if object_type == ObjectType.PrivateKey:
         return token.export_private_key(key)
@@ -334,15 +445,19 @@ def plain_value(context: "OperationContext", object_type: int, key: KeyRef) -> b
 
 
 def material_in(object_type: int, value: bytes, key_format_type: int,
-                compression: int | None = None) -> Any:
-    """Key Material in ``key_format_type`` of :func:`plain_value`'s ``value``."""
+                compression: int | None = None, *, raw_form: int | None = None) -> Any:
+    """Key Material in ``key_format_type`` of :func:`plain_value`'s ``value`` (``raw_form``:
+    the DER form of a Raw RSA key, :func:`raw_form_of`)."""
     if object_type == ObjectType.SymmetricKey:
         return keymaterial.secret_material(value, key_format_type)
     if object_type == ObjectType.SecretData:
         return keymaterial.secret_material(value, key_format_type, secret_data=True)
+    if object_type == ObjectType.SplitKey:
+        return splitkeys.material(value, key_format_type)
     if object_type == ObjectType.PrivateKey:
-        return keymaterial.material_from_pkcs8(value, key_format_type)
-    return keymaterial.material_from_spki(value, key_format_type, compression=compression)
+        return keymaterial.material_from_pkcs8(value, key_format_type, raw_form=raw_form)
+    return keymaterial.material_from_spki(value, key_format_type, compression=compression,
+                                          raw_form=raw_form)
 
 
 # -- Digest (KMIP 2.1 section 4.21) --------------------------------------------------------------
@@ -363,7 +478,8 @@ def digest(material: Any, key_format_type: int | None = None) -> dict[str, Any]:
 
 
 def key_digests(context: "OperationContext", object_type: int, key: KeyRef,
-                key_format_type: int | None, value: bytes | None = None) -> list[dict[str, Any]]:
+                key_format_type: int | None, value: bytes | None = None, *,
+                raw_form: int | None = None) -> list[dict[str, Any]]:
     """The Digest instances of a new key: SHA-256 in the default Key Format Type for its type,
     and in its own Key Format Type if that is another. ``value``: the key in the token's own
     form when the request brought it (Register); else the token exports it, if the key may
@@ -377,18 +493,14 @@ def key_digests(context: "OperationContext", object_type: int, key: KeyRef,
         if object_type != ObjectType.PublicKey and (not key.extractable or key.sensitive):
             return []
         value = plain_value(context, object_type, key)
-    return [digest(material_in(object_type, value, fmt), fmt) for fmt in wanted]
+    return [digest(material_in(object_type, value, fmt, raw_form=raw_form), fmt)
+            for fmt in wanted]
 
 
 def secret_data_type(obj: "StoredObject") -> int:
     """The Secret Data Type of a Secret Data object (Seed unless it was registered as another)."""
-    for value in obj.attributes.get("VendorAttribute", []):
-        if isinstance(value, dict) and all(value.get(k) == v for k, v in
-                                           SECRET_DATA_TYPE_ATTRIBUTE.items()):
-            found = value.get("AttributeValue")
-            if isinstance(found, int):
-                return found
-    return int(enums.SecretDataType.Seed)
+    found = managed.server_attribute(obj.attributes, SECRET_DATA_TYPE_ATTRIBUTE, int)
+    return int(enums.SecretDataType.Seed) if found is None else int(found)
 
 
 def secret_data_type_attribute(secret_data_type: int) -> dict[str, Any]:

@@ -11,7 +11,8 @@ Key Format Type                         Key Material
 ======================================  ==============================================
 Raw                                     secret bytes; Ed25519/X25519 private or public
                                         32 bytes (RFC 8032, RFC 7748); EC public: X9.62
-                                        point
+                                        point; RSA private or public: DER, as PKCS#1 or
+                                        PKCS#8 / SubjectPublicKeyInfo (see below)
 Opaque                                  Secret Data bytes
 Transparent Symmetric Key               ``{"Key": bytes}`` (section 3.4)
 PKCS#1                                  RSAPrivateKey / RSAPublicKey DER (RFC 8017)
@@ -27,6 +28,14 @@ Transparent EC Public Key               Recommended Curve, Q String (3.12); 1.x:
 
 Material that does not parse is Invalid Field; a format that does not apply to the key (PKCS#1
 of an EC key) is Key Format Type Not Supported.
+
+**Raw RSA keys.** KMIP 2.1 section 3 defines no Raw encoding of an RSA key, yet clients
+register RSA keys as Raw with their DER (PyKMIP's users do). Such Key Material is read as the
+DER form it is in: a private key's RSAPrivateKey (PKCS#1) or PrivateKeyInfo (PKCS#8), a public
+key's RSAPublicKey (PKCS#1) or SubjectPublicKeyInfo (X.509), told apart by the first fields of
+the outer SEQUENCE (:func:`rsa_raw_form`). A Get in Raw gives the DER form the key was
+registered in (the engine keeps it: :mod:`kmiphsm.engine.keyblocks`), PKCS#1 for any other
+RSA key.
 """
 
 from __future__ import annotations
@@ -66,17 +75,71 @@ SECRET_DATA_FORMATS = frozenset({Fmt.Raw, Fmt.Opaque})
 
 #: The formats a Get can give, per kind of key (the object's own format is one of them).
 PRIVATE_FORMATS: dict[KeyAlgorithm, frozenset[int]] = {
-    KeyAlgorithm.RSA: frozenset({Fmt.PKCS_1, Fmt.PKCS_8, Fmt.TransparentRSAPrivateKey}),
+    KeyAlgorithm.RSA: frozenset({Fmt.PKCS_1, Fmt.PKCS_8, Fmt.TransparentRSAPrivateKey, Fmt.Raw}),
     KeyAlgorithm.EC: frozenset({Fmt.ECPrivateKey, Fmt.PKCS_8} | TRANSPARENT_EC_PRIVATE),
     KeyAlgorithm.ED25519: frozenset({Fmt.PKCS_8, Fmt.Raw}),
     KeyAlgorithm.X25519: frozenset({Fmt.PKCS_8, Fmt.Raw}),
 }
 PUBLIC_FORMATS: dict[KeyAlgorithm, frozenset[int]] = {
-    KeyAlgorithm.RSA: frozenset({Fmt.PKCS_1, Fmt.X_509, Fmt.TransparentRSAPublicKey}),
+    KeyAlgorithm.RSA: frozenset({Fmt.PKCS_1, Fmt.X_509, Fmt.TransparentRSAPublicKey, Fmt.Raw}),
     KeyAlgorithm.EC: frozenset({Fmt.X_509, Fmt.Raw} | TRANSPARENT_EC_PUBLIC),
     KeyAlgorithm.ED25519: frozenset({Fmt.X_509, Fmt.Raw}),
     KeyAlgorithm.X25519: frozenset({Fmt.X_509, Fmt.Raw}),
 }
+
+
+#: The DER form a Raw RSA key is given in when it was not registered in another.
+DEFAULT_RAW_RSA_FORM = Fmt.PKCS_1
+
+_DER_SEQUENCE, _DER_INTEGER = 0x30, 0x02
+
+
+def rsa_raw_form(der: bytes, *, private: bool) -> int:
+    """The Key Format Type whose encoding the DER of a Raw RSA key is: PKCS#1 or PKCS#8 for a
+    private key (PKCS#8 starts version INTEGER, algorithm SEQUENCE; PKCS#1 version INTEGER,
+    modulus INTEGER), PKCS#1 or X.509 for a public key (SubjectPublicKeyInfo starts with the
+    algorithm SEQUENCE, RSAPublicKey with the modulus INTEGER). Invalid Field for what is
+    neither."""
+    tags_found = _der_field_tags(der, 2)
+    if private:
+        if tags_found[:1] == [_DER_INTEGER] and tags_found[1:] == [_DER_SEQUENCE]:
+            return Fmt.PKCS_8
+        if tags_found == [_DER_INTEGER, _DER_INTEGER]:
+            return Fmt.PKCS_1
+        raise invalid("a Raw RSA private key: DER of PKCS#1 RSAPrivateKey or PKCS#8")
+    if tags_found[:1] == [_DER_SEQUENCE]:
+        return Fmt.X_509
+    if tags_found == [_DER_INTEGER, _DER_INTEGER]:
+        return Fmt.PKCS_1
+    raise invalid("a Raw RSA public key: DER of PKCS#1 RSAPublicKey or SubjectPublicKeyInfo")
+
+
+def _der_field_tags(der: bytes, count: int) -> list[int]:
+    """The tags of the first ``count`` fields inside the outer DER SEQUENCE of ``der`` (fewer
+    if it has fewer, or is not a SEQUENCE: then none)."""
+    def header(offset: int) -> tuple[int, int] | None:  # (content offset, content length)
+        if offset + 2 > len(der):
+            return None
+        first = der[offset + 1]
+        if first < 0x80:
+            return offset + 2, first
+        size = first & 0x7F
+        if not 1 <= size <= 4 or offset + 2 + size > len(der):
+            return None
+        return offset + 2 + size, int.from_bytes(der[offset + 2:offset + 2 + size], "big")
+
+    outer = header(0)
+    if not der or der[0] != _DER_SEQUENCE or outer is None:
+        return []
+    found: list[int] = []
+    offset, end = outer[0], min(len(der), outer[0] + outer[1])
+    while offset < end and len(found) < count:
+        field = header(offset)
+        if field is None:
+            break
+        found.append(der[offset])
+        offset = field[0] + field[1]
+    return found
 
 
 def format_name(key_format_type: int) -> str:
@@ -182,6 +245,12 @@ def _private_key(key_format_type: int, material: Any, raw_algorithm: KeyAlgorith
             return ec.derive_private_key(d, curve())
         except ValueError as error:
             raise invalid("a private value on that curve", error) from None
+    if fmt == Fmt.Raw and raw_algorithm in (None, KeyAlgorithm.RSA):
+        der = _bytes(material, "a DER RSA private key")
+        key = _private_key(rsa_raw_form(der, private=True), der, None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise invalid("a Raw RSA private key (a Raw private key is RSA, Ed25519 or X25519)")
+        return key
     if fmt == Fmt.Raw and raw_algorithm in (KeyAlgorithm.ED25519, KeyAlgorithm.X25519):
         raw = _bytes(material, "the raw private key")
         cls = (ed25519.Ed25519PrivateKey if raw_algorithm is KeyAlgorithm.ED25519
@@ -229,10 +298,13 @@ def _transparent_rsa_private(fields: dict[str, Any]) -> rsa.RSAPrivateKey:
         raise invalid("a consistent RSA private key", error) from None
 
 
-def material_from_pkcs8(der: bytes, key_format_type: int) -> Any:
-    """Key Material in ``key_format_type`` of a private key the token exported as PKCS#8."""
+def material_from_pkcs8(der: bytes, key_format_type: int, *, raw_form: int | None = None) -> Any:
+    """Key Material in ``key_format_type`` of a private key the token exported as PKCS#8.
+    ``raw_form``: the DER form of a Raw RSA key (PKCS#1 unless told otherwise)."""
     key = serialization.load_der_private_key(der, password=None)
     fmt = key_format_type
+    if fmt == Fmt.Raw and isinstance(key, rsa.RSAPrivateKey):
+        fmt = raw_form or DEFAULT_RAW_RSA_FORM
     if fmt == Fmt.PKCS_8:
         return der
     if isinstance(key, rsa.RSAPrivateKey):
@@ -308,6 +380,13 @@ def _public_key(fmt: int, material: Any, raw_algorithm: KeyAlgorithm | None,
         fields = _fields(material, "Transparent EC Public Key")
         curve = _curve(fields.get("RecommendedCurve"))
         return _point(curve, _bytes(fields.get("QString"), "the public point (Q String)"))
+    if fmt == Fmt.Raw and raw_algorithm in (None, KeyAlgorithm.RSA):
+        der = _bytes(material, "a DER RSA public key")
+        key = _public_key(rsa_raw_form(der, private=False), der, None, None)
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise invalid("a Raw RSA public key (or give the Cryptographic Algorithm of this "
+                          "Raw public key)")
+        return key
     if fmt == Fmt.Raw:
         raw = _bytes(material, "the raw public key")
         if raw_algorithm in (KeyAlgorithm.ED25519, KeyAlgorithm.X25519):
@@ -331,6 +410,22 @@ def _curve(value: Any) -> type[ec.EllipticCurve]:
     return EC_CURVES[value]
 
 
+def check_public_value(algorithm: KeyAlgorithm, curve: int | None, encoded: bytes) -> None:
+    """Invalid Field unless ``encoded`` is a public value for a key agreement with a key of
+    ``algorithm`` (and Recommended Curve ``curve``): an X9.62 point on that curve, or 32
+    X25519 bytes (RFC 7748); Invalid Field for a key that makes no key agreement."""
+    if algorithm is KeyAlgorithm.X25519:
+        try:
+            x25519.X25519PublicKey.from_public_bytes(encoded)
+        except ValueError as error:
+            raise invalid("an X25519 public value (32 bytes)", error) from None
+    elif algorithm is KeyAlgorithm.EC and curve in EC_CURVES:
+        _point(EC_CURVES[curve], encoded)
+    else:
+        raise KmipError(Reason.InvalidField, f"a {algorithm.value} key makes no key agreement "
+                        "(EC and X25519 keys do)")
+
+
 def _point(curve: type[ec.EllipticCurve], encoded: bytes) -> ec.EllipticCurvePublicKey:
     try:
         return ec.EllipticCurvePublicKey.from_encoded_point(curve(), encoded)
@@ -339,12 +434,15 @@ def _point(curve: type[ec.EllipticCurve], encoded: bytes) -> ec.EllipticCurvePub
 
 
 def material_from_spki(spki: bytes, key_format_type: int, *,
-                       compression: int | None = None) -> Any:
+                       compression: int | None = None, raw_form: int | None = None) -> Any:
     """Key Material in ``key_format_type`` of a public key the token holds as
     SubjectPublicKeyInfo. ``compression``: Key Compression Type of an EC point (uncompressed
-    unless X9.62 compressed prime is asked; Q String and Raw only)."""
+    unless X9.62 compressed prime is asked; Q String and Raw only). ``raw_form``: the DER
+    form of a Raw RSA key (PKCS#1 unless told otherwise)."""
     key = serialization.load_der_public_key(spki)
     fmt = key_format_type
+    if fmt == Fmt.Raw and isinstance(key, rsa.RSAPublicKey):
+        fmt = raw_form or DEFAULT_RAW_RSA_FORM
     compressed = _compressed(compression, key, fmt)
     if fmt == Fmt.X_509:
         return spki

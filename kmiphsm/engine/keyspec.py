@@ -64,7 +64,10 @@ def curve_of(attributes: Mapping[str, list[Any]]) -> int | None:
     """The Recommended Curve of Cryptographic Domain Parameters, if given."""
     params = _one(attributes, "CryptographicDomainParameters")
     if isinstance(params, dict) and params.get("RecommendedCurve") is not None:
-        return int(params["RecommendedCurve"])
+        curve = params["RecommendedCurve"]
+        if isinstance(curve, bool) or not isinstance(curve, int):
+            raise KmipError(Reason.InvalidField, "Recommended Curve must be an Enumeration")
+        return int(curve)
     return None
 
 
@@ -132,8 +135,14 @@ def pair_spec(attributes: Mapping[str, list[Any]]) -> PairSpec:
             found = CURVE_BY_LENGTH.get(length)
         else:
             found = CURVES.get(curve)
+            if found is not None and length is not None and CURVE_BY_LENGTH.get(length) != found:
+                named = registry.enum_name("RecommendedCurve", curve)
+                raise KmipError(Reason.InvalidField,
+                                f"Cryptographic Length {length} is not the length of the "
+                                f"Recommended Curve {named}")
         if found is None:
-            shown = registry.enum_name("RecommendedCurve", curve) if curve else f"{length} bits"
+            shown = ((registry.enum_name("RecommendedCurve", curve) or hex(int(curve)))
+                     if curve else f"{length} bits")
             raise KmipError(Reason.CryptographicFailure if curve else Reason.InvalidField,
                             f"EC curve {shown} is not supported "
                             "(P-224, P-256, P-384, P-521 and Curve25519 are)")

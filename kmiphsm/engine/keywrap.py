@@ -60,10 +60,16 @@ or not as the request's attributes say. The token needs the key's exact length f
 wrap with padding (which hides it) and RSA: the Cryptographic Length of the attributes or the
 Key Block, unless the algorithm makes it a multiple of 8 (AES, Triple DES). Other wrapped
 keys (TTLV-encoded, other formats, public keys, OAEP with SHA-2) are decrypted by the token
-into this process and imported like a key registered in plaintext (attributes inside a
-TTLV-encoded Key Value are not applied: the request's are). Bytes that do not unwrap under
-the key are Cryptographic Failure; unwrapped bytes that are not a TTLV Key Value where TTLV
-Encoding is meant are Encoding Option Error.
+into this process and imported like a key registered in plaintext. Bytes that do not unwrap
+under the key are Cryptographic Failure; unwrapped bytes that are not a TTLV Key Value where
+TTLV Encoding is meant are Encoding Option Error.
+
+The wrapped Key Value may also come as the structure (its Key Material the wrapped Byte
+String, as PyKMIP sends it: :func:`wrapped_key_value`). The attributes a Key Value carries,
+in the clear beside a wrapped Key Material or inside a TTLV-encoded wrapped Key Value, are
+applied to the new object like the request's (:func:`kmiphsm.engine.keyblocks.bind_attributes`:
+a disagreement with the request is Invalid Field; Extractable False and Sensitive True
+bind).
 """
 
 from __future__ import annotations
@@ -187,7 +193,8 @@ def encoder(context: "OperationContext", obj: "StoredObject", key: hsm.KeyRef,
             return None
 
         def material_bytes(value: bytes) -> bytes:
-            material = keyblocks.material_in(object_type, value, fmt, compression)
+            material = keyblocks.material_in(object_type, value, fmt, compression,
+                                             raw_form=keyblocks.raw_form_of(obj))
             if not isinstance(material, (bytes, bytearray)):  # pragma: no cover - structured()
                 raise KmipError(Reason.EncodingOptionError, "the Key Material is a structure")
             return bytes(material)
@@ -200,7 +207,8 @@ def encoder(context: "OperationContext", obj: "StoredObject", key: hsm.KeyRef,
         if kept:
             material = plain(binary.decode(keyblocks.unframe(value)))
         else:
-            material = keyblocks.material_in(object_type, value, fmt, compression)
+            material = keyblocks.material_in(object_type, value, fmt, compression,
+                                             raw_form=keyblocks.raw_form_of(obj))
         key_value = KeyValue(key_material=material, attributes=attributes)
         return binary.encode(key_value.to_node(version))
 
@@ -241,17 +249,55 @@ def unwrap_key_block(context: "OperationContext", object_type: int, key_block: K
     from kmiphsm.engine import keyblocks
 
     data = key_block.key_wrapping_data
-    wrapped = key_block.key_value
     if data is None:
         raise KmipError(Reason.InvalidField, "a Key Value that is a Byte String is a wrapped "
                         "key: the Key Block needs its Key Wrapping Data")
     spec = read_specification(data, wrapping=False)
-    if not isinstance(wrapped, (bytes, bytearray)) or not wrapped:
-        raise KmipError(Reason.InvalidField, "the Key Value of a wrapped Key Block is the "
-                        "wrapped key (a Byte String)")
-    wrapped = bytes(wrapped)
+    wrapped, bound = wrapped_key_value(key_block.key_value)
+    attributes, extractable, sensitive = keyblocks.bind_attributes(
+        attributes, bound, extractable=extractable, sensitive=sensitive)
     unwrapping_obj, unwrapping_ref, parameters = wrapping_key(context, spec, _UNWRAPPING)
     sensitive = inherited_sensitive(unwrapping_obj, attributes, sensitive)
+    imported = unwrap_key_material(context, object_type, key_block, attributes, spec, wrapped,
+                                   unwrapping_ref, parameters, extractable=extractable,
+                                   sensitive=sensitive, structure_form=bound is not None)
+    return keyblocks.with_bound(imported, attributes, bound)
+
+
+def wrapped_key_value(key_value: Any) -> tuple[bytes, Any]:
+    """The wrapped bytes of a wrapped Key Block's Key Value, and the attributes it carries in
+    the clear. KMIP 2.1 section 3.1 (1.4 section 2.1.3): "Byte String: for wrapped Key Value;
+    Structure: for plaintext Key Value"; clients (PyKMIP) also send a wrapped key as the
+    structure, its Key Material the wrapped Byte String, with or without Attributes. That
+    form is accepted: the attributes are the object's like any Key Value's, and the wrapped
+    bytes are read as the Byte String form's would be (see :func:`unwrap_key_material`). The
+    second item is None for the Byte String form (no attributes in the clear)."""
+    if isinstance(key_value, KeyValue):
+        material = key_value.key_material
+        if not isinstance(material, (bytes, bytearray)) or not material:
+            raise KmipError(Reason.InvalidField, "the Key Material of a wrapped Key Value is "
+                            "the wrapped key (a Byte String)")
+        return bytes(material), key_value.attributes or Attributes()
+    if not isinstance(key_value, (bytes, bytearray)) or not key_value:
+        raise KmipError(Reason.InvalidField, "the Key Value of a wrapped Key Block is the "
+                        "wrapped key (a Byte String)")
+    return bytes(key_value), None
+
+
+def unwrap_key_material(context: "OperationContext", object_type: int, key_block: KeyBlock,
+                        attributes: Mapping[str, list[Any]], spec: Specification,
+                        wrapped: bytes, unwrapping_ref: hsm.KeyRef,
+                        parameters: hsm.CryptographicParameters, *, extractable: bool,
+                        sensitive: bool, structure_form: bool) -> "Imported":
+    """Unwrap ``wrapped`` in the token, or decrypt it there into this process and import it.
+
+    Encoding Option (section 3.3) "specifies the encoding of the Key Value Byte String. If not
+    present, the wrapped Key Value structure SHALL be TTLV encoded". A wrapped Key Value given
+    as the structure form has no Key Value Byte String: without an Encoding Option its
+    wrapped Key Material is taken as a TTLV-encoded Key Value if it is one, else as the key
+    material itself (what is wrapped beside a Key Value structure in the clear)."""
+    from kmiphsm.engine import keyblocks
+
     fmt = int(key_block.key_format_type)
     if not spec.ttlv:
         if structured(fmt):
@@ -269,7 +315,9 @@ def unwrap_key_block(context: "OperationContext", object_type: int, key_block: K
                 pass  # decrypted below, then imported
     with token_errors():
         plaintext = context.token.unwrap_value(unwrapping_ref, wrapped, parameters)
-    if spec.ttlv:
+    if structure_form and spec.encoding_option is None and not is_key_value_ttlv(plaintext):
+        key_value = KeyValue(key_material=plaintext)
+    elif spec.ttlv:
         key_value = decoded_key_value(context, plaintext)
     else:
         key_value = KeyValue(key_material=plaintext)
@@ -413,6 +461,14 @@ def _declared_bytes(algorithm: Any, length: int) -> int:
         raise KmipError(Reason.InvalidField,
                         f"Cryptographic Length {length} is not a whole number of bytes")
     return length // 8
+
+
+def is_key_value_ttlv(plaintext: bytes) -> bool:
+    """Whether ``plaintext`` is one whole TTLV item tagged Key Value (a Structure)."""
+    if len(plaintext) < 8 or int.from_bytes(plaintext[:3], "big") != tags.KeyValue \
+            or plaintext[3] != 0x01:
+        return False
+    return len(plaintext) == 8 + int.from_bytes(plaintext[4:8], "big")
 
 
 def decoded_key_value(context: "OperationContext", plaintext: bytes) -> KeyValue:

@@ -371,6 +371,10 @@ def check(context: OperationContext, payload: CheckRequestPayload) -> CheckRespo
     the ID Placeholder is emptied so that a following Get cannot go on with the object.
     Archived: Object Archived; destroyed: Wrong Key Lifecycle State.
     """
+    for name, value in (("Usage Limits Count", payload.usage_limits_count),
+                        ("Lease Time", payload.lease_time)):
+        if value is not None and value < 0:  # a client's mistake, checked before anything
+            raise KmipError(Reason.InvalidField, f"{name} must not be negative, not {value}")
     obj = managed.load(context, payload.unique_identifier)
     uid = obj.unique_identifier
     if obj.archived:
@@ -423,7 +427,7 @@ def _check_usage(context: OperationContext, obj: StoredObject, wanted: int
                  ) -> list[tuple[int, str]]:
     names = "|".join(registry.mask_names("CryptographicUsageMask", wanted)[0]) or str(wanted)
     mask = managed.first(obj, "CryptographicUsageMask")
-    if mask is not None and wanted & ~int(mask):
+    if mask is not None and not managed.allows(mask, wanted, every=True):
         extra = "|".join(registry.mask_names("CryptographicUsageMask", wanted & ~int(mask))[0])
         return [(Reason.IncompatibleCryptographicUsageMask,
                  f"Cryptographic Usage Mask {names}: {extra or wanted} is not allowed")]

@@ -33,6 +33,7 @@ from kmiphsm.engine import managed, tagging
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
+from kmiphsm.model import attribute_values
 from kmiphsm.model.payloads.locate import LocateRequestPayload, LocateResponsePayload
 from kmiphsm.store import AttributeFilter, LocateQuery
 from kmiphsm.store.errors import InvalidValueError
@@ -54,9 +55,16 @@ def tagged(context: OperationContext, query: LocateQuery, required: set[str]
 
 
 def filters(attributes: Mapping[str, list[Any]]) -> list[AttributeFilter]:
-    """One store filter per attribute value of the request."""
-    return [AttributeFilter(name, value) for name, values in attributes.items()
-            for value in values]
+    """One store filter per attribute value of the request; Invalid Field (KMIP 2.1 Table
+    249) for a value of a kind the attribute never has, which would silently match nothing."""
+    result = []
+    for name, values in attributes.items():
+        for value in values:
+            problem = attribute_values.filter_problem(name, value)
+            if problem is not None:
+                raise KmipError(Reason.InvalidField, problem)
+            result.append(AttributeFilter(name, value))
+    return result
 
 
 def located_items(store: object, query: LocateQuery, found: list[str]) -> int:

@@ -34,7 +34,7 @@ from kmiphsm.engine import tagging
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import algorithm_enum, curve_enum
 from kmiphsm.hsm import KeyRef, TokenError
-from kmiphsm.model import spec_data
+from kmiphsm.model import attribute_values, spec_data
 from kmiphsm.model.attribute_rules import rule
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE
 from kmiphsm.store import StoredObject
@@ -73,6 +73,24 @@ SERVER_ONLY = frozenset({
     "AlwaysSensitive", "NeverExtractable", "KeyValuePresent", "Digest", "LeaseTime",
     "ShortUniqueIdentifier", "RotateDate", "RotateGeneration", "RotateLatest",
 })
+
+
+#: The Vendor Identification of the server's own vendor attributes (KMIP 1.x "y-" custom
+#: attributes, KMIP 1.4 section 3.39; 2.x vendor attributes, section 4.60): set by the
+#: server only.
+SERVER_VENDOR = "y"
+
+
+def server_attribute(attributes: Mapping[str, list[Any]], identity: Mapping[str, str],
+                     kind: type) -> Any:
+    """The value of the server's vendor attribute ``identity`` (its Vendor Identification and
+    Attribute Name) among ``attributes``, if there is one of ``kind``; else None."""
+    for value in attributes.get(VENDOR_ATTRIBUTE, []):
+        if isinstance(value, dict) and all(value.get(k) == v for k, v in identity.items()):
+            found = value.get("AttributeValue")
+            if isinstance(found, kind):
+                return found
+    return None
 
 
 def now(context: "OperationContext") -> datetime:
@@ -252,10 +270,27 @@ def require_use(context: "OperationContext", obj: StoredObject, usage: int, *,
             raise KmipError(Reason.WrongKeyLifecycleState,
                             f"object {uid!r} is before its Process Start Date")
     mask = first(obj, "CryptographicUsageMask")
-    if usage and mask is not None and not int(mask) & int(usage):  # ints: no IntFlag.__and__
+    if usage and mask is not None and not allows(mask, usage):
         wanted = "|".join(registry.mask_names("CryptographicUsageMask", usage)[0]) or usage
         raise KmipError(Reason.IncompatibleCryptographicUsageMask,
                         f"object {uid!r} does not allow {wanted}")
+
+
+def allows(mask: Any, usage: int, *, every: bool = False) -> bool:
+    """Whether a Cryptographic Usage Mask ``mask`` allows ``usage``: one of its bits (a use
+    that any of them permits), or ``every`` one. A mask with Unrestricted (KMIP 2.1 section
+    4.17: "contains no usage restrictions") allows any use; what the key's algorithm can do,
+    its state and its dates still limit it."""
+    mask, usage = int(mask), int(usage)  # ints: no IntFlag.__and__
+    if mask & Usage.Unrestricted:
+        return True
+    return not usage & ~mask if every else bool(usage & mask)
+
+
+def may_wrap_keys(mask: Any) -> bool:
+    """Whether a key with this Cryptographic Usage Mask may wrap keys (Wrap Key, or
+    Unrestricted)."""
+    return mask is not None and allows(mask, Usage.WrapKey)
 
 
 # -- new objects ---------------------------------------------------------------------------
@@ -267,10 +302,11 @@ def check_client_attributes(attributes: Mapping[str, list[Any]], *, creating: bo
     Create Key Pair / Derive Key, where :data:`CREATION_PARAMETERS` are allowed."""
     for name, values in attributes.items():
         if name == VENDOR_ATTRIBUTE:
-            if any(isinstance(v, dict) and v.get("VendorIdentification") == "y" for v in values):
-                raise KmipError(Reason.InvalidField, "vendor attributes of Vendor "
-                                "Identification \"y\" (KMIP 1.x \"y-\" custom attributes) are "
-                                "the server's, not set by a client")
+            if any(isinstance(v, dict) and v.get("VendorIdentification") == SERVER_VENDOR
+                   for v in values):
+                raise KmipError(Reason.InvalidField,
+                                f"vendor attributes of Vendor Identification {SERVER_VENDOR!r} "
+                                "are the server's: a client cannot set them")
             continue
         if name in SERVER_ONLY or (not creating and name in CREATION_PARAMETERS):
             raise KmipError(Reason.InvalidField,
@@ -285,6 +321,10 @@ def check_client_attributes(attributes: Mapping[str, list[Any]], *, creating: bo
         if len(values) > 1 and not found.multi_instance:
             raise KmipError(Reason.InvalidField,
                             f"{attribute_name(name)} takes one value, {len(values)} were given")
+        for value in values:
+            problem = attribute_values.problem(name, value)
+            if problem is not None:  # KMIP 2.1 Table 188 and the other creations' errors
+                raise KmipError(Reason.InvalidAttributeValue, problem)
 
 
 def key_attributes(ref: KeyRef) -> dict[str, list[Any]]:

@@ -1,7 +1,8 @@
 """Register (KMIP 2.1 section 6.1.43, KMIP 1.4 section 4.3): a client's object, made by it
 or obtained elsewhere, comes under the server's management.
 
-Key material goes into the token (:mod:`kmiphsm.engine.keyblocks`): the Key Format Type it
+Key material goes into the token (:mod:`kmiphsm.engine.keyblocks`; a Split Key's part too,
+with its fields kept: :mod:`kmiphsm.engine.splitkeys`): the Key Format Type it
 came in becomes the object's Key Format Type, so a Get returns it the same way by default
 ("If a client registered a key in a given format, the server SHALL be able to return the key
 during the Get operation in the same format", section 6.1.19). Opaque Objects and
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from kmiphsm.engine import certificates, creation, keyblocks, keyspec, managed
+from kmiphsm.engine import certificates, creation, keyblocks, keyspec, managed, splitkeys
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
@@ -30,7 +31,8 @@ ObjectType = enums.ObjectType
 Reason = enums.ResultReason
 
 REGISTERED_TYPES = (ObjectType.SymmetricKey, ObjectType.PublicKey, ObjectType.PrivateKey,
-                    ObjectType.SecretData, ObjectType.OpaqueObject, ObjectType.Certificate)
+                    ObjectType.SecretData, ObjectType.SplitKey, ObjectType.OpaqueObject,
+                    ObjectType.Certificate)
 
 
 def type_name(object_type: int) -> str:
@@ -46,7 +48,7 @@ def register(context: OperationContext,
     creation.check_unique_names(context, attributes)
     prepared = prepare(context, int(payload.object_type), payload.managed_object, attributes)
     with creation.atomic(context, [prepared.key]):
-        creation.check_unique_names(context, attributes)
+        creation.check_unique_names(context, prepared.attributes)  # the Key Value's Names too
         obj = store(context, prepared)
     return RegisterResponsePayload(unique_identifier=obj.unique_identifier)
 
@@ -108,7 +110,12 @@ def store(context: OperationContext, prepared: Prepared, *, unique_identifier: s
 
 def prepare_key(context: OperationContext, object_type: int, managed_object: Any,
                 attributes: Any) -> Prepared:
-    """A Symmetric Key, Private Key, Public Key or Secret Data: its Key Block into the token."""
+    """A Symmetric Key, Private Key, Public Key, Secret Data or Split Key: its Key Block into
+    the token."""
+    split_key = (splitkeys.attribute(managed_object) if object_type == ObjectType.SplitKey
+                 else None)  # its fields checked before its key goes into the token
+    if object_type == ObjectType.SecretData:
+        check_secret_data_type(managed_object.secret_data_type)
     extractable = managed.flag(attributes, "Extractable", True)
     sensitive = managed.flag(attributes, "Sensitive", False)
     imported = keyblocks.import_key_block(context, object_type, managed_object.key_block,
@@ -121,11 +128,15 @@ def prepare_key(context: OperationContext, object_type: int, managed_object: Any
     except KmipError:
         managed.destroy_quietly(context, key)
         raise
-    values: dict[str, list[Any]] = {name: list(v) for name, v in attributes.items()}
-    values.update(imported.attributes)
+    values = keyblocks.merged_values(attributes, imported.attributes)
     server: dict[str, list[Any]] = {}
-    if keyblocks.is_kept(object_type, key):  # the token's length would be the sealed value's
+    if keyblocks.is_kept(object_type, key) or split_key is not None:
+        # the token's length would be the sealed value's, or the part's
         server["CryptographicLength"] = imported.attributes["CryptographicLength"]
+    if split_key is not None:
+        values = keyblocks.merged_values(values, {VENDOR_ATTRIBUTE: [split_key]})
+        if "CryptographicAlgorithm" not in values:
+            server["CryptographicAlgorithm"] = []  # not the token's "generic secret"
     if object_type == ObjectType.SecretData:
         server["CryptographicAlgorithm"] = []  # Secret Data has no algorithm of its own
         secret_data_type(values, int(managed_object.secret_data_type))
@@ -145,6 +156,15 @@ def secret_data_type(values: dict[str, list[Any]], secret_type: int) -> None:
         values[VENDOR_ATTRIBUTE] = vendor
     else:
         values.pop(VENDOR_ATTRIBUTE, None)
+
+
+def check_secret_data_type(secret_data_type: Any) -> None:
+    """Invalid Field for a Secret Data Type that is neither one of KMIP 2.1 Table 483
+    (section 11.52) nor an extension (0x8XXXXXXX)."""
+    known = {int(value) for value in enums.SecretDataType}
+    if isinstance(secret_data_type, bool) or not isinstance(secret_data_type, int) or not (
+            int(secret_data_type) in known or int(secret_data_type) & 0x80000000):
+        raise KmipError(Reason.InvalidField, f"unknown Secret Data Type {secret_data_type!r}")
 
 
 def prepare_blob(context: OperationContext, object_type: int, managed_object: Any,

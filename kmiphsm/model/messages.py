@@ -282,10 +282,10 @@ class ResponseBatchItem(Structure):
         "MessageExtension", Struct(MessageExtension), repeated=True)
 
     def to_node(self, version: ProtocolVersion, tag: int | None = None) -> Node:
-        """Written for ``version``: a Result Reason that version lacks becomes the closest
-        one it has (:mod:`kmiphsm.model.results`)."""
+        """Written for ``version``: the Result Reason that version answers for this operation
+        (:mod:`kmiphsm.model.results`)."""
         if self.result_reason is not None:
-            reason = reason_in_version(self.result_reason, version)
+            reason = reason_in_version(self.result_reason, version, self.operation)
             if reason != self.result_reason:
                 return dataclasses.replace(self, result_reason=reason).to_node(version, tag)
         return super().to_node(version, tag)

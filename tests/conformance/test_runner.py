@@ -254,6 +254,31 @@ class ComparisonTests(Case):
                         setting(3, "BatchItem/ResponsePayload/SymmetricKey/KeyBlock/CryptographicLength", 256))
         self.assertFailsAt(result, 3, "ResponseMessage/BatchItem/ResponsePayload/SymmetricKey/KeyBlock/CryptographicLength")
 
+    def test_a_client_mistake_may_get_the_specific_reason_instead_of_general_failure(self) -> None:
+        # CS-BC-M-GCM-1-21 expects General Failure for GCM Tag Length 1 and 32; KMIP 2.1
+        # Table 216 gives Bad Cryptographic Parameters (compare.SPECIFIC_REASONS), and only
+        # that reason, only there, is accepted in its place
+        def encrypt(tag_length: int) -> str:
+            return request(ask("Encrypt", uid() + "<CryptographicParameters>"
+                               '<BlockCipherMode type="Enumeration" value="GCM"/>'
+                               f'<TagLength type="Integer" value="{tag_length}"/>'
+                               "</CryptographicParameters>" + data("Data", "01")))
+
+        def refused(reason: str) -> str:
+            return response(answer("Encrypt", None, "OperationFailed",
+                                   f'<ResultReason type="Enumeration" value="{reason}"/>'))
+
+        for tag_length, given, passes in ((1, "BadCryptographicParameters", True),
+                                          (1, "InvalidField", False),
+                                          (12, "BadCryptographicParameters", False)):
+            v = vector(REGISTER, REGISTERED, encrypt(tag_length), refused("GeneralFailure"))
+            answered = filled(refused(given))
+            result, _ = run(v, lambda index, message: answered if index == 1 else message)
+            if passes:
+                self.assertPasses(result)
+            else:
+                self.assertFailsAt(result, 1, "ResponseMessage/BatchItem/ResultReason")
+
     def test_a_repeated_item_is_named_with_its_position(self) -> None:
         v = vector(request(ask("Register"), ask("Register")), response(answer("Register", uid(0)), answer("Register", uid(1))))
         result, _ = run(v, setting(0, "BatchItem[2]/ResultStatus", 1))

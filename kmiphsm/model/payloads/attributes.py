@@ -18,9 +18,12 @@ hand the engine one model:
 
 Responses are written in the request's version: 2.x answers carry the Unique Identifier
 (and Attributes / Attribute References); 1.x answers also return the Attribute added,
-modified or deleted, with its Attribute Index when it is not 0 (the index "MAY be omitted"
-when 0). Set Attribute exists only in KMIP 2.x: a 1.x request for it is Operation Not
-Supported.
+modified or deleted. Every Attribute a 1.x answer returns carries its Attribute Index, 0
+included: KMIP 1.4 sections 4.14-4.16 let the server omit an index of 0 ("MAY be omitted"),
+but clients read it back to name the instance in a later Modify or Delete Attribute (PyKMIP
+0.11 takes ``attribute.attribute_index.value`` of what Get Attributes returned), and section
+2.1.1 makes it the instance's name ("used to identify the particular instance"). Set
+Attribute exists only in KMIP 2.x: a 1.x request for it is Operation Not Supported.
 """
 
 from __future__ import annotations
@@ -247,7 +250,7 @@ class AttributeInstanceKind(Kind):
     def encode(self, tag: int, value: Any, version: ProtocolVersion) -> Node:
         instance: AttributeInstance = value
         if version.is_1x:
-            return attribute_to_node_1x(instance.name, instance.value, instance.index or None)
+            return attribute_to_node_1x(instance.name, instance.value, instance.index)
         return Node.structure(tag, [attribute_to_node(instance.name, instance.value)])
 
 
@@ -263,8 +266,8 @@ ATTRIBUTE_1X = AttributeInstanceKind(v1=True)
 
 class IndexedAttributesKind(AttributesKind):
     """Attributes as Get Attributes returns them: a 2.x ``Attributes`` structure, or 1.x
-    ``Attribute`` structures with the Attribute Index of every instance after the first of
-    an attribute (each vendor attribute counts its own instances)."""
+    ``Attribute`` structures each with its Attribute Index, 0 for the first instance of an
+    attribute (each vendor attribute counts its own instances; see the module docstring)."""
 
     def __init__(self) -> None:
         super().__init__(template=False)
@@ -281,7 +284,7 @@ class IndexedAttributesKind(AttributesKind):
                     continue
                 index = seen.get(ref, 0)
                 seen[ref] = index + 1
-                nodes.append(attribute_to_node_1x(name, item, index or None))
+                nodes.append(attribute_to_node_1x(name, item, index))
         return nodes
 
 
