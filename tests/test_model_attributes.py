@@ -193,7 +193,7 @@ class ContainerTests(unittest.TestCase):
 class AttributeTypeTests(unittest.TestCase):
     """Each attribute's item type comes from KMIP 2.1 section 4 (model/attribute_types.py)."""
 
-    def test_a_value_of_the_wrong_type_is_invalid_field_in_2x(self) -> None:
+    def test_a_value_of_the_wrong_type_is_an_invalid_attribute_value_in_2x(self) -> None:
         for wrong in (Node.text(tags.CryptographicAlgorithm, "AES"),
                       Node.boolean(tags.ActivationDate, True),
                       Node.integer(tags.Name, 1),
@@ -201,9 +201,9 @@ class AttributeTypeTests(unittest.TestCase):
             node = Node.structure(tags.Attributes, [wrong])
             with self.assertRaises(ModelError) as raised:
                 attrs.from_node(node)
-            self.assertEqual(enums.ResultReason.InvalidField, raised.exception.reason)
+            self.assertEqual(enums.ResultReason.InvalidAttributeValue, raised.exception.reason)
 
-    def test_a_value_of_the_wrong_type_is_invalid_field_in_1x(self) -> None:
+    def test_a_value_of_the_wrong_type_is_refused_in_1x(self) -> None:
         node = Node.structure(tags.Attribute, [
             Node.text(tags.AttributeName, "Cryptographic Length"),
             Node.text(tags.AttributeValue, "128")])

@@ -168,8 +168,9 @@ class HttpsCertificateTests(unittest.TestCase):
         answer = self.post("/kmip/2_1", {"tag": "PKCS_11", "value": [
             {"tag": "PKCS_11Function", "type": "Enumeration", "value": "C_GetInfo"}]})
         self.assertEqual(answer["tag"], "PKCS_11Response")
-        self.assertEqual(child(answer, "PKCS_11ReturnCode")["value"], "OK")
-        info = bytes.fromhex(child(answer, "PKCS_11OutputParameters")["value"])
+        # /kmip/2_1 writes Cosmian's spellings of the tags (kmiphsm.ttlv.cosmian)
+        self.assertEqual(child(answer, "PKCS11ReturnCode")["value"], "OK")
+        info = bytes.fromhex(child(answer, "PKCS11OutputParameters")["value"])
         self.assertEqual(info[2:34].rstrip(), b"kmiphsm")
         refused = requests.post(f"https://127.0.0.1:{self.server.https_port}/kmip/2_1",
                                 data=json.dumps({"tag": "PKCS_11", "value": [

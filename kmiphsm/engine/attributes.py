@@ -159,8 +159,8 @@ def check_state(context: OperationContext, obj: StoredObject, ref: AttributeRefe
 
 
 def check_value(context: OperationContext, instance: AttributeInstance) -> None:
-    """Invalid Attribute Value for a value of the wrong kind (a Text String Description,
-    a Date-Time Activation Date, a Name with its Name Value and Name Type, ...)."""
+    """Invalid Attribute Value for a value the attribute cannot hold (a Name without its Name
+    Value and Name Type, a negative usage count, ...; its item type the model has checked)."""
     ref = instance.reference
     value = instance.value
     if ref.is_vendor:

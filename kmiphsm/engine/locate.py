@@ -33,7 +33,6 @@ from kmiphsm.engine import managed, tagging
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
-from kmiphsm.model import attribute_values
 from kmiphsm.model.payloads.locate import LocateRequestPayload, LocateResponsePayload
 from kmiphsm.store import AttributeFilter, LocateQuery
 from kmiphsm.store.errors import InvalidValueError
@@ -55,14 +54,16 @@ def tagged(context: OperationContext, query: LocateQuery, required: set[str]
 
 
 def filters(attributes: Mapping[str, list[Any]]) -> list[AttributeFilter]:
-    """One store filter per attribute value of the request; Invalid Field (KMIP 2.1 Table
-    249) for a value of a kind the attribute never has, which would silently match nothing."""
+    """One store filter per attribute value of the request (their item types are the
+    attributes' own: the model checks them, :mod:`kmiphsm.model.attribute_types`). A Unique
+    Identifier filter names one object by its text: Invalid Field (KMIP 2.1 Table 249) for a
+    2.x placeholder enumeration or index there, which would silently match nothing."""
     result = []
     for name, values in attributes.items():
         for value in values:
-            problem = attribute_values.filter_problem(name, value)
-            if problem is not None:
-                raise KmipError(Reason.InvalidField, problem)
+            if name == "UniqueIdentifier" and not isinstance(value, str):
+                raise KmipError(Reason.InvalidField,
+                                f"Unique Identifier cannot be {value!r}: no object could match")
             result.append(AttributeFilter(name, value))
     return result
 

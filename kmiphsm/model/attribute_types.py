@@ -1,6 +1,7 @@
 """The item type of each KMIP 2.1 attribute (section 4: every attribute's "Item / Encoding"
-table), so a value of the wrong type is refused as Invalid Field by the model rather than
-reaching the engine (a Cryptographic Algorithm sent as a Text String, a date as a Boolean).
+table), so that the model refuses a value of the wrong type (a Cryptographic Algorithm sent
+as a Text String, a date as a Boolean) as Invalid Attribute Value (1.x: Invalid Field,
+:mod:`kmiphsm.model.results`) rather than let it reach the engine.
 
 The table is read from the specification text by :func:`extract` (``python -m
 kmiphsm.model.attribute_types SPEC.txt`` regenerates ``data/attribute-types.json``).
@@ -56,9 +57,11 @@ def extract(text: str) -> dict[str, list[str]]:
 
 #: Attributes whose Encoding table the extraction cannot read (the text names another item:
 #: "Sensitive" in 4.3, "Description" in 4.9; 4.59 prints a structure of sub-items), from
-#: KMIP 2.1 sections 4.3, 4.9, 4.19 and 4.59.
+#: KMIP 2.1 sections 4.3, 4.9, 4.19 and 4.59, and one 1.x attribute.
 _SUPPLEMENT = {"AlwaysSensitive": ["BOOLEAN"], "Comment": ["TEXT_STRING"],
-               "Description": ["TEXT_STRING"], "UsageLimits": ["STRUCTURE"]}
+               "Description": ["TEXT_STRING"], "UsageLimits": ["STRUCTURE"],
+               # a KMIP 1.x attribute (1.4 section 3.18) that 2.x removed
+               "OperationPolicyName": ["TEXT_STRING"]}
 
 
 @lru_cache(maxsize=1)
@@ -76,7 +79,7 @@ def check(name: str, node: Node) -> None:
     if allowed is not None and node.type not in allowed:
         wanted = " or ".join(Type(t).xml_name for t in sorted(allowed))
         raise ModelError(f"{spec_data.printed_name(name)} must be {_a(wanted)}, "
-                         f"not {_a(Type(node.type).xml_name)}", enums.ResultReason.InvalidField)
+                         f"not {_a(Type(node.type).xml_name)}", enums.ResultReason.InvalidAttributeValue)
 
 
 def _a(noun: str) -> str:

@@ -37,6 +37,13 @@ VERSION_REASONS: dict[tuple[ProtocolVersion, int | None, int], int] = {
        for v in (V1_0, V1_1, V1_2, V1_3, V1_4)},
 }
 
+#: (operation, reason) -> the reason that operation's own error table gives for the same
+#: fault, at every version: a Locate filter of the wrong item type is Invalid Field (KMIP 2.1
+#: Table 249 lists no Invalid Attribute Value).
+OPERATION_REASONS: dict[tuple[int, int], int] = {
+    (Op.Locate, R.InvalidAttributeValue): R.InvalidField,
+}
+
 #: A newer reason -> an older one with the same meaning for the client.
 OLDER_REASON: dict[int, int] = {
     # lifecycle and use (KMIP 1.4 Tables 337, 346-348)
@@ -98,9 +105,11 @@ OLDER_REASON: dict[int, int] = {
 
 def reason_in_version(reason: int, version: ProtocolVersion,
                       operation: int | None = None) -> int:
-    """The reason a response of ``version`` to ``operation`` carries for ``reason``: the one
-    :data:`VERSION_REASONS` gives, else ``reason`` if ``version`` defines it, else the closest
+    """The reason a response of ``version`` to ``operation`` carries for ``reason`` (as
+    :data:`OPERATION_REASONS` names it for that operation): the one :data:`VERSION_REASONS` gives, else ``reason`` if ``version`` defines it, else the closest
     reason that version has (General Failure as the last resort)."""
+    if operation is not None:
+        reason = OPERATION_REASONS.get((int(operation), int(reason)), reason)
     override = VERSION_REASONS.get((version, None, int(reason)))
     if operation is not None:
         override = VERSION_REASONS.get((version, int(operation), int(reason)), override)

@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kmiphsm.model import spec_data
+from kmiphsm.model import attribute_types, spec_data
 from kmiphsm.model.attributes import (
     VENDOR_ATTRIBUTE, Attributes, attribute_from_node_1x, attribute_to_node, attribute_to_node_1x,
     name_from_1x, name_to_1x,
@@ -245,7 +245,9 @@ class AttributeInstanceKind(Kind):
                 raise ModelError("a vendor Attribute needs an AttributeValue")
             AttributeReference.of(VENDOR_ATTRIBUTE, value)
             return AttributeInstance(VENDOR_ATTRIBUTE, value)
-        return AttributeInstance(registry.tag_name(child.tag), plain(child))
+        name = registry.tag_name(child.tag)
+        attribute_types.check(name, child)
+        return AttributeInstance(name, plain(child))
 
     def encode(self, tag: int, value: Any, version: ProtocolVersion) -> Node:
         instance: AttributeInstance = value
