@@ -381,6 +381,12 @@ class DiscoveryAndErrors(CosmianJsonCase):
         self.assertEqual((2, 1), (value(first, "ProtocolVersionMajor"),
                                   value(first, "ProtocolVersionMinor")))
 
+    def test_log_ping_interop(self) -> None:
+        self.ok(s("Log", t("LogMessage", "hello from a Cosmian client")))
+        self.ok(s("Ping"))
+        self.ok(s("Interop", e("InteropFunction", "Begin"), t("InteropIdentifier", "cosmian")))
+        self.ok(s("Interop", e("InteropFunction", "End"), t("InteropIdentifier", "cosmian")))
+
     def test_a_request_message_is_answered_in_the_dialect(self) -> None:
         key = self.aes()
         status, answer = self.post(s(
