@@ -164,3 +164,13 @@ class NoServerFaultForClientMistakes(unittest.TestCase):
                     faults.append(f"{request['tag']}: {what}: {status} {answer}")
         self.assertGreater(count, 1000)
         self.assertEqual([], faults, f"{len(faults)} of {count} mutations were server faults:\n" + "\n".join(faults))
+
+    def test_deeply_nested_json_is_a_client_error(self) -> None:
+        for depth in (100, 5_000, 100_000):
+            body = '{"tag":"Create","value":[' * depth + "]}" * depth
+            status, raw, _ = self.endpoint.handle_bare_json(body.encode(), self.identity)
+            self.assertEqual(400, status, depth)
+            self.assertEqual("InvalidMessage", json.loads(raw)["ResultReason"])
+        message = '{"tag":"RequestMessage","value":' + "[" * 100_000 + "]" * 100_000 + "}"
+        status, raw, _ = self.endpoint.handle_bare_json(message.encode(), self.identity)
+        self.assertEqual(400, status)

@@ -115,6 +115,8 @@ class KmipEndpoint:
             document = stdjson.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             return 400, _error_body("InvalidMessage", f"not valid JSON: {exc}"), "-"
+        except RecursionError:
+            return 400, _error_body("InvalidMessage", "JSON nested too deeply"), "-"
         if not isinstance(document, dict) or not isinstance(document.get("tag"), str):
             return 400, _error_body("InvalidMessage",
                                     'expected a JSON object {"tag": "<Operation>", "value": [...]}'), "-"

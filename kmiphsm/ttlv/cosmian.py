@@ -115,7 +115,11 @@ def from_object(document: Any, *, now: int | None = None, tag: str | None = None
         document = implied_attributes(document, now, detect(document))
     if tag is not None and isinstance(document, dict):
         document = {**document, "tag": tag}
-    return _oasis_from_object(_normalised(document))
+    try:
+        normalised = _normalised(document)
+    except RecursionError:
+        raise TTLVError("JSON nested too deeply") from None
+    return _oasis_from_object(normalised)
 
 
 #: Bare operations that make an object, and the attributes structure that describes it.
