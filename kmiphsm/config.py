@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import ssl
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,11 +58,18 @@ class ServerConfig:
     access_log: str = ""
 
 
+#: TLS 1.2 cipher suites by default: forward secrecy (ECDHE) and AEAD only, as the KMIP 2.1
+#: profiles' TLS 1.2 suites (TLS_ECDHE_*_WITH_AES_*_GCM_*); TLS 1.3 suites are OpenSSL's own.
+DEFAULT_TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
 @dataclass(frozen=True)
 class TLSConfig:
     certificate: str = "var/pki/server.pem"
     private_key: str = "var/pki/server-key.pem"
     ca: str = "var/pki/ca.pem"
+    #: OpenSSL cipher string for TLS 1.2 (TLS 1.3 is always offered with its own suites)
+    ciphers: str = DEFAULT_TLS12_CIPHERS
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,16 @@ def _text(value: Any) -> str:
     return value
 
 
+def _cipher_string(value: Any) -> str:
+    """An OpenSSL cipher string that names at least one TLS 1.2 suite."""
+    text = _text(value)
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(text)
+    except ssl.SSLError:
+        raise ValueError(f"{text!r} names no cipher suite OpenSSL has") from None
+    return text
+
+
 def _existing_file(value: Any) -> str:
     path = _text(value)
     if not os.path.isfile(path):
@@ -198,7 +216,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "access_log": _text,
     }),
     "tls": (TLSConfig, {"certificate": _existing_file, "private_key": _existing_file,
-                        "ca": _existing_file}),
+                        "ca": _existing_file, "ciphers": _cipher_string}),
     "pkcs11": (PKCS11Config, {
         "module": _text, "token_label": _text, "pin_file": _text, "pin_env": _text,
         "softhsm_conf": _text, "master_key_label": _text,

@@ -61,6 +61,15 @@ pin_file = "{d}/pin"
             config.load(self.write('[server]\nkmip_port = "high"\n'))
         self.assertIn("server.kmip_port: expected a port number", str(caught.exception))
 
+    def test_tls_ciphers_default_to_forward_secret_aead_and_are_checked(self) -> None:
+        self.assertEqual("ECDHE+AESGCM:ECDHE+CHACHA20",
+                         config.load(self.write("")).tls.ciphers)
+        text = self.write("").read_text().replace("[pkcs11]", 'ciphers = "NO-SUCH-SUITE"\n[pkcs11]')
+        (self.dir / "k.toml").write_text(text)
+        with self.assertRaises(config.ConfigError) as caught:
+            config.load(self.dir / "k.toml")
+        self.assertIn("tls.ciphers: 'NO-SUCH-SUITE' names no cipher suite", str(caught.exception))
+
     def test_missing_certificate_file(self) -> None:
         path = self.dir / "k.toml"
         path.write_text(f'[tls]\ncertificate = "{self.dir}/absent.pem"\n[pkcs11]\npin_file = "{self.dir}/pin"\n')

@@ -55,6 +55,19 @@ class KmipPortTLSTests(unittest.TestCase):
         result = s_client(self.server.kmip_port, "-CAfile", self.server.ca, "-tls1_2")
         self.assertNotEqual(result.returncode, 0)
 
+    def test_tls_1_2_offers_only_forward_secret_aead_suites(self) -> None:
+        cert, key = self.server.cert("alice")
+        client = ("-CAfile", self.server.ca, "-cert", cert, "-key", key, "-tls1_2")
+        for suite in ("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
+                      "ECDHE-RSA-CHACHA20-POLY1305"):
+            result = s_client(self.server.kmip_port, *client, "-cipher", suite)
+            self.assertEqual(result.returncode, 0, f"{suite}: {result.stderr}")
+        for suite in ("AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA",
+                      "ECDHE-RSA-AES256-SHA384", "DHE-RSA-AES128-GCM-SHA256"):
+            for port in (self.server.kmip_port, self.server.https_port):
+                result = s_client(port, *client, "-cipher", suite)
+                self.assertNotEqual(result.returncode, 0, f"{suite} accepted on {port}")
+
     def test_certificate_from_another_ca_is_refused(self) -> None:
         other = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, other, True)

@@ -6,6 +6,7 @@ import inspect
 import multiprocessing
 import os
 import sqlite3
+import stat
 import threading
 from datetime import datetime, timedelta, timezone
 from itertools import count
@@ -738,3 +739,18 @@ class MultiProcessTests(unittest.TestCase):
             self.assertEqual(store.list_pending(), [])
             by_name = LocateQuery(filters=[AttributeFilter("Name", "p2-7")])
             self.assertEqual(store.locate(by_name), ["p2-7"])
+
+
+class FilePermissionTests(unittest.TestCase):
+    def test_the_database_and_its_companions_are_private_to_the_owner(self) -> None:
+        previous = os.umask(0o022)  # a usual umask, which would make files world-readable
+        self.addCleanup(os.umask, previous)
+        path = self.mktemp() + ".db"
+        store = SqliteStore(path)
+        self.addCleanup(store.close)
+        store.insert(StoredObject(unique_identifier="private", object_type=SYMMETRIC_KEY,
+                                  owner="alice", state=ACTIVE, key_ref=None, created=T0,
+                                  attributes={}))
+        for name in (path, path + "-wal", path + "-shm", path + ".writers"):
+            self.assertTrue(os.path.exists(name), name)
+            self.assertEqual(0o600, stat.S_IMODE(os.stat(name).st_mode), name)

@@ -1,6 +1,8 @@
 """TLS for both ports: pyOpenSSL context factories and the peer's identity.
 
-TLS 1.2 is the minimum. The KMIP port requires a client certificate verified against the
+TLS 1.2 is the minimum; its cipher suites are ``[tls] ciphers`` (by default ECDHE with AES-GCM
+or ChaCha20-Poly1305 only: forward secrecy and AEAD, no RSA key exchange, no CBC), and TLS
+1.3 is offered with OpenSSL's suites. The KMIP port requires a client certificate verified against the
 configured CA (mutual TLS, KMIP Profiles "Basic Authentication"); the HTTPS port verifies a
 client certificate when one is presented and lets the request through otherwise (the web
 layer then refuses it unless a development default identity is configured).
@@ -36,6 +38,7 @@ def server_context(tls: TLSConfig, *, require_client_certificate: bool) -> IOpen
         requireCertificate=require_client_certificate,
         raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
         enableSessions=False,
+        acceptableCiphers=ssl.AcceptableCiphers.fromOpenSSLCipherString(tls.ciphers),
     )
 
 

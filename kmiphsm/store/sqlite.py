@@ -58,6 +58,14 @@ DEFAULT_CACHE_SIZE = 4096
 AttributeRow = tuple[str, int, str, str, Any]  # name, idx, value, key_kind, key
 
 
+def private_file(path: str) -> None:
+    """Create the database file readable by its owner only (0600) if it is not there yet;
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's permissions. The store
+    holds wrapped keys and every object's metadata: no other local user reads it."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(descriptor)
+
+
 class WriteQueue:
     """Writers of one database file, one at a time, across threads and processes, *before*
     they ask SQLite: SQLite makes a second writer sleep in its busy handler with growing
@@ -123,6 +131,7 @@ class SqliteStore:
         self._local = threading.local()
         self._cache = _ObjectCache(cache_size)
         with self._write_lock:  # one opener at a time: WAL set-up and migrations write
+            private_file(path)
             conn = self._connect()
             try:
                 migrations.migrate(conn)
