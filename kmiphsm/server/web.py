@@ -7,11 +7,14 @@
 - ``GET /health``: ``{"status": "ok"}``.
 
 The client identity comes from the client certificate when one is presented, otherwise from
-the configured development default; without either the request is refused (401).
+the configured development default; without either the request is refused (401). A body is
+refused before it is read (:class:`BoundedRequest`): too large (413) or from a client
+without an identity (401), the connection then closed; no body is spooled to disk.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import Callable
@@ -171,6 +174,67 @@ class NotFound(resource.Resource):
         return _plain(request, 404, "not found: use POST /kmip, POST /kmip/2_1 or GET /health")
 
 
+class BoundedRequest(server.Request):
+    """A request whose body is refused before it is read (never spooled to a temporary file):
+    a Content-Length over the limit is answered 413 at once, a body from a client without a
+    certificate (and no development default identity) 401 at once, and a body without a
+    length (chunked) is counted as it arrives and cut at the limit. The connection is closed
+    after such an answer, so the rest of the body is never read."""
+
+    refused = False
+    received = 0
+
+    def gotLength(self, length: int | None) -> None:
+        site: KmipSite = self.channel.site
+        chunked = self.requestHeaders.hasHeader(b"transfer-encoding")
+        if length is not None and length > site.max_body:
+            self._refuse(413, f"request body larger than {site.max_body} bytes")
+        elif (length or chunked) and site.identity(self.channel.transport) is None:
+            self._refuse(401, "a client certificate is required")
+        else:
+            self.content = io.BytesIO()
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.refused:
+            return
+        self.received += len(data)
+        site: KmipSite = self.channel.site
+        if self.received > site.max_body:
+            self._refuse(413, f"request body larger than {site.max_body} bytes")
+            return
+        self.content.write(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        if not self.refused:
+            super().requestReceived(command, path, version)
+
+    def _refuse(self, status: int, text: str) -> None:
+        self.refused = True
+        self.content = io.BytesIO()
+        body = (text + "\n").encode()
+        reason = {401: b"Unauthorized", 413: b"Payload Too Large"}[status]
+        self.channel.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+            % (status, reason, len(body), body))
+        self.channel.loseConnection()
+
+
+class KmipSite(server.Site):
+    """The HTTPS site: its limits are read by :class:`BoundedRequest` before a body is."""
+
+    requestFactory = BoundedRequest
+
+    def __init__(self, root: resource.Resource, *, max_body: int,
+                 default_identity: str) -> None:
+        super().__init__(root)
+        self.max_body = max_body
+        self.default_identity = Identity(default_identity) if default_identity else None
+
+    def identity(self, transport: object) -> Identity | None:
+        return peer_identity(transport) or self.default_identity
+
+
 def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: object, max_body: int,
          default_identity: str, *, access_log: AccessLog | None = None) -> server.Site:
     root = _Root({
@@ -180,7 +244,7 @@ def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: object, max_body: in
                                              default_identity, access_log),
         (b"health",): Health(),
     })
-    web = server.Site(root)
+    web = KmipSite(root, max_body=max_body, default_identity=default_identity)
     web.displayTracebacks = False
     web.noisy = False
     return web
