@@ -11,16 +11,16 @@ obtain a Usage Limits allocation (Encrypt, Sign, MAC: Permission Denied when exh
 section 6.1.17), and let the token do the work. The hot path makes no token search: the key
 reference names a cached handle.
 
-Results (besides those of :mod:`kmiphsm.engine.managed`):
+Results (besides those of :mod:`kmiphsm.engine.managed`; the token's errors become Result
+Reasons in :mod:`kmiphsm.engine.errors`, as for every operation):
 
 * Invalid Object Type: a key of the wrong kind (a private key for Encrypt ...).
 * Feature Not Supported: an algorithm, mode, padding, hash or combination the token cannot
   do, with the reason (:data:`kmiphsm.hsm.mechanisms.NOT_OFFERED`).
-* Bad Cryptographic Parameters: parameters wrong for the key or mode (IV length, missing mode
-  or hash ...).
-* Invalid Message for a Decrypt without the IV / counter / nonce its mode needs, and General
-  Failure for a GCM tag length outside 4-16 bytes: the results the OASIS KMIP 2.1 test cases
-  (CS-BC-M-11/12/13-21, CS-BC-M-GCM-1-21) expect.
+* Bad Cryptographic Parameters: parameters wrong for the key or mode (IV length, a GCM tag
+  length outside 4-16 bytes, missing mode or hash ...).
+* Invalid Message for a Decrypt without the IV / counter / nonce its mode needs: the result
+  the OASIS KMIP 2.1 test cases (CS-BC-M-11/12/13-21) expect.
 * Cryptographic Failure: the operation ran and failed (bad tag, bad padding); the message is
   the same whatever failed, so that it is no oracle.
 * Signature Verify and MAC Verify answer a wrong signature or MAC with Validity Indicator
@@ -32,14 +32,13 @@ Streamed operations (Correlation Value, Init / Final Indicator) are in
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from kmiphsm import hsm
 from kmiphsm.engine import cryptoparams, managed
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.cryptoparams import Resolved
-from kmiphsm.engine.errors import KmipError, from_token_error
+from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
 from kmiphsm.engine.streams import Stream, table_of
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
@@ -69,25 +68,6 @@ _IV_MODES = (hsm.Mode.CBC, hsm.Mode.CTR, hsm.Mode.GCM)
 
 
 # -- shared steps ----------------------------------------------------------------------------
-
-
-@contextmanager
-def token_errors() -> Iterator[None]:
-    """Token failures as the KMIP results of this module's docstring."""
-    try:
-        yield
-    except hsm.TokenError as error:
-        raise token_failure(error) from None
-
-
-def token_failure(error: hsm.TokenError) -> KmipError:
-    if isinstance(error, hsm.MissingIV):
-        return KmipError(Reason.InvalidMessage, f"missing IV/Counter/Nonce: {error}")
-    if isinstance(error, hsm.BadParameters):
-        return KmipError(Reason.BadCryptographicParameters, str(error))
-    if isinstance(error, hsm.UnsupportedMechanism):
-        return KmipError(Reason.FeatureNotSupported, str(error))
-    return from_token_error(error)
 
 
 def use_key(context: OperationContext, unique_identifier: Any, usage: int, *, protect: bool,
@@ -197,8 +177,7 @@ def server_iv(context: OperationContext, resolved: Resolved) -> bytes | None:
     mode = resolved.token.block_cipher_mode
     if resolved.iv_length_bits is None or mode not in _IV_MODES:
         return None
-    with token_errors():
-        return context.token.generate_random(resolved.iv_length_bits // 8)
+    return context.token.generate_random(resolved.iv_length_bits // 8)
 
 
 def streaming(payload: Any) -> bool:
@@ -232,12 +211,8 @@ def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> Encryp
     iv = payload.iv_counter_nonce
     if iv is None:
         iv = server_iv(context, resolved)
-    try:  # what token_errors() does, without a generator on the hot path
-        result = context.token.encrypt(
-            ref, data, resolved.token, iv=iv,
-            aad=payload.authenticated_encryption_additional_data)
-    except hsm.TokenError as error:
-        raise token_failure(error) from None
+    result = context.token.encrypt(ref, data, resolved.token, iv=iv,
+                                   aad=payload.authenticated_encryption_additional_data)
     return EncryptResponsePayload(
         unique_identifier=obj.unique_identifier, data=result.data,
         iv_counter_nonce=(result.iv or iv) if payload.iv_counter_nonce is None else None,
@@ -256,12 +231,9 @@ def decrypt(context: OperationContext, payload: DecryptRequestPayload) -> Decryp
     data = required(payload.data, "Data", "Decrypt")
     tag = payload.authenticated_encryption_tag
     _check_tag(resolved, tag)
-    try:  # what token_errors() does, without a generator on the hot path
-        plaintext = context.token.decrypt(
-            ref, data, resolved.token, iv=payload.iv_counter_nonce,
-            aad=payload.authenticated_encryption_additional_data, tag=tag)
-    except hsm.TokenError as error:
-        raise token_failure(error) from None
+    plaintext = context.token.decrypt(
+        ref, data, resolved.token, iv=payload.iv_counter_nonce,
+        aad=payload.authenticated_encryption_additional_data, tag=tag)
     return DecryptResponsePayload(unique_identifier=obj.unique_identifier, data=plaintext)
 
 
@@ -309,10 +281,9 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
         iv = payload.iv_counter_nonce
         if iv is None and encrypting:
             iv = server_iv(context, resolved)
-        with token_errors():
-            cipher = context.token.start_stream(
-                ref, resolved.token, encrypting=encrypting, iv=iv,
-                aad=payload.authenticated_encryption_additional_data, tag=tag)
+        cipher = context.token.start_stream(
+            ref, resolved.token, encrypting=encrypting, iv=iv,
+            aad=payload.authenticated_encryption_additional_data, tag=tag)
         generated_iv = cipher.iv if encrypting and payload.iv_counter_nonce is None else None
         stream = Stream(int(operation), owner, obj.unique_identifier, cipher=cipher)
         if payload.final_indicator:  # Init and Final: one part
@@ -320,8 +291,7 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
             return _cipher_response(response, obj.unique_identifier, output, generated_iv,
                                     tag_out, None)
         try:
-            with token_errors():
-                output = cipher.update(data)
+            output = cipher.update(data)
             correlation_value = table.add(stream)
         except BaseException:
             cipher.abort()
@@ -344,8 +314,7 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
             table.end(correlation_value, stream)
             return _cipher_response(response, stream.unique_identifier, output, None, tag_out,
                                     None)
-        with token_errors():
-            output = stream.cipher.update(data)
+        output = stream.cipher.update(data)
     except BaseException:
         table.end(correlation_value, stream, abort=True)
         raise
@@ -364,8 +333,7 @@ def _stream_key(context: OperationContext, payload: Any,
 
 
 def _finish(cipher: hsm.CipherStream, data: bytes) -> tuple[bytes, bytes | None]:
-    with token_errors():
-        return cipher.finish(data)
+    return cipher.finish(data)
 
 
 def _cipher_response(response: Any, unique_identifier: str | None, output: bytes,
@@ -399,8 +367,7 @@ def sign(context: OperationContext, payload: SignRequestPayload) -> SignResponse
     resolved = parameters(payload.cryptographic_parameters, obj, ref)
     data, digested = _signed_data(payload, "Sign")
     allocate_usage(context, obj, len(data))
-    with token_errors():
-        signature = context.token.sign(ref, data, resolved.token, digested=digested)
+    signature = context.token.sign(ref, data, resolved.token, digested=digested)
     return SignResponsePayload(unique_identifier=obj.unique_identifier, signature_data=signature)
 
 
@@ -414,8 +381,7 @@ def signature_verify(context: OperationContext,
     resolved = parameters(payload.cryptographic_parameters, obj, ref)
     data, digested = _signed_data(payload, "Signature Verify")
     signature = required(payload.signature_data, "Signature Data", "Signature Verify")
-    with token_errors():
-        valid = context.token.verify(ref, data, signature, resolved.token, digested=digested)
+    valid = context.token.verify(ref, data, signature, resolved.token, digested=digested)
     return SignatureVerifyResponsePayload(unique_identifier=obj.unique_identifier,
                                           validity_indicator=validity(valid))
 
@@ -453,8 +419,7 @@ def mac(context: OperationContext, payload: MACRequestPayload) -> MACResponsePay
     resolved = mac_parameters(payload.cryptographic_parameters, obj, ref)
     data = required(payload.data, "Data", "MAC")
     allocate_usage(context, obj, len(data))
-    with token_errors():
-        value = context.token.mac(ref, data, resolved.token)
+    value = context.token.mac(ref, data, resolved.token)
     return MACResponsePayload(unique_identifier=obj.unique_identifier, mac_data=value)
 
 
@@ -468,8 +433,7 @@ def mac_verify(context: OperationContext,
     resolved = mac_parameters(payload.cryptographic_parameters, obj, ref)
     data = required(payload.data, "Data", "MAC Verify")
     expected = required(payload.mac_data, "MAC Data", "MAC Verify")
-    with token_errors():
-        valid = context.token.mac_verify(ref, data, expected, resolved.token)
+    valid = context.token.mac_verify(ref, data, expected, resolved.token)
     return MACVerifyResponsePayload(unique_identifier=obj.unique_identifier,
                                     validity_indicator=validity(valid))
 
@@ -485,8 +449,7 @@ def hash_(context: OperationContext, payload: HashRequestPayload) -> HashRespons
         raise KmipError(Reason.InvalidField, "Cryptographic Parameters must be a structure")
     algorithm = cryptoparams.hash_of(payload.cryptographic_parameters)
     data = required(payload.data, "Data", "Hash")
-    with token_errors():
-        return HashResponsePayload(data=context.token.digest(algorithm, data))
+    return HashResponsePayload(data=context.token.digest(algorithm, data))
 
 
 @handler(Operation.RNGRetrieve)
@@ -496,8 +459,7 @@ def rng_retrieve(context: OperationContext,
     if length < 0 or length > MAX_RANDOM_BYTES:
         raise KmipError(Reason.InvalidField,
                         f"Data Length must be 0 to {MAX_RANDOM_BYTES} bytes, not {length}")
-    with token_errors():
-        return RNGRetrieveResponsePayload(data=context.token.generate_random(length))
+    return RNGRetrieveResponsePayload(data=context.token.generate_random(length))
 
 
 @handler(Operation.RNGSeed)
@@ -505,8 +467,7 @@ def rng_seed(context: OperationContext, payload: RNGSeedRequestPayload) -> RNGSe
     """The seed is mixed into the token's generator (C_SeedRandom adds it to what the
     generator has; it cannot take entropy away), so any client may seed, and all of it is
     used (KMIP 2.1 section 6.1.50 allows answering 0 to ignore a seed)."""
-    with token_errors():
-        context.token.seed_random(payload.data)
+    context.token.seed_random(payload.data)
     return RNGSeedResponsePayload(data_length=len(payload.data))
 
 

@@ -36,12 +36,11 @@ from typing import Any, Callable, Iterable, Mapping
 
 from kmiphsm.engine import managed, tagging
 from kmiphsm.engine.context import PLACEHOLDER_SOURCES, BatchState, OperationContext
-from kmiphsm.engine.errors import KmipError, from_token_error
+from kmiphsm.engine.errors import KmipError, translate
 from kmiphsm.engine.identity import Identity
 from kmiphsm.engine.registry import Handlers, default_handlers
 from kmiphsm.engine.size import ttlv_size
 from kmiphsm.model import operations
-from kmiphsm.hsm.errors import TokenError
 from kmiphsm.model import (
     LATEST, SUPPORTED_VERSIONS, ModelError, ProtocolVersion, RequestBatchItem, RequestMessage,
     ResponseBatchItem, ResponseHeader, ResponseMessage, negotiate, peek_protocol_version,
@@ -316,15 +315,17 @@ class Engine:
             failure = self._failure(operation, batch_item_id, exc.reason, exc.message)
             failure.response_payload = getattr(exc, "payload", None)
             return failure, []
-        except TokenError as token_error:
+        except Exception as error:
+            # token and store errors: their Result Reason, from the one table (errors.py)
+            known = translate(error, operation)
+            if known is None:
+                log.exception("unexpected error in the %s handler", operation_name(operation))
             self._run_undo(context.undo_actions, operation)
-            exc = from_token_error(token_error)
-            return self._failure(operation, batch_item_id, exc.reason, exc.message), []
-        except Exception:
-            log.exception("unexpected error in the %s handler", operation_name(operation))
-            self._run_undo(context.undo_actions, operation)
-            return self._failure(operation, batch_item_id, Reason.GeneralFailure,
-                                 f"internal error while processing {operation_name(operation)}"), []
+            if known is None:
+                return self._failure(
+                    operation, batch_item_id, Reason.GeneralFailure,
+                    f"internal error while processing {operation_name(operation)}"), []
+            return self._failure(operation, batch_item_id, known.reason, known.message), []
 
         self._note_identifiers(context, operation, result)
         if result is None:

@@ -74,13 +74,12 @@ bind).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from kmiphsm import hsm
 from kmiphsm.engine import cryptoparams, keymaterial, keyspec, managed
-from kmiphsm.engine.errors import KmipError, from_token_error
+from kmiphsm.engine.errors import KmipError
 from kmiphsm.model.attributes import Attributes, name_from_1x
 from kmiphsm.model.errors import ModelError
 from kmiphsm.model.objects import KeyBlock, KeyValue, KeyWrappingData
@@ -151,15 +150,14 @@ def wrap_key_block(context: "OperationContext", key_block: KeyBlock,
     _wrapping_obj, wrapping_ref, parameters = wrapping_key(context, spec, _WRAPPING)
     encode = encoder(context, obj, key, key_block, spec)
     token = context.token
-    with token_errors():
-        if encode is None:
-            try:
-                wrapped = token.wrap_key(wrapping_ref, key, parameters)
-            except hsm.UnsupportedMechanism:
-                # Not in the token (RSA-OAEP with SHA-2): the same bytes by the host route.
-                wrapped = token.wrap_key(wrapping_ref, key, parameters, encode=_unchanged)
-        else:
-            wrapped = token.wrap_key(wrapping_ref, key, parameters, encode=encode)
+    if encode is None:
+        try:
+            wrapped = token.wrap_key(wrapping_ref, key, parameters)
+        except hsm.UnsupportedMechanism:
+            # Not in the token (RSA-OAEP with SHA-2): the same bytes by the host route.
+            wrapped = token.wrap_key(wrapping_ref, key, parameters, encode=_unchanged)
+    else:
+        wrapped = token.wrap_key(wrapping_ref, key, parameters, encode=encode)
     key_block.key_value = wrapped
     key_block.key_wrapping_data = spec.key_wrapping_data()
     return key_block
@@ -307,14 +305,12 @@ def unwrap_key_material(context: "OperationContext", object_type: int, key_block
                             "use TTLV Encoding")
         if fmt in TOKEN_FORMATS.get(object_type, ()):
             try:
-                with token_errors():
-                    return unwrap_in_token(context, object_type, key_block, attributes,
-                                           unwrapping_ref, parameters, wrapped,
-                                           extractable=extractable, sensitive=sensitive)
+                return unwrap_in_token(context, object_type, key_block, attributes,
+                                       unwrapping_ref, parameters, wrapped,
+                                       extractable=extractable, sensitive=sensitive)
             except NotInToken:
                 pass  # decrypted below, then imported
-    with token_errors():
-        plaintext = context.token.unwrap_value(unwrapping_ref, wrapped, parameters)
+    plaintext = context.token.unwrap_value(unwrapping_ref, wrapped, parameters)
     if structure_form and spec.encoding_option is None and not is_key_value_ttlv(plaintext):
         key_value = KeyValue(key_material=plaintext)
     elif spec.ttlv:
@@ -603,21 +599,6 @@ def _agrees(instance: Mapping[str, Any], requested: Mapping[str, Any]) -> bool:
         elif value != mine:
             return False
     return True
-
-
-@contextmanager
-def token_errors() -> Iterator[None]:
-    """Token failures as KMIP results: Feature Not Supported for a mechanism the token lacks,
-    Bad Cryptographic Parameters for parameters wrong for it, the rest as usual
-    (:func:`kmiphsm.engine.errors.from_token_error`)."""
-    try:
-        yield
-    except hsm.UnsupportedMechanism as error:
-        raise KmipError(Reason.FeatureNotSupported, f"key wrapping: {error}") from None
-    except hsm.BadParameters as error:
-        raise KmipError(Reason.BadCryptographicParameters, str(error)) from None
-    except hsm.TokenError as error:
-        raise from_token_error(error) from None
 
 
 def _first(attributes: Mapping[str, list[Any]], name: str, fallback: Any) -> Any:
