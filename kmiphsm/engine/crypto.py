@@ -42,14 +42,13 @@ from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
 from kmiphsm.engine.streams import Stream, table_of
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
-from kmiphsm.model.version import V1_4
 from kmiphsm.model.payloads.crypto import (
     DecryptRequestPayload, DecryptResponsePayload, EncryptRequestPayload, EncryptResponsePayload,
     HashRequestPayload, HashResponsePayload, MACRequestPayload, MACResponsePayload,
     MACVerifyRequestPayload, MACVerifyResponsePayload, RNGRetrieveRequestPayload,
     RNGRetrieveResponsePayload, RNGSeedRequestPayload, RNGSeedResponsePayload,
     SignatureVerifyRequestPayload, SignatureVerifyResponsePayload, SignRequestPayload,
-    SignResponsePayload,
+    SignResponsePayload, tag_not_returned,
 )
 from kmiphsm.store import StoredObject
 from kmiphsm.store.errors import NestedTransactionError
@@ -201,12 +200,12 @@ def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> Encryp
                        operation="Encrypt")
     resolved = parameters(payload.cryptographic_parameters, obj, ref)
     data = required(payload.data, "Data", "Encrypt")
-    if resolved.token.block_cipher_mode is hsm.Mode.GCM and context.version < V1_4:
-        # before KMIP 1.4 no response field carries the tag: the ciphertext could never be
-        # decrypted (KMIP 1.4 section 2.1.23 added the Authenticated Encryption Tag)
-        raise KmipError(Reason.FeatureNotSupported,
-                        f"GCM needs KMIP 1.4 or later: KMIP {context.version} has no "
-                        "Authenticated Encryption Tag to return")
+    if resolved.token.block_cipher_mode is hsm.Mode.GCM:
+        # a version whose response cannot carry the tag could never decrypt the ciphertext
+        # (which versions those are is the model's: payloads.crypto.tag_not_returned)
+        missing = tag_not_returned(context.version)
+        if missing is not None:
+            raise KmipError(Reason.FeatureNotSupported, f"GCM needs {missing}")
     allocate_usage(context, obj, len(data))
     iv = payload.iv_counter_nonce
     if iv is None:
