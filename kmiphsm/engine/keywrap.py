@@ -78,8 +78,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from kmiphsm import hsm
-from kmiphsm.engine import cryptoparams, keymaterial, keyspec, managed
+from kmiphsm.engine import cryptoparams, keyblocks, keymaterial, keyspec, managed
 from kmiphsm.engine.errors import KmipError
+from kmiphsm.engine.keyblocks import Imported
 from kmiphsm.model.attributes import Attributes, name_from_1x
 from kmiphsm.model.errors import ModelError
 from kmiphsm.model.objects import KeyBlock, KeyValue, KeyWrappingData
@@ -88,7 +89,6 @@ from kmiphsm.ttlv import binary, enums, registry, tags
 
 if TYPE_CHECKING:
     from kmiphsm.engine.context import OperationContext
-    from kmiphsm.engine.keyblocks import Imported
     from kmiphsm.store import StoredObject
 
 ObjectType = enums.ObjectType
@@ -171,8 +171,6 @@ def encoder(context: "OperationContext", obj: "StoredObject", key: hsm.KeyRef,
             key_block: KeyBlock, spec: Specification) -> Callable[[bytes], bytes] | None:
     """What to wrap, from the key's plain value (raw secret, PKCS#8, SubjectPublicKeyInfo, or
     a sealed value): None for the value itself, which the token may wrap on its own."""
-    from kmiphsm.engine import keyblocks
-
     object_type = obj.object_type
     fmt = int(key_block.key_format_type)
     compression = key_block.key_compression_type
@@ -242,10 +240,8 @@ def wrapped_attributes(obj: "StoredObject", names: tuple[str, ...]) -> Attribute
 
 def unwrap_key_block(context: "OperationContext", object_type: int, key_block: KeyBlock,
                      attributes: Mapping[str, list[Any]], *, extractable: bool,
-                     sensitive: bool) -> "Imported":
+                     sensitive: bool) -> Imported:
     """Import a wrapped Key Block into the token (see the module docstring)."""
-    from kmiphsm.engine import keyblocks
-
     data = key_block.key_wrapping_data
     if data is None:
         raise KmipError(Reason.InvalidField, "a Key Value that is a Byte String is a wrapped "
@@ -286,7 +282,7 @@ def unwrap_key_material(context: "OperationContext", object_type: int, key_block
                         attributes: Mapping[str, list[Any]], spec: Specification,
                         wrapped: bytes, unwrapping_ref: hsm.KeyRef,
                         parameters: hsm.CryptographicParameters, *, extractable: bool,
-                        sensitive: bool, structure_form: bool) -> "Imported":
+                        sensitive: bool, structure_form: bool) -> Imported:
     """Unwrap ``wrapped`` in the token, or decrypt it there into this process and import it.
 
     Encoding Option (section 3.3) "specifies the encoding of the Key Value Byte String. If not
@@ -294,8 +290,6 @@ def unwrap_key_material(context: "OperationContext", object_type: int, key_block
     as the structure form has no Key Value Byte String: without an Encoding Option its
     wrapped Key Material is taken as a TTLV-encoded Key Value if it is one, else as the key
     material itself (what is wrapped beside a Key Value structure in the clear)."""
-    from kmiphsm.engine import keyblocks
-
     fmt = int(key_block.key_format_type)
     if not spec.ttlv:
         if structured(fmt):
@@ -354,11 +348,9 @@ class NotInToken(Exception):
 def unwrap_in_token(context: "OperationContext", object_type: int, key_block: KeyBlock,
                     attributes: Mapping[str, list[Any]], unwrapping_ref: hsm.KeyRef,
                     parameters: hsm.CryptographicParameters, wrapped: bytes, *,
-                    extractable: bool, sensitive: bool) -> "Imported":
+                    extractable: bool, sensitive: bool) -> Imported:
     """C_UnwrapKey of a No Encoding secret (raw) or private key (PKCS#8) into a new token
     key; :class:`NotInToken` when the token has no mechanism or key kind for it."""
-    from kmiphsm.engine import keyblocks
-
     algorithm = _first(attributes, "CryptographicAlgorithm", key_block.cryptographic_algorithm)
     length = _first(attributes, "CryptographicLength", key_block.cryptographic_length)
     if length is not None and (isinstance(length, bool) or not isinstance(length, int)):
