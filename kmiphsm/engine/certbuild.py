@@ -25,7 +25,7 @@ keys of other kinds, are Feature Not Supported.
 
 from __future__ import annotations
 
-import threading
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
@@ -106,23 +106,15 @@ def _unsupported(name: str | None, what: str) -> KmipError:
 
 # -- step 1: the TBSCertificate ----------------------------------------------------------------
 
-_THROWAWAY: dict[str, Any] = {}
-_THROWAWAY_LOCK = threading.Lock()
-
-
+@functools.cache
 def _throwaway(kind: str) -> Any:
-    """A key of ``kind`` that signs nothing that is kept (see the module docstring)."""
-    with _THROWAWAY_LOCK:
-        key = _THROWAWAY.get(kind)
-        if key is None:
-            if kind == "rsa":
-                key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-            elif kind == "ec":
-                key = ec.generate_private_key(ec.SECP256R1())
-            else:
-                key = ed25519.Ed25519PrivateKey.generate()
-            _THROWAWAY[kind] = key
-        return key
+    """A key of ``kind`` that signs nothing that is kept (see the module docstring): made
+    once per process (two threads asking first may each make one; either will do)."""
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    if kind == "ec":
+        return ec.generate_private_key(ec.SECP256R1())
+    return ed25519.Ed25519PrivateKey.generate()
 
 
 @dataclass(frozen=True)

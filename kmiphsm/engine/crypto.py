@@ -32,6 +32,7 @@ Streamed operations (Correlation Value, Init / Final Indicator) are in
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from kmiphsm import hsm
@@ -40,7 +41,7 @@ from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.cryptoparams import Resolved
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
-from kmiphsm.engine.streams import Stream, table_of
+from kmiphsm.engine.streams import Stream
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
 from kmiphsm.model.payloads.crypto import (
     DecryptRequestPayload, DecryptResponsePayload, EncryptRequestPayload, EncryptResponsePayload,
@@ -78,25 +79,7 @@ def use_key(context: OperationContext, unique_identifier: Any, usage: int, *, pr
         raise KmipError(Reason.InvalidObjectType,
                         f"{operation} needs a {kinds}, not a {_type_name(obj.object_type)}")
     managed.require_use(context, obj, usage, protect=protect)
-    return obj, key_ref(obj)
-
-
-_KEY_REFS: dict[bytes, hsm.KeyRef] = {}
-_KEY_REFS_LIMIT = 4096
-
-
-def key_ref(obj: StoredObject) -> hsm.KeyRef:
-    """The token reference of ``obj`` (:func:`kmiphsm.engine.managed.key_ref`), parsed once
-    per distinct reference: a bounded dict (a KeyRef is immutable and names its key by value,
-    so a stale entry cannot exist)."""
-    raw = obj.key_ref
-    found = _KEY_REFS.get(raw) if raw is not None else None
-    if found is None:
-        found = managed.key_ref(obj)
-        if len(_KEY_REFS) >= _KEY_REFS_LIMIT:
-            _KEY_REFS.clear()
-        _KEY_REFS[raw] = found  # type: ignore[index]
-    return found
+    return obj, managed.key_ref(obj)
 
 
 def _type_name(object_type: int) -> str:
@@ -112,23 +95,18 @@ def parameters(requested: Any, obj: StoredObject, ref: hsm.KeyRef) -> Resolved:
                                 ref.algorithm)
 
 
-#: Cryptographic Algorithm value -> whether the token cannot use it (NOT_OFFERED), by value
-_UNUSABLE_ALGORITHMS: dict[int, bool] = {}
-
-
 def check_algorithm(obj: StoredObject) -> None:
     """Feature Not Supported, with the reason, for a key of an algorithm the token cannot use
     (Register keeps such keys, e.g. ChaCha20 or DSA, as values it can return)."""
     own = managed.first(obj, "CryptographicAlgorithm")
-    if not isinstance(own, int):
-        return
-    unusable = _UNUSABLE_ALGORITHMS.get(own)
-    if unusable is None:
-        unusable = cryptoparams.enum_name("CryptographicAlgorithm", own) in NOT_OFFERED
-        if len(_UNUSABLE_ALGORITHMS) < 1024:
-            _UNUSABLE_ALGORITHMS[own] = unusable
-    if unusable:
+    if isinstance(own, int) and _unusable(int(own)):
         raise cryptoparams.not_offered("CryptographicAlgorithm", own)
+
+
+@functools.lru_cache(maxsize=1024)
+def _unusable(algorithm: int) -> bool:
+    """Whether the token cannot use keys of this Cryptographic Algorithm (NOT_OFFERED)."""
+    return cryptoparams.enum_name("CryptographicAlgorithm", algorithm) in NOT_OFFERED
 
 
 def allocate_usage(context: OperationContext, obj: StoredObject, data_length: int) -> None:
@@ -263,7 +241,7 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
     operation = Operation.Encrypt if encrypting else Operation.Decrypt
     name = "Encrypt" if encrypting else "Decrypt"
     response = EncryptResponsePayload if encrypting else DecryptResponsePayload
-    table = table_of(context.engine)
+    table = context.engine.streams
     owner = context.identity.name
     data = payload.data or b""
     if payload.correlation_value is None:
@@ -476,7 +454,7 @@ def rng_seed(context: OperationContext, payload: RNGSeedRequestPayload) -> RNGSe
 def _buffered_stream(context: OperationContext, payload: Any, operation: int) -> Any:
     """One part of a streamed Sign, Signature Verify, MAC, MAC Verify or Hash: the parts are
     gathered and the operation runs in the token with the final part."""
-    table = table_of(context.engine)
+    table = context.engine.streams
     owner = context.identity.name
     single = {Operation.Sign: sign, Operation.SignatureVerify: signature_verify,
               Operation.MAC: mac, Operation.MACVerify: mac_verify, Operation.Hash: hash_}

@@ -22,6 +22,7 @@ stands for its hash.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -121,41 +122,45 @@ def _same(left: Any, right: Any) -> bool:
         else left == right
 
 
-_RESOLVED: dict[Any, Resolved] = {}
-_RESOLVED_LIMIT = 1024
-
-
 def resolve(requested: Any, key_instances: list[Any] | None,
             key_algorithm: KeyAlgorithm | None) -> Resolved:
     """Translate the parameters that apply for a key of ``key_algorithm`` (None: keyless).
 
-    The hot path: the few distinct parameter sets a server sees are remembered (a bounded
-    dict of frozen inputs; :class:`Resolved` is immutable)."""
+    The hot path: the few distinct parameter sets a server sees are remembered
+    (:func:`_resolve_frozen`, a pure function of frozen inputs; :class:`Resolved` is
+    immutable)."""
     try:
-        cache_key = (_freeze(requested), _freeze(key_instances), key_algorithm)
+        frozen = (_freeze(requested), _freeze(key_instances))
     except TypeError:
-        cache_key = None
-    if cache_key is not None:
-        found = _RESOLVED.get(cache_key)
-        if found is not None:
-            return found
-    resolved = translate(effective(requested, key_instances), key_algorithm)
-    if cache_key is not None:
-        if len(_RESOLVED) >= _RESOLVED_LIMIT:
-            _RESOLVED.clear()
-        _RESOLVED[cache_key] = resolved
-    return resolved
+        return translate(effective(requested, key_instances), key_algorithm)
+    return _resolve_frozen(*frozen, key_algorithm)
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolve_frozen(requested: Any, key_instances: Any,
+                    key_algorithm: KeyAlgorithm | None) -> Resolved:
+    return translate(effective(_thaw(requested), _thaw(key_instances)), key_algorithm)
 
 
 def _freeze(value: Any) -> Any:
     """A hashable stand-in for a plain value (TypeError for what cannot be one)."""
     kind = type(value)
     if kind is dict:
-        return tuple(sorted([(name, _freeze(item)) for name, item in value.items()]))
+        return ("dict", tuple(sorted([(name, _freeze(item)) for name, item in value.items()])))
     if kind is list:
         return ("list", tuple([_freeze(item) for item in value]))
     hash(value)
     return (kind, value)
+
+
+def _thaw(frozen: Any) -> Any:
+    """The plain value :func:`_freeze` stands for."""
+    kind, value = frozen
+    if kind == "dict":
+        return {name: _thaw(item) for name, item in value}
+    if kind == "list":
+        return [_thaw(item) for item in value]
+    return value
 
 
 def translate(fields: Mapping[str, Any], key_algorithm: KeyAlgorithm | None) -> Resolved:

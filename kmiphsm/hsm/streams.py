@@ -125,6 +125,8 @@ class _CK_FUNCTION_LIST_CIPHER(ctypes.Structure):
     ]
 
 
+#: module path -> its function list. Process state, not a Token's: the C library is loaded
+#: once per process and every Token of the process calls the same functions.
 _functions: dict[str, Any] = {}
 _functions_lock = threading.Lock()
 
