@@ -28,13 +28,13 @@ from typing import Any, Mapping
 
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.hsm import CryptographicParameters, Hash, KeyAlgorithm, Mode, Padding
+from kmiphsm.hsm.hashes import BY_HASHING_ALGORITHM, BY_HMAC_ALGORITHM
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
 from kmiphsm.ttlv import enums, registry
 
 Reason = enums.ResultReason
 BCM = enums.BlockCipherMode
 PM = enums.PaddingMethod
-HA = enums.HashingAlgorithm
 DSA = enums.DigitalSignatureAlgorithm
 Alg = enums.CryptographicAlgorithm
 
@@ -47,14 +47,10 @@ PADDINGS: dict[int, Padding] = {
     PM.PKCS5: Padding.PKCS5, PM.PKCS1V1_5: Padding.PKCS1_V1_5, PM.OAEP: Padding.OAEP,
     PM.PSS: Padding.PSS,
 }
-HASHES: dict[int, Hash] = {
-    HA.SHA_1: Hash.SHA1, HA.SHA_224: Hash.SHA224, HA.SHA_256: Hash.SHA256,
-    HA.SHA_384: Hash.SHA384, HA.SHA_512: Hash.SHA512,
-}
-HMAC_HASHES: dict[int, Hash] = {
-    Alg.HMAC_SHA1: Hash.SHA1, Alg.HMAC_SHA224: Hash.SHA224, Alg.HMAC_SHA256: Hash.SHA256,
-    Alg.HMAC_SHA384: Hash.SHA384, Alg.HMAC_SHA512: Hash.SHA512,
-}
+#: Hashing Algorithm -> the token's hash; HMAC Cryptographic Algorithm -> its hash (views of
+#: the one record per hash, :mod:`kmiphsm.hsm.hashes`).
+HASHES: dict[int, Hash] = {value: facts.hash for value, facts in BY_HASHING_ALGORITHM.items()}
+HMAC_HASHES: dict[int, Hash] = {value: facts.hash for value, facts in BY_HMAC_ALGORITHM.items()}
 #: Digital Signature Algorithm -> (key algorithm family, padding, hash).
 SIGNATURE_ALGORITHMS: dict[int, tuple[KeyAlgorithm, Padding | None, Hash | None]] = {
     DSA.SHA_1WithRSAEncryption: (KeyAlgorithm.RSA, Padding.PKCS1_V1_5, Hash.SHA1),
