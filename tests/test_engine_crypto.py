@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from twisted.trial import unittest
 
-from kmiphsm.engine.streams import table_of
 from kmiphsm.model.values import to_node
 from kmiphsm.ttlv import Node, enums, tags
 from tests.support.engine import EngineHarness, attribute_1x
@@ -944,7 +943,7 @@ class StreamTests(CryptoCase):
             cut = [ciphertext[:20], ciphertext[20:21], ciphertext[21:]]
             _, recovered = self.stream(Op.Decrypt, cut, decrypt_first)
             self.assertEqual(recovered, plaintext, params)
-        self.assertEqual(len(table_of(self.h.engine)), 0)
+        self.assertEqual(len(self.h.engine.streams), 0)
 
     def test_gcm_stream_with_a_bad_tag_fails_at_the_end(self) -> None:
         params = {"BlockCipherMode": BCM.GCM}
@@ -960,7 +959,7 @@ class StreamTests(CryptoCase):
         self.fails(Op.Decrypt, {"UniqueIdentifier": self.uid, "Data": ciphertext[10:],
                                 "CorrelationValue": first["CorrelationValue"],
                                 "FinalIndicator": True}, Reason.CryptographicFailure)
-        self.assertEqual(len(table_of(self.h.engine)), 0)
+        self.assertEqual(len(self.h.engine.streams), 0)
 
     def test_correlation_values_belong_to_their_client_and_operation(self) -> None:
         params = {"BlockCipherMode": BCM.CBC}
@@ -984,7 +983,7 @@ class StreamTests(CryptoCase):
                    Reason.InvalidCorrelationValue)
 
     def test_expired_streams_end_and_give_their_session_back(self) -> None:
-        table = table_of(self.h.engine)
+        table = self.h.engine.streams
         now = [1000.0]
         self.patch(table, "clock", lambda: now[0])
         started = self.call(Op.Encrypt, {"UniqueIdentifier": self.uid, "CryptographicParameters": {

@@ -21,14 +21,14 @@ What a client may do to each attribute comes from the Attribute Rules of KMIP 2.
   their value. Names are unique among the server's on-line and archived objects (section
   4.32). An archived object must be recovered first (KMIP 1.4 sections 11.13-11.17).
 
-Failures use the Result Reasons of the request's version. KMIP 2.x has reasons of their own
-(Read Only Attribute for Add / Set, Attribute Read Only for Modify / Delete, Attribute Single
-Valued, Attribute Not Found, Attribute Instance Not Found, Multi Valued Attribute, Non Unique
-Name Attribute, Wrong Key Lifecycle State, Invalid Attribute Value); KMIP 1.x answers with the
-reasons of its error tables (KMIP 1.4 sections 11.15-11.17): Permission Denied for read-only
-attributes, Illegal Operation for an attribute that exists already or a name in use, Invalid
-Field for a Modify of a missing attribute, Item Not Found for a missing instance or attribute
-of a Delete.
+Failures raise the KMIP 2.1 reasons (Read Only Attribute for Add / Set, Attribute Read Only
+for Modify / Delete, Attribute Single Valued, Attribute Not Found, Attribute Instance Not
+Found, Multi Valued Attribute, Non Unique Name Attribute, Wrong Key Lifecycle State, Invalid
+Attribute Value) at every version. A KMIP 1.x client gets those of its error tables (KMIP 1.4
+sections 11.15-11.17): Permission Denied for read-only attributes, Illegal Operation for an
+attribute that exists already or a name in use, Invalid Field for a Modify of a missing
+attribute, Item Not Found for a missing instance or attribute of a Delete; the model says
+which, when it writes the response (:mod:`kmiphsm.model.results`).
 
 The object's own fields (Unique Identifier, Object Type, State) are attributes to the client;
 Short Unique Identifier (KMIP 2.1 section 4.56) is derived from the Unique Identifier when it
@@ -51,14 +51,11 @@ from kmiphsm.model import attribute_values
 from kmiphsm.model.attribute_rules import AttributeRule, rule
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE, Attributes
 from kmiphsm.model.payloads.attributes import (
-    BAD_VALUE, DELETE_NOT_FOUND, INSTANCE_NOT_FOUND, MODIFY_NOT_FOUND, MULTI_VALUED,
-    NON_UNIQUE_NAME, OBJECT_NOT_FOUND, READ_ONLY_ADD, READ_ONLY_CHANGE, SINGLE_VALUED, WRONG_STATE,
     AddAttributeRequestPayload, AddAttributeResponsePayload, AttributeInstance,
     AttributeReference, DeleteAttributeRequestPayload, DeleteAttributeResponsePayload,
     GetAttributeListRequestPayload, GetAttributeListResponsePayload,
     GetAttributesRequestPayload, GetAttributesResponsePayload, ModifyAttributeRequestPayload,
     ModifyAttributeResponsePayload, SetAttributeRequestPayload, SetAttributeResponsePayload,
-    result_reason,
 )
 from kmiphsm.store import AttributeFilter, LocateQuery, StoredObject
 from kmiphsm.store.interface import ARCHIVAL_STORAGE, ONLINE_STORAGE
@@ -89,15 +86,6 @@ def _read_only(name: str) -> AttributeRule:
     """The rules of an attribute that the server sets and a client can only read."""
     return AttributeRule(name=name, initially_set_by="Server", client_modifiable="No",
                          client_deletable="No", multiple="No")
-
-
-# -- Result Reasons by version -------------------------------------------------------------
-
-
-def fail(context: OperationContext, reasons: tuple[int, int], message: str) -> KmipError:
-    """The error of ``reasons`` (a pair of :mod:`kmiphsm.model.payloads.attributes`: the 2.x
-    reason and the 1.x one) in the request's version."""
-    return KmipError(result_reason(reasons, context.version), message)
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -131,19 +119,19 @@ def allowed_states(text: str) -> frozenset[int] | None:
 
 
 def check_may_add(context: OperationContext, obj: StoredObject, ref: AttributeReference,
-                  reasons: tuple[int, int] = READ_ONLY_ADD) -> AttributeRule:
+                  reason: int = Reason.ReadOnlyAttribute) -> AttributeRule:
     found = rule_of(ref)
     if not found.client_may_set:
-        raise fail(context, reasons, f"{ref} is read-only: a client cannot add it")
+        raise KmipError(reason, f"{ref} is read-only: a client cannot add it")
     check_state(context, obj, ref, found)
     return found
 
 
 def check_may_modify(context: OperationContext, obj: StoredObject, ref: AttributeReference,
-                     reasons: tuple[int, int] = READ_ONLY_CHANGE) -> AttributeRule:
+                     reason: int = Reason.AttributeReadOnly) -> AttributeRule:
     found = rule_of(ref)
     if not found.client_may_modify:
-        raise fail(context, reasons, f"{ref} is read-only: a client cannot modify it")
+        raise KmipError(reason, f"{ref} is read-only: a client cannot modify it")
     check_state(context, obj, ref, found)
     return found
 
@@ -153,7 +141,7 @@ def check_state(context: OperationContext, obj: StoredObject, ref: AttributeRefe
     states = allowed_states(found.client_modifiable)
     if states is not None and obj.state not in states:
         allowed = " or ".join(managed.state_name(s) for s in sorted(states))
-        raise fail(context, WRONG_STATE,
+        raise KmipError(Reason.WrongKeyLifecycleState,
                    f"{ref} can be changed only while the object is {allowed}; object "
                    f"{obj.unique_identifier!r} is {managed.state_name(obj.state)}")
 
@@ -165,21 +153,21 @@ def check_value(context: OperationContext, instance: AttributeInstance) -> None:
     value = instance.value
     if ref.is_vendor:
         if not VENDOR_IDENTIFICATION.match(ref.vendor_identification or ""):
-            raise fail(context, BAD_VALUE, "a Vendor Identification is made of letters, digits, "
+            raise KmipError(Reason.InvalidAttributeValue, "a Vendor Identification is made of letters, digits, "
                                            "'_' and '.' (KMIP 2.1 section 4.60)")
         return
     found = attribute_values.problem(ref.name, value)
     if found is not None:
-        raise fail(context, BAD_VALUE, found)
+        raise KmipError(Reason.InvalidAttributeValue, found)
 
 
 def check_fixed(context: OperationContext, obj: StoredObject, instance: AttributeInstance,
-                reasons: tuple[int, int]) -> None:
+                reason: int) -> None:
     """Sensitive and Extractable keep the value the token key was made with."""
     if instance.name in FIXED_BY_TOKEN:
         current = managed.first(obj, instance.name)
         if current is not None and current != instance.value:
-            raise fail(context, reasons,
+            raise KmipError(reason,
                        f"{instance.reference} is fixed when the key is made in the token")
 
 
@@ -192,7 +180,7 @@ def check_name_unique(context: OperationContext, instance: AttributeInstance) ->
     query = LocateQuery(owner=None, filters=[AttributeFilter("Name", {"NameValue": name_value})],
                         maximum_items=1, storage_status=ONLINE_STORAGE | ARCHIVAL_STORAGE)
     if context.store.locate(query):
-        raise fail(context, NON_UNIQUE_NAME, f"the Name {name_value!r} is in use")
+        raise KmipError(Reason.NonUniqueNameAttribute, f"the Name {name_value!r} is in use")
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -234,16 +222,10 @@ def instances(obj: StoredObject, ref: AttributeReference) -> list[int]:
 
 
 def load(context: OperationContext, unique_identifier: Any) -> StoredObject:
-    """:func:`managed.load`, with Object Not Found for a missing object in KMIP 2.x (KMIP 2.1
-    Tables 169, 204, 225, 228, 267, 324; :func:`managed.load` answers the 1.x Item Not
-    Found), and Object Archived for an archived object (KMIP 1.4 sections 11.13-11.17:
-    Recover it first)."""
-    try:
-        obj = managed.load(context, unique_identifier)
-    except KmipError as error:
-        if error.reason == Reason.ItemNotFound:
-            raise fail(context, OBJECT_NOT_FOUND, error.message) from None
-        raise
+    """:func:`managed.load` (Object Not Found for a missing object: KMIP 2.1 Tables 169, 204,
+    225, 228, 267, 324; Item Not Found at 1.x, :mod:`kmiphsm.model.results`), and Object
+    Archived for an archived object (KMIP 1.4 sections 11.13-11.17: Recover it first)."""
+    obj = managed.load(context, unique_identifier)
     if obj.archived:
         raise KmipError(Reason.ObjectArchived,
                         f"object {obj.unique_identifier!r} is archived: Recover it first")
@@ -334,7 +316,7 @@ def add_attribute(context: OperationContext,
         check_value(context, new)
         present = instances(obj, ref)
         if present and not found.multi_instance:
-            raise fail(context, SINGLE_VALUED,
+            raise KmipError(Reason.AttributeSingleValued,
                        f"{ref} has a value already and takes only one: use Modify Attribute")
         check_name_unique(context, new)
         write(context, obj, ref.name, [*obj.attributes.get(ref.name, []), new.value])
@@ -356,11 +338,11 @@ def set_attribute(context: OperationContext,
         ref = new.reference
         present = instances(obj, ref)
         if len(present) > 1:
-            raise fail(context, MULTI_VALUED,
+            raise KmipError(Reason.MultiValuedAttribute,
                        f"{ref} has {len(present)} instances: use Modify Attribute")
         if present:
-            check_may_modify(context, obj, ref, READ_ONLY_ADD)
-            check_fixed(context, obj, new, READ_ONLY_ADD)
+            check_may_modify(context, obj, ref, Reason.ReadOnlyAttribute)
+            check_fixed(context, obj, new, Reason.ReadOnlyAttribute)
         else:
             check_may_add(context, obj, ref)
         check_value(context, new)
@@ -393,27 +375,27 @@ def modify_attribute(context: OperationContext,
             raise KmipError(Reason.InvalidField,
                             "Current Attribute and New Attribute name different attributes")
         check_may_modify(context, obj, ref)
-        check_fixed(context, obj, new, READ_ONLY_CHANGE)
+        check_fixed(context, obj, new, Reason.AttributeReadOnly)
         check_value(context, new)
         present = instances(obj, ref)
         if not present:
-            raise fail(context, MODIFY_NOT_FOUND,
+            raise KmipError(Reason.AttributeNotFound,
                        f"object {obj.unique_identifier!r} has no {ref}: use Add Attribute")
         values = list(obj.attributes[ref.name])
         if new.index is not None:
             if new.index >= len(present):
-                raise fail(context, INSTANCE_NOT_FOUND,
+                raise KmipError(Reason.AttributeInstanceNotFound,
                            f"{ref} has no instance {new.index} ({len(present)} present)")
             which = new.index
         elif current is not None:
             matching = [i for i, position in enumerate(present)
                         if values[position] == current.value]
             if not matching:
-                raise fail(context, INSTANCE_NOT_FOUND,
+                raise KmipError(Reason.AttributeInstanceNotFound,
                            f"{ref} has no instance with the Current Attribute's value")
             which = matching[0]
         elif len(present) > 1:
-            raise fail(context, MULTI_VALUED,
+            raise KmipError(Reason.MultiValuedAttribute,
                        f"{ref} has {len(present)} instances: name the one to modify "
                        "with a Current Attribute")
         else:
@@ -445,21 +427,21 @@ def delete_attribute(context: OperationContext,
     def change() -> DeleteAttributeResponsePayload:
         obj = load(context, payload.unique_identifier)
         if not rule_of(ref).client_may_delete:
-            raise fail(context, READ_ONLY_CHANGE, f"{ref} cannot be deleted by a client")
+            raise KmipError(Reason.AttributeReadOnly, f"{ref} cannot be deleted by a client")
         present = instances(obj, ref)
         if not present:
-            raise fail(context, DELETE_NOT_FOUND, f"object {obj.unique_identifier!r} has no {ref}")
+            raise KmipError(Reason.AttributeNotFound, f"object {obj.unique_identifier!r} has no {ref}")
         values = list(obj.attributes[ref.name])
         if current is not None:
             matching = [i for i, position in enumerate(present)
                         if values[position] == current.value]
             if not matching:
-                raise fail(context, INSTANCE_NOT_FOUND,
+                raise KmipError(Reason.AttributeInstanceNotFound,
                            f"{ref} has no instance with the Current Attribute's value")
             doomed = [matching[0]]
         elif payload.attribute_index is not None:
             if payload.attribute_index >= len(present):
-                raise fail(context, INSTANCE_NOT_FOUND,
+                raise KmipError(Reason.AttributeInstanceNotFound,
                            f"{ref} has no instance {payload.attribute_index} "
                            f"({len(present)} present)")
             doomed = [payload.attribute_index]

@@ -25,7 +25,7 @@ keys of other kinds, are Feature Not Supported.
 
 from __future__ import annotations
 
-import threading
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from kmiphsm import hsm
 from kmiphsm.engine.errors import KmipError
+from kmiphsm.hsm.hashes import HASHES
 from kmiphsm.ttlv import enums, registry
 
 Reason = enums.ResultReason
@@ -57,12 +58,12 @@ class Scheme:
     parameters: hsm.CryptographicParameters
 
 
-_RSA = {DSA.SHA_256WithRSAEncryption: (hashes.SHA256, hsm.Hash.SHA256),
-        DSA.SHA_384WithRSAEncryption: (hashes.SHA384, hsm.Hash.SHA384),
-        DSA.SHA_512WithRSAEncryption: (hashes.SHA512, hsm.Hash.SHA512)}
-_ECDSA = {DSA.ECDSAWithSHA256: (hashes.SHA256, hsm.Hash.SHA256),
-          DSA.ECDSAWithSHA384: (hashes.SHA384, hsm.Hash.SHA384),
-          DSA.ECDSAWithSHA512: (hashes.SHA512, hsm.Hash.SHA512)}
+_RSA = {DSA.SHA_256WithRSAEncryption: hsm.Hash.SHA256,
+        DSA.SHA_384WithRSAEncryption: hsm.Hash.SHA384,
+        DSA.SHA_512WithRSAEncryption: hsm.Hash.SHA512}
+_ECDSA = {DSA.ECDSAWithSHA256: hsm.Hash.SHA256,
+          DSA.ECDSAWithSHA384: hsm.Hash.SHA384,
+          DSA.ECDSAWithSHA512: hsm.Hash.SHA512}
 #: the ECDSA hash of each curve (as strong as the curve)
 _CURVE_SIGNATURES = {hsm.Curve.P_224: DSA.ECDSAWithSHA256, hsm.Curve.P_256: DSA.ECDSAWithSHA256,
                      hsm.Curve.P_384: DSA.ECDSAWithSHA384, hsm.Curve.P_521: DSA.ECDSAWithSHA512}
@@ -77,7 +78,8 @@ def scheme_for(key: hsm.KeyRef, requested: int | None = None) -> Scheme:
         if chosen not in _RSA:
             raise _unsupported(name, "RSA issuer keys sign certificates with SHA-256, SHA-384 "
                                      "or SHA-512 With RSA Encryption (PKCS#1 v1.5)")
-        builder_hash, token_hash = _RSA[chosen]  # type: ignore[index]
+        token_hash = _RSA[chosen]  # type: ignore[index]
+        builder_hash = HASHES[token_hash].cryptography_hash
         return Scheme(chosen, builder_hash(), "rsa", hsm.CryptographicParameters(
             padding_method=hsm.Padding.PKCS1_V1_5, hashing_algorithm=token_hash))
     if key.algorithm is hsm.KeyAlgorithm.EC:
@@ -86,7 +88,8 @@ def scheme_for(key: hsm.KeyRef, requested: int | None = None) -> Scheme:
         if chosen not in _ECDSA:
             raise _unsupported(name, "EC issuer keys sign certificates with ECDSA and SHA-256, "
                                      "SHA-384 or SHA-512")
-        builder_hash, token_hash = _ECDSA[chosen]  # type: ignore[index]
+        token_hash = _ECDSA[chosen]  # type: ignore[index]
+        builder_hash = HASHES[token_hash].cryptography_hash
         return Scheme(int(chosen), builder_hash(), "ec",  # type: ignore[arg-type]
                       hsm.CryptographicParameters(hashing_algorithm=token_hash))
     if key.algorithm is hsm.KeyAlgorithm.ED25519:
@@ -106,23 +109,15 @@ def _unsupported(name: str | None, what: str) -> KmipError:
 
 # -- step 1: the TBSCertificate ----------------------------------------------------------------
 
-_THROWAWAY: dict[str, Any] = {}
-_THROWAWAY_LOCK = threading.Lock()
-
-
+@functools.cache
 def _throwaway(kind: str) -> Any:
-    """A key of ``kind`` that signs nothing that is kept (see the module docstring)."""
-    with _THROWAWAY_LOCK:
-        key = _THROWAWAY.get(kind)
-        if key is None:
-            if kind == "rsa":
-                key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-            elif kind == "ec":
-                key = ec.generate_private_key(ec.SECP256R1())
-            else:
-                key = ed25519.Ed25519PrivateKey.generate()
-            _THROWAWAY[kind] = key
-        return key
+    """A key of ``kind`` that signs nothing that is kept (see the module docstring): made
+    once per process (two threads asking first may each make one; either will do)."""
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    if kind == "ec":
+        return ec.generate_private_key(ec.SECP256R1())
+    return ed25519.Ed25519PrivateKey.generate()
 
 
 @dataclass(frozen=True)

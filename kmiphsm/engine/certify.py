@@ -153,8 +153,7 @@ def certify(context: OperationContext, payload: CertifyRequestPayload) -> Certif
         serial_number=serial_number(context), not_before=not_before, not_after=not_after,
         extensions=extensions(subject, issuer))
     crypto.allocate_usage(context, issuer.key_obj, len(tbs.tbs_certificate))
-    with crypto.token_errors():
-        signature = context.token.sign(issuer.key, tbs.tbs_certificate, scheme.parameters)
+    signature = context.token.sign(issuer.key, tbs.tbs_certificate, scheme.parameters)
     der = certbuild.assemble(tbs, signature)
     check_signed(der, issuer)
     return CertifyResponsePayload(
@@ -438,8 +437,7 @@ def validity(context: OperationContext, attributes: Attributes) -> tuple[datetim
 
 def serial_number(context: OperationContext) -> int:
     """127 random bits from the token (positive, at most 20 octets: RFC 5280 section 4.1.2.2)."""
-    with crypto.token_errors():
-        value = int.from_bytes(context.token.generate_random(16), "big") >> 1
+    value = int.from_bytes(context.token.generate_random(16), "big") >> 1
     return value or 1
 
 

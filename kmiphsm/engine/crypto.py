@@ -11,16 +11,16 @@ obtain a Usage Limits allocation (Encrypt, Sign, MAC: Permission Denied when exh
 section 6.1.17), and let the token do the work. The hot path makes no token search: the key
 reference names a cached handle.
 
-Results (besides those of :mod:`kmiphsm.engine.managed`):
+Results (besides those of :mod:`kmiphsm.engine.managed`; the token's errors become Result
+Reasons in :mod:`kmiphsm.engine.errors`, as for every operation):
 
 * Invalid Object Type: a key of the wrong kind (a private key for Encrypt ...).
 * Feature Not Supported: an algorithm, mode, padding, hash or combination the token cannot
   do, with the reason (:data:`kmiphsm.hsm.mechanisms.NOT_OFFERED`).
-* Bad Cryptographic Parameters: parameters wrong for the key or mode (IV length, missing mode
-  or hash ...).
-* Invalid Message for a Decrypt without the IV / counter / nonce its mode needs, and General
-  Failure for a GCM tag length outside 4-16 bytes: the results the OASIS KMIP 2.1 test cases
-  (CS-BC-M-11/12/13-21, CS-BC-M-GCM-1-21) expect.
+* Bad Cryptographic Parameters: parameters wrong for the key or mode (IV length, a GCM tag
+  length outside 4-16 bytes, missing mode or hash ...).
+* Invalid Message for a Decrypt without the IV / counter / nonce its mode needs: the result
+  the OASIS KMIP 2.1 test cases (CS-BC-M-11/12/13-21) expect.
 * Cryptographic Failure: the operation ran and failed (bad tag, bad padding); the message is
   the same whatever failed, so that it is no oracle.
 * Signature Verify and MAC Verify answer a wrong signature or MAC with Validity Indicator
@@ -32,25 +32,24 @@ Streamed operations (Correlation Value, Init / Final Indicator) are in
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator
+import functools
+from typing import Any
 
 from kmiphsm import hsm
 from kmiphsm.engine import cryptoparams, managed
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.cryptoparams import Resolved
-from kmiphsm.engine.errors import KmipError, from_token_error
+from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
-from kmiphsm.engine.streams import Stream, table_of
+from kmiphsm.engine.streams import Stream
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
-from kmiphsm.model.version import V1_4
 from kmiphsm.model.payloads.crypto import (
     DecryptRequestPayload, DecryptResponsePayload, EncryptRequestPayload, EncryptResponsePayload,
     HashRequestPayload, HashResponsePayload, MACRequestPayload, MACResponsePayload,
     MACVerifyRequestPayload, MACVerifyResponsePayload, RNGRetrieveRequestPayload,
     RNGRetrieveResponsePayload, RNGSeedRequestPayload, RNGSeedResponsePayload,
     SignatureVerifyRequestPayload, SignatureVerifyResponsePayload, SignRequestPayload,
-    SignResponsePayload,
+    SignResponsePayload, tag_not_returned,
 )
 from kmiphsm.store import StoredObject
 from kmiphsm.store.errors import NestedTransactionError
@@ -71,25 +70,6 @@ _IV_MODES = (hsm.Mode.CBC, hsm.Mode.CTR, hsm.Mode.GCM)
 # -- shared steps ----------------------------------------------------------------------------
 
 
-@contextmanager
-def token_errors() -> Iterator[None]:
-    """Token failures as the KMIP results of this module's docstring."""
-    try:
-        yield
-    except hsm.TokenError as error:
-        raise token_failure(error) from None
-
-
-def token_failure(error: hsm.TokenError) -> KmipError:
-    if isinstance(error, hsm.MissingIV):
-        return KmipError(Reason.InvalidMessage, f"missing IV/Counter/Nonce: {error}")
-    if isinstance(error, hsm.BadParameters):
-        return KmipError(Reason.BadCryptographicParameters, str(error))
-    if isinstance(error, hsm.UnsupportedMechanism):
-        return KmipError(Reason.FeatureNotSupported, str(error))
-    return from_token_error(error)
-
-
 def use_key(context: OperationContext, unique_identifier: Any, usage: int, *, protect: bool,
             object_types: tuple[int, ...], operation: str) -> tuple[StoredObject, hsm.KeyRef]:
     """The key object and its token reference, if it may be used for ``usage`` now."""
@@ -99,25 +79,7 @@ def use_key(context: OperationContext, unique_identifier: Any, usage: int, *, pr
         raise KmipError(Reason.InvalidObjectType,
                         f"{operation} needs a {kinds}, not a {_type_name(obj.object_type)}")
     managed.require_use(context, obj, usage, protect=protect)
-    return obj, key_ref(obj)
-
-
-_KEY_REFS: dict[bytes, hsm.KeyRef] = {}
-_KEY_REFS_LIMIT = 4096
-
-
-def key_ref(obj: StoredObject) -> hsm.KeyRef:
-    """The token reference of ``obj`` (:func:`kmiphsm.engine.managed.key_ref`), parsed once
-    per distinct reference: a bounded dict (a KeyRef is immutable and names its key by value,
-    so a stale entry cannot exist)."""
-    raw = obj.key_ref
-    found = _KEY_REFS.get(raw) if raw is not None else None
-    if found is None:
-        found = managed.key_ref(obj)
-        if len(_KEY_REFS) >= _KEY_REFS_LIMIT:
-            _KEY_REFS.clear()
-        _KEY_REFS[raw] = found  # type: ignore[index]
-    return found
+    return obj, managed.key_ref(obj)
 
 
 def _type_name(object_type: int) -> str:
@@ -133,23 +95,18 @@ def parameters(requested: Any, obj: StoredObject, ref: hsm.KeyRef) -> Resolved:
                                 ref.algorithm)
 
 
-#: Cryptographic Algorithm value -> whether the token cannot use it (NOT_OFFERED), by value
-_UNUSABLE_ALGORITHMS: dict[int, bool] = {}
-
-
 def check_algorithm(obj: StoredObject) -> None:
     """Feature Not Supported, with the reason, for a key of an algorithm the token cannot use
     (Register keeps such keys, e.g. ChaCha20 or DSA, as values it can return)."""
     own = managed.first(obj, "CryptographicAlgorithm")
-    if not isinstance(own, int):
-        return
-    unusable = _UNUSABLE_ALGORITHMS.get(own)
-    if unusable is None:
-        unusable = cryptoparams.enum_name("CryptographicAlgorithm", own) in NOT_OFFERED
-        if len(_UNUSABLE_ALGORITHMS) < 1024:
-            _UNUSABLE_ALGORITHMS[own] = unusable
-    if unusable:
+    if isinstance(own, int) and _unusable(int(own)):
         raise cryptoparams.not_offered("CryptographicAlgorithm", own)
+
+
+@functools.lru_cache(maxsize=1024)
+def _unusable(algorithm: int) -> bool:
+    """Whether the token cannot use keys of this Cryptographic Algorithm (NOT_OFFERED)."""
+    return cryptoparams.enum_name("CryptographicAlgorithm", algorithm) in NOT_OFFERED
 
 
 def allocate_usage(context: OperationContext, obj: StoredObject, data_length: int) -> None:
@@ -197,8 +154,7 @@ def server_iv(context: OperationContext, resolved: Resolved) -> bytes | None:
     mode = resolved.token.block_cipher_mode
     if resolved.iv_length_bits is None or mode not in _IV_MODES:
         return None
-    with token_errors():
-        return context.token.generate_random(resolved.iv_length_bits // 8)
+    return context.token.generate_random(resolved.iv_length_bits // 8)
 
 
 def streaming(payload: Any) -> bool:
@@ -222,22 +178,18 @@ def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> Encryp
                        operation="Encrypt")
     resolved = parameters(payload.cryptographic_parameters, obj, ref)
     data = required(payload.data, "Data", "Encrypt")
-    if resolved.token.block_cipher_mode is hsm.Mode.GCM and context.version < V1_4:
-        # before KMIP 1.4 no response field carries the tag: the ciphertext could never be
-        # decrypted (KMIP 1.4 section 2.1.23 added the Authenticated Encryption Tag)
-        raise KmipError(Reason.FeatureNotSupported,
-                        f"GCM needs KMIP 1.4 or later: KMIP {context.version} has no "
-                        "Authenticated Encryption Tag to return")
+    if resolved.token.block_cipher_mode is hsm.Mode.GCM:
+        # a version whose response cannot carry the tag could never decrypt the ciphertext
+        # (which versions those are is the model's: payloads.crypto.tag_not_returned)
+        missing = tag_not_returned(context.version)
+        if missing is not None:
+            raise KmipError(Reason.FeatureNotSupported, f"GCM needs {missing}")
     allocate_usage(context, obj, len(data))
     iv = payload.iv_counter_nonce
     if iv is None:
         iv = server_iv(context, resolved)
-    try:  # what token_errors() does, without a generator on the hot path
-        result = context.token.encrypt(
-            ref, data, resolved.token, iv=iv,
-            aad=payload.authenticated_encryption_additional_data)
-    except hsm.TokenError as error:
-        raise token_failure(error) from None
+    result = context.token.encrypt(ref, data, resolved.token, iv=iv,
+                                   aad=payload.authenticated_encryption_additional_data)
     return EncryptResponsePayload(
         unique_identifier=obj.unique_identifier, data=result.data,
         iv_counter_nonce=(result.iv or iv) if payload.iv_counter_nonce is None else None,
@@ -256,12 +208,9 @@ def decrypt(context: OperationContext, payload: DecryptRequestPayload) -> Decryp
     data = required(payload.data, "Data", "Decrypt")
     tag = payload.authenticated_encryption_tag
     _check_tag(resolved, tag)
-    try:  # what token_errors() does, without a generator on the hot path
-        plaintext = context.token.decrypt(
-            ref, data, resolved.token, iv=payload.iv_counter_nonce,
-            aad=payload.authenticated_encryption_additional_data, tag=tag)
-    except hsm.TokenError as error:
-        raise token_failure(error) from None
+    plaintext = context.token.decrypt(
+        ref, data, resolved.token, iv=payload.iv_counter_nonce,
+        aad=payload.authenticated_encryption_additional_data, tag=tag)
     return DecryptResponsePayload(unique_identifier=obj.unique_identifier, data=plaintext)
 
 
@@ -292,7 +241,7 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
     operation = Operation.Encrypt if encrypting else Operation.Decrypt
     name = "Encrypt" if encrypting else "Decrypt"
     response = EncryptResponsePayload if encrypting else DecryptResponsePayload
-    table = table_of(context.engine)
+    table = context.engine.streams
     owner = context.identity.name
     data = payload.data or b""
     if payload.correlation_value is None:
@@ -309,10 +258,9 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
         iv = payload.iv_counter_nonce
         if iv is None and encrypting:
             iv = server_iv(context, resolved)
-        with token_errors():
-            cipher = context.token.start_stream(
-                ref, resolved.token, encrypting=encrypting, iv=iv,
-                aad=payload.authenticated_encryption_additional_data, tag=tag)
+        cipher = context.token.start_stream(
+            ref, resolved.token, encrypting=encrypting, iv=iv,
+            aad=payload.authenticated_encryption_additional_data, tag=tag)
         generated_iv = cipher.iv if encrypting and payload.iv_counter_nonce is None else None
         stream = Stream(int(operation), owner, obj.unique_identifier, cipher=cipher)
         if payload.final_indicator:  # Init and Final: one part
@@ -320,8 +268,7 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
             return _cipher_response(response, obj.unique_identifier, output, generated_iv,
                                     tag_out, None)
         try:
-            with token_errors():
-                output = cipher.update(data)
+            output = cipher.update(data)
             correlation_value = table.add(stream)
         except BaseException:
             cipher.abort()
@@ -344,8 +291,7 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
             table.end(correlation_value, stream)
             return _cipher_response(response, stream.unique_identifier, output, None, tag_out,
                                     None)
-        with token_errors():
-            output = stream.cipher.update(data)
+        output = stream.cipher.update(data)
     except BaseException:
         table.end(correlation_value, stream, abort=True)
         raise
@@ -364,8 +310,7 @@ def _stream_key(context: OperationContext, payload: Any,
 
 
 def _finish(cipher: hsm.CipherStream, data: bytes) -> tuple[bytes, bytes | None]:
-    with token_errors():
-        return cipher.finish(data)
+    return cipher.finish(data)
 
 
 def _cipher_response(response: Any, unique_identifier: str | None, output: bytes,
@@ -399,8 +344,7 @@ def sign(context: OperationContext, payload: SignRequestPayload) -> SignResponse
     resolved = parameters(payload.cryptographic_parameters, obj, ref)
     data, digested = _signed_data(payload, "Sign")
     allocate_usage(context, obj, len(data))
-    with token_errors():
-        signature = context.token.sign(ref, data, resolved.token, digested=digested)
+    signature = context.token.sign(ref, data, resolved.token, digested=digested)
     return SignResponsePayload(unique_identifier=obj.unique_identifier, signature_data=signature)
 
 
@@ -414,8 +358,7 @@ def signature_verify(context: OperationContext,
     resolved = parameters(payload.cryptographic_parameters, obj, ref)
     data, digested = _signed_data(payload, "Signature Verify")
     signature = required(payload.signature_data, "Signature Data", "Signature Verify")
-    with token_errors():
-        valid = context.token.verify(ref, data, signature, resolved.token, digested=digested)
+    valid = context.token.verify(ref, data, signature, resolved.token, digested=digested)
     return SignatureVerifyResponsePayload(unique_identifier=obj.unique_identifier,
                                           validity_indicator=validity(valid))
 
@@ -453,8 +396,7 @@ def mac(context: OperationContext, payload: MACRequestPayload) -> MACResponsePay
     resolved = mac_parameters(payload.cryptographic_parameters, obj, ref)
     data = required(payload.data, "Data", "MAC")
     allocate_usage(context, obj, len(data))
-    with token_errors():
-        value = context.token.mac(ref, data, resolved.token)
+    value = context.token.mac(ref, data, resolved.token)
     return MACResponsePayload(unique_identifier=obj.unique_identifier, mac_data=value)
 
 
@@ -468,8 +410,7 @@ def mac_verify(context: OperationContext,
     resolved = mac_parameters(payload.cryptographic_parameters, obj, ref)
     data = required(payload.data, "Data", "MAC Verify")
     expected = required(payload.mac_data, "MAC Data", "MAC Verify")
-    with token_errors():
-        valid = context.token.mac_verify(ref, data, expected, resolved.token)
+    valid = context.token.mac_verify(ref, data, expected, resolved.token)
     return MACVerifyResponsePayload(unique_identifier=obj.unique_identifier,
                                     validity_indicator=validity(valid))
 
@@ -485,8 +426,7 @@ def hash_(context: OperationContext, payload: HashRequestPayload) -> HashRespons
         raise KmipError(Reason.InvalidField, "Cryptographic Parameters must be a structure")
     algorithm = cryptoparams.hash_of(payload.cryptographic_parameters)
     data = required(payload.data, "Data", "Hash")
-    with token_errors():
-        return HashResponsePayload(data=context.token.digest(algorithm, data))
+    return HashResponsePayload(data=context.token.digest(algorithm, data))
 
 
 @handler(Operation.RNGRetrieve)
@@ -496,8 +436,7 @@ def rng_retrieve(context: OperationContext,
     if length < 0 or length > MAX_RANDOM_BYTES:
         raise KmipError(Reason.InvalidField,
                         f"Data Length must be 0 to {MAX_RANDOM_BYTES} bytes, not {length}")
-    with token_errors():
-        return RNGRetrieveResponsePayload(data=context.token.generate_random(length))
+    return RNGRetrieveResponsePayload(data=context.token.generate_random(length))
 
 
 @handler(Operation.RNGSeed)
@@ -505,8 +444,7 @@ def rng_seed(context: OperationContext, payload: RNGSeedRequestPayload) -> RNGSe
     """The seed is mixed into the token's generator (C_SeedRandom adds it to what the
     generator has; it cannot take entropy away), so any client may seed, and all of it is
     used (KMIP 2.1 section 6.1.50 allows answering 0 to ignore a seed)."""
-    with token_errors():
-        context.token.seed_random(payload.data)
+    context.token.seed_random(payload.data)
     return RNGSeedResponsePayload(data_length=len(payload.data))
 
 
@@ -516,7 +454,7 @@ def rng_seed(context: OperationContext, payload: RNGSeedRequestPayload) -> RNGSe
 def _buffered_stream(context: OperationContext, payload: Any, operation: int) -> Any:
     """One part of a streamed Sign, Signature Verify, MAC, MAC Verify or Hash: the parts are
     gathered and the operation runs in the token with the final part."""
-    table = table_of(context.engine)
+    table = context.engine.streams
     owner = context.identity.name
     single = {Operation.Sign: sign, Operation.SignatureVerify: signature_verify,
               Operation.MAC: mac, Operation.MACVerify: mac_verify, Operation.Hash: hash_}

@@ -22,18 +22,19 @@ stands for its hash.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.hsm import CryptographicParameters, Hash, KeyAlgorithm, Mode, Padding
+from kmiphsm.hsm.hashes import BY_HASHING_ALGORITHM, BY_HMAC_ALGORITHM
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
 from kmiphsm.ttlv import enums, registry
 
 Reason = enums.ResultReason
 BCM = enums.BlockCipherMode
 PM = enums.PaddingMethod
-HA = enums.HashingAlgorithm
 DSA = enums.DigitalSignatureAlgorithm
 Alg = enums.CryptographicAlgorithm
 
@@ -46,14 +47,10 @@ PADDINGS: dict[int, Padding] = {
     PM.PKCS5: Padding.PKCS5, PM.PKCS1V1_5: Padding.PKCS1_V1_5, PM.OAEP: Padding.OAEP,
     PM.PSS: Padding.PSS,
 }
-HASHES: dict[int, Hash] = {
-    HA.SHA_1: Hash.SHA1, HA.SHA_224: Hash.SHA224, HA.SHA_256: Hash.SHA256,
-    HA.SHA_384: Hash.SHA384, HA.SHA_512: Hash.SHA512,
-}
-HMAC_HASHES: dict[int, Hash] = {
-    Alg.HMAC_SHA1: Hash.SHA1, Alg.HMAC_SHA224: Hash.SHA224, Alg.HMAC_SHA256: Hash.SHA256,
-    Alg.HMAC_SHA384: Hash.SHA384, Alg.HMAC_SHA512: Hash.SHA512,
-}
+#: Hashing Algorithm -> the token's hash; HMAC Cryptographic Algorithm -> its hash (views of
+#: the one record per hash, :mod:`kmiphsm.hsm.hashes`).
+HASHES: dict[int, Hash] = {value: facts.hash for value, facts in BY_HASHING_ALGORITHM.items()}
+HMAC_HASHES: dict[int, Hash] = {value: facts.hash for value, facts in BY_HMAC_ALGORITHM.items()}
 #: Digital Signature Algorithm -> (key algorithm family, padding, hash).
 SIGNATURE_ALGORITHMS: dict[int, tuple[KeyAlgorithm, Padding | None, Hash | None]] = {
     DSA.SHA_1WithRSAEncryption: (KeyAlgorithm.RSA, Padding.PKCS1_V1_5, Hash.SHA1),
@@ -121,41 +118,45 @@ def _same(left: Any, right: Any) -> bool:
         else left == right
 
 
-_RESOLVED: dict[Any, Resolved] = {}
-_RESOLVED_LIMIT = 1024
-
-
 def resolve(requested: Any, key_instances: list[Any] | None,
             key_algorithm: KeyAlgorithm | None) -> Resolved:
     """Translate the parameters that apply for a key of ``key_algorithm`` (None: keyless).
 
-    The hot path: the few distinct parameter sets a server sees are remembered (a bounded
-    dict of frozen inputs; :class:`Resolved` is immutable)."""
+    The hot path: the few distinct parameter sets a server sees are remembered
+    (:func:`_resolve_frozen`, a pure function of frozen inputs; :class:`Resolved` is
+    immutable)."""
     try:
-        cache_key = (_freeze(requested), _freeze(key_instances), key_algorithm)
+        frozen = (_freeze(requested), _freeze(key_instances))
     except TypeError:
-        cache_key = None
-    if cache_key is not None:
-        found = _RESOLVED.get(cache_key)
-        if found is not None:
-            return found
-    resolved = translate(effective(requested, key_instances), key_algorithm)
-    if cache_key is not None:
-        if len(_RESOLVED) >= _RESOLVED_LIMIT:
-            _RESOLVED.clear()
-        _RESOLVED[cache_key] = resolved
-    return resolved
+        return translate(effective(requested, key_instances), key_algorithm)
+    return _resolve_frozen(*frozen, key_algorithm)
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolve_frozen(requested: Any, key_instances: Any,
+                    key_algorithm: KeyAlgorithm | None) -> Resolved:
+    return translate(effective(_thaw(requested), _thaw(key_instances)), key_algorithm)
 
 
 def _freeze(value: Any) -> Any:
     """A hashable stand-in for a plain value (TypeError for what cannot be one)."""
     kind = type(value)
     if kind is dict:
-        return tuple(sorted([(name, _freeze(item)) for name, item in value.items()]))
+        return ("dict", tuple(sorted([(name, _freeze(item)) for name, item in value.items()])))
     if kind is list:
         return ("list", tuple([_freeze(item) for item in value]))
     hash(value)
     return (kind, value)
+
+
+def _thaw(frozen: Any) -> Any:
+    """The plain value :func:`_freeze` stands for."""
+    kind, value = frozen
+    if kind == "dict":
+        return {name: _thaw(item) for name, item in value}
+    if kind == "list":
+        return [_thaw(item) for item in value]
+    return value
 
 
 def translate(fields: Mapping[str, Any], key_algorithm: KeyAlgorithm | None) -> Resolved:

@@ -33,7 +33,7 @@ from typing import Any, Mapping
 from kmiphsm import hsm
 from kmiphsm.engine import cryptoparams, keymaterial, managed
 from kmiphsm.engine.context import OperationContext
-from kmiphsm.engine.crypto import token_errors, use_key
+from kmiphsm.engine.crypto import use_key
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import curve_enum, secret_spec
 from kmiphsm.engine.registry import handler
@@ -166,8 +166,7 @@ def _ecdh(context: OperationContext, uids: list[Any], parameters: Mapping[str, A
             raise KmipError(Reason.InvalidObjectType,
                             "the second Unique Identifier must name the peer's Public Key")
         peer_ref = managed.key_ref(peer)
-        with token_errors():
-            point = hsm.public_point(context.token.export_public_key(peer_ref))
+        point = hsm.public_point(context.token.export_public_key(peer_ref))
         bases.append(peer.unique_identifier)
     elif data is None:
         raise KmipError(Reason.InvalidField,
@@ -176,10 +175,9 @@ def _ecdh(context: OperationContext, uids: list[Any], parameters: Mapping[str, A
         point = _peer_point(data)
     # a client's wrong value is Invalid Field here, not a token failure later
     keymaterial.check_public_value(private_ref.algorithm, curve_enum(private_ref), point)
-    with token_errors():
-        key = context.token.derive_ecdh(private_ref, point, algorithm=algorithm,
-                                        length_bits=length, extractable=extractable,
-                                        sensitive=sensitive)
+    key = context.token.derive_ecdh(private_ref, point, algorithm=algorithm,
+                                    length_bits=length, extractable=extractable,
+                                    sensitive=sensitive)
     return bases, key
 
 
@@ -218,10 +216,9 @@ def _encrypt(context: OperationContext, uids: list[Any], parameters: Mapping[str
     iv = parameters.get("InitializationVector")
     if iv is not None and not isinstance(iv, bytes):
         raise KmipError(Reason.InvalidField, "Initialization Vector must be a Byte String")
-    with token_errors():
-        key = context.token.derive_by_encryption(
-            base_ref, data, mode=mode, iv=iv, algorithm=algorithm, length_bits=length,
-            extractable=extractable, sensitive=sensitive)
+    key = context.token.derive_by_encryption(
+        base_ref, data, mode=mode, iv=iv, algorithm=algorithm, length_bits=length,
+        extractable=extractable, sensitive=sensitive)
     return [base.unique_identifier], key
 
 

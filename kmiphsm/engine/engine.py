@@ -36,12 +36,12 @@ from typing import Any, Callable, Iterable, Mapping
 
 from kmiphsm.engine import managed, tagging
 from kmiphsm.engine.context import PLACEHOLDER_SOURCES, BatchState, OperationContext
-from kmiphsm.engine.errors import KmipError, from_token_error
+from kmiphsm.engine.errors import KmipError, translate
 from kmiphsm.engine.identity import Identity
 from kmiphsm.engine.registry import Handlers, default_handlers
 from kmiphsm.engine.size import ttlv_size
+from kmiphsm.engine.streams import StreamTable
 from kmiphsm.model import operations
-from kmiphsm.hsm.errors import TokenError
 from kmiphsm.model import (
     LATEST, SUPPORTED_VERSIONS, ModelError, ProtocolVersion, RequestBatchItem, RequestMessage,
     ResponseBatchItem, ResponseHeader, ResponseMessage, negotiate, peek_protocol_version,
@@ -67,21 +67,23 @@ DEFAULT_SERVER_INFORMATION: Mapping[str, Any] = {
 }
 
 
-#: (second, the datetime of that second) last answered by :func:`_now`
-_last_now: tuple[int, datetime] = (0, datetime.fromtimestamp(0, timezone.utc))
+class SecondClock:
+    """Now in UTC, to the second (KMIP Date-Times are whole seconds): an engine's default
+    clock. The datetime of the current second is made once: it is asked a few times per
+    request."""
 
+    def __init__(self) -> None:
+        #: (second, the datetime of that second) last answered
+        self._last: tuple[int, datetime] = (0, datetime.fromtimestamp(0, timezone.utc))
 
-def _now() -> datetime:
-    """Now in UTC, to the second (KMIP Date-Times are whole seconds). The datetime of the
-    current second is made once: this is called a few times per request."""
-    global _last_now
-    second = int(time.time())
-    last = _last_now
-    if last[0] == second:
-        return last[1]
-    moment = datetime.fromtimestamp(second, timezone.utc)
-    _last_now = (second, moment)
-    return moment
+    def __call__(self) -> datetime:
+        second = int(time.time())
+        last = self._last
+        if last[0] == second:
+            return last[1]
+        moment = datetime.fromtimestamp(second, timezone.utc)
+        self._last = (second, moment)
+        return moment
 
 
 class _CorrelationValues:
@@ -128,7 +130,7 @@ class Engine:
                  admins: Iterable[str] = (),
                  handlers: Handlers | None = None,
                  measure: Callable[[Node], int] = ttlv_size,
-                 clock: Callable[[], datetime] = _now,
+                 clock: Callable[[], datetime] | None = None,
                  enable_interop: bool = True,
                  object_policy: Mapping[str, list[Any]] | None = None) -> None:
         self.store = store
@@ -144,7 +146,9 @@ class Engine:
         if not enable_interop:
             self.handlers.unregister(enums.Operation.Interop)
         self.measure = measure
-        self.clock = clock
+        self.clock = clock if clock is not None else SecondClock()
+        #: the open streams of Encrypt, Decrypt ... with a Correlation Value (streams.py)
+        self.streams = StreamTable()
         #: (operation, version) -> whether that version has the operation
         self._in_version: dict[tuple[int, ProtocolVersion], bool] = {}
         #: the test case between Interop Begin and End (see engine/interop.py)
@@ -316,15 +320,17 @@ class Engine:
             failure = self._failure(operation, batch_item_id, exc.reason, exc.message)
             failure.response_payload = getattr(exc, "payload", None)
             return failure, []
-        except TokenError as token_error:
+        except Exception as error:
+            # token and store errors: their Result Reason, from the one table (errors.py)
+            known = translate(error, operation)
+            if known is None:
+                log.exception("unexpected error in the %s handler", operation_name(operation))
             self._run_undo(context.undo_actions, operation)
-            exc = from_token_error(token_error)
-            return self._failure(operation, batch_item_id, exc.reason, exc.message), []
-        except Exception:
-            log.exception("unexpected error in the %s handler", operation_name(operation))
-            self._run_undo(context.undo_actions, operation)
-            return self._failure(operation, batch_item_id, Reason.GeneralFailure,
-                                 f"internal error while processing {operation_name(operation)}"), []
+            if known is None:
+                return self._failure(
+                    operation, batch_item_id, Reason.GeneralFailure,
+                    f"internal error while processing {operation_name(operation)}"), []
+            return self._failure(operation, batch_item_id, known.reason, known.message), []
 
         self._note_identifiers(context, operation, result)
         if result is None:

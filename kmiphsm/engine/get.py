@@ -20,7 +20,7 @@ operation", section 6.1.18).
 - Any other state is fine: Get of a Pre-Active, Deactivated or Compromised key is allowed
   (section 4.57 restricts using a key, not retrieving it). An archived object must be
   recovered first: Object Archived.
-- A Key Wrapping Specification goes to :func:`kmiphsm.engine.keyblocks.wrap_key_block`.
+- A Key Wrapping Specification goes to :func:`kmiphsm.engine.keywrap.wrap_key_block`.
 - A key kept wrapped as it was imported (Import without Key Wrap Type Not Wrapped, section
   6.1.25) is returned as it was given, which is its only form: another Key Format Type or Key
   Compression Type, Key Wrap Type Not Wrapped (the server would have to unwrap it) or a Key
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmiphsm.engine import keyblocks, keymaterial, managed, splitkeys
+from kmiphsm.engine import keyblocks, keymaterial, keywrap, managed, splitkeys
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
@@ -118,8 +118,8 @@ def key_object(context: OperationContext, obj: StoredObject, key: Any, payload: 
         raise KmipError(Reason.NotExtractable,
                         f"object {uid!r} is not extractable: it never leaves the server")
     if payload.key_wrapping_specification is not None:
-        block = keyblocks.wrap_key_block(context, block, payload.key_wrapping_specification,
-                                         key=key, obj=obj)
+        block = keywrap.wrap_key_block(context, block, payload.key_wrapping_specification,
+                                       key=key, obj=obj)
     else:
         if managed.flag(obj.attributes, "Sensitive", False):
             raise KmipError(Reason.Sensitive,

@@ -26,9 +26,10 @@ Certificate        of 8, imported as a generic secret; the token wraps it under 
                    one way for every value beats a second storage path.
 =================  ===========================================================================
 
-Wrapping is a separate concern, plugged in through two functions: :func:`unwrap_key_block`
-(a Register whose Key Block carries Key Wrapping Data) and :func:`wrap_key_block` (a Get with a
-Key Wrapping Specification), both done by :mod:`kmiphsm.engine.keywrap`.
+Wrapping is a separate concern, one layer up: :mod:`kmiphsm.engine.keywrap` (a Register
+whose Key Block carries Key Wrapping Data, a Get with a Key Wrapping Specification) uses this
+module, never the other way round; Register and Get choose between the two
+(:func:`is_wrapped`, the Key Wrapping Specification).
 """
 
 from __future__ import annotations
@@ -100,35 +101,7 @@ class Imported:
     digests: list[dict[str, Any]] | None = None
 
 
-# -- the wrapping hooks ----------------------------------------------------------------------
-
-
-def unwrap_key_block(context: "OperationContext", object_type: int, key_block: KeyBlock,
-                     attributes: Mapping[str, list[Any]], *, extractable: bool,
-                     sensitive: bool) -> Imported:
-    """Import a wrapped Key Block (Key Wrapping Data present, or a Byte String Key Value)
-    into the token, unwrapping it there when the token can (:mod:`kmiphsm.engine.keywrap`)."""
-    from kmiphsm.engine import keywrap
-
-    return keywrap.unwrap_key_block(context, object_type, key_block, attributes,
-                                    extractable=extractable, sensitive=sensitive)
-
-
-def wrap_key_block(context: "OperationContext", key_block: KeyBlock,
-                   specification: Mapping[str, Any], *, key: KeyRef | None = None,
-                   obj: "StoredObject | None" = None) -> KeyBlock:
-    """The Key Block of a Get with a Key Wrapping Specification (KMIP 2.1 section 7.18).
-
-    ``key_block`` is the block the client asked for *without* its Key Value (Key Format Type,
-    algorithm, length): the plaintext never leaves the server for a wrapped Get. ``key`` is
-    the object's token key, wrapped by the token (:mod:`kmiphsm.engine.keywrap`); ``obj`` the
-    object. Extractable has been checked (a non-extractable key is never wrapped); Sensitive
-    has not (a sensitive key may leave wrapped)."""
-    from kmiphsm.engine import keywrap
-
-    if key is None or obj is None:  # pragma: no cover - get.py passes both
-        raise KmipError(Reason.GeneralFailure, "wrapping needs the object and its key")
-    return keywrap.wrap_key_block(context, key_block, specification, key=key, obj=obj)
+# -- Register: what the client gave -----------------------------------------------------
 
 
 def for_hmac_only(attributes: Mapping[str, list[Any]]) -> bool:
@@ -207,11 +180,9 @@ def merged_values(attributes: Mapping[str, list[Any]], more: Mapping[str, list[A
 def import_key_block(context: "OperationContext", object_type: int, key_block: KeyBlock,
                      attributes: Mapping[str, list[Any]], *, extractable: bool,
                      sensitive: bool) -> Imported:
-    """Put a registered Key Block's material into the token (see the module docstring),
-    with the attributes its Key Value carries (:func:`bind_attributes`)."""
-    if is_wrapped(key_block):
-        return unwrap_key_block(context, object_type, key_block, attributes,
-                                extractable=extractable, sensitive=sensitive)
+    """Put a registered Key Block's plaintext material into the token (see the module
+    docstring), with the attributes its Key Value carries (:func:`bind_attributes`). A
+    wrapped Key Block (:func:`is_wrapped`) is :func:`kmiphsm.engine.keywrap.unwrap_key_block`'s."""
     key_value = key_block.key_value
     if not isinstance(key_value, KeyValue):
         raise KmipError(Reason.InvalidField, "the Key Block has no Key Value")

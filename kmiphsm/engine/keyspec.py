@@ -15,16 +15,16 @@ from typing import Any, Mapping
 
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.hsm import Curve, KeyAlgorithm, KeyRef
+from kmiphsm.hsm.hashes import BY_HMAC_ALGORITHM
 from kmiphsm.ttlv import enums, registry
 
 Alg = enums.CryptographicAlgorithm
 RC = enums.RecommendedCurve
 Reason = enums.ResultReason
 
-HMAC_ALGORITHMS: dict[int, int] = {  # algorithm -> default key length (the hash length)
-    Alg.HMAC_SHA1: 160, Alg.HMAC_SHA224: 224, Alg.HMAC_SHA256: 256, Alg.HMAC_SHA384: 384,
-    Alg.HMAC_SHA512: 512,
-}
+#: HMAC Cryptographic Algorithm -> default key length in bits (the hash length)
+HMAC_ALGORITHMS: dict[int, int] = {
+    algorithm: facts.digest_length * 8 for algorithm, facts in BY_HMAC_ALGORITHM.items()}
 CURVES: dict[int, Curve] = {
     RC.P_224: Curve.P_224, RC.P_256: Curve.P_256, RC.P_384: Curve.P_384, RC.P_521: Curve.P_521,
 }

@@ -74,13 +74,13 @@ bind).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from kmiphsm import hsm
-from kmiphsm.engine import cryptoparams, keymaterial, keyspec, managed
-from kmiphsm.engine.errors import KmipError, from_token_error
+from kmiphsm.engine import cryptoparams, keyblocks, keymaterial, keyspec, managed
+from kmiphsm.engine.errors import KmipError
+from kmiphsm.engine.keyblocks import Imported
 from kmiphsm.model.attributes import Attributes, name_from_1x
 from kmiphsm.model.errors import ModelError
 from kmiphsm.model.objects import KeyBlock, KeyValue, KeyWrappingData
@@ -89,7 +89,6 @@ from kmiphsm.ttlv import binary, enums, registry, tags
 
 if TYPE_CHECKING:
     from kmiphsm.engine.context import OperationContext
-    from kmiphsm.engine.keyblocks import Imported
     from kmiphsm.store import StoredObject
 
 ObjectType = enums.ObjectType
@@ -151,15 +150,14 @@ def wrap_key_block(context: "OperationContext", key_block: KeyBlock,
     _wrapping_obj, wrapping_ref, parameters = wrapping_key(context, spec, _WRAPPING)
     encode = encoder(context, obj, key, key_block, spec)
     token = context.token
-    with token_errors():
-        if encode is None:
-            try:
-                wrapped = token.wrap_key(wrapping_ref, key, parameters)
-            except hsm.UnsupportedMechanism:
-                # Not in the token (RSA-OAEP with SHA-2): the same bytes by the host route.
-                wrapped = token.wrap_key(wrapping_ref, key, parameters, encode=_unchanged)
-        else:
-            wrapped = token.wrap_key(wrapping_ref, key, parameters, encode=encode)
+    if encode is None:
+        try:
+            wrapped = token.wrap_key(wrapping_ref, key, parameters)
+        except hsm.UnsupportedMechanism:
+            # Not in the token (RSA-OAEP with SHA-2): the same bytes by the host route.
+            wrapped = token.wrap_key(wrapping_ref, key, parameters, encode=_unchanged)
+    else:
+        wrapped = token.wrap_key(wrapping_ref, key, parameters, encode=encode)
     key_block.key_value = wrapped
     key_block.key_wrapping_data = spec.key_wrapping_data()
     return key_block
@@ -173,8 +171,6 @@ def encoder(context: "OperationContext", obj: "StoredObject", key: hsm.KeyRef,
             key_block: KeyBlock, spec: Specification) -> Callable[[bytes], bytes] | None:
     """What to wrap, from the key's plain value (raw secret, PKCS#8, SubjectPublicKeyInfo, or
     a sealed value): None for the value itself, which the token may wrap on its own."""
-    from kmiphsm.engine import keyblocks
-
     object_type = obj.object_type
     fmt = int(key_block.key_format_type)
     compression = key_block.key_compression_type
@@ -244,10 +240,8 @@ def wrapped_attributes(obj: "StoredObject", names: tuple[str, ...]) -> Attribute
 
 def unwrap_key_block(context: "OperationContext", object_type: int, key_block: KeyBlock,
                      attributes: Mapping[str, list[Any]], *, extractable: bool,
-                     sensitive: bool) -> "Imported":
+                     sensitive: bool) -> Imported:
     """Import a wrapped Key Block into the token (see the module docstring)."""
-    from kmiphsm.engine import keyblocks
-
     data = key_block.key_wrapping_data
     if data is None:
         raise KmipError(Reason.InvalidField, "a Key Value that is a Byte String is a wrapped "
@@ -288,7 +282,7 @@ def unwrap_key_material(context: "OperationContext", object_type: int, key_block
                         attributes: Mapping[str, list[Any]], spec: Specification,
                         wrapped: bytes, unwrapping_ref: hsm.KeyRef,
                         parameters: hsm.CryptographicParameters, *, extractable: bool,
-                        sensitive: bool, structure_form: bool) -> "Imported":
+                        sensitive: bool, structure_form: bool) -> Imported:
     """Unwrap ``wrapped`` in the token, or decrypt it there into this process and import it.
 
     Encoding Option (section 3.3) "specifies the encoding of the Key Value Byte String. If not
@@ -296,8 +290,6 @@ def unwrap_key_material(context: "OperationContext", object_type: int, key_block
     as the structure form has no Key Value Byte String: without an Encoding Option its
     wrapped Key Material is taken as a TTLV-encoded Key Value if it is one, else as the key
     material itself (what is wrapped beside a Key Value structure in the clear)."""
-    from kmiphsm.engine import keyblocks
-
     fmt = int(key_block.key_format_type)
     if not spec.ttlv:
         if structured(fmt):
@@ -307,14 +299,12 @@ def unwrap_key_material(context: "OperationContext", object_type: int, key_block
                             "use TTLV Encoding")
         if fmt in TOKEN_FORMATS.get(object_type, ()):
             try:
-                with token_errors():
-                    return unwrap_in_token(context, object_type, key_block, attributes,
-                                           unwrapping_ref, parameters, wrapped,
-                                           extractable=extractable, sensitive=sensitive)
+                return unwrap_in_token(context, object_type, key_block, attributes,
+                                       unwrapping_ref, parameters, wrapped,
+                                       extractable=extractable, sensitive=sensitive)
             except NotInToken:
                 pass  # decrypted below, then imported
-    with token_errors():
-        plaintext = context.token.unwrap_value(unwrapping_ref, wrapped, parameters)
+    plaintext = context.token.unwrap_value(unwrapping_ref, wrapped, parameters)
     if structure_form and spec.encoding_option is None and not is_key_value_ttlv(plaintext):
         key_value = KeyValue(key_material=plaintext)
     elif spec.ttlv:
@@ -358,11 +348,9 @@ class NotInToken(Exception):
 def unwrap_in_token(context: "OperationContext", object_type: int, key_block: KeyBlock,
                     attributes: Mapping[str, list[Any]], unwrapping_ref: hsm.KeyRef,
                     parameters: hsm.CryptographicParameters, wrapped: bytes, *,
-                    extractable: bool, sensitive: bool) -> "Imported":
+                    extractable: bool, sensitive: bool) -> Imported:
     """C_UnwrapKey of a No Encoding secret (raw) or private key (PKCS#8) into a new token
     key; :class:`NotInToken` when the token has no mechanism or key kind for it."""
-    from kmiphsm.engine import keyblocks
-
     algorithm = _first(attributes, "CryptographicAlgorithm", key_block.cryptographic_algorithm)
     length = _first(attributes, "CryptographicLength", key_block.cryptographic_length)
     if length is not None and (isinstance(length, bool) or not isinstance(length, int)):
@@ -603,21 +591,6 @@ def _agrees(instance: Mapping[str, Any], requested: Mapping[str, Any]) -> bool:
         elif value != mine:
             return False
     return True
-
-
-@contextmanager
-def token_errors() -> Iterator[None]:
-    """Token failures as KMIP results: Feature Not Supported for a mechanism the token lacks,
-    Bad Cryptographic Parameters for parameters wrong for it, the rest as usual
-    (:func:`kmiphsm.engine.errors.from_token_error`)."""
-    try:
-        yield
-    except hsm.UnsupportedMechanism as error:
-        raise KmipError(Reason.FeatureNotSupported, f"key wrapping: {error}") from None
-    except hsm.BadParameters as error:
-        raise KmipError(Reason.BadCryptographicParameters, str(error)) from None
-    except hsm.TokenError as error:
-        raise from_token_error(error) from None
 
 
 def _first(attributes: Mapping[str, list[Any]], name: str, fallback: Any) -> Any:

@@ -35,7 +35,6 @@ from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
 from kmiphsm.model.payloads.locate import LocateRequestPayload, LocateResponsePayload
 from kmiphsm.store import AttributeFilter, LocateQuery
-from kmiphsm.store.errors import InvalidValueError
 from kmiphsm.ttlv import enums
 
 Operation = enums.Operation
@@ -122,14 +121,12 @@ def locate(context: OperationContext, payload: LocateRequestPayload) -> LocateRe
     if "State" in payload.attributes:
         bring_states_up_to_date(context)
     paging = payload.maximum_items is not None or payload.offset_items is not None
-    try:
-        if required_tags:
-            found, total = tagged(context, query, required_tags)
-        else:
-            found = store.locate(query)
-            total = located_items(store, query, found) if paging else len(found)
-    except InvalidValueError as error:
-        raise KmipError(Reason.InvalidField, str(error)) from None
+    # a filter the store cannot represent is its InvalidValueError: Invalid Field (errors.py)
+    if required_tags:
+        found, total = tagged(context, query, required_tags)
+    else:
+        found = store.locate(query)
+        total = located_items(store, query, found) if paging else len(found)
     if total > 1 and (maximum is None or maximum > 1):
         context.batch.id_placeholder = None
     return LocateResponsePayload(located_items=total if paging else None,

@@ -26,6 +26,7 @@ The rules (KMIP 2.1 sections 3.x "State", 4.57 and 6.1; KMIP 1.4 sections 3.22 a
 
 from __future__ import annotations
 
+import functools
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
@@ -216,7 +217,12 @@ def key_ref(obj: StoredObject, *, stored_wrapped: bool = False) -> KeyRef:
                         f"object {obj.unique_identifier!r} is kept wrapped as it was imported "
                         "(Key Wrap Type other than Not Wrapped): the server cannot use it; "
                         "import it with Key Wrap Type Not Wrapped to have it unwrapped")
-    return KeyRef.from_bytes(obj.key_ref)
+    return _parsed_key_ref(obj.key_ref)
+
+
+#: KeyRef.from_bytes, once per distinct reference (a pure function: a KeyRef is immutable
+#: and names its key by value, so a stale entry cannot exist); on every use of a key.
+_parsed_key_ref = functools.lru_cache(maxsize=4096)(KeyRef.from_bytes)
 
 
 #: The server's vendor attribute marking a key kept wrapped as imported (KMIP 2.1 section

@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from kmiphsm.engine import certificates, creation, keyblocks, keyspec, managed, splitkeys
+from kmiphsm.engine import (
+    certificates, creation, keyblocks, keyspec, keywrap, managed, splitkeys,
+)
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
@@ -118,9 +120,11 @@ def prepare_key(context: OperationContext, object_type: int, managed_object: Any
         check_secret_data_type(managed_object.secret_data_type)
     extractable = managed.flag(attributes, "Extractable", True)
     sensitive = managed.flag(attributes, "Sensitive", False)
-    imported = keyblocks.import_key_block(context, object_type, managed_object.key_block,
-                                          attributes, extractable=extractable,
-                                          sensitive=sensitive)
+    block = managed_object.key_block
+    import_block = (keywrap.unwrap_key_block if keyblocks.is_wrapped(block)
+                    else keyblocks.import_key_block)
+    imported = import_block(context, object_type, block, attributes, extractable=extractable,
+                            sensitive=sensitive)
     key = imported.key
     try:
         keyspec.check_quantum_safe(attributes, key.algorithm,

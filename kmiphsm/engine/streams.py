@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -163,17 +162,3 @@ class StreamTable:
         for stream in streams:
             stream.abort()
 
-
-_tables: "weakref.WeakKeyDictionary[Any, StreamTable]" = weakref.WeakKeyDictionary()
-_tables_lock = threading.Lock()
-
-
-def table_of(engine: Any) -> StreamTable:
-    """The stream table of ``engine`` (made on first use)."""
-    table = _tables.get(engine)
-    if table is None:
-        with _tables_lock:
-            table = _tables.get(engine)
-            if table is None:
-                table = _tables[engine] = StreamTable()
-    return table

@@ -65,7 +65,6 @@ from kmiphsm.model.payloads.transfer import (
     ExportRequestPayload, ExportResponsePayload, ImportRequestPayload, ImportResponsePayload,
 )
 from kmiphsm.store import StoredObject
-from kmiphsm.store.errors import DuplicateObjectError
 from kmiphsm.ttlv import enums
 
 Operation = enums.Operation
@@ -135,11 +134,9 @@ def import_(context: OperationContext, payload: ImportRequestPayload) -> ImportR
         if current is not None:
             replaced(context, current)
         creation.check_unique_names(context, attributes, ignore=[uid])
-        try:
-            register.store(context, prepared, unique_identifier=uid, supplied=supplied)
-        except DuplicateObjectError:  # being made by another request this very moment
-            raise KmipError(Reason.ObjectAlreadyExists,
-                            f"an object with the Unique Identifier {uid!r} exists") from None
+        # being made by another request this very moment: the store's DuplicateObjectError,
+        # Object Already Exists (errors.py)
+        register.store(context, prepared, unique_identifier=uid, supplied=supplied)
     return ImportResponsePayload(unique_identifier=uid)
 
 

@@ -72,16 +72,6 @@ class Hash(str, enum.Enum):
     SHA512 = "SHA-512"
 
 
-HASH_LENGTHS: dict[Hash, int] = {
-    Hash.SHA1: 20,
-    Hash.SHA224: 28,
-    Hash.SHA256: 32,
-    Hash.SHA384: 48,
-    Hash.SHA512: 64,
-}
-"""Digest length in bytes of each :class:`Hash`."""
-
-
 class Operation(str, enum.Enum):
     """What a mechanism is used for; the first part of a mechanisms-table key."""
 

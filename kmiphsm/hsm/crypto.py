@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.asymmetric import padding as asymmetric_padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
@@ -21,7 +21,6 @@ from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 
 from kmiphsm.hsm import keyformats, params, streams, templates
 from kmiphsm.hsm.algorithms import (
-    HASH_LENGTHS,
     CryptographicParameters,
     Hash,
     KeyAlgorithm,
@@ -37,10 +36,10 @@ from kmiphsm.hsm.errors import (
     translated,
 )
 from kmiphsm.hsm.handles import KeyHandles
+from kmiphsm.hsm.hashes import HASHES
 from kmiphsm.hsm.keyref import KeyRef
 from kmiphsm.hsm.mechanisms import (
     CURVES,
-    HMAC_MINIMUM_KEY_BYTES,
     ParamKind,
     Recipe,
     Route,
@@ -52,20 +51,6 @@ from kmiphsm.hsm.mechanisms import (
 from kmiphsm.hsm.rsa_encoding import digest_info, oaep_decode, pss_encode
 from kmiphsm.hsm.sessions import SessionPool
 
-_HASHLIB = {
-    Hash.SHA1: "sha1",
-    Hash.SHA224: "sha224",
-    Hash.SHA256: "sha256",
-    Hash.SHA384: "sha384",
-    Hash.SHA512: "sha512",
-}
-_CRYPTOGRAPHY_HASHES: dict[Hash, type[hashes.HashAlgorithm]] = {
-    Hash.SHA1: hashes.SHA1,
-    Hash.SHA224: hashes.SHA224,
-    Hash.SHA256: hashes.SHA256,
-    Hash.SHA384: hashes.SHA384,
-    Hash.SHA512: hashes.SHA512,
-}
 NO_PARAMETERS = CryptographicParameters()
 
 #: RFC 3394 default IV and RFC 5649 alternative IV prefix.
@@ -127,7 +112,7 @@ class CryptoOperations:
             param = build_param(recipe, usage, parameters, iv, aad, parameters.tag_length)
             with self._handles.lease(session, ref) as key, translated():
                 output = key.encrypt(data, mechanism=recipe.mechanism, mechanism_param=param.value)
-        if recipe.params is ParamKind.GCM:
+        if recipe.authenticated:
             split = len(output) - parameters.tag_length
             return Encrypted(output[:split], iv, output[split:])
         return Encrypted(output, iv if recipe.iv_length is not None else None)
@@ -150,7 +135,7 @@ class CryptoOperations:
         if recipe.iv_length is not None and iv is None:
             raise MissingIV("decryption in this mode needs the IV/counter/nonce")
         tag_length = parameters.tag_length
-        if recipe.params is ParamKind.GCM:
+        if recipe.authenticated:
             if not tag:
                 raise BadParameters("GCM decryption needs the authentication tag")
             data, tag_length = data + tag, len(tag)
@@ -247,7 +232,7 @@ class CryptoOperations:
             )
         _require(ref, KeyClass.SECRET)
         tag_length = parameters.tag_length
-        if recipe.params is ParamKind.GCM and not encrypting:
+        if recipe.authenticated and not encrypting:
             if not tag:
                 raise BadParameters("GCM decryption needs the authentication tag with the "
                                     "first part")
@@ -368,7 +353,7 @@ class CryptoOperations:
                     return bytes(key.sign(data, mechanism=recipe.mechanism))
         except InvalidArgument:
             hash_ = usage.hash
-            minimum = HMAC_MINIMUM_KEY_BYTES.get(hash_) if hash_ else None
+            minimum = HASHES[hash_].hmac_minimum_key_bytes if hash_ else None
             if hash_ is None or minimum is None or ref.length_bits >= minimum * 8:
                 raise
             raise InvalidArgument(
@@ -415,14 +400,19 @@ def _message_for_token(recipe: Recipe, usage: Usage, data: bytes, digested: bool
         assert usage.hash is not None
         return digest_info(data, usage.hash)
     if digested and usage.hash is not None:
-        if len(data) != HASH_LENGTHS[usage.hash]:
-            raise InvalidArgument(f"a {usage.hash.value} digest is {HASH_LENGTHS[usage.hash]} "
-                                  "bytes")
+        _check_digest(data, usage.hash)
         return data
     if recipe.route is Route.PREHASH:
         assert usage.hash is not None
-        return hashlib.new(_HASHLIB[usage.hash], data).digest()
+        return hashlib.new(HASHES[usage.hash].hashlib_name, data).digest()
     return data
+
+
+def _check_digest(data: bytes, hash_: Hash) -> None:
+    """A digest the client computed (KMIP Digested Data) must be the hash's length."""
+    length = HASHES[hash_].digest_length
+    if len(data) != length:
+        raise InvalidArgument(f"a {hash_.value} digest is {length} bytes")
 
 
 def build_param(
@@ -468,7 +458,7 @@ def _salt_length(parameters: CryptographicParameters, usage: Usage) -> int:
     """The PSS salt length when signing: the one given, else the message digest length."""
     if parameters.salt_length is None:
         assert usage.hash is not None
-        return HASH_LENGTHS[usage.hash]
+        return HASHES[usage.hash].digest_length
     if parameters.salt_length < 0:
         raise BadParameters("negative salt length")
     return parameters.salt_length
@@ -535,13 +525,11 @@ def _pss_verify_on_host(
     salt: Any = (asymmetric_padding.PSS.AUTO if parameters.salt_length is None
                  else _salt_length(parameters, usage))
     pss = asymmetric_padding.PSS(
-        mgf=asymmetric_padding.MGF1(_CRYPTOGRAPHY_HASHES[mgf_hash]()), salt_length=salt
+        mgf=asymmetric_padding.MGF1(HASHES[mgf_hash].cryptography_hash()), salt_length=salt
     )
-    algorithm: Any = _CRYPTOGRAPHY_HASHES[usage.hash]()
+    algorithm: Any = HASHES[usage.hash].cryptography_hash()
     if digested:
-        if len(data) != HASH_LENGTHS[usage.hash]:
-            raise InvalidArgument(f"a {usage.hash.value} digest is {HASH_LENGTHS[usage.hash]} "
-                                  "bytes")
+        _check_digest(data, usage.hash)
         algorithm = Prehashed(algorithm)
     try:
         _rsa_public_key(ref).verify(signature, data, pss, algorithm)
@@ -561,8 +549,8 @@ def _oaep_encrypt_on_host(
         return public_key.encrypt(
             data,
             asymmetric_padding.OAEP(
-                mgf=asymmetric_padding.MGF1(_CRYPTOGRAPHY_HASHES[mgf_hash]()),
-                algorithm=_CRYPTOGRAPHY_HASHES[usage.hash](),
+                mgf=asymmetric_padding.MGF1(HASHES[mgf_hash].cryptography_hash()),
+                algorithm=HASHES[usage.hash].cryptography_hash(),
                 label=parameters.p_source or None,
             ),
         )

@@ -1,19 +1,7 @@
 """Exceptions raised by :mod:`kmiphsm.hsm`, and the translation from python-pkcs11's.
 
-The engine maps each class to a KMIP Result Reason:
-
-==========================  ================================
-exception                   KMIP Result Reason
-==========================  ================================
-``KeyNotFound``             Item Not Found
-``KeyNotExtractable``       Sensitive / Key Value Not Present
-``UnsupportedMechanism``    Cryptographic Failure / Feature Not Supported
-``CryptographicFailure``    Cryptographic Failure
-``InvalidArgument``         Invalid Field
-``BadParameters``           Bad Cryptographic Parameters (an ``InvalidArgument``)
-``MissingIV``               Missing Initialization Vector (a ``BadParameters``)
-``TokenError``              General Failure
-==========================  ================================
+The engine turns each class into a KMIP Result Reason, in one table
+(:data:`kmiphsm.engine.errors.TRANSLATIONS`); this package knows nothing of KMIP reasons.
 
 Messages never contain key material or PINs.
 """

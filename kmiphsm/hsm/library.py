@@ -30,6 +30,8 @@ CKF_OS_LOCKING_OK = 0x00000002
 CKR_OK = 0
 
 _lock = threading.Lock()
+#: module path -> the library, initialised once. Process state, not a Token's: C_Initialize
+#: is per process, and every Token of the process shares it.
 _loaded: dict[str, Library] = {}
 
 

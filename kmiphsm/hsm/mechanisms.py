@@ -61,8 +61,8 @@ CKM_AES_CMAC and CKM_DES3_CMAC).
 
 Other facts about the token that shape decisions are tables here too: key generation
 (:data:`KEY_TYPES`), curve parameters (:data:`CURVES`), which private keys the token can
-wrap (:data:`WRAPPABLE_PRIVATE_KEYS`), the master key-wrap mechanism, and HMAC minimum key
-lengths.
+wrap (:data:`WRAPPABLE_PRIVATE_KEYS`) and the master key-wrap mechanism; each hash's own
+mechanisms and HMAC minimum key length are its record in :mod:`kmiphsm.hsm.hashes`.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ from kmiphsm.hsm.algorithms import (
     Padding,
 )
 from kmiphsm.hsm.errors import BadParameters, UnsupportedMechanism
+from kmiphsm.hsm.hashes import HASHES
 
 
 class Usage(NamedTuple):
@@ -126,7 +127,9 @@ class Recipe:
 
     ``iv_length`` is the IV (or counter block, or nonce) length generated when the caller gives
     none; ``None`` means the mode takes no IV. ``block_size`` is the cipher block size, for
-    host-side padding and length checks.
+    host-side padding and length checks. ``authenticated``: an authenticated mode (GCM) whose
+    mechanism appends the tag to the ciphertext and takes it appended to the ciphertext to
+    decrypt; the tag travels apart in KMIP (Authenticated Encryption Tag).
     """
 
     mechanism: Mechanism
@@ -134,6 +137,7 @@ class Recipe:
     route: Route = Route.TOKEN
     iv_length: int | None = None
     block_size: int | None = None
+    authenticated: bool = False
 
     @property
     def streamable(self) -> bool:
@@ -179,7 +183,7 @@ MECHANISMS: dict[Usage, Recipe] = {
         Mechanism.AES_CTR, ParamKind.CTR, iv_length=16, block_size=16
     ),
     Usage(E, AES, Mode.GCM, NOPAD, None): Recipe(
-        Mechanism.AES_GCM, ParamKind.GCM, iv_length=12, block_size=16
+        Mechanism.AES_GCM, ParamKind.GCM, iv_length=12, block_size=16, authenticated=True
     ),
     Usage(E, DES3, Mode.ECB, NOPAD, None): Recipe(Mechanism.DES3_ECB, block_size=8),
     Usage(E, DES3, Mode.ECB, PKCS5, None): Recipe(
@@ -204,41 +208,26 @@ MECHANISMS: dict[Usage, Recipe] = {
         Usage(E, RSA, None, OAEP, h): Recipe(Mechanism.RSA_X_509, route=Route.RSA_OAEP_ON_HOST)
         for h in (SHA224, SHA256, SHA384, SHA512)
     },  # and OAEP-SHA-1 with another MGF1 hash: see recipe_for
-    # --- signatures ------------------------------------------------------------------------
-    Usage(S, RSA, None, V15, SHA1): Recipe(Mechanism.SHA1_RSA_PKCS),
-    Usage(S, RSA, None, V15, SHA224): Recipe(Mechanism.SHA224_RSA_PKCS),
-    Usage(S, RSA, None, V15, SHA256): Recipe(Mechanism.SHA256_RSA_PKCS),
-    Usage(S, RSA, None, V15, SHA384): Recipe(Mechanism.SHA384_RSA_PKCS),
-    Usage(S, RSA, None, V15, SHA512): Recipe(Mechanism.SHA512_RSA_PKCS),
-    Usage(S, RSA, None, PSS, SHA1): Recipe(Mechanism.SHA1_RSA_PKCS_PSS, ParamKind.PSS),
-    Usage(S, RSA, None, PSS, SHA224): Recipe(Mechanism.SHA224_RSA_PKCS_PSS, ParamKind.PSS),
-    Usage(S, RSA, None, PSS, SHA256): Recipe(Mechanism.SHA256_RSA_PKCS_PSS, ParamKind.PSS),
-    Usage(S, RSA, None, PSS, SHA384): Recipe(Mechanism.SHA384_RSA_PKCS_PSS, ParamKind.PSS),
-    Usage(S, RSA, None, PSS, SHA512): Recipe(Mechanism.SHA512_RSA_PKCS_PSS, ParamKind.PSS),
+    # --- signatures (each hash's mechanisms: hashes.py) ------------------------------------
+    **{Usage(S, RSA, None, V15, h): Recipe(f.rsa_pkcs_mechanism) for h, f in HASHES.items()},
     **{
-        Usage(S, EC, None, None, h): Recipe(Mechanism.ECDSA, route=Route.PREHASH)
-        for h in (SHA1, SHA224, SHA256, SHA384, SHA512)
+        Usage(S, RSA, None, PSS, h): Recipe(f.rsa_pss_mechanism, ParamKind.PSS)
+        for h, f in HASHES.items()
     },
+    **{Usage(S, EC, None, None, h): Recipe(Mechanism.ECDSA, route=Route.PREHASH) for h in HASHES},
     Usage(S, ED, None, None, None): Recipe(Mechanism.EDDSA),  # pure Ed25519, no context
     # --- signatures of digests the client computed (KMIP Digested Data) ------------------
     **{
         Usage(SD, RSA, None, V15, h): Recipe(Mechanism.RSA_PKCS, route=Route.DIGEST_INFO)
-        for h in (SHA1, SHA224, SHA256, SHA384, SHA512)
+        for h in HASHES
     },
     **{
         Usage(SD, RSA, None, PSS, h): Recipe(Mechanism.RSA_PKCS_PSS, ParamKind.PSS)
-        for h in (SHA1, SHA224, SHA256, SHA384, SHA512)
+        for h in HASHES
     },
-    **{
-        Usage(SD, EC, None, None, h): Recipe(Mechanism.ECDSA, route=Route.PREHASH)
-        for h in (SHA1, SHA224, SHA256, SHA384, SHA512)
-    },
+    **{Usage(SD, EC, None, None, h): Recipe(Mechanism.ECDSA, route=Route.PREHASH) for h in HASHES},
     # --- MACs ------------------------------------------------------------------------------
-    Usage(M, GEN, None, None, SHA1): Recipe(Mechanism.SHA_1_HMAC),
-    Usage(M, GEN, None, None, SHA224): Recipe(Mechanism.SHA224_HMAC),
-    Usage(M, GEN, None, None, SHA256): Recipe(Mechanism.SHA256_HMAC),
-    Usage(M, GEN, None, None, SHA384): Recipe(Mechanism.SHA384_HMAC),
-    Usage(M, GEN, None, None, SHA512): Recipe(Mechanism.SHA512_HMAC),
+    **{Usage(M, GEN, None, None, h): Recipe(f.hmac_mechanism) for h, f in HASHES.items()},
     Usage(M, AES, None, None, None): Recipe(Mechanism.AES_CMAC),
     Usage(M, DES3, None, None, None): Recipe(Mechanism.DES3_CMAC),
     # --- keys wrapped under a client's key (KMIP Key Wrapping Specification) ----------------
@@ -247,11 +236,7 @@ MECHANISMS: dict[Usage, Recipe] = {
     Usage(W, RSA, None, OAEP, SHA1): Recipe(Mechanism.RSA_PKCS_OAEP, ParamKind.OAEP),
     Usage(W, RSA, None, V15, None): Recipe(Mechanism.RSA_PKCS),
     # --- digests -------------------------------------------------------------------------------
-    Usage(D, None, None, None, SHA1): Recipe(Mechanism.SHA_1),
-    Usage(D, None, None, None, SHA224): Recipe(Mechanism.SHA224),
-    Usage(D, None, None, None, SHA256): Recipe(Mechanism.SHA256),
-    Usage(D, None, None, None, SHA384): Recipe(Mechanism.SHA384),
-    Usage(D, None, None, None, SHA512): Recipe(Mechanism.SHA512),
+    **{Usage(D, None, None, None, h): Recipe(f.digest_mechanism) for h, f in HASHES.items()},
     # --- key derivation ---------------------------------------------------------------------
     Usage(DV, EC, None, None, None): Recipe(Mechanism.ECDH1_DERIVE),
     Usage(DV, KeyAlgorithm.X25519, None, None, None): Recipe(Mechanism.ECDH1_DERIVE),
@@ -303,16 +288,6 @@ answers Feature Not Supported with this text."""
 
 TOKEN_OAEP_HASHES: frozenset[tuple[Hash, Hash]] = frozenset({(SHA1, SHA1)})
 """(hash, MGF1 hash) pairs the token's CKM_RSA_PKCS_OAEP accepts; others use the host route."""
-
-HMAC_MINIMUM_KEY_BYTES: dict[Hash, int] = {
-    SHA1: 20,
-    SHA224: 28,
-    SHA256: 32,
-    SHA384: 48,
-    SHA512: 64,
-}
-"""SoftHSM 2.6 refuses HMAC keys shorter than the digest (C_GetMechanismInfo's minimum)."""
-
 
 class KeyKind(NamedTuple):
     """How the token makes one key algorithm."""

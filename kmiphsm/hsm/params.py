@@ -21,27 +21,10 @@ import ctypes
 from dataclasses import dataclass, field
 from typing import Any
 
-from pkcs11 import MGF, GCMParams, Mechanism
+from pkcs11 import GCMParams
 
 from kmiphsm.hsm.algorithms import Hash
-
-HASH_MECHANISMS: dict[Hash, Mechanism] = {
-    Hash.SHA1: Mechanism.SHA_1,
-    Hash.SHA224: Mechanism.SHA224,
-    Hash.SHA256: Mechanism.SHA256,
-    Hash.SHA384: Mechanism.SHA384,
-    Hash.SHA512: Mechanism.SHA512,
-}
-"""PKCS#11 digest mechanism of each hash (also the ``hashAlg`` of OAEP and PSS)."""
-
-MGF1: dict[Hash, MGF] = {
-    Hash.SHA1: MGF.SHA1,
-    Hash.SHA224: MGF.SHA224,
-    Hash.SHA256: MGF.SHA256,
-    Hash.SHA384: MGF.SHA384,
-    Hash.SHA512: MGF.SHA512,
-}
-"""PKCS#11 MGF1 variant of each hash."""
+from kmiphsm.hsm.hashes import HASHES
 
 
 @dataclass(frozen=True)
@@ -100,12 +83,12 @@ def ctr_param(counter_block: bytes) -> MechanismParam:
 
 def oaep_param(hash_: Hash, mgf_hash: Hash, label: bytes | None) -> MechanismParam:
     """``CK_RSA_PKCS_OAEP_PARAMS`` as python-pkcs11's (hashAlg, mgf, source data) tuple."""
-    return MechanismParam((HASH_MECHANISMS[hash_], MGF1[mgf_hash], label or None))
+    return MechanismParam((HASHES[hash_].digest_mechanism, HASHES[mgf_hash].mgf1, label or None))
 
 
 def pss_param(hash_: Hash, mgf_hash: Hash, salt_length: int) -> MechanismParam:
     """``CK_RSA_PKCS_PSS_PARAMS`` as python-pkcs11's (hashAlg, mgf, sLen) tuple."""
-    return MechanismParam((HASH_MECHANISMS[hash_], MGF1[mgf_hash], salt_length))
+    return MechanismParam((HASHES[hash_].digest_mechanism, HASHES[mgf_hash].mgf1, salt_length))
 
 
 class _CK_AES_CBC_ENCRYPT_DATA_PARAMS(ctypes.Structure):

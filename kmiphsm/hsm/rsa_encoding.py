@@ -23,19 +23,12 @@ import hmac
 
 from kmiphsm.hsm.algorithms import Hash
 from kmiphsm.hsm.errors import CryptographicFailure, InvalidArgument
-
-_HASHLIB_NAMES = {
-    Hash.SHA1: "sha1",
-    Hash.SHA224: "sha224",
-    Hash.SHA256: "sha256",
-    Hash.SHA384: "sha384",
-    Hash.SHA512: "sha512",
-}
+from kmiphsm.hsm.hashes import HASHES
 
 
 def mgf1(seed: bytes, length: int, hash_: Hash) -> bytes:
     """MGF1 (RFC 8017 §B.2.1)."""
-    name = _HASHLIB_NAMES[hash_]
+    name = HASHES[hash_].hashlib_name
     output = bytearray()
     counter = 0
     while len(output) < length:
@@ -48,8 +41,8 @@ def oaep_decode(
     encoded: bytes, modulus_bytes: int, hash_: Hash, mgf_hash: Hash, label: bytes = b""
 ) -> bytes:
     """The message inside EM = RSADP(c), left-padded to ``modulus_bytes``."""
-    name = _HASHLIB_NAMES[hash_]
-    h_len = hashlib.new(name).digest_size
+    name = HASHES[hash_].hashlib_name
+    h_len = HASHES[hash_].digest_length
     k = modulus_bytes
     if len(encoded) > k or k < 2 * h_len + 2:
         raise CryptographicFailure("decryption failed")
@@ -92,9 +85,9 @@ def pss_encode(
 ) -> bytes:
     """EM = EMSA-PSS-ENCODE(M, modBits - 1), left-padded to the modulus length in bytes.
     ``digested``: ``message`` is already mHash = Hash(M) (RFC 8017 §9.1.1 step 2)."""
-    name = _HASHLIB_NAMES[hash_]
+    name = HASHES[hash_].hashlib_name
     message_hash = message if digested else hashlib.new(name, message).digest()
-    h_len = hashlib.new(name).digest_size
+    h_len = HASHES[hash_].digest_length
     if len(message_hash) != h_len:
         raise InvalidArgument(f"a {hash_.value} digest is {h_len} bytes")
     em_bits = modulus_bits - 1
@@ -109,20 +102,10 @@ def pss_encode(
     return encoded.rjust((modulus_bits + 7) // 8, b"\x00")
 
 
-DIGEST_INFO_PREFIXES: dict[Hash, bytes] = {
-    Hash.SHA1: bytes.fromhex("3021300906052b0e03021a05000414"),
-    Hash.SHA224: bytes.fromhex("302d300d06096086480165030402040500041c"),
-    Hash.SHA256: bytes.fromhex("3031300d060960864801650304020105000420"),
-    Hash.SHA384: bytes.fromhex("3041300d060960864801650304020205000430"),
-    Hash.SHA512: bytes.fromhex("3051300d060960864801650304020305000440"),
-}
-"""DER of DigestInfo up to the digest (RFC 8017 §9.2 note 1)."""
-
-
 def digest_info(digest: bytes, hash_: Hash) -> bytes:
     """DER DigestInfo of ``digest`` (EMSA-PKCS1-v1_5 without the padding, which the token's
     CKM_RSA_PKCS adds)."""
-    h_len = hashlib.new(_HASHLIB_NAMES[hash_]).digest_size
-    if len(digest) != h_len:
-        raise InvalidArgument(f"a {hash_.value} digest is {h_len} bytes")
-    return DIGEST_INFO_PREFIXES[hash_] + digest
+    facts = HASHES[hash_]
+    if len(digest) != facts.digest_length:
+        raise InvalidArgument(f"a {hash_.value} digest is {facts.digest_length} bytes")
+    return facts.digest_info_prefix + digest

@@ -37,18 +37,19 @@ class _Login:
     users: int = 1
 
 
+#: The login of each token in this process. Process state, not a Token's: PKCS#11 login
+#: belongs to the application, so every Token of the process shares it (module docstring).
 _logins: dict[tuple[int, bytes, str], _Login] = {}
 _logins_lock = threading.Lock()
 
-
-_open_pools = 0
 LOGIN_ATTEMPTS = 4
 LOGIN_RETRY_DELAY = 0.05  # seconds, times the attempt number
 
 
 def open_pools() -> int:
     """How many pools of this process are open (sessions that a re-initialisation would kill)."""
-    return _open_pools
+    with _logins_lock:
+        return sum(login.users for login in _logins.values())
 
 
 def _pin_digest(pin: str) -> bytes:
@@ -69,7 +70,6 @@ class SessionPool:
 
     def open(self) -> None:
         """Log in, or share this process's existing login to the token."""
-        global _open_pools
         digest = _pin_digest(self._user_pin)
         with _logins_lock:
             login = _logins.get(self._key)
@@ -78,7 +78,6 @@ class SessionPool:
                     raise TokenError("login to the token failed: PinIncorrect")
                 login.users += 1
                 self._login = login.session
-                _open_pools += 1
                 return
             try:
                 session = self._log_in()
@@ -92,7 +91,6 @@ class SessionPool:
                 raise TokenError(f"opening a session failed: {type(error).__name__}") from None
             _logins[self._key] = _Login(session, digest)
             self._login = session
-            _open_pools += 1
 
     def _log_in(self) -> pkcs11.Session:
         """Open the login session. SoftHSM reads the token file at C_Login and can fail with
@@ -145,12 +143,10 @@ class SessionPool:
                 session.close()
             except p11.PKCS11Error:
                 pass
-        global _open_pools
         if self._login is None:
             return
         self._login = None
         with _logins_lock:
-            _open_pools -= 1
             login = _logins.get(self._key)
             if login is None:
                 return

@@ -45,7 +45,7 @@ from kmiphsm.hsm.errors import (
     TokenError,
     UnsupportedMechanism,
 )
-from kmiphsm.hsm.mechanisms import ParamKind, Recipe, Route
+from kmiphsm.hsm.mechanisms import Recipe, Route
 
 CKR_OK = 0x0
 CKR_BUFFER_TOO_SMALL = 0x150
@@ -125,6 +125,8 @@ class _CK_FUNCTION_LIST_CIPHER(ctypes.Structure):
     ]
 
 
+#: module path -> its function list. Process state, not a Token's: the C library is loaded
+#: once per process and every Token of the process calls the same functions.
 _functions: dict[str, Any] = {}
 _functions_lock = threading.Lock()
 
@@ -232,7 +234,7 @@ class CipherStream:
             self._fed += len(data)
             if self._host_padding and self.encrypting:
                 output += self._call_update(self._padding())
-            if self.recipe.params is ParamKind.GCM and not self.encrypting:
+            if self.recipe.authenticated and not self.encrypting:
                 if not self._tag:
                     raise BadParameters("GCM decryption needs the authentication tag")
                 output += self._call_update(self._tag)
@@ -242,7 +244,7 @@ class CipherStream:
             raise
         self._close()
         tag = None
-        if self.recipe.params is ParamKind.GCM and self.encrypting:
+        if self.recipe.authenticated and self.encrypting:
             output, tag = output[: -self._tag_length], output[-self._tag_length :]
         if self._host_padding and not self.encrypting:
             return self._unpad(self._held + output), None

@@ -38,6 +38,22 @@ How it is made safe:
 Several processes may use the same token at once, each with its own ``Token`` (open it after
 forking). Several ``Token`` objects of one process share its login to the token (the last
 one closed logs out).
+
+Why a Token and three layers behind it
+======================================
+
+``Token`` is the one port the engine sees: its methods, with their types and docstrings, are
+the whole contract between the server and a token, in one place. Behind it the work is cut
+by what it needs: :class:`~kmiphsm.hsm.lifecycle.KeyLifecycle` makes, imports, exports and
+destroys keys (it needs the master key and the persistent-object lock),
+:class:`~kmiphsm.hsm.crypto.CryptoOperations` uses them (the mechanism table and the host
+routes), :class:`~kmiphsm.hsm.wrapping.ClientKeyWrapping` wraps keys under clients' keys
+(both of the others). Those three exist only while the token is open, so the delegating
+methods below are where "the token is not open" is answered (:attr:`keys`,
+:attr:`operations`, :attr:`wrapping`). The delegations are written out, not generated
+(``__getattr__``) or collapsed into a base class: the port stays readable and checkable as a
+list of signatures, and the engine depends on no layer behind it. The cost is one more
+Python call per operation, well under a microsecond of the ~15 µs an encryption takes.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ payload is read into its typed class (:mod:`kmiphsm.model.payloads`), or kept as
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -99,21 +100,16 @@ class ProtocolVersionKind(Struct):
 
 PROTOCOL_VERSION = ProtocolVersionKind()
 
-_NEGOTIATED: dict[ProtocolVersion, ProtocolVersion | None] = {}
-
-
 def negotiated(requested: ProtocolVersion) -> ProtocolVersion | None:
-    """:func:`kmiphsm.model.version.negotiate`, remembered for the versions seen."""
+    """:func:`kmiphsm.model.version.negotiate`, remembered for the versions seen (a pure
+    function of an immutable version)."""
     try:
-        return _NEGOTIATED[requested]
-    except KeyError:
-        pass
+        return _negotiated(requested)
     except TypeError:  # unhashable values in a hand-made version
         return negotiate(requested)
-    found = negotiate(requested)
-    if len(_NEGOTIATED) < _MAX_VERSIONS:
-        _NEGOTIATED[requested] = found
-    return found
+
+
+_negotiated = functools.lru_cache(maxsize=_MAX_VERSIONS)(negotiate)
 
 
 @dataclass

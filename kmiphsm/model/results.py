@@ -18,6 +18,14 @@ operation; the engine raises the same reason at every version and never branches
   and others answer so, and 1.4 Table 338, the Get errors, has no row for it). Other
   operations on a destroyed object stay Permission Denied (1.4 Table 348: Destroy of an
   object "already destroyed").
+- KMIP 1.x, the attribute operations (1.4 Tables 341-343): Add Attribute of a
+  single-instance attribute that has a value, and Add or Modify Attribute of a Name another
+  object has, are Illegal Operation ("the specified attribute already exists", "trying to
+  add a Name attribute with the same value that another object already has"); Modify
+  Attribute of an attribute the object lacks is Invalid Field ("a specified attribute does
+  not exist (i.e., it needs to first be added)"), while Delete Attribute of one is Item Not
+  Found, the closest reason. Elsewhere (Create, Register, Import) a Name in use stays
+  Invalid Field (1.4 Tables 328, 330).
 """
 
 from __future__ import annotations
@@ -31,10 +39,21 @@ Op = enums.Operation
 
 #: (version, operation or None for every operation, reason) -> what that version answers
 #: instead (see the module docstring); looked up before :data:`OLDER_REASON`.
+VERSIONS_1X = (V1_0, V1_1, V1_2, V1_3, V1_4)
+
+#: (operation, reason) -> what KMIP 1.x answers for it instead (1.4 Tables 338, 341, 342).
+_REASONS_1X: dict[tuple[int, int], int] = {
+    (Op.Get, R.ObjectDestroyed): R.ItemNotFound,
+    (Op.AddAttribute, R.AttributeSingleValued): R.IllegalOperation,
+    (Op.AddAttribute, R.NonUniqueNameAttribute): R.IllegalOperation,
+    (Op.ModifyAttribute, R.NonUniqueNameAttribute): R.IllegalOperation,
+    (Op.ModifyAttribute, R.AttributeNotFound): R.InvalidField,
+}
+
 VERSION_REASONS: dict[tuple[ProtocolVersion, int | None, int], int] = {
     (V2_0, None, R.WrongKeyLifecycleState): R.PermissionDenied,
-    **{(v, Op.Get, R.ObjectDestroyed): R.ItemNotFound
-       for v in (V1_0, V1_1, V1_2, V1_3, V1_4)},
+    **{(v, operation, reason): answer
+       for v in VERSIONS_1X for (operation, reason), answer in _REASONS_1X.items()},
 }
 
 #: (operation, reason) -> the reason that operation's own error table gives for the same

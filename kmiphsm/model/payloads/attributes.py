@@ -47,36 +47,6 @@ from kmiphsm.ttlv import Node, Type, enums, registry, tags
 
 Operation = enums.Operation
 
-# -- Result Reasons ------------------------------------------------------------------------
-
-Reason = enums.ResultReason
-
-#: (KMIP 2.x Result Reason, what KMIP 1.x answers for the same error) of each failure of the
-#: attribute operations (KMIP 2.1 Tables 169, 204, 225, 228, 267, 324; KMIP 1.4 Tables
-#: 339-343). KMIP 2.x names a missing object Object Not Found (the OASIS test case BL-M-4-21
-#: expects it), 1.x Item Not Found.
-OBJECT_NOT_FOUND = (Reason.ObjectNotFound, Reason.ItemNotFound)
-READ_ONLY_ADD = (Reason.ReadOnlyAttribute, Reason.PermissionDenied)
-READ_ONLY_CHANGE = (Reason.AttributeReadOnly, Reason.PermissionDenied)
-SINGLE_VALUED = (Reason.AttributeSingleValued, Reason.IllegalOperation)
-MULTI_VALUED = (Reason.MultiValuedAttribute, Reason.InvalidField)
-MODIFY_NOT_FOUND = (Reason.AttributeNotFound, Reason.InvalidField)
-DELETE_NOT_FOUND = (Reason.AttributeNotFound, Reason.ItemNotFound)
-INSTANCE_NOT_FOUND = (Reason.AttributeInstanceNotFound, Reason.ItemNotFound)
-NON_UNIQUE_NAME = (Reason.NonUniqueNameAttribute, Reason.IllegalOperation)
-WRONG_STATE = (Reason.WrongKeyLifecycleState, Reason.PermissionDenied)
-BAD_VALUE = (Reason.InvalidAttributeValue, Reason.InvalidField)
-
-
-def result_reason(reasons: tuple[int, int], version: ProtocolVersion) -> int:
-    """The reason of ``reasons`` (a pair above) that a response of ``version`` carries: the
-    2.x one if that version's Result Reason enumeration has it, else the 1.x one."""
-    preferred, fallback = reasons
-    if spec_data.enum_value_in_version("ResultReason", int(preferred), str(version)):
-        return preferred
-    return fallback
-
-
 #: Tags that KMIP 1.x has but not as attributes: Key Format Type became an attribute in KMIP
 #: 2.0 (KMIP 2.1 section 4.26); in 1.x it is a field of the Key Block only.
 NOT_ATTRIBUTES_1X = frozenset({"KeyFormatType"})

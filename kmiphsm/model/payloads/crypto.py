@@ -21,10 +21,10 @@ from typing import Any
 from kmiphsm.model.attributes import Attributes
 from kmiphsm.model.codec import (
     ATTRIBUTES, BOOLEAN, BYTE_STRING, ENUMERATION, INTEGER, PLAIN, UNIQUE_IDENTIFIER, Structure,
-    field,
+    field, specs,
 )
 from kmiphsm.model.payloads.registry import request_payload, response_payload
-from kmiphsm.model.version import V1_4
+from kmiphsm.model.version import V1_4, ProtocolVersion
 from kmiphsm.ttlv import enums
 
 Operation = enums.Operation
@@ -59,6 +59,21 @@ class EncryptResponsePayload(Structure):
     correlation_value: bytes | None = field("CorrelationValue", BYTE_STRING)
     authenticated_encryption_tag: bytes | None = field(
         "AuthenticatedEncryptionTag", BYTE_STRING, since=V1_4)
+
+
+def tag_not_returned(version: ProtocolVersion) -> str | None:
+    """Why an Encrypt response of ``version`` cannot return an authenticated mode's tag, or
+    None if it can. The Authenticated Encryption Tag came with KMIP 1.4 (section 2.1.23):
+    before it, a GCM ciphertext could never be decrypted, so the engine refuses GCM there
+    (Feature Not Supported) without knowing which versions those are."""
+    tag_field = _TAG_FIELD
+    if tag_field.in_version(version):
+        return None
+    return (f"KMIP {tag_field.since} or later: KMIP {version} has no Authenticated "
+            "Encryption Tag to return")
+
+
+_TAG_FIELD = dict(specs(EncryptResponsePayload))["authenticated_encryption_tag"]
 
 
 @request_payload(Operation.Decrypt)
