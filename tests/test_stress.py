@@ -1,9 +1,9 @@
 """Stress: several client threads drive two worker processes, and so the token from several
 threads of several processes at once, with a mix of operations for a while; nothing fails.
 
-SoftHSM 2.6.1 races when used from several threads (DESIGN.md, "Threads and SoftHSM"): the
-failures are intermittent, so this test makes the concurrency happen on purpose and long
-enough. A real ``twistd kmiphsm`` with ``[server] workers = 2`` is driven by
+SoftHSM 2.6.1 races when used from several threads (docs/architecture.md, "Threads and
+SoftHSM"): the failures are intermittent, so this test makes the concurrency happen on
+purpose and long enough. A real ``twistd kmiphsm`` with ``[server] workers = 2`` is driven by
 :data:`THREADS` client threads, each over its own TLS connection, the connections spread
 over both workers (each client finds the worker holding its connection in /proc and
 reconnects until the spread is even). For :data:`SECONDS` seconds (``KMIPHSM_STRESS_SECONDS``,

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
@@ -101,9 +100,3 @@ def attributes(certificate_type: int, value: bytes) -> dict[str, list[Any]]:
         result["CryptographicLength"] = [255]
     return result
 
-
-def public_key_info(value: bytes) -> bytes:
-    """The SubjectPublicKeyInfo DER of an X.509 certificate's key (for the operations that
-    use a certificate as its public key: ``context.token.import_public_key``)."""
-    return load(value).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

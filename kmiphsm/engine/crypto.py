@@ -26,8 +26,10 @@ Results (besides those of :mod:`kmiphsm.engine.managed`):
 * Signature Verify and MAC Verify answer a wrong signature or MAC with Validity Indicator
   Invalid, not with a failure.
 
-Streamed operations (Correlation Value, Init / Final Indicator) are in
-:mod:`kmiphsm.engine.streams`.
+Streamed operations (Correlation Value, Init / Final Indicator) run here too: Encrypt and
+Decrypt as a multi-part operation in the token (:func:`_cipher_stream`), the others gathered
+and done at the final part (:func:`_buffered_stream`); :mod:`kmiphsm.engine.streams` keeps
+their state between requests.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Derivation Methods (KMIP 2.1 section 11.14) and what the token can do:
 * ``HMAC``, ``HASH``, ``PBKDF2``, ``HKDF``, ``NIST800-108-*``, ``AWS Signature Version 4``:
   Feature Not Supported. SoftHSM 2.6 has no mechanism that derives a key this way, and
   computing one on the host would put the derived key in the server's memory in plaintext,
-  which kmiphsm never does (DESIGN.md, "Keys and the token").
+  which kmiphsm never does (docs/architecture.md, "Keys and the token").
 
 The client gives the new object's Cryptographic Length, and for a Symmetric Key its
 Cryptographic Algorithm (AES or HMAC-SHA*); a length beyond what the method yields is Invalid

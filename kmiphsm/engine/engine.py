@@ -147,8 +147,6 @@ class Engine:
         self.clock = clock
         #: (operation, version) -> whether that version has the operation
         self._in_version: dict[tuple[int, ProtocolVersion], bool] = {}
-        #: the test case between Interop Begin and End (see engine/interop.py)
-        self.interop_identifier: str | None = None
 
     def is_admin(self, identity: Identity) -> bool:
         return identity.name in self.admins

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from kmiphsm.engine import tagging
 from kmiphsm.engine.errors import KmipError
@@ -426,10 +426,6 @@ def touch(context: "OperationContext", obj: StoredObject) -> None:
 def visible_owner(context: "OperationContext") -> str | None:
     """The owner a Locate is restricted to (None for an administrator: every owner)."""
     return None if context.is_admin else context.identity.name
-
-
-def names_of(values: Iterable[Any]) -> list[str]:
-    return [v.get("NameValue") if isinstance(v, dict) else str(v) for v in values]
 
 
 def destroy_quietly(context: "OperationContext", key: KeyRef) -> None:

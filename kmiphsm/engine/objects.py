@@ -1,7 +1,8 @@
-"""Operations that make managed objects: Create (KMIP 2.1 section 6.1.8, 1.4 section 4.1) and
-Create Key Pair (2.1 section 6.1.9, 1.4 section 4.2); importing this module also registers
-the rest of the family: Register (:mod:`.register`), Get (:mod:`.get`), Re-key and Re-key Key
-Pair (:mod:`.rekey`).
+"""Operations that generate managed objects: Create (KMIP 2.1 section 6.1.8, 1.4 section 4.1)
+and Create Key Pair (2.1 section 6.1.9, 1.4 section 4.2). The rest of the family has modules
+of its own, each registering its handlers (:data:`kmiphsm.engine.registry.HANDLER_MODULES`):
+Register (:mod:`.register`), Get (:mod:`.get`), Re-key and Re-key Key Pair (:mod:`.rekey`);
+what they share is in :mod:`.creation`.
 
 Keys are generated inside the token; the objects are stored only once their keys exist, in
 one store transaction, and the keys are destroyed again if the objects cannot be stored (see

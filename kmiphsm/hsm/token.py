@@ -4,8 +4,8 @@ Threads
 =======
 
 Any thread may call any method at any time; calls run on the caller's thread. This is the
-"re-initialise with CKF_OS_LOCKING_OK" option of DESIGN.md, chosen over "one dedicated PKCS#11
-thread that every call is handed to" after measuring both (AES-256-GCM encrypt of 64 bytes,
+"re-initialise with CKF_OS_LOCKING_OK" option of docs/architecture.md ("Threads and SoftHSM"),
+chosen over "one dedicated PKCS#11 thread that every call is handed to" after measuring both (AES-256-GCM encrypt of 64 bytes,
 SoftHSM 2.6.1, 2 cores; ``KMIPHSM_HSM_BENCH=1 trial tests.test_hsm_threads``):
 
 =============================================  =================  ===================

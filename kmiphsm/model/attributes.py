@@ -99,9 +99,6 @@ class Attributes(MutableMapping[str, list[AttrValue]]):
                 result.add(name, value)
         return result
 
-    def as_dict(self) -> dict[str, list[AttrValue]]:
-        return {name: list(values) for name, values in self._values.items()}
-
 
 # -- names ------------------------------------------------------------------------
 
