@@ -58,7 +58,7 @@ SIGNATURE_ALGORITHMS: dict[x509.ObjectIdentifier, int] = {
 }
 
 
-def load(value: bytes) -> x509.Certificate:
+def parse(value: bytes) -> x509.Certificate:
     """The X.509 certificate of DER ``value`` (Invalid Field if it is not one)."""
     try:
         return x509.load_der_x509_certificate(value)
@@ -75,7 +75,7 @@ def attributes(certificate_type: int, value: bytes) -> dict[str, list[Any]]:
     }
     if certificate_type != enums.CertificateType.X_509:
         return result
-    certificate = load(value)
+    certificate = parse(value)
     for prefix, name in (("CertificateSubject", certificate.subject),
                          ("CertificateIssuer", certificate.issuer)):
         for attribute in name:

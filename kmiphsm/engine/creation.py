@@ -12,7 +12,7 @@ Re-key and Re-key Key Pair (KMIP 2.1 sections 6.1.8, 6.1.9, 6.1.43, 6.1.46, 6.1.
   Attributes for single-instance attributes; for multi-instance attributes each key gets the
   union of the common and its own. The attributes of Table 191 (algorithm, length, domain and
   cryptographic parameters) are the same for both halves.
-- :func:`atomic`: the store writes of one operation in one transaction; if it fails, the
+- :func:`transaction_or_destroy`: the store writes of one operation in one transaction; if it fails, the
   token keys made for it are destroyed and nothing is left behind.
 """
 
@@ -57,9 +57,12 @@ PAIR_SHARED = ("CryptographicAlgorithm", "CryptographicLength", "CryptographicDo
 
 
 @contextmanager
-def atomic(context: "OperationContext", keys: Iterable["KeyRef"] = ()) -> Iterator[None]:
-    """One store transaction for the block. If it raises, the undo actions registered inside
-    it are dropped (the rollback undid their writes) and ``keys`` are destroyed."""
+def transaction_or_destroy(context: "OperationContext",
+                           keys: Iterable["KeyRef"] = ()) -> Iterator[None]:
+    """One store transaction for the block (never inside another: it is the operation's
+    own). If it raises, the undo actions registered inside it are dropped (the rollback
+    undid their writes) and ``keys``, the token keys made for the new objects, are
+    destroyed."""
     marker = len(context.undo_actions)
     try:
         with context.store.transaction():
@@ -79,7 +82,7 @@ def store_key_object(context: "OperationContext", object_type: int,
                      value: bytes | None = None, generated: bool = True,
                      digests: list[dict[str, Any]] | None = None,
                      supplied: Mapping[str, list[Any]] | None = None) -> StoredObject:
-    """Insert a new object holding ``key`` (call inside :func:`atomic`). Its Key Format Type
+    """Insert a new object holding ``key`` (call inside :func:`transaction_or_destroy`). Its Key Format Type
     is ``key_format_type`` if given, else the server's default for it; its Digest is computed
     (from ``value``, the key as the request brought it, if given: see
     :func:`keyblocks.key_digests`); a key the token ``generated`` gets its Random Number
@@ -106,7 +109,7 @@ def store_blob_object(context: "OperationContext", object_type: int,
                       unique_identifier: str | None = None,
                       supplied: Mapping[str, list[Any]] | None = None) -> StoredObject:
     """Insert an object whose value is a sealed blob (Opaque Object, Certificate): no key
-    attributes, the blob as its key reference (call inside :func:`atomic`)."""
+    attributes, the blob as its key reference (call inside :func:`transaction_or_destroy`)."""
     attributes = {"Fresh": [True], **attributes}  # section 4.24, unless the client said False
     obj = managed.new_object(context, object_type, attributes,
                              server_attributes=server_attributes,
@@ -147,7 +150,7 @@ def checked_secret_format(object_type: int, requested: int | None) -> int | None
     allowed = (keymaterial.SECRET_FORMATS if object_type == ObjectType.SymmetricKey
                else keymaterial.SECRET_DATA_FORMATS)
     if requested not in allowed:
-        raise keymaterial.not_supported(requested, f"a {keyblocks.registry_name(object_type)}")
+        raise keymaterial.not_supported(requested, f"a {managed.object_type_name(object_type)}")
     return requested
 
 
@@ -283,7 +286,7 @@ def store_pair(context: "OperationContext", private_key: "KeyRef", public_key: "
         sensitive=managed.flag(public_attributes, "Sensitive", False))
     store = context.store
     private_uid, public_uid = store.new_unique_identifier(), store.new_unique_identifier()
-    with atomic(context, [private_key, public_key]):
+    with transaction_or_destroy(context, [private_key, public_key]):
         private_format = formats.of(ObjectType.PrivateKey, private_key)
         public_format = formats.of(ObjectType.PublicKey, public_key)
         if before is not None:

@@ -55,7 +55,6 @@ from kmiphsm.model.payloads.crypto import (
     SignResponsePayload,
 )
 from kmiphsm.store import StoredObject
-from kmiphsm.store.errors import NestedTransactionError
 from kmiphsm.ttlv import enums, registry
 
 Operation = enums.Operation
@@ -97,35 +96,29 @@ def use_key(context: OperationContext, unique_identifier: Any, usage: int, *, pr
     """The key object and its token reference, if it may be used for ``usage`` now."""
     obj = managed.load(context, unique_identifier)
     if obj.object_type not in object_types:
-        kinds = " or ".join(_type_name(t) for t in object_types)
+        kinds = " or ".join(managed.printed_object_type(t) for t in object_types)
         raise KmipError(Reason.InvalidObjectType,
-                        f"{operation} needs a {kinds}, not a {_type_name(obj.object_type)}")
+                        f"{operation} needs a {kinds}, not a {managed.printed_object_type(obj.object_type)}")
     managed.require_use(context, obj, usage, protect=protect)
-    return obj, key_ref(obj)
+    return obj, key_of(obj)
 
 
 _KEY_REFS: dict[bytes, hsm.KeyRef] = {}
 _KEY_REFS_LIMIT = 4096
 
 
-def key_ref(obj: StoredObject) -> hsm.KeyRef:
-    """The token reference of ``obj`` (:func:`kmiphsm.engine.managed.key_ref`), parsed once
+def key_of(obj: StoredObject) -> hsm.KeyRef:
+    """The token reference of ``obj`` (:func:`kmiphsm.engine.managed.key_of`), parsed once
     per distinct reference: a bounded dict (a KeyRef is immutable and names its key by value,
     so a stale entry cannot exist)."""
     raw = obj.key_ref
     found = _KEY_REFS.get(raw) if raw is not None else None
     if found is None:
-        found = managed.key_ref(obj)
+        found = managed.key_of(obj)
         if len(_KEY_REFS) >= _KEY_REFS_LIMIT:
             _KEY_REFS.clear()
         _KEY_REFS[raw] = found  # type: ignore[index]
     return found
-
-
-def _type_name(object_type: int) -> str:
-    name = registry.enum_name("ObjectType", int(object_type)) or str(object_type)
-    return {"SymmetricKey": "Symmetric Key", "PublicKey": "Public Key",
-            "PrivateKey": "Private Key", "SecretData": "Secret Data"}.get(name, name)
 
 
 def parameters(requested: Any, obj: StoredObject, ref: hsm.KeyRef) -> Resolved:
@@ -160,10 +153,7 @@ def allocate_usage(context: OperationContext, obj: StoredObject, data_length: in
     Permission Denied when not enough is left. Atomic in the store (one transaction)."""
     if "UsageLimits" not in obj.attributes:
         return
-    try:
-        with context.store.transaction():
-            _allocate(context, obj.unique_identifier, data_length)
-    except NestedTransactionError:  # the caller's transaction already covers it
+    with managed.joined_transaction(context.store):
         _allocate(context, obj.unique_identifier, data_length)
 
 
@@ -196,7 +186,7 @@ def required(value: bytes | None, name: str, operation: str) -> bytes:
 def server_iv(context: OperationContext, resolved: Resolved) -> bytes | None:
     """An IV of the client's IV Length, when it wants one generated (else the token makes
     one of the mode's usual length)."""
-    mode = resolved.token.block_cipher_mode
+    mode = resolved.parameters.block_cipher_mode
     if resolved.iv_length_bits is None or mode not in _IV_MODES:
         return None
     with token_errors():
@@ -224,7 +214,7 @@ def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> Encryp
                        operation="Encrypt")
     resolved = parameters(payload.cryptographic_parameters, obj, ref)
     data = required(payload.data, "Data", "Encrypt")
-    if resolved.token.block_cipher_mode is hsm.Mode.GCM and context.version < V1_4:
+    if resolved.parameters.block_cipher_mode is hsm.Mode.GCM and context.version < V1_4:
         # before KMIP 1.4 no response field carries the tag: the ciphertext could never be
         # decrypted (KMIP 1.4 section 2.1.23 added the Authenticated Encryption Tag)
         raise KmipError(Reason.FeatureNotSupported,
@@ -236,7 +226,7 @@ def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> Encryp
         iv = server_iv(context, resolved)
     try:  # what token_errors() does, without a generator on the hot path
         result = context.token.encrypt(
-            ref, data, resolved.token, iv=iv,
+            ref, data, resolved.parameters, iv=iv,
             aad=payload.authenticated_encryption_additional_data)
     except hsm.TokenError as error:
         raise token_failure(error) from None
@@ -260,7 +250,7 @@ def decrypt(context: OperationContext, payload: DecryptRequestPayload) -> Decryp
     _check_tag(resolved, tag)
     try:  # what token_errors() does, without a generator on the hot path
         plaintext = context.token.decrypt(
-            ref, data, resolved.token, iv=payload.iv_counter_nonce,
+            ref, data, resolved.parameters, iv=payload.iv_counter_nonce,
             aad=payload.authenticated_encryption_additional_data, tag=tag)
     except hsm.TokenError as error:
         raise token_failure(error) from None
@@ -271,7 +261,7 @@ def _check_unwrap_oracle(obj: StoredObject, resolved: Resolved) -> None:
     """A key that may wrap keys (Wrap Key usage) does not decrypt in the AES key wrap modes:
     Get of a sensitive key wrapped under it followed by such a Decrypt would give the key in
     plaintext (the PKCS#11 "wrap then decrypt" attack)."""
-    if resolved.token.block_cipher_mode not in (hsm.Mode.NIST_KEY_WRAP,
+    if resolved.parameters.block_cipher_mode not in (hsm.Mode.NIST_KEY_WRAP,
                                                 hsm.Mode.AES_KEY_WRAP_PADDING):
         return
     mask = managed.first(obj, "CryptographicUsageMask")
@@ -283,10 +273,10 @@ def _check_unwrap_oracle(obj: StoredObject, resolved: Resolved) -> None:
 
 
 def _check_tag(resolved: Resolved, tag: bytes | None) -> None:
-    if tag is not None and resolved.tag_length_given and len(tag) != resolved.token.tag_length:
+    if tag is not None and resolved.tag_length_given and len(tag) != resolved.parameters.tag_length:
         raise KmipError(Reason.BadCryptographicParameters,
                         f"the Authenticated Encryption Tag is {len(tag)} bytes but the Tag "
-                        f"Length is {resolved.token.tag_length}")
+                        f"Length is {resolved.parameters.tag_length}")
 
 
 def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool) -> Any:
@@ -313,7 +303,7 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
             iv = server_iv(context, resolved)
         with token_errors():
             cipher = context.token.start_stream(
-                ref, resolved.token, encrypting=encrypting, iv=iv,
+                ref, resolved.parameters, encrypting=encrypting, iv=iv,
                 aad=payload.authenticated_encryption_additional_data, tag=tag)
         generated_iv = cipher.iv if encrypting and payload.iv_counter_nonce is None else None
         stream = Stream(int(operation), owner, obj.unique_identifier, cipher=cipher)
@@ -402,7 +392,7 @@ def sign(context: OperationContext, payload: SignRequestPayload) -> SignResponse
     data, digested = _signed_data(payload, "Sign")
     allocate_usage(context, obj, len(data))
     with token_errors():
-        signature = context.token.sign(ref, data, resolved.token, digested=digested)
+        signature = context.token.sign(ref, data, resolved.parameters, digested=digested)
     return SignResponsePayload(unique_identifier=obj.unique_identifier, signature_data=signature)
 
 
@@ -417,7 +407,7 @@ def signature_verify(context: OperationContext,
     data, digested = _signed_data(payload, "Signature Verify")
     signature = required(payload.signature_data, "Signature Data", "Signature Verify")
     with token_errors():
-        valid = context.token.verify(ref, data, signature, resolved.token, digested=digested)
+        valid = context.token.verify(ref, data, signature, resolved.parameters, digested=digested)
     return SignatureVerifyResponsePayload(unique_identifier=obj.unique_identifier,
                                           validity_indicator=validity(valid))
 
@@ -438,7 +428,7 @@ def mac_parameters(requested: Any, obj: StoredObject, ref: hsm.KeyRef) -> Resolv
         fields = {k: v for k, v in fields.items() if k != "BlockCipherMode"}
     resolved = cryptoparams.translate(fields, ref.algorithm)
     if ref.algorithm is hsm.KeyAlgorithm.GENERIC_SECRET and \
-            resolved.token.hashing_algorithm is None:
+            resolved.parameters.hashing_algorithm is None:
         own = managed.first(obj, "CryptographicAlgorithm")
         hash_ = cryptoparams.HMAC_HASHES.get(int(own)) if isinstance(own, int) else None
         if hash_ is not None:
@@ -456,7 +446,7 @@ def mac(context: OperationContext, payload: MACRequestPayload) -> MACResponsePay
     data = required(payload.data, "Data", "MAC")
     allocate_usage(context, obj, len(data))
     with token_errors():
-        value = context.token.mac(ref, data, resolved.token)
+        value = context.token.mac(ref, data, resolved.parameters)
     return MACResponsePayload(unique_identifier=obj.unique_identifier, mac_data=value)
 
 
@@ -471,7 +461,7 @@ def mac_verify(context: OperationContext,
     data = required(payload.data, "Data", "MAC Verify")
     expected = required(payload.mac_data, "MAC Data", "MAC Verify")
     with token_errors():
-        valid = context.token.mac_verify(ref, data, expected, resolved.token)
+        valid = context.token.mac_verify(ref, data, expected, resolved.parameters)
     return MACVerifyResponsePayload(unique_identifier=obj.unique_identifier,
                                     validity_indicator=validity(valid))
 

@@ -36,6 +36,7 @@ from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.crypto import token_errors, use_key
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import curve_enum, secret_spec
+from kmiphsm.model.attributes import first_value
 from kmiphsm.engine.registry import handler
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
 from kmiphsm.model.payloads.crypto import DeriveKeyRequestPayload, DeriveKeyResponsePayload
@@ -106,7 +107,7 @@ def derive_key(context: OperationContext,
 
 
 def _new_key_spec(object_type: int, attributes: Mapping[str, list[Any]]) -> tuple[hsm.KeyAlgorithm, int]:
-    length = _first(attributes, "CryptographicLength")
+    length = first_value(attributes, "CryptographicLength")
     if length is None:
         raise KmipError(Reason.InvalidField,
                         "Derive Key needs the Cryptographic Length of the new object")
@@ -115,7 +116,7 @@ def _new_key_spec(object_type: int, attributes: Mapping[str, list[Any]]) -> tupl
             raise KmipError(Reason.InvalidField,
                             "Secret Data length must be a multiple of 8 bits")
         return hsm.KeyAlgorithm.GENERIC_SECRET, length
-    if _first(attributes, "CryptographicAlgorithm") is None:
+    if first_value(attributes, "CryptographicAlgorithm") is None:
         raise KmipError(Reason.InvalidField,
                         "Derive Key of a Symmetric Key needs its Cryptographic Algorithm")
     spec = secret_spec(attributes)
@@ -123,11 +124,6 @@ def _new_key_spec(object_type: int, attributes: Mapping[str, list[Any]]) -> tupl
         raise KmipError(Reason.FeatureNotSupported,
                         "Derive Key makes AES and HMAC keys (and Secret Data)")
     return spec.algorithm, spec.length
-
-
-def _first(attributes: Mapping[str, list[Any]], name: str) -> Any:
-    values = attributes.get(name)
-    return values[0] if values else None
 
 
 def _with_client_links(attributes: Mapping[str, list[Any]],
@@ -165,7 +161,7 @@ def _ecdh(context: OperationContext, uids: list[Any], parameters: Mapping[str, A
         if peer.object_type != ObjectType.PublicKey:
             raise KmipError(Reason.InvalidObjectType,
                             "the second Unique Identifier must name the peer's Public Key")
-        peer_ref = managed.key_ref(peer)
+        peer_ref = managed.key_of(peer)
         with token_errors():
             point = hsm.public_point(context.token.export_public_key(peer_ref))
         bases.append(peer.unique_identifier)
@@ -205,11 +201,11 @@ def _encrypt(context: OperationContext, uids: list[Any], parameters: Mapping[str
     resolved = cryptoparams.resolve(parameters.get("CryptographicParameters"),
                                     base.attributes.get("CryptographicParameters"),
                                     base_ref.algorithm)
-    mode = resolved.token.block_cipher_mode
+    mode = resolved.parameters.block_cipher_mode
     if mode not in (hsm.Mode.CBC, hsm.Mode.ECB):
         raise KmipError(Reason.BadCryptographicParameters,
                         "derivation by encryption needs Block Cipher Mode CBC or ECB")
-    if resolved.token.padding_method not in (None, hsm.Padding.NONE):
+    if resolved.parameters.padding_method not in (None, hsm.Padding.NONE):
         raise KmipError(Reason.BadCryptographicParameters,
                         "derivation by encryption takes no padding")
     data = _one_data(parameters)

@@ -36,7 +36,7 @@ Destroy and the token
 Destroying key material cannot be undone, so Destroy goes in two steps:
 
 1. the store marks the object Destroyed (state, Destroy Date) but keeps its key reference:
-   from then on no operation uses the key (:func:`kmiphsm.engine.managed.key_ref` refuses a
+   from then on no operation uses the key (:func:`kmiphsm.engine.managed.key_of` refuses a
    destroyed object);
 2. :func:`finish_destroy` destroys the key in the token (a persistent object is deleted; a
    wrapped key's cached session copy is dropped) and then forgets the reference (for a
@@ -123,7 +123,7 @@ class Snapshot:
         then leaves the item's Success: it was not undone)."""
         def restore() -> None:
             uid = self.unique_identifier
-            with managed.atomic(store):
+            with managed.joined_transaction(store):
                 current = store.get(uid)
                 if current is None or int(current.state) != expected_state or (
                         expected_archived is not None and current.archived != expected_archived):
@@ -173,7 +173,7 @@ def set_state(context: OperationContext, obj: StoredObject, state: int) -> None:
 def activate(context: OperationContext, payload: ActivateRequestPayload
              ) -> ActivateResponsePayload:
     """KMIP 2.1 section 6.1.1: Pre-Active -> Active; Activation Date = now."""
-    with managed.atomic(context.store):
+    with managed.joined_transaction(context.store):
         obj = managed.load(context, payload.unique_identifier)
         not_archived(obj)
         if obj.state != State.PreActive:
@@ -206,7 +206,7 @@ def revoke(context: OperationContext, payload: RevokeRequestPayload) -> RevokeRe
     revocation: dict[str, Any] = {"RevocationReasonCode": int(code)}
     if reason.revocation_message is not None:
         revocation["RevocationMessage"] = reason.revocation_message
-    with managed.atomic(context.store):
+    with managed.joined_transaction(context.store):
         obj = managed.load(context, payload.unique_identifier)
         not_archived(obj)
         moment = managed.now(context)
@@ -244,7 +244,7 @@ def destroy(context: OperationContext, payload: DestroyRequestPayload) -> Destro
     and Compromised ones (transition 9; KMIP 1.4 Table 348): an Active key must be revoked
     first. See the module docstring for the two steps and Undo batches."""
     store = context.store
-    with managed.atomic(store):
+    with managed.joined_transaction(store):
         obj = managed.load(context, payload.unique_identifier)
         not_archived(obj)
         if obj.state in managed.DESTROYED_STATES:
@@ -321,7 +321,7 @@ def _finish_later(store: Any, token: Any, unique_identifier: str, raw_key_ref: b
 def archive(context: OperationContext, payload: ArchiveRequestPayload) -> ArchiveResponsePayload:
     """KMIP 2.1 section 6.1.4: the object goes to archival storage (the store flags it;
     Archive Date = now, section 4.5); until Recover it cannot be used (Object Archived)."""
-    with managed.atomic(context.store):
+    with managed.joined_transaction(context.store):
         obj = managed.load(context, payload.unique_identifier)
         if obj.archived:
             raise KmipError(Reason.ObjectArchived,
@@ -338,7 +338,7 @@ def archive(context: OperationContext, payload: ArchiveRequestPayload) -> Archiv
 def recover(context: OperationContext, payload: RecoverRequestPayload) -> RecoverResponsePayload:
     """KMIP 2.1 section 6.1.42: the object is on-line again; Archive Date is deleted
     (section 4.5). Recovering an on-line object changes nothing."""
-    with managed.atomic(context.store):
+    with managed.joined_transaction(context.store):
         obj = managed.load(context, payload.unique_identifier)
         if obj.archived:
             before = Snapshot(obj, ("ArchiveDate", "LastChangeDate"))

@@ -36,8 +36,8 @@ from kmiphsm.engine.keyspec import algorithm_enum, curve_enum
 from kmiphsm.hsm import KeyRef, TokenError
 from kmiphsm.model import attribute_values, spec_data
 from kmiphsm.model.attribute_rules import rule
-from kmiphsm.model.attributes import VENDOR_ATTRIBUTE
-from kmiphsm.store import StoredObject
+from kmiphsm.model.attributes import VENDOR_ATTRIBUTE, first_value
+from kmiphsm.store import DESTROYED_STATES, StoredObject
 from kmiphsm.store.errors import NestedTransactionError
 from kmiphsm.ttlv import enums, registry
 
@@ -52,9 +52,6 @@ Usage = enums.CryptographicUsageMask
 
 #: States in which an object can be used to process (decrypt, verify) but not protect.
 PROCESS_ONLY_STATES = frozenset({State.Deactivated, State.Compromised})
-
-#: States whose key material is gone (or going: see :mod:`kmiphsm.engine.lifecycle`).
-DESTROYED_STATES = frozenset({State.Destroyed, State.DestroyedCompromised})
 
 #: Attributes a client gives as the *parameters* of Create / Create Key Pair / Register /
 #: Derive Key although the server "initially sets" them (KMIP 2.1 Table 28 and section 6.1.8:
@@ -98,7 +95,7 @@ def now(context: "OperationContext") -> datetime:
 
 
 @contextmanager
-def atomic(store: Any) -> Iterator[Any]:
+def joined_transaction(store: Any) -> Iterator[Any]:
     """One store transaction around the block, or the caller's own if it already has one
     (SQLite has no nested transactions): a read-check-write in it cannot interleave with
     another writer's, in this process or another."""
@@ -137,8 +134,8 @@ def check_owner(context: "OperationContext", obj: StoredObject) -> None:
 
 
 def first(obj: StoredObject, name: str, default: Any = None) -> Any:
-    values = obj.attributes.get(name)
-    return values[0] if values else default
+    """The first (for a single-instance attribute: the) value of ``obj``'s attribute ``name``."""
+    return first_value(obj.attributes, name, default)
 
 
 def state_at(state: int, attributes: Mapping[str, list[Any]], moment: datetime
@@ -148,19 +145,14 @@ def state_at(state: int, attributes: Mapping[str, list[Any]], moment: datetime
     Deactivation Date is), and the date of the last transition made (None: none)."""
     changed: datetime | None = None
     if state == State.PreActive:
-        activation = _first(attributes, "ActivationDate")
+        activation = first_value(attributes, "ActivationDate")
         if isinstance(activation, datetime) and activation <= moment:
             state, changed = State.Active, activation
     if state == State.Active:
-        deactivation = _first(attributes, "DeactivationDate")
+        deactivation = first_value(attributes, "DeactivationDate")
         if isinstance(deactivation, datetime) and deactivation <= moment:
             state, changed = State.Deactivated, deactivation
     return int(state), changed
-
-
-def _first(attributes: Mapping[str, list[Any]], name: str) -> Any:
-    values = attributes.get(name)
-    return values[0] if values else None
 
 
 def refresh_state(context: "OperationContext", obj: StoredObject) -> None:
@@ -173,13 +165,13 @@ def refresh_state(context: "OperationContext", obj: StoredObject) -> None:
         return
     store = context.store
     uid = obj.unique_identifier
-    with atomic(store):
+    with joined_transaction(store):
         current = store.get(uid)
         if current is None:
             return
         if current.state == obj.state:
             store.update_state(uid, state)
-            last = _first(current.attributes, "LastChangeDate")
+            last = first_value(current.attributes, "LastChangeDate")
             if not isinstance(last, datetime) or last < changed:
                 store.set_attribute(uid, "LastChangeDate", [changed])
                 obj.attributes["LastChangeDate"] = [changed]
@@ -198,7 +190,24 @@ def state_name(state: int) -> str:
     return registry.enum_name("State", int(state)) or str(state)
 
 
-def key_ref(obj: StoredObject, *, stored_wrapped: bool = False) -> KeyRef:
+def object_type_name(object_type: int) -> str:
+    """An Object Type as its enumeration name ("SymmetricKey")."""
+    return registry.enum_name("ObjectType", int(object_type)) or str(object_type)
+
+
+#: Object Types whose printed name (KMIP 2.1 section 11.34) Result Messages use.
+_PRINTED_OBJECT_TYPES = {"SymmetricKey": "Symmetric Key", "PublicKey": "Public Key",
+                         "PrivateKey": "Private Key", "SecretData": "Secret Data"}
+
+
+def printed_object_type(object_type: int) -> str:
+    """An Object Type as a Result Message about the kind of key an operation needs names it
+    ("Symmetric Key"; other types by their enumeration name)."""
+    name = object_type_name(object_type)
+    return _PRINTED_OBJECT_TYPES.get(name, name)
+
+
+def key_of(obj: StoredObject, *, stored_wrapped: bool = False) -> KeyRef:
     """The token reference of an object with key material. Wrong Key Lifecycle State once
     it is destroyed, even while its key is still being destroyed (the reference is kept
     until then: see :mod:`kmiphsm.engine.lifecycle`); Item Not Found for an object without

@@ -86,7 +86,7 @@ def create(context: OperationContext, payload: CreateRequestPayload) -> CreateRe
         except BaseException:
             managed.destroy_quietly(context, key)
             raise
-    with creation.atomic(context, [key]):
+    with creation.transaction_or_destroy(context, [key]):
         creation.check_unique_names(context, attributes)
         obj = creation.store_key_object(context, object_type, attributes, key,
                                         key_format_type=key_format, server_attributes=server,
