@@ -29,7 +29,7 @@ from kmiphsm.hsm import (
     KeyRef,
     Mode,
     Padding,
-    Token,
+    Pkcs11Token,
     UnsupportedMechanism,
     public_point,
 )
@@ -56,7 +56,7 @@ def pkcs7(data: bytes, block_bits: int) -> bytes:
 
 
 class CryptoTestCase(unittest.TestCase):
-    token: Token
+    token: Pkcs11Token
 
     def setUp(self) -> None:
         self.token, self.test_token = open_token()

@@ -1,8 +1,8 @@
 """Crash safety: a server killed with SIGKILL in the middle of 200 concurrent Creates loses
 no acknowledged key and leaks no token object once it has started again.
 
-What must hold after the restart (its start-up reconciliation, :func:`kmiphsm.engine.build.
-reconcile`, has run before it serves):
+What must hold after the restart (its start-up reconciliation,
+:func:`kmiphsm.engine.reconcile.reconcile`, has run before it serves):
 
 - every Create answered with Success names an object that the restarted server knows (Check
   on it succeeds), that the store holds, and whose key the token can use (``Token.exists``:
@@ -261,13 +261,12 @@ def main() -> None:
     acknowledged Unique Identifiers as a JSON list on standard input: prints one JSON line
     (see :func:`inspect`)."""
     from kmiphsm import config as configuration
-    from kmiphsm.engine.build import open_token
-    from kmiphsm.store import SqliteStore
+    from kmiphsm.server.service import open_store, open_token
     from tests.support.kmip_client import key_inventory
 
     acknowledged = json.loads(sys.stdin.read())
     config = configuration.load(sys.argv[1])
-    store = SqliteStore(config.store.path)
+    store = open_store(config)
     token = open_token(config)
     try:
         print(json.dumps(key_inventory(store, token, acknowledged)))

@@ -23,12 +23,11 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial import unittest
 
+import kmiphsm
 from kmiphsm import config as configuration
-from kmiphsm.engine import Engine
-from kmiphsm.engine import build as engine_build
 from kmiphsm.server import service
+from kmiphsm.server.handover import EVENTS_FD, HTTPS_FD, KMIP_FD
 from kmiphsm.server.supervisor import Supervisor, WorkerProcess
-from kmiphsm.server.worker import EVENTS_FD, HTTPS_FD, KMIP_FD
 from kmiphsm.ttlv import Node, binary, enums, tags
 from tests.support.server import RunningServer, shared_server
 
@@ -280,31 +279,55 @@ class WorkerProcessTests(unittest.TestCase):
 
 
 class BuildEngineTests(unittest.TestCase):
-    """What ``service.build_engine`` asks of ``engine.build.from_config``, and adds to it."""
+    """What ``service.build_engine`` wires from the config (the ports faked)."""
 
-    def build(self, interop: bool, reconcile: bool) -> tuple[Engine, dict[str, object]]:
-        calls: dict[str, object] = {}
-
-        def from_config(config: object, *, reconcile_at_start: bool = True) -> tuple[Engine, list[object]]:
-            calls["reconcile_at_start"] = reconcile_at_start
-            return Engine(), []
-        self.patch(engine_build, "from_config", from_config)
+    def build(self, interop: bool, reconcile: bool) -> tuple[service.Engine, list[object],
+                                                           list[object]]:
+        store, token = FakePort("store"), FakePort("token")
+        reconciled: list[object] = []
+        self.patch(service, "open_store", lambda config: store)
+        self.patch(service, "open_token", lambda config: token)
+        self.patch(service, "reconcile_ports", lambda *ports: reconciled.append(ports))
         config = configuration.Config(server=configuration.ServerConfig(interop=interop))
-        engine, _ = service.build_engine(config, reconcile=reconcile)
-        return engine, calls
+        engine, resources = service.build_engine(config, reconcile=reconcile)
+        self.assertIs(engine.store, store)
+        self.assertIs(engine.token, token)
+        return engine, resources, reconciled
 
     def test_interop_off_removes_the_operation(self) -> None:
-        engine, _ = self.build(interop=False, reconcile=True)
+        engine, _, _ = self.build(interop=False, reconcile=True)
         self.assertIsNone(engine.handlers.get(Operation.Interop))
 
     def test_interop_on_keeps_it(self) -> None:
-        engine, _ = self.build(interop=True, reconcile=True)
+        engine, _, _ = self.build(interop=True, reconcile=True)
         self.assertIsNotNone(engine.handlers.get(Operation.Interop))
 
-    def test_reconcile_is_passed_on(self) -> None:
-        for reconcile in (True, False):
-            _, calls = self.build(interop=False, reconcile=reconcile)
-            self.assertEqual(calls, {"reconcile_at_start": reconcile})
+    def test_reconcile_only_when_asked(self) -> None:
+        _, _, reconciled = self.build(interop=False, reconcile=True)
+        names = [tuple(port.name for port in ports)  # type: ignore[attr-defined]
+                 for ports in reconciled]
+        self.assertEqual(names, [("store", "token")])
+        _, _, reconciled = self.build(interop=False, reconcile=False)
+        self.assertEqual(reconciled, [])
+
+    def test_token_closed_before_store(self) -> None:
+        _, resources, _ = self.build(interop=False, reconcile=False)
+        names = [port.name for port in resources]  # type: ignore[attr-defined]
+        self.assertEqual(names, ["token", "store"])
+
+    def test_server_information_names_the_version(self) -> None:
+        engine, _, _ = self.build(interop=False, reconcile=False)
+        self.assertEqual(engine.server_information["ServerVersion"], kmiphsm.__version__)
+
+
+class FakePort:
+    """A store or token that is only passed around."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def close(self) -> None:
+        pass
 
 
 # -- the supervisor alone, with a fake reactor ---------------------------------------------

@@ -634,13 +634,12 @@ def main() -> None:
     ``{"live": {uid: extractable}, "retired": [uid]}`` on standard input: prints one JSON
     line (see :func:`inspect`)."""
     from kmiphsm import config as configuration
-    from kmiphsm.engine.build import open_token
-    from kmiphsm.store import SqliteStore
+    from kmiphsm.server.service import open_store, open_token
     from tests.support.kmip_client import key_inventory
 
     given = json.loads(sys.stdin.read())
     config = configuration.load(sys.argv[1])
-    store = SqliteStore(config.store.path)
+    store = open_store(config)
     token = open_token(config)
     try:
         found = key_inventory(store, token, list(given["live"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kmiphsm import hsm
 from kmiphsm.ttlv import enums
 
 
@@ -27,8 +28,6 @@ class KmipError(Exception):
 def from_token_error(error: Exception) -> KmipError:
     """A :mod:`kmiphsm.hsm` error as the KMIP result a client gets (its text never holds key
     material: the token layer writes only mechanism and key kind names)."""
-    from kmiphsm import hsm
-
     reason = enums.ResultReason
     if isinstance(error, hsm.KeyNotFound):
         return KmipError(reason.ItemNotFound, f"the key is not in the token: {error}")

@@ -46,8 +46,8 @@ A Destroyed object that still has a key reference is a destruction under way. St
 step 1 at once, except in a batch with Batch Error Continuation Option Undo where more items
 follow the Destroy: a later failure must be able to undo it, so the key is destroyed only
 when the engine has finished the batch without undoing it (``context.on_commit``). If the
-server dies between the steps, the start-up
-reconciliation (:func:`kmiphsm.engine.build.reconcile`) finishes every destruction under way.
+server dies between the steps, the start-up reconciliation
+(:func:`kmiphsm.engine.reconcile.reconcile`) finishes every destruction under way.
 """
 
 from __future__ import annotations
@@ -59,13 +59,14 @@ from kmiphsm.engine import managed
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
+from kmiphsm.hsm import KeyNotFound, KeyRef, Token
 from kmiphsm.model.payloads.lifecycle import (
     ActivateRequestPayload, ActivateResponsePayload, ArchiveRequestPayload,
     ArchiveResponsePayload, CheckRequestPayload, CheckResponsePayload, DestroyRequestPayload,
     DestroyResponsePayload, ObtainLeaseRequestPayload, ObtainLeaseResponsePayload,
     RecoverRequestPayload, RecoverResponsePayload, RevokeRequestPayload, RevokeResponsePayload,
 )
-from kmiphsm.store import StoredObject
+from kmiphsm.store import Store, StoredObject
 from kmiphsm.ttlv import enums, registry
 
 log = logging.getLogger(__name__)
@@ -288,25 +289,23 @@ def undo_may_follow(context: OperationContext) -> bool:
     return bool(items) and items[-1] is not context.item
 
 
-def finish_destroy(store: Any, token: Any, unique_identifier: str, raw_key_ref: bytes) -> None:
+def finish_destroy(store: Store, token: Token, unique_identifier: str, raw_key_ref: bytes) -> None:
     """Step 2 of Destroy: destroy the key in the token, then forget its reference (and so a
     wrapped key's blob). Raises the token's error if the key could not be destroyed."""
     destroy_key(token, unique_identifier, raw_key_ref)
     store.set_key_ref(unique_identifier, None)
 
 
-def destroy_key(token: Any, unique_identifier: str, raw_key_ref: bytes) -> None:
+def destroy_key(token: Token, unique_identifier: str, raw_key_ref: bytes) -> None:
     """Delete a persistent key from the token (one already gone is fine), or drop the cached
     session copy of a wrapped key (its blob is the store's to drop)."""
-    from kmiphsm.hsm import KeyNotFound, KeyRef
-
     try:
         token.destroy(KeyRef.from_bytes(raw_key_ref))
     except KeyNotFound:
         log.warning("object %s: its persistent key was already gone", unique_identifier)
 
 
-def _finish_later(store: Any, token: Any, unique_identifier: str, raw_key_ref: bytes) -> None:
+def _finish_later(store: Store, token: Token, unique_identifier: str, raw_key_ref: bytes) -> None:
     try:
         finish_destroy(store, token, unique_identifier, raw_key_ref)
     except Exception:  # runs after the batch: nobody to raise to

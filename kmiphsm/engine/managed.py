@@ -28,9 +28,10 @@ from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 from kmiphsm.engine import tagging
+from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import algorithm_enum, curve_enum
 from kmiphsm.hsm import KeyRef, TokenError
@@ -40,9 +41,6 @@ from kmiphsm.model.attributes import VENDOR_ATTRIBUTE, first_value
 from kmiphsm.store import DESTROYED_STATES, StoredObject
 from kmiphsm.store.errors import NestedTransactionError
 from kmiphsm.ttlv import enums, registry
-
-if TYPE_CHECKING:
-    from kmiphsm.engine.context import OperationContext
 
 State = enums.State
 #: the earliest date: the open end of a "date has passed" range
@@ -90,7 +88,7 @@ def server_attribute(attributes: Mapping[str, list[Any]], identity: Mapping[str,
     return None
 
 
-def now(context: "OperationContext") -> datetime:
+def now(context: OperationContext) -> datetime:
     return context.engine.clock()
 
 
@@ -115,7 +113,7 @@ def attribute_name(name: str) -> str:
 # -- loading -------------------------------------------------------------------------------
 
 
-def load(context: "OperationContext", unique_identifier: Any) -> StoredObject:
+def load(context: OperationContext, unique_identifier: Any) -> StoredObject:
     """The object ``unique_identifier`` (None: the ID Placeholder) as of now, if the caller may
     act on it; Item Not Found / Permission Denied otherwise."""
     uid = context.unique_identifier(unique_identifier)
@@ -127,7 +125,7 @@ def load(context: "OperationContext", unique_identifier: Any) -> StoredObject:
     return obj
 
 
-def check_owner(context: "OperationContext", obj: StoredObject) -> None:
+def check_owner(context: OperationContext, obj: StoredObject) -> None:
     if obj.owner != context.identity.name and not context.is_admin:
         raise KmipError(Reason.PermissionDenied,
                         f"object {obj.unique_identifier!r} belongs to another client")
@@ -155,7 +153,7 @@ def state_at(state: int, attributes: Mapping[str, list[Any]], moment: datetime
     return int(state), changed
 
 
-def refresh_state(context: "OperationContext", obj: StoredObject) -> None:
+def refresh_state(context: OperationContext, obj: StoredObject) -> None:
     """Move ``obj`` to the state its dates give it now, and store that: only if the stored
     state is still the one ``obj`` was read with (else ``obj`` takes the stored one: another
     request changed it meanwhile). Last Change Date becomes the transition's date (the state
@@ -250,7 +248,7 @@ def is_stored_wrapped(obj: StoredObject) -> bool:
                and value.get("AttributeName") == "KeyWrapType" for value in vendor)
 
 
-def require_use(context: "OperationContext", obj: StoredObject, usage: int, *,
+def require_use(context: OperationContext, obj: StoredObject, usage: int, *,
                 protect: bool) -> None:
     """Fail unless ``obj`` may be used now for ``usage`` (a Cryptographic Usage Mask bit):
     ``protect`` for Encrypt / Sign / MAC / wrap / derive, else process (decrypt, verify).
@@ -352,7 +350,7 @@ def key_attributes(ref: KeyRef) -> dict[str, list[Any]]:
     return result
 
 
-def new_object(context: "OperationContext", object_type: int,
+def new_object(context: OperationContext, object_type: int,
                attributes: Mapping[str, list[Any]], *, key: "KeyRef | None" = None,
                server_attributes: Mapping[str, list[Any]] | None = None,
                unique_identifier: str | None = None, generated: bool = True,
@@ -425,19 +423,19 @@ def default_key_format(object_type: int, key: KeyRef) -> int:
     return fmt.Raw
 
 
-def touch(context: "OperationContext", obj: StoredObject) -> None:
+def touch(context: OperationContext, obj: StoredObject) -> None:
     """Set Last Change Date to now (every change of an object's attributes or state)."""
     moment = now(context)
     context.store.set_attribute(obj.unique_identifier, "LastChangeDate", [moment])
     obj.attributes["LastChangeDate"] = [moment]
 
 
-def visible_owner(context: "OperationContext") -> str | None:
+def visible_owner(context: OperationContext) -> str | None:
     """The owner a Locate is restricted to (None for an administrator: every owner)."""
     return None if context.is_admin else context.identity.name
 
 
-def destroy_quietly(context: "OperationContext", key: KeyRef) -> None:
+def destroy_quietly(context: OperationContext, key: KeyRef) -> None:
     """Destroy a key just made whose object could not be stored (the failure that matters is
     the one being raised)."""
     try:

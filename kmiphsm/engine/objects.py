@@ -6,7 +6,7 @@ what they share is in :mod:`.creation`.
 
 Keys are generated inside the token; the objects are stored only once their keys exist, in
 one store transaction, and the keys are destroyed again if the objects cannot be stored (see
-:mod:`kmiphsm.engine.build` for the crash case). In KMIP 1.x the responses carry no
+:mod:`kmiphsm.engine.reconcile` for the crash case). In KMIP 1.x the responses carry no
 Template-Attribute: the server sets no attribute the client needs to be told of (KMIP 1.4
 section 4.1: "...attributes that were not specified in the request but were implicitly set
 by the server" MAY be returned).

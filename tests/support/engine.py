@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kmiphsm.engine import Engine, Identity
-from kmiphsm.engine.build import server_information
-from kmiphsm.hsm import Token
+from kmiphsm.hsm import Pkcs11Token
 from kmiphsm.model.attributes import attribute_to_node_1x
 from kmiphsm.model.values import plain, to_node
 from kmiphsm.store import SqliteStore
@@ -31,15 +30,15 @@ from tests.support.softhsm import shared_token
 
 Status = enums.ResultStatus
 
-_token: Token | None = None
+_token: Pkcs11Pkcs11Token | None = None
 
 
-def engine_token() -> Token:
-    """One open Token for the test process (PKCS#11 is initialised once per process)."""
+def engine_token() -> Pkcs11Token:
+    """One open Pkcs11Token for the test process (PKCS#11 is initialised once per process)."""
     global _token
     if _token is None:
         test_token = shared_token()
-        _token = Token(test_token.module, test_token.label, test_token.user_pin)
+        _token = Pkcs11Token(test_token.module, test_token.label, test_token.user_pin)
         _token.open()
     return _token
 
@@ -64,8 +63,7 @@ class EngineHarness:
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-engine-"))
         self.store = SqliteStore(str(self.directory / "store.sqlite"))
         self.token = engine_token()
-        self.engine = Engine(self.store, self.token, server_information=server_information(),
-                             admins=admins, **options)
+        self.engine = Engine(self.store, self.token, admins=admins, **options)
         test.addCleanup(self.store.close)
 
     def message(self, *items: tuple[int, Any], version: tuple[int, int] = (2, 1),
