@@ -11,7 +11,7 @@ from kmiphsm.engine import Engine, Handlers, Identity
 from kmiphsm.engine.registry import default_handlers
 from kmiphsm.model.version import SUPPORTED_VERSIONS
 from kmiphsm.ttlv import Node, binary, enums, tags, xml
-from tests.test_engine_batch import item, query_item, request, results, version_node
+from tests.support.messages import item, query_item, request, results, version_node
 
 Operation = enums.Operation
 QueryFunction = enums.QueryFunction

@@ -33,7 +33,7 @@ from kmiphsm.hsm import (
     UnsupportedMechanism,
     public_point,
 )
-from tests.test_hsm_support import open_token
+from tests.support.hsm import open_token
 
 P = CryptographicParameters
 HASHES = {

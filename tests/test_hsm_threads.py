@@ -32,7 +32,7 @@ from kmiphsm.hsm import (
     Pkcs11Token,
 )
 from tests.support.softhsm import INIT_TOKEN, shared_token
-from tests.test_hsm_support import open_token
+from tests.support.hsm import open_token
 
 GCM = CryptographicParameters(block_cipher_mode=Mode.GCM)
 

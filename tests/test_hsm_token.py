@@ -22,7 +22,7 @@ from kmiphsm.hsm import (
     Pkcs11Token,
     TokenError,
 )
-from tests.test_hsm_support import SECRET, count_objects, open_token
+from tests.support.hsm import SECRET, count_objects, open_token
 
 GCM = CryptographicParameters(block_cipher_mode=Mode.GCM)
 

@@ -1,8 +1,8 @@
-"""Helpers shared by the ``test_hsm_*`` modules (no tests here).
+"""The shared SoftHSM test token for the ``test_hsm_*`` modules.
 
 All hsm tests of a process use the one SoftHSM token of :func:`shared_token` (a PKCS#11
-library is initialised once per process). Each test opens its own :class:`Pkcs11Token` in ``setUp``
-and closes it in a cleanup; Tokens of one process share the login.
+library is initialised once per process). Each test opens its own :class:`Pkcs11Token` in
+``setUp`` and closes it in a cleanup; the tokens of one process share the login.
 """
 
 from __future__ import annotations
