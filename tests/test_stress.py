@@ -465,7 +465,7 @@ class StressTests(unittest.TestCase):
         self.server = RunningServer(workers=WORKERS)
         self.addCleanup(self.server.cleanup)
         self.server.start(timeout=60)
-        self.workers = self.server.serving_workers(WORKERS)
+        self.workers = sorted(self.server.serving_workers(WORKERS))
 
     def located(self, state: int) -> set[str]:
         """Unique Identifiers of the symmetric keys in ``state``, by Locate."""

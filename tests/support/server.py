@@ -104,17 +104,17 @@ https_default_identity = "{https_default_identity}"
     def log(self) -> str:
         return (self.directory / "server.log").read_text(errors="replace")
 
-    def serving_workers(self, count: int, timeout: float = 60.0) -> list[int]:
+    def serving_workers(self, count: int, timeout: float = 60.0) -> set[int]:
         """Wait until ``count`` worker processes of this server are alive and have logged
-        that they serve ("worker N (pid P) serving ..."); their pids, in order."""
-        def ready() -> list[int] | None:
+        that they serve ("worker N (pid P) serving ..."); their pids."""
+        def ready() -> set[int] | None:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"server exited with {self.process.returncode}:\n"
                                      f"{self.log()}")
             said = {int(pid) for pid in re.findall(r"\(pid (\d+)\) serving", self.log())}
             pids = children(self.process.pid) & said
-            return sorted(pids) if len(pids) == count else None
+            return pids if len(pids) == count else None
         return wait_until(ready, timeout, f"{count} serving workers:\n{self.log()}")
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
