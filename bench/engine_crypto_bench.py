@@ -10,7 +10,7 @@ All in one process and one thread, on one fresh SoftHSM token (temporary directo
 ``raw-fixed-iv``
     the same with the IV made on the host (os.urandom): C_Encrypt alone.
 ``token``
-    :meth:`kmiphsm.hsm.Token.encrypt` (session pool, handle cache, lease, IV from the token).
+    :meth:`kmiphsm.hsm.Pkcs11Token.encrypt` (session pool, handle cache, lease, IV from the token).
 ``engine``
     :meth:`kmiphsm.engine.Engine.process_node` of a KMIP 2.1 Encrypt request tree (model
     parse, ID check, owner/state/usage checks, one SQLite read of the key's metadata,
@@ -47,8 +47,7 @@ from pkcs11 import Attribute, KeyType, Mechanism  # noqa: E402
 from pkcs11.mechanisms import GCMParams  # noqa: E402
 
 from kmiphsm.engine import Engine, Identity  # noqa: E402
-from kmiphsm.engine.build import server_information  # noqa: E402
-from kmiphsm.hsm import CryptographicParameters, KeyAlgorithm, Mode, Token  # noqa: E402
+from kmiphsm.hsm import CryptographicParameters, KeyAlgorithm, Mode, Pkcs11Token  # noqa: E402
 from kmiphsm.model.values import to_node  # noqa: E402
 from kmiphsm.store import SqliteStore  # noqa: E402
 from kmiphsm.ttlv import Node, binary, enums, tags  # noqa: E402
@@ -79,12 +78,12 @@ def main() -> None:
     args = parser.parse_args()
 
     test_token = temporary_token("kmiphsm-bench-crypto")
-    token = Token(test_token.module, test_token.label, test_token.user_pin)
+    token = Pkcs11Token(test_token.module, test_token.label, test_token.user_pin)
     token.open()
     store_directory = tempfile.mkdtemp(prefix="kmiphsm-bench-")
     atexit.register(shutil.rmtree, store_directory, True)
     store = SqliteStore(str(Path(store_directory) / "store.sqlite"))
-    engine = Engine(store, token, server_information=server_information())
+    engine = Engine(store, token)
     identity = Identity("alice")
 
     # the raw baseline: python-pkcs11 on a session key of the same token

@@ -296,10 +296,9 @@ def from_json(text: str | bytes, source: str = "<config>") -> Config:
 
 def with_ports(config: Config, kmip_port: int | None, https_port: int | None) -> Config:
     """The config with command-line port overrides applied."""
-    from dataclasses import replace
     server = config.server
     if kmip_port is not None:
-        server = replace(server, kmip_port=kmip_port)
+        server = dataclasses.replace(server, kmip_port=kmip_port)
     if https_port is not None:
-        server = replace(server, https_port=https_port)
-    return replace(config, server=server)
+        server = dataclasses.replace(server, https_port=https_port)
+    return dataclasses.replace(config, server=server)

@@ -49,12 +49,6 @@ def vendor(attribute: str, value: Any = None, vendor_id: str = "x") -> dict[str,
     return result
 
 
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
 class AttributeTestCase(unittest.TestCase):
     def setUp(self) -> None:
         self.clock = Clock()

@@ -15,6 +15,9 @@ from kmiphsm.hsm.errors import KeyNotFound
 from kmiphsm.model import ModelError
 from kmiphsm.model.payloads import CreateResponsePayload, GetRequestPayload
 from kmiphsm.ttlv import Node, Type, binary, enums, tags, xml
+from tests.support.messages import (
+    continuation, item, message_of, query_item, request, results,
+)
 
 Operation = enums.Operation
 Status = enums.ResultStatus
@@ -25,47 +28,6 @@ ALICE = Identity("alice")
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 VECTORS = Path("/work/shared/vectors/kmip-2.1/mandatory")
 VERSIONS = [(1, 0), (1, 1), (1, 2), (1, 3), (1, 4), (2, 0), (2, 1)]
-
-
-# -- building requests ------------------------------------------------------------------
-
-def version_node(major: int, minor: int) -> Node:
-    return Node.structure(tags.ProtocolVersion, [
-        Node.integer(tags.ProtocolVersionMajor, major), Node.integer(tags.ProtocolVersionMinor, minor)])
-
-
-def request(*items: Node, version: tuple[int, int] = (2, 1), extra: list[Node] | None = None,
-            batch_count: int | None = None) -> Node:
-    header = [version_node(*version), *(extra or []),
-              Node.integer(tags.BatchCount, len(items) if batch_count is None else batch_count)]
-    return Node.structure(tags.RequestMessage, [Node.structure(tags.RequestHeader, header), *items])
-
-
-def item(operation: int, *payload: Node, batch_id: bytes | None = None) -> Node:
-    children = [Node.enumeration(tags.Operation, operation)]
-    if batch_id is not None:
-        children.append(Node.bytes(tags.UniqueBatchItemID, batch_id))
-    children.append(Node.structure(tags.RequestPayload, list(payload)))
-    return Node.structure(tags.BatchItem, children)
-
-
-def query_item(*functions: int, batch_id: bytes | None = None) -> Node:
-    return item(Operation.Query, *(Node.enumeration(tags.QueryFunction, f) for f in functions),
-                batch_id=batch_id)
-
-
-def continuation(option: int) -> list[Node]:
-    return [Node.enumeration(tags.BatchErrorContinuationOption, option)]
-
-
-def results(response: Node) -> list[tuple[Any, ...]]:
-    """(Operation, Result Status, Result Reason) of each response batch item."""
-    return [(i.get(tags.Operation), i.get(tags.ResultStatus), i.get(tags.ResultReason))
-            for i in response.children(tags.BatchItem)]
-
-
-def message_of(response: Node, index: int = 0) -> str:
-    return response.children(tags.BatchItem)[index].get(tags.ResultMessage, "")
 
 
 class FakeObjects:

@@ -4,22 +4,17 @@ verify``."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
-from twisted.trial import unittest
 
 from kmiphsm.model.values import to_node
 from kmiphsm.ttlv import Node, enums, tags
-from tests.support.engine import EngineHarness, attribute_1x
+from tests.support.certify import CertifyBase, link
+from tests.support.engine import PAST, attribute_1x
 
 Op = enums.Operation
 OT = enums.ObjectType
@@ -32,81 +27,11 @@ DSA = enums.DigitalSignatureAlgorithm
 DER = serialization.Encoding.DER
 PEM = serialization.Encoding.PEM
 
-PAST = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
-
-
-def link(link_type: int, uid: str) -> dict[str, Any]:
-    return {"LinkType": link_type, "LinkedObjectIdentifier": uid}
 
 
 def common_name(certificate: x509.Certificate, which: str = "subject") -> str:
     name = getattr(certificate, which)
     return name.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-
-
-class CertifyBase(unittest.TestCase):
-    def setUp(self) -> None:
-        self.h = EngineHarness(self)
-
-    def pair(self, algorithm: int = Alg.RSA, length: int = 2048, curve: int | None = None,
-             active: bool = True, private_usage: int = int(Usage.Sign),
-             identity: str = "alice") -> tuple[str, str]:
-        """A key pair: (private, public) Unique Identifiers; the private key Active."""
-        common: dict[str, Any] = {"CryptographicAlgorithm": algorithm,
-                                  "CryptographicLength": length}
-        if curve is not None:
-            common["CryptographicDomainParameters"] = {"RecommendedCurve": curve}
-        private: dict[str, Any] = {"CryptographicUsageMask": private_usage}
-        if active:
-            private["ActivationDate"] = PAST
-        result = self.h.call(Op.CreateKeyPair, {
-            "CommonAttributes": common, "PrivateKeyAttributes": private,
-            "PublicKeyAttributes": {"CryptographicUsageMask": int(Usage.Verify)}},
-            identity=identity)
-        return result["PrivateKeyUniqueIdentifier"], result["PublicKeyUniqueIdentifier"]
-
-    def certify(self, public_uid: str | None, cn: str, *links: dict[str, Any],
-                identity: str = "alice", **attributes: Any) -> str:
-        payload: dict[str, Any] = {"Attributes": {"CertificateSubjectCN": cn, **attributes}}
-        if links:
-            payload["Attributes"]["Link"] = list(links)
-        if public_uid is not None:
-            payload["UniqueIdentifier"] = public_uid
-        return self.h.call(Op.Certify, payload, identity=identity)["UniqueIdentifier"]
-
-    def certificate(self, uid: str) -> x509.Certificate:
-        got = self.h.call(Op.Get, {"UniqueIdentifier": uid})
-        self.assertEqual(got["ObjectType"], OT.Certificate)
-        return x509.load_der_x509_certificate(got["Certificate"]["CertificateValue"])
-
-    def public_key(self, uid: str) -> Any:
-        got = self.h.call(Op.Get, {"UniqueIdentifier": uid})
-        return serialization.load_der_public_key(got["PublicKey"]["KeyBlock"]["KeyValue"]
-                                                 ["KeyMaterial"])
-
-    def links(self, uid: str) -> dict[int, list[str]]:
-        result: dict[int, list[str]] = {}
-        for value in self.h.store.get(uid).attributes.get("Link", []):
-            result.setdefault(value["LinkType"], []).append(value["LinkedObjectIdentifier"])
-        return result
-
-    def root(self, cn: str = "Test Root", algorithm: int = Alg.RSA, length: int = 2048,
-             curve: int | None = None) -> tuple[str, str, str]:
-        """A self-signed root: (private, public, certificate) Unique Identifiers."""
-        private, public = self.pair(algorithm, length, curve)
-        return private, public, self.certify(public, cn)
-
-    def openssl_verify(self, root: x509.Certificate, leaf: x509.Certificate) -> None:
-        if shutil.which("openssl") is None:
-            raise unittest.SkipTest("no openssl command")
-        directory = Path(tempfile.mkdtemp(prefix="kmiphsm-certify-"))
-        (directory / "root.pem").write_bytes(root.public_bytes(PEM))
-        (directory / "leaf.pem").write_bytes(leaf.public_bytes(PEM))
-        done = subprocess.run(["openssl", "verify", "-CAfile", str(directory / "root.pem"),
-                               str(directory / "leaf.pem")], capture_output=True, text=True,
-                              check=False)
-        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
-        shutil.rmtree(directory)
 
 
 class SelfSignedTests(CertifyBase):

@@ -11,19 +11,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import cmac, hashes, keywrap, serialization
 from cryptography.hazmat.primitives import padding as block_padding
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from twisted.trial import unittest
 
 from kmiphsm.model.values import to_node
-from kmiphsm.ttlv import Node, enums, tags
-from tests.support.engine import EngineHarness, attribute_1x
+from kmiphsm.ttlv import enums, tags
+from tests.support.crypto import ENC_DEC, CryptoCase
+from tests.support.engine import PAST, template
+from tests.support.keys import rsa_key, spki
 
 Op = enums.Operation
 OT = enums.ObjectType
@@ -37,40 +38,9 @@ Fmt = enums.KeyFormatType
 Valid = enums.ValidityIndicator
 State = enums.State
 
-PAST = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
-ENC_DEC = int(Usage.Encrypt | Usage.Decrypt)
 NO_PADDING = getattr(PM, "None")
 HASHES = {HA.SHA_1: hashes.SHA1, HA.SHA_224: hashes.SHA224, HA.SHA_256: hashes.SHA256,
           HA.SHA_384: hashes.SHA384, HA.SHA_512: hashes.SHA512}
-
-_rsa_keys: dict[int, rsa.RSAPrivateKey] = {}
-
-
-def rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
-    """One RSA key per size for the whole test run (generation is slow)."""
-    if bits not in _rsa_keys:
-        _rsa_keys[bits] = rsa.generate_private_key(65537, bits)
-    return _rsa_keys[bits]
-
-
-def pkcs8(key: Any) -> bytes:
-    return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-def spki(key: Any) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER,
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def template(tag: str, attributes: dict[str, Any]) -> Node:
-    """A KMIP 1.x Template-Attribute."""
-    items = []
-    for name, value in attributes.items():
-        for one in value if isinstance(value, list) else [value]:
-            items.append(attribute_1x(name, one))
-    return Node.structure(getattr(tags, tag), items)
-
 
 def cipher(key: bytes, mode: Any, data: bytes, *, decrypt: bool = False) -> bytes:
     engine = Cipher(algorithms.AES(key), mode)
@@ -81,146 +51,6 @@ def cipher(key: bytes, mode: Any, data: bytes, *, decrypt: bool = False) -> byte
 def pkcs7(data: bytes) -> bytes:
     padder = block_padding.PKCS7(128).padder()
     return padder.update(data) + padder.finalize()
-
-
-class CryptoCase(unittest.TestCase):
-    """Helpers: keys registered or created for one engine, operations in ``version``."""
-
-    version: tuple[int, int] = (2, 1)
-
-    def setUp(self) -> None:
-        self.h = EngineHarness(self)
-
-    # -- calls -------------------------------------------------------------------------------
-
-    def call(self, operation: int, payload: Any, **options: Any) -> dict[str, Any]:
-        options.setdefault("version", self.version)
-        return self.h.call(operation, payload, **options)
-
-    def fails(self, operation: int, payload: Any, reason: int, **options: Any) -> str:
-        options.setdefault("version", self.version)
-        failure = self.h.failure(operation, payload, **options)
-        self.assertEqual(failure.reason, reason, failure.message)
-        return failure.message
-
-    # -- keys ---------------------------------------------------------------------------------
-
-    def _register(self, object_type: int, tag: str, key_block: dict[str, Any],
-                  attributes: dict[str, Any], **options: Any) -> str:
-        attributes = {"ActivationDate": PAST, **attributes}
-        version = options.get("version", self.version)
-        if version[0] < 2:
-            attrs: Any = template("TemplateAttribute", attributes)
-        else:
-            attrs = to_node("Attributes", attributes)
-        payload = [to_node("ObjectType", object_type), attrs, to_node(tag, {"KeyBlock": key_block})]
-        return self.call(Op.Register, payload, **options)["UniqueIdentifier"]
-
-    def register_secret(self, raw: bytes, algorithm: int = Alg.AES, usage: int = ENC_DEC,
-                        params: dict[str, Any] | list[dict[str, Any]] | None = None,
-                        **attributes: Any) -> str:
-        attributes["CryptographicUsageMask"] = int(usage)
-        if params is not None:
-            attributes["CryptographicParameters"] = params
-        block = {"KeyFormatType": Fmt.Raw, "KeyValue": {"KeyMaterial": raw},
-                 "CryptographicAlgorithm": algorithm, "CryptographicLength": len(raw) * 8}
-        return self._register(OT.SymmetricKey, "SymmetricKey", block, attributes)
-
-    def register_private(self, key: Any, algorithm: int, length: int,
-                         usage: int = Usage.Sign, params: dict[str, Any] | None = None,
-                         **attributes: Any) -> str:
-        attributes["CryptographicUsageMask"] = int(usage)
-        if params is not None:
-            attributes["CryptographicParameters"] = params
-        block = {"KeyFormatType": Fmt.PKCS_8, "KeyValue": {"KeyMaterial": pkcs8(key)},
-                 "CryptographicAlgorithm": algorithm, "CryptographicLength": length}
-        return self._register(OT.PrivateKey, "PrivateKey", block, attributes)
-
-    def register_public(self, key: Any, algorithm: int, length: int,
-                        usage: int = Usage.Verify, params: dict[str, Any] | None = None,
-                        **attributes: Any) -> str:
-        attributes["CryptographicUsageMask"] = int(usage)
-        if params is not None:
-            attributes["CryptographicParameters"] = params
-        block = {"KeyFormatType": Fmt.X_509, "KeyValue": {"KeyMaterial": spki(key)},
-                 "CryptographicAlgorithm": algorithm, "CryptographicLength": length}
-        return self._register(OT.PublicKey, "PublicKey", block, attributes)
-
-    def create_key(self, algorithm: int = Alg.AES, length: int = 256, usage: int = ENC_DEC,
-                   **attributes: Any) -> str:
-        attributes = {"CryptographicAlgorithm": algorithm, "CryptographicLength": length,
-                      "CryptographicUsageMask": int(usage), "ActivationDate": PAST, **attributes}
-        return self.h.call(Op.Create, {"ObjectType": OT.SymmetricKey,
-                                       "Attributes": attributes})["UniqueIdentifier"]
-
-    def create_pair(self, algorithm: int, *, length: int | None = None, curve: int | None = None,
-                    private_usage: int = Usage.Sign,
-                    public_usage: int = Usage.Verify) -> tuple[str, str]:
-        common: dict[str, Any] = {"CryptographicAlgorithm": algorithm, "ActivationDate": PAST}
-        if length is not None:
-            common["CryptographicLength"] = length
-        if curve is not None:
-            common["CryptographicDomainParameters"] = {"RecommendedCurve": curve}
-        result = self.h.call(Op.CreateKeyPair, {
-            "CommonAttributes": common,
-            "PrivateKeyAttributes": {"CryptographicUsageMask": int(private_usage)},
-            "PublicKeyAttributes": {"CryptographicUsageMask": int(public_usage)}})
-        return result["PrivateKeyUniqueIdentifier"], result["PublicKeyUniqueIdentifier"]
-
-    def public_key_of(self, uid: str) -> Any:
-        got = self.h.call(Op.Get, {"UniqueIdentifier": uid, "KeyFormatType": Fmt.X_509})
-        return serialization.load_der_public_key(got["PublicKey"]["KeyBlock"]["KeyValue"][
-            "KeyMaterial"])
-
-    # -- operations ------------------------------------------------------------------------------
-
-    def encrypt(self, uid: str, data: bytes, params: dict[str, Any] | None = None,
-                **fields: Any) -> dict[str, Any]:
-        payload: dict[str, Any] = {"UniqueIdentifier": uid}
-        if params is not None:
-            payload["CryptographicParameters"] = params
-        payload["Data"] = data
-        payload.update(fields)
-        return self.call(Op.Encrypt, payload)
-
-    def decrypt(self, uid: str, data: bytes, params: dict[str, Any] | None = None,
-                **fields: Any) -> bytes:
-        payload: dict[str, Any] = {"UniqueIdentifier": uid}
-        if params is not None:
-            payload["CryptographicParameters"] = params
-        payload["Data"] = data
-        payload.update(fields)
-        return self.call(Op.Decrypt, payload)["Data"]
-
-    def sign(self, uid: str, data: bytes, params: dict[str, Any] | None = None,
-             digested: bool = False) -> bytes:
-        payload: dict[str, Any] = {"UniqueIdentifier": uid}
-        if params is not None:
-            payload["CryptographicParameters"] = params
-        payload["DigestedData" if digested else "Data"] = data
-        return self.call(Op.Sign, payload)["SignatureData"]
-
-    def verify(self, uid: str, data: bytes, signature: bytes,
-               params: dict[str, Any] | None = None, digested: bool = False) -> int:
-        payload: dict[str, Any] = {"UniqueIdentifier": uid}
-        if params is not None:
-            payload["CryptographicParameters"] = params
-        payload["DigestedData" if digested else "Data"] = data
-        payload["SignatureData"] = signature
-        return self.call(Op.SignatureVerify, payload)["ValidityIndicator"]
-
-    def mac(self, uid: str, data: bytes, params: dict[str, Any] | None = None) -> bytes:
-        payload: dict[str, Any] = {"UniqueIdentifier": uid, "Data": data}
-        if params is not None:
-            payload["CryptographicParameters"] = params
-        return self.call(Op.MAC, payload)["MACData"]
-
-    def mac_verify(self, uid: str, data: bytes, mac: bytes,
-                   params: dict[str, Any] | None = None) -> int:
-        payload: dict[str, Any] = {"UniqueIdentifier": uid, "Data": data, "MACData": mac}
-        if params is not None:
-            payload["CryptographicParameters"] = params
-        return self.call(Op.MACVerify, payload)["ValidityIndicator"]
 
 
 # -- Encrypt / Decrypt --------------------------------------------------------------------------
@@ -1090,7 +920,7 @@ class Kmip14Tests(CryptoCase):
             to_node("DerivationMethod", enums.DerivationMethod.ENCRYPT),
             to_node("DerivationParameters", {"CryptographicParameters": {
                 "BlockCipherMode": BCM.CBC}, "DerivationData": data}),
-            template("TemplateAttribute", {"CryptographicAlgorithm": Alg.AES,
+            template("TemplateAttribute", **{"CryptographicAlgorithm": Alg.AES,
                                            "CryptographicLength": 128,
                                            "CryptographicUsageMask": ENC_DEC,
                                            "ActivationDate": PAST})])["UniqueIdentifier"]

@@ -9,7 +9,7 @@ from twisted.trial import unittest
 from kmiphsm.engine import Engine, Identity
 from kmiphsm.engine.diagnostics import MAXIMUM_LENGTH, printable
 from kmiphsm.ttlv import Node, enums, tags
-from tests.test_engine_batch import item, request, results
+from tests.support.messages import item, request, results
 
 Operation = enums.Operation
 Status = enums.ResultStatus

@@ -11,7 +11,7 @@ from kmiphsm.engine import Engine, Handlers, Identity
 from kmiphsm.engine.registry import default_handlers
 from kmiphsm.model.version import SUPPORTED_VERSIONS
 from kmiphsm.ttlv import Node, binary, enums, tags, xml
-from tests.test_engine_batch import item, query_item, request, results, version_node
+from tests.support.messages import item, query_item, request, results, version_node
 
 Operation = enums.Operation
 QueryFunction = enums.QueryFunction
@@ -158,15 +158,17 @@ class InteropTests(unittest.TestCase):
             Operation.Interop, Node.enumeration(tags.InteropFunction, function),
             Node.text(tags.InteropIdentifier, "T-1"))), ALICE)
 
-    def test_begin_end_reset(self) -> None:
+    def test_begin_end_reset_are_logged_with_the_test_case(self) -> None:
         engine = Engine()
-        self.interop(engine, enums.InteropFunction.Begin)
-        self.assertEqual(engine.interop_identifier, "T-1")
-        for function in (enums.InteropFunction.End, enums.InteropFunction.Reset):
-            response = self.interop(engine, function)
-            self.assertEqual(results(response), [(Operation.Interop, Status.Success, None)])
-            self.assertEqual(payload_of(response), Node.structure(tags.ResponsePayload, []))
-            self.assertIsNone(engine.interop_identifier)
+        functions = (enums.InteropFunction.Begin, enums.InteropFunction.End,
+                     enums.InteropFunction.Reset)
+        with self.assertLogs("kmiphsm.engine.interop", "INFO") as logged:
+            for function in functions:
+                response = self.interop(engine, function)
+                self.assertEqual(results(response), [(Operation.Interop, Status.Success, None)])
+                self.assertEqual(payload_of(response), Node.structure(tags.ResponsePayload, []))
+        self.assertEqual([record.getMessage() for record in logged.records],
+                         ["interop Begin T-1", "interop End T-1", "interop Reset T-1"])
 
     def test_can_be_turned_off(self) -> None:
         response = self.interop(Engine(enable_interop=False), enums.InteropFunction.Begin)

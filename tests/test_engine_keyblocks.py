@@ -5,20 +5,18 @@ sections 2.1.7, 4.3, 4.11). Round trips are checked against keys made with ``cry
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, x25519
-from cryptography.x509.oid import NameOID
 from twisted.trial import unittest
 
 from kmiphsm.engine import keymaterial
 from kmiphsm.hsm import KeyRef, Storage
 from kmiphsm.model.values import to_node
 from kmiphsm.ttlv import enums
-from tests.test_engine_objects import Base, key_block, key_material, name, template
+from tests.support.engine import EngineCase, key_block, key_material, name, template
+from tests.support.keys import block, certificate, pkcs8, rsa_key, spki
 
 Op = enums.Operation
 OT = enums.ObjectType
@@ -31,49 +29,7 @@ Usage = enums.CryptographicUsageMask
 DER = serialization.Encoding.DER
 NO_ENCRYPTION = serialization.NoEncryption()
 AES_KEY = bytes(range(32))
-_RSA_KEY: rsa.RSAPrivateKey | None = None
-
-
-def rsa_key() -> rsa.RSAPrivateKey:
-    """One RSA-2048 key for the module (generating them is slow)."""
-    global _RSA_KEY
-    if _RSA_KEY is None:
-        _RSA_KEY = rsa.generate_private_key(65537, 2048)
-    return _RSA_KEY
-
-
-def pkcs8(key: Any) -> bytes:
-    return key.private_bytes(DER, serialization.PrivateFormat.PKCS8, NO_ENCRYPTION)
-
-
-def spki(key: Any) -> bytes:
-    return key.public_bytes(DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def block(fmt: int, material: Any, algorithm: int | None = None,
-          length: int | None = None) -> dict[str, Any]:
-    result: dict[str, Any] = {"KeyFormatType": fmt, "KeyValue": {"KeyMaterial": material}}
-    if algorithm is not None:
-        result["CryptographicAlgorithm"] = algorithm
-    if length is not None:
-        result["CryptographicLength"] = length
-    return result
-
-
-def certificate(key: Any = None, common_name: str = "kmiphsm test") -> bytes:
-    key = key or ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "OASIS"),
-                         x509.NameAttribute(NameOID.COUNTRY_NAME, "FR")])
-    now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(12345)
-            .not_valid_before(now).not_valid_after(now + timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(DER)
-
-
-class RegisterBase(Base):
+class RegisterBase(EngineCase):
     def register(self, object_type: int, managed_object: dict[str, Any],
                  attributes: dict[str, Any] | None = None, **options: Any) -> str:
         tag = {OT.SymmetricKey: "SymmetricKey", OT.PrivateKey: "PrivateKey",

@@ -14,12 +14,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, keywrap, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from kmiphsm.model.values import plain, to_node
 from kmiphsm.ttlv import Node, binary, enums, tags
 from tests.support.engine import attribute_1x
-from tests.test_engine_objects import Base, key_block, key_material, template
+from tests.support.engine import EngineCase, key_block, key_material, template
+from tests.support.keys import rsa_key, spec, wrapped_block
 
 Op = enums.Operation
 OT = enums.ObjectType
@@ -66,44 +67,7 @@ RFC5649 = {
     7: ("466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f"),
 }
 
-_RSA_KEY: rsa.RSAPrivateKey | None = None
-
-
-def rsa_key() -> rsa.RSAPrivateKey:
-    global _RSA_KEY
-    if _RSA_KEY is None:
-        _RSA_KEY = rsa.generate_private_key(65537, 2048)
-    return _RSA_KEY
-
-
-def spec(uid: str, mode: int | None = None, encoding: int | None = Encoding.NoEncoding,
-         **parameters: Any) -> dict[str, Any]:
-    """A Key Wrapping Specification (Encrypt) under ``uid``."""
-    if mode is not None:
-        parameters["BlockCipherMode"] = mode
-    information: dict[str, Any] = {"UniqueIdentifier": uid}
-    if parameters:
-        information["CryptographicParameters"] = parameters
-    result: dict[str, Any] = {"WrappingMethod": Method.Encrypt,
-                              "EncryptionKeyInformation": information}
-    if encoding is not None:
-        result["EncodingOption"] = encoding
-    return result
-
-
-def wrapped_block(wrapped: bytes, wrapping: dict[str, Any], fmt: int = Fmt.Raw,
-                  algorithm: int | None = None, length: int | None = None) -> dict[str, Any]:
-    """A wrapped Key Block: its Key Wrapping Data is ``wrapping`` (a spec from :func:`spec`)."""
-    result: dict[str, Any] = {"KeyFormatType": fmt, "KeyValue": wrapped}
-    if algorithm is not None:
-        result["CryptographicAlgorithm"] = algorithm
-    if length is not None:
-        result["CryptographicLength"] = length
-    result["KeyWrappingData"] = wrapping
-    return result
-
-
-class KeyWrapBase(Base):
+class KeyWrapBase(EngineCase):
     version = (2, 1)
 
     def call(self, operation: int, payload: Any, **options: Any) -> dict[str, Any]:

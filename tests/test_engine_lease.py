@@ -6,7 +6,7 @@ from __future__ import annotations
 from twisted.trial import unittest
 
 from kmiphsm import config as configuration
-from kmiphsm.engine.build import object_policy
+from kmiphsm.server.service import object_policy
 from kmiphsm.ttlv import enums
 from tests.support.engine import EngineHarness
 

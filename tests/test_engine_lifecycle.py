@@ -428,7 +428,7 @@ class DestroyTests(LifecycleCase):
     def test_a_destroyed_key_cannot_be_used(self) -> None:
         uid = self.in_state(State.Destroyed)
         self.assertNotUsable(uid, Usage.Decrypt, Reason.WrongKeyLifecycleState, protect=False)
-        error = self.assertRaises(KmipError, managed.key_ref, self.obj(uid))
+        error = self.assertRaises(KmipError, managed.key_of, self.obj(uid))
         self.assertEqual(error.reason, Reason.WrongKeyLifecycleState)
 
     def test_destroy_an_unknown_object(self) -> None:

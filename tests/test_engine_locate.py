@@ -10,7 +10,7 @@ from twisted.trial import unittest
 
 from kmiphsm.store import StoredObject
 from kmiphsm.ttlv import Node, enums, tags
-from tests.support.engine import EngineHarness, attribute_1x
+from tests.support.engine import EngineHarness, as_list, attribute_1x
 
 Operation = enums.Operation
 Reason = enums.ResultReason
@@ -26,12 +26,6 @@ T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
 
 def name(value: str) -> dict[str, Any]:
     return {"NameValue": value, "NameType": enums.NameType.UninterpretedTextString}
-
-
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 class LocateTestCase(unittest.TestCase):

@@ -1,4 +1,4 @@
-"""The start-up reconciliation of store and token (:func:`kmiphsm.engine.build.reconcile`):
+"""The start-up reconciliation of store and token (:func:`kmiphsm.engine.reconcile.reconcile`):
 what a crash can leave behind, and what reconcile makes of it.
 
 These tests use the test process's shared SoftHSM token: reconcile against a store of its
@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from twisted.trial import unittest
 
-from kmiphsm.engine.build import Reconciliation, reconcile
+from kmiphsm.engine.reconcile import Reconciliation, reconcile
 from kmiphsm.hsm import KeyAlgorithm, KeyRef
 from kmiphsm.store import StoredObject
 from kmiphsm.ttlv import enums

@@ -10,7 +10,7 @@ from typing import Any
 from twisted.trial import unittest
 
 from kmiphsm.ttlv import enums
-from tests.support.engine import EngineHarness
+from tests.support.engine import EngineHarness, as_list
 
 Operation = enums.Operation
 Reason = enums.ResultReason
@@ -21,12 +21,6 @@ Usage = enums.CryptographicUsageMask
 
 def tag_attribute(value: Any) -> dict[str, Any]:
     return {"VendorIdentification": "cosmian", "AttributeName": "tag", "AttributeValue": value}
-
-
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 class TaggingTests(unittest.TestCase):

@@ -14,10 +14,8 @@ from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 from kmiphsm.hsm import KeyRef, Storage
 from kmiphsm.model.values import to_node
 from kmiphsm.ttlv import Node, enums, tags
-from tests.support.engine import attribute_1x
-from tests.test_engine_keyblocks import block, certificate, pkcs8, rsa_key
-from tests.test_engine_keywrap import spec, wrapped_block
-from tests.test_engine_objects import Base, name
+from tests.support.engine import EngineCase, attribute_1x, name
+from tests.support.keys import block, certificate, pkcs8, rsa_key, spec, wrapped_block
 
 Op = enums.Operation
 OT = enums.ObjectType
@@ -47,7 +45,7 @@ def cosmian_import(uid: str, key: bytes = KEY, replace: bool = False,
                 "CryptographicAlgorithm": Alg.AES, "CryptographicLength": len(key) * 8}}}
 
 
-class TransferBase(Base):
+class TransferBase(EngineCase):
     def do_import(self, payload: Any, **options: Any) -> str:
         return self.h.call(Op.Import, payload, **options)["UniqueIdentifier"]
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from kmiphsm.ttlv import Node, enums, tags
-from tests.test_engine_certify import CertifyBase, link
+from tests.support.certify import CertifyBase, link
 
 Op = enums.Operation
 OT = enums.ObjectType

@@ -28,7 +28,7 @@ from kmiphsm.hsm import (
 )
 from kmiphsm.hsm.crypto import rfc5649_wrap
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
-from tests.test_hsm_support import open_token
+from tests.support.hsm import open_token
 
 P = CryptographicParameters
 

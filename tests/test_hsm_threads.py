@@ -29,10 +29,10 @@ from kmiphsm.hsm import (
     KeyRef,
     Mode,
     Padding,
-    Token,
+    Pkcs11Token,
 )
 from tests.support.softhsm import INIT_TOKEN, shared_token
-from tests.test_hsm_support import open_token
+from tests.support.hsm import open_token
 
 GCM = CryptographicParameters(block_cipher_mode=Mode.GCM)
 
@@ -136,7 +136,7 @@ def _worker_process(arguments: tuple[str, str, str, int, bytes]) -> tuple[int, l
     with the parent. Returns (operations done, serialised refs for the parent, error)."""
     module, label, pin, seed, parent_ref_bytes = arguments
     try:
-        token = Token(module, label, pin)
+        token = Pkcs11Token(module, label, pin)
         token.open()
         try:
             parent_key = KeyRef.from_bytes(parent_ref_bytes)
@@ -198,7 +198,7 @@ class ProcessTests(unittest.TestCase):
 def _open_and_report_master(arguments: tuple[str, str, str]) -> bytes:
     """Run in a spawned process: open a Token and return its master key's CKA_ID."""
     module, label, pin = arguments
-    token = Token(module, label, pin)
+    token = Pkcs11Token(module, label, pin)
     token.open()
     try:
         return token.master_key_id

@@ -19,10 +19,10 @@ from kmiphsm.hsm import (
     KeyRef,
     Mode,
     Storage,
-    Token,
+    Pkcs11Token,
     TokenError,
 )
-from tests.test_hsm_support import SECRET, count_objects, open_token
+from tests.support.hsm import SECRET, count_objects, open_token
 
 GCM = CryptographicParameters(block_cipher_mode=Mode.GCM)
 
@@ -42,7 +42,7 @@ def spki(key: object) -> bytes:
 
 
 class TokenTestCase(unittest.TestCase):
-    token: Token
+    token: Pkcs11Token
 
     def setUp(self) -> None:
         self.token, self.test_token = open_token()
@@ -57,7 +57,7 @@ class OpenTests(unittest.TestCase):
         token, test_token = open_token()
         first = token.master_key_id
         token.close()
-        again = Token(test_token.module, test_token.label, test_token.user_pin)
+        again = Pkcs11Token(test_token.module, test_token.label, test_token.user_pin)
         again.open()
         try:
             self.assertEqual(again.master_key_id, first)
@@ -68,20 +68,20 @@ class OpenTests(unittest.TestCase):
     def test_wrong_label_is_a_token_error(self) -> None:
         token, test_token = open_token()
         token.close()
-        other = Token(test_token.module, "no-such-token", test_token.user_pin)
+        other = Pkcs11Token(test_token.module, "no-such-token", test_token.user_pin)
         self.assertRaises(TokenError, other.open)
 
     def test_wrong_pin_is_a_token_error_without_the_pin(self) -> None:
         token, test_token = open_token()
         token.close()
-        other = Token(test_token.module, test_token.label, "0000wrong")
+        other = Pkcs11Token(test_token.module, test_token.label, "0000wrong")
         error = self.assertRaises(TokenError, other.open)
         self.assertNotIn("0000wrong", str(error))
         self.assertNotIn(test_token.user_pin, repr(other))
 
     def test_two_tokens_share_the_login_and_closing_one_keeps_the_other(self) -> None:
         first, test_token = open_token()
-        second = Token(test_token.module, test_token.label, test_token.user_pin)
+        second = Pkcs11Token(test_token.module, test_token.label, test_token.user_pin)
         second.open()
         try:
             ref = second.generate_secret(KeyAlgorithm.AES, 128)
@@ -91,7 +91,7 @@ class OpenTests(unittest.TestCase):
                 second.decrypt(ref, result.data, GCM, iv=result.iv, tag=result.tag),
                 b"still here",
             )
-            intruder = Token(test_token.module, test_token.label, "0000wrong")
+            intruder = Pkcs11Token(test_token.module, test_token.label, "0000wrong")
             self.assertRaises(TokenError, intruder.open)  # no riding on the live login
         finally:
             first.close()
@@ -396,7 +396,7 @@ class RestartTests(unittest.TestCase):
         ciphertext = token.encrypt(persistent, b"kept", GCM)
         token.close()
 
-        again = Token(test_token.module, test_token.label, test_token.user_pin)
+        again = Pkcs11Token(test_token.module, test_token.label, test_token.user_pin)
         again.open()
         try:
             secret, private, public, persistent = (KeyRef.from_bytes(b) for b in stored)

@@ -17,32 +17,9 @@ from kmiphsm.model.payloads import (
 )
 from kmiphsm.model.version import V1_0, V1_2, V1_4, V2_0, V2_1
 from kmiphsm.ttlv import Node, Type, enums, tags
+from tests.support.messages import item, query_item, request, version_node
 
 Operation = enums.Operation
-
-
-def version_node(major: int, minor: int) -> Node:
-    return Node.structure(tags.ProtocolVersion, [
-        Node.integer(tags.ProtocolVersionMajor, major), Node.integer(tags.ProtocolVersionMinor, minor)])
-
-
-def request(*items: Node, version: tuple[int, int] = (2, 1), extra: list[Node] | None = None,
-            batch_count: int | None = None) -> Node:
-    header = [version_node(*version), *(extra or []),
-              Node.integer(tags.BatchCount, len(items) if batch_count is None else batch_count)]
-    return Node.structure(tags.RequestMessage, [Node.structure(tags.RequestHeader, header), *items])
-
-
-def item(operation: int, *payload: Node, batch_id: bytes | None = None) -> Node:
-    children = [Node.enumeration(tags.Operation, operation)]
-    if batch_id is not None:
-        children.append(Node.bytes(tags.UniqueBatchItemID, batch_id))
-    children.append(Node.structure(tags.RequestPayload, list(payload)))
-    return Node.structure(tags.BatchItem, children)
-
-
-def query_item(*functions: int) -> Node:
-    return item(Operation.Query, *(Node.enumeration(tags.QueryFunction, f) for f in functions))
 
 
 class VersionTests(unittest.TestCase):

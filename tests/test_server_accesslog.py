@@ -14,7 +14,7 @@ from kmiphsm.engine.identity import Identity
 from kmiphsm.server.accesslog import FLUSH_INTERVAL, AccessLog
 from kmiphsm.server.protocol import quick
 from kmiphsm.ttlv import binary, enums
-from tests.test_engine_batch import item, query_item, request
+from tests.support.messages import item, query_item, request
 
 Operation = enums.Operation
 

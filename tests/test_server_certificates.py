@@ -18,8 +18,8 @@ from twisted.trial import unittest
 from kmiphsm.ttlv import Node, enums, tags
 from tests.support import kmip_client
 from tests.support.engine import attribute_1x
+from tests.support.json_tree import child, children
 from tests.support.server import shared_server
-from tests.test_server_transfer import child, children
 
 try:
     import requests

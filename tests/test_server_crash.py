@@ -1,8 +1,8 @@
 """Crash safety: a server killed with SIGKILL in the middle of 200 concurrent Creates loses
 no acknowledged key and leaks no token object once it has started again.
 
-What must hold after the restart (its start-up reconciliation, :func:`kmiphsm.engine.build.
-reconcile`, has run before it serves):
+What must hold after the restart (its start-up reconciliation,
+:func:`kmiphsm.engine.reconcile.reconcile`, has run before it serves):
 
 - every Create answered with Success names an object that the restarted server knows (Check
   on it succeeds), that the store holds, and whose key the token can use (``Token.exists``:
@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from twisted.trial import unittest
@@ -38,6 +36,7 @@ from twisted.trial import unittest
 from kmiphsm.ttlv import Node, enums, tags
 from tests.support import kmip_client
 from tests.support.kmip_client import read_message
+from tests.support.processes import descendants
 from tests.support.server import RunningServer
 from tests.support.softhsm import ROOT
 
@@ -73,26 +72,6 @@ def only_item(response: Node) -> Node:
     items = response.children(tags.BatchItem)
     assert len(items) == 1, response
     return items[0]
-
-
-def descendants(pid: int) -> list[int]:
-    """Live descendants of ``pid``, children before their own children (from /proc)."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
-    found: list[int] = []
-    frontier = [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [child for child, p in parents.items() if p == parent]
-        found.extend(children)
-        frontier.extend(children)
-    return found
 
 
 class Load:
@@ -163,22 +142,10 @@ class CrashTests(unittest.TestCase):
         self.addCleanup(self.server.cleanup)
         self.wait_serving()
 
-    def wait_serving(self, timeout: float = 60.0) -> None:
-        """With workers, the ports accept before the workers serve: wait until each says so
-        (its log line "worker N (pid P) serving ...")."""
-        if self.WORKERS == 1:
-            return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.server.process is not None
-            if self.server.process.poll() is not None:
-                self.fail(f"server exited:\n{self.server.log()}")
-            pids = set(re.findall(r"\(pid (\d+)\) serving", self.server.log()))
-            if len(pids) >= self.WORKERS:
-                return
-            time.sleep(0.1)
-        self.fail(f"{self.WORKERS} workers did not serve within {timeout} s:\n"
-                  f"{self.server.log()}")
+    def wait_serving(self) -> None:
+        """With workers, the ports accept before the workers serve: wait until each says so."""
+        if self.WORKERS > 1:
+            self.server.serving_workers(self.WORKERS)
 
     def kill_server(self) -> None:
         """SIGKILL every process of the server at once (workers first, so that no
@@ -261,13 +228,12 @@ def main() -> None:
     acknowledged Unique Identifiers as a JSON list on standard input: prints one JSON line
     (see :func:`inspect`)."""
     from kmiphsm import config as configuration
-    from kmiphsm.engine.build import open_token
-    from kmiphsm.store import SqliteStore
+    from kmiphsm.server.service import open_store, open_token
     from tests.support.kmip_client import key_inventory
 
     acknowledged = json.loads(sys.stdin.read())
     config = configuration.load(sys.argv[1])
-    store = SqliteStore(config.store.path)
+    store = open_store(config)
     token = open_token(config)
     try:
         print(json.dumps(key_inventory(store, token, acknowledged)))

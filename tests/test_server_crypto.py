@@ -12,11 +12,20 @@ from twisted.trial import unittest
 from kmiphsm.model.values import to_node
 from kmiphsm.ttlv import enums
 from tests.support import kmip_client
-from tests.support.server import shared_server
-from tests.test_engine_crypto import BCM, PAST, Alg, Fmt, Op, OT, Usage, Valid, pkcs8, template
-from tests.test_engine_crypto_kat import (
+from tests.support.engine import PAST, template
+from tests.support.keys import pkcs8
+from tests.support.known_answers import (
     ED25519_CASES, GCM_CASES, HMAC_CASES, SP800_38A, SP800_38A_KEYS, SP800_38A_PLAINTEXT,
 )
+from tests.support.server import shared_server
+
+Op = enums.Operation
+OT = enums.ObjectType
+Alg = enums.CryptographicAlgorithm
+Fmt = enums.KeyFormatType
+BCM = enums.BlockCipherMode
+Usage = enums.CryptographicUsageMask
+Valid = enums.ValidityIndicator
 
 
 class ServerKnownAnswers21(unittest.TestCase):
@@ -34,7 +43,7 @@ class ServerKnownAnswers21(unittest.TestCase):
     def register(self, object_type: int, tag: str, block: dict[str, Any],
                  attributes: dict[str, Any]) -> str:
         attributes = {"ActivationDate": PAST, **attributes}
-        attrs = (template("TemplateAttribute", attributes) if self.version[0] < 2
+        attrs = (template("TemplateAttribute", **attributes) if self.version[0] < 2
                  else to_node("Attributes", attributes))
         return self.call(Op.Register, [to_node("ObjectType", object_type), attrs,
                                        to_node(tag, {"KeyBlock": block})])["UniqueIdentifier"]

@@ -14,6 +14,7 @@ from kmiphsm.model.values import to_node
 from kmiphsm.ttlv import Node, enums, tags
 from tests.support import kmip_client
 from tests.support.engine import KmipFailure, attribute_1x
+from tests.support.json_tree import child
 from tests.support.server import shared_server
 
 try:
@@ -48,15 +49,6 @@ def cosmian_import_json(uid: str, replace: bool = False) -> dict[str, Any]:
                 {"tag": "Key", "type": "ByteString", "value": KEY_HEX}]}]},
             {"tag": "CryptographicAlgorithm", "type": "Enumeration", "value": "AES"},
             {"tag": "CryptographicLength", "type": "Integer", "value": 256}]}]}]}
-
-
-def children(node: dict[str, Any], tag: str) -> list[dict[str, Any]]:
-    return [child for child in node.get("value", []) if child["tag"] == tag]
-
-
-def child(node: dict[str, Any], tag: str) -> dict[str, Any]:
-    (found,) = children(node, tag)
-    return found
 
 
 class TlsTransferTests(unittest.TestCase):

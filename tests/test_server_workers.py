@@ -11,11 +11,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import signal
 import socket
-import ssl
-import time
 from pathlib import Path
 
 from twisted.internet.error import ProcessDone, ProcessTerminated
@@ -23,13 +20,15 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial import unittest
 
+import kmiphsm
 from kmiphsm import config as configuration
-from kmiphsm.engine import Engine
-from kmiphsm.engine import build as engine_build
 from kmiphsm.server import service
+from kmiphsm.server.handover import EVENTS_FD, HTTPS_FD, KMIP_FD
 from kmiphsm.server.supervisor import Supervisor, WorkerProcess
-from kmiphsm.server.worker import EVENTS_FD, HTTPS_FD, KMIP_FD
 from kmiphsm.ttlv import Node, binary, enums, tags
+from tests.support.kmip_client import read_message
+from tests.support.messages import item, query_item, request, results
+from tests.support.processes import alive, children, serving_pid, wait_until
 from tests.support.server import RunningServer, shared_server
 
 Operation = enums.Operation
@@ -37,125 +36,6 @@ Status = enums.ResultStatus
 
 if not Path("/proc/net/tcp").exists():
     raise unittest.SkipTest("these tests read Linux's /proc")
-
-
-# -- processes and sockets, from /proc ---------------------------------------------------
-
-def children(pid: int) -> set[int]:
-    """Live child processes of ``pid``."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.add(int(entry))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
-
-
-def server_socket_inode(server_port: int, client_port: int) -> int | None:
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local, remote, inode = fields[1], fields[2], int(fields[9])
-            if (int(local.rsplit(":", 1)[1], 16) == server_port
-                    and int(remote.rsplit(":", 1)[1], 16) == client_port and inode):
-                return inode
-    return None
-
-
-def serving_pid(connection: socket.socket, server_port: int, candidates: set[int]) -> int | None:
-    """The process among ``candidates`` holding the server end of ``connection``."""
-    inode = server_socket_inode(server_port, connection.getsockname()[1])
-    if inode is None:
-        return None
-    target = f"socket:[{inode}]"
-    for pid in candidates:
-        try:
-            descriptors = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in descriptors:
-            try:
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
-                    return pid
-            except OSError:
-                continue
-    return None
-
-
-# -- KMIP messages ----------------------------------------------------------------------
-
-def request(*items: Node) -> Node:
-    version = Node.structure(tags.ProtocolVersion, [
-        Node.integer(tags.ProtocolVersionMajor, 2), Node.integer(tags.ProtocolVersionMinor, 1)])
-    header = Node.structure(tags.RequestHeader, [version, Node.integer(tags.BatchCount, len(items))])
-    return Node.structure(tags.RequestMessage, [header, *items])
-
-
-def item(operation: int, *payload: Node) -> Node:
-    return Node.structure(tags.BatchItem, [Node.enumeration(tags.Operation, operation),
-                                           Node.structure(tags.RequestPayload, list(payload))])
-
-
-def query_item(*functions: int) -> Node:
-    return item(Operation.Query, *(Node.enumeration(tags.QueryFunction, f) for f in functions))
-
-
-def results(response: Node) -> list[tuple[object, ...]]:
-    return [(i.get(tags.Operation), i.get(tags.ResultStatus), i.get(tags.ResultReason))
-            for i in response.children(tags.BatchItem)]
-
-
-# -- the server ----------------------------------------------------------------------------
-
-def wait_until(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def serving_workers(server: RunningServer, count: int, timeout: float = 30.0) -> set[int]:
-    """Wait for ``count`` live workers that have said they serve; their pids."""
-    def ready() -> set[int] | None:
-        assert server.process is not None
-        if server.process.poll() is not None:
-            raise AssertionError(f"server exited with {server.process.returncode}:\n{server.log()}")
-        said = {int(pid) for pid in re.findall(r"\(pid (\d+)\) serving", server.log())}
-        pids = children(server.process.pid) & said
-        return pids if len(pids) == count else None
-    return wait_until(ready, timeout, f"{count} serving workers")
-
-
-def read_message(connection: ssl.SSLSocket) -> Node:
-    framer = binary.Framer()
-    while True:
-        data = connection.recv(65536)
-        if not data:
-            raise ConnectionError("connection closed before a whole response")
-        frames = framer.feed(data)
-        if frames:
-            return binary.decode(frames[0])
 
 
 def kmip_round(server: RunningServer, workers: set[int]) -> int | None:
@@ -202,7 +82,7 @@ class WorkerProcessTests(unittest.TestCase):
 
     def test_two_workers_both_answer_kmip_and_https(self) -> None:
         server = self.start(workers=2)
-        workers = serving_workers(server, 2)
+        workers = server.serving_workers(2)
         self.assertEqual(answered_by(kmip_round, server, workers, 40), workers)
         self.assertEqual(answered_by(https_round, server, workers, 40), workers)
         self.assertRegex(server.log(), r"\[worker-1#info\] worker 1 \(pid \d+\) serving")
@@ -210,12 +90,12 @@ class WorkerProcessTests(unittest.TestCase):
 
     def test_killed_worker_is_restarted_and_the_server_keeps_answering(self) -> None:
         server = self.start(workers=2)
-        workers = serving_workers(server, 2)
+        workers = server.serving_workers(2)
         victim, survivor = sorted(workers)
         os.kill(victim, signal.SIGKILL)
         for _ in range(5):  # the survivor answers while the victim is replaced
             kmip_round(server, {survivor})
-        after = serving_workers(server, 2)
+        after = server.serving_workers(2)
         self.assertIn(survivor, after)
         self.assertNotIn(victim, after)
         self.assertIn(f"(pid {victim}) exited unexpectedly (killed by signal 9)", server.log())
@@ -223,7 +103,7 @@ class WorkerProcessTests(unittest.TestCase):
 
     def test_sigterm_stops_the_supervisor_and_every_worker(self) -> None:
         server = self.start(workers=2)
-        workers = serving_workers(server, 2)
+        workers = server.serving_workers(2)
         assert server.process is not None
         server.process.send_signal(signal.SIGTERM)
         server.process.wait(timeout=30)
@@ -235,7 +115,7 @@ class WorkerProcessTests(unittest.TestCase):
 
     def test_workers_stop_when_the_supervisor_is_killed(self) -> None:
         server = self.start(workers=2)
-        workers = serving_workers(server, 2)
+        workers = server.serving_workers(2)
         server.kill(signal.SIGKILL)
         wait_until(lambda: not any(alive(pid) for pid in workers), 15, "orphaned workers to exit")
 
@@ -257,7 +137,7 @@ class WorkerProcessTests(unittest.TestCase):
 
     def test_interop_setting_reaches_every_worker(self) -> None:
         server = self.start(workers=2, interop=False)
-        workers = serving_workers(server, 2)
+        workers = server.serving_workers(2)
         seen = set()
         for _ in range(20):
             with server.kmip_connection("alice") as connection:
@@ -280,31 +160,55 @@ class WorkerProcessTests(unittest.TestCase):
 
 
 class BuildEngineTests(unittest.TestCase):
-    """What ``service.build_engine`` asks of ``engine.build.from_config``, and adds to it."""
+    """What ``service.build_engine`` wires from the config (the ports faked)."""
 
-    def build(self, interop: bool, reconcile: bool) -> tuple[Engine, dict[str, object]]:
-        calls: dict[str, object] = {}
-
-        def from_config(config: object, *, reconcile_at_start: bool = True) -> tuple[Engine, list[object]]:
-            calls["reconcile_at_start"] = reconcile_at_start
-            return Engine(), []
-        self.patch(engine_build, "from_config", from_config)
+    def build(self, interop: bool, reconcile: bool) -> tuple[service.Engine, list[object],
+                                                           list[object]]:
+        store, token = FakePort("store"), FakePort("token")
+        reconciled: list[object] = []
+        self.patch(service, "open_store", lambda config: store)
+        self.patch(service, "open_token", lambda config: token)
+        self.patch(service, "reconcile_ports", lambda *ports: reconciled.append(ports))
         config = configuration.Config(server=configuration.ServerConfig(interop=interop))
-        engine, _ = service.build_engine(config, reconcile=reconcile)
-        return engine, calls
+        engine, resources = service.build_engine(config, reconcile=reconcile)
+        self.assertIs(engine.store, store)
+        self.assertIs(engine.token, token)
+        return engine, resources, reconciled
 
     def test_interop_off_removes_the_operation(self) -> None:
-        engine, _ = self.build(interop=False, reconcile=True)
+        engine, _, _ = self.build(interop=False, reconcile=True)
         self.assertIsNone(engine.handlers.get(Operation.Interop))
 
     def test_interop_on_keeps_it(self) -> None:
-        engine, _ = self.build(interop=True, reconcile=True)
+        engine, _, _ = self.build(interop=True, reconcile=True)
         self.assertIsNotNone(engine.handlers.get(Operation.Interop))
 
-    def test_reconcile_is_passed_on(self) -> None:
-        for reconcile in (True, False):
-            _, calls = self.build(interop=False, reconcile=reconcile)
-            self.assertEqual(calls, {"reconcile_at_start": reconcile})
+    def test_reconcile_only_when_asked(self) -> None:
+        _, _, reconciled = self.build(interop=False, reconcile=True)
+        names = [tuple(port.name for port in ports)  # type: ignore[attr-defined]
+                 for ports in reconciled]
+        self.assertEqual(names, [("store", "token")])
+        _, _, reconciled = self.build(interop=False, reconcile=False)
+        self.assertEqual(reconciled, [])
+
+    def test_token_closed_before_store(self) -> None:
+        _, resources, _ = self.build(interop=False, reconcile=False)
+        names = [port.name for port in resources]  # type: ignore[attr-defined]
+        self.assertEqual(names, ["token", "store"])
+
+    def test_server_information_names_the_version(self) -> None:
+        engine, _, _ = self.build(interop=False, reconcile=False)
+        self.assertEqual(engine.server_information["ServerVersion"], kmiphsm.__version__)
+
+
+class FakePort:
+    """A store or token that is only passed around."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def close(self) -> None:
+        pass
 
 
 # -- the supervisor alone, with a fake reactor ---------------------------------------------

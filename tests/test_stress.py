@@ -1,9 +1,9 @@
 """Stress: several client threads drive two worker processes, and so the token from several
 threads of several processes at once, with a mix of operations for a while; nothing fails.
 
-SoftHSM 2.6.1 races when used from several threads (DESIGN.md, "Threads and SoftHSM"): the
-failures are intermittent, so this test makes the concurrency happen on purpose and long
-enough. A real ``twistd kmiphsm`` with ``[server] workers = 2`` is driven by
+SoftHSM 2.6.1 races when used from several threads (docs/architecture.md, "Threads and
+SoftHSM"): the failures are intermittent, so this test makes the concurrency happen on
+purpose and long enough. A real ``twistd kmiphsm`` with ``[server] workers = 2`` is driven by
 :data:`THREADS` client threads, each over its own TLS connection, the connections spread
 over both workers (each client finds the worker holding its connection in /proc and
 reconnects until the spread is even). For :data:`SECONDS` seconds (``KMIPHSM_STRESS_SECONDS``,
@@ -72,7 +72,7 @@ from tests.support.softhsm import ROOT
 if not Path("/proc/net/tcp").exists():
     raise unittest.SkipTest("this test reads Linux's /proc to find the worker processes")
 
-from tests.test_server_workers import alive, children, serving_pid  # noqa: E402
+from tests.support.processes import alive, children, serving_pid  # noqa: E402
 
 Operation = enums.Operation
 Status = enums.ResultStatus
@@ -454,21 +454,6 @@ class Client(threading.Thread):
 # -- the test ------------------------------------------------------------------------------
 
 
-def serving_workers(server: RunningServer, count: int, timeout: float = 60.0) -> list[int]:
-    """The pids of ``count`` live workers that have said they serve."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert server.process is not None
-        if server.process.poll() is not None:
-            raise AssertionError(f"server exited with {server.process.returncode}:\n{server.log()}")
-        said = {int(pid) for pid in re.findall(r"\(pid (\d+)\) serving", server.log())}
-        pids = children(server.process.pid) & said
-        if len(pids) == count:
-            return sorted(pids)
-        time.sleep(0.1)
-    raise AssertionError(f"{count} workers did not serve within {timeout} s:\n{server.log()}")
-
-
 def log_excerpt(log: str, lines: int = 80) -> str:
     return "\n".join(log.splitlines()[-lines:])
 
@@ -480,7 +465,7 @@ class StressTests(unittest.TestCase):
         self.server = RunningServer(workers=WORKERS)
         self.addCleanup(self.server.cleanup)
         self.server.start(timeout=60)
-        self.workers = serving_workers(self.server, WORKERS)
+        self.workers = sorted(self.server.serving_workers(WORKERS))
 
     def located(self, state: int) -> set[str]:
         """Unique Identifiers of the symmetric keys in ``state``, by Locate."""
@@ -634,13 +619,12 @@ def main() -> None:
     ``{"live": {uid: extractable}, "retired": [uid]}`` on standard input: prints one JSON
     line (see :func:`inspect`)."""
     from kmiphsm import config as configuration
-    from kmiphsm.engine.build import open_token
-    from kmiphsm.store import SqliteStore
+    from kmiphsm.server.service import open_store, open_token
     from tests.support.kmip_client import key_inventory
 
     given = json.loads(sys.stdin.read())
     config = configuration.load(sys.argv[1])
-    store = SqliteStore(config.store.path)
+    store = open_store(config)
     token = open_token(config)
     try:
         found = key_inventory(store, token, list(given["live"]))

@@ -221,7 +221,7 @@ def instances(obj: StoredObject, ref: AttributeReference) -> list[int]:
             if ref.matches(ref.name, value)]
 
 
-def load(context: OperationContext, unique_identifier: Any) -> StoredObject:
+def load_unarchived(context: OperationContext, unique_identifier: Any) -> StoredObject:
     """:func:`managed.load` (Object Not Found for a missing object: KMIP 2.1 Tables 169, 204,
     225, 228, 267, 324; Item Not Found at 1.x, :mod:`kmiphsm.model.results`), and Object
     Archived for an archived object (KMIP 1.4 sections 11.13-11.17: Recover it first)."""
@@ -237,7 +237,7 @@ def get_attributes(context: OperationContext,
                    payload: GetAttributesRequestPayload) -> GetAttributesResponsePayload:
     """KMIP 2.1 section 6.1.20, KMIP 1.4 section 4.12: the named attributes (all if none is
     named); an attribute without a value is left out."""
-    obj = load(context, payload.unique_identifier)
+    obj = load_unarchived(context, payload.unique_identifier)
     everything = all_attributes(obj)
     wanted = payload.attribute_reference
     if not wanted:
@@ -257,7 +257,7 @@ def get_attributes(context: OperationContext,
 def get_attribute_list(context: OperationContext, payload: GetAttributeListRequestPayload
                        ) -> GetAttributeListResponsePayload:
     """KMIP 2.1 section 6.1.21, KMIP 1.4 section 4.13: the attributes the object has."""
-    obj = load(context, payload.unique_identifier)
+    obj = load_unarchived(context, payload.unique_identifier)
     return GetAttributeListResponsePayload(obj.unique_identifier,
                                            references(all_attributes(obj)))
 
@@ -296,7 +296,7 @@ def changing(context: OperationContext,
     """Run ``change`` (load, check, write) in one store transaction, so that two clients
     changing instances of one attribute do not lose either change (within a transaction
     already open, in that one)."""
-    with managed.atomic(context.store):
+    with managed.joined_transaction(context.store):
         return change()
 
 
@@ -310,7 +310,7 @@ def add_attribute(context: OperationContext,
                         "Add Attribute takes no Attribute Index: the server assigns it")
 
     def change() -> AddAttributeResponsePayload:
-        obj = load(context, payload.unique_identifier)
+        obj = load_unarchived(context, payload.unique_identifier)
         ref = new.reference
         found = check_may_add(context, obj, ref)
         check_value(context, new)
@@ -334,7 +334,7 @@ def set_attribute(context: OperationContext,
     new = payload.new_attribute
 
     def change() -> SetAttributeResponsePayload:
-        obj = load(context, payload.unique_identifier)
+        obj = load_unarchived(context, payload.unique_identifier)
         ref = new.reference
         present = instances(obj, ref)
         if len(present) > 1:
@@ -369,7 +369,7 @@ def modify_attribute(context: OperationContext,
     current = payload.current_attribute
 
     def change() -> ModifyAttributeResponsePayload:
-        obj = load(context, payload.unique_identifier)
+        obj = load_unarchived(context, payload.unique_identifier)
         ref = new.reference
         if current is not None and current.reference != ref:
             raise KmipError(Reason.InvalidField,
@@ -425,7 +425,7 @@ def delete_attribute(context: OperationContext,
                         "Current Attribute and Attribute Reference name different attributes")
 
     def change() -> DeleteAttributeResponsePayload:
-        obj = load(context, payload.unique_identifier)
+        obj = load_unarchived(context, payload.unique_identifier)
         if not rule_of(ref).client_may_delete:
             raise KmipError(Reason.AttributeReadOnly, f"{ref} cannot be deleted by a client")
         present = instances(obj, ref)

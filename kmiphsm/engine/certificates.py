@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
@@ -59,7 +58,7 @@ SIGNATURE_ALGORITHMS: dict[x509.ObjectIdentifier, int] = {
 }
 
 
-def load(value: bytes) -> x509.Certificate:
+def parse(value: bytes) -> x509.Certificate:
     """The X.509 certificate of DER ``value`` (Invalid Field if it is not one)."""
     try:
         return x509.load_der_x509_certificate(value)
@@ -76,7 +75,7 @@ def attributes(certificate_type: int, value: bytes) -> dict[str, list[Any]]:
     }
     if certificate_type != enums.CertificateType.X_509:
         return result
-    certificate = load(value)
+    certificate = parse(value)
     for prefix, name in (("CertificateSubject", certificate.subject),
                          ("CertificateIssuer", certificate.issuer)):
         for attribute in name:
@@ -101,9 +100,3 @@ def attributes(certificate_type: int, value: bytes) -> dict[str, list[Any]]:
         result["CryptographicLength"] = [255]
     return result
 
-
-def public_key_info(value: bytes) -> bytes:
-    """The SubjectPublicKeyInfo DER of an X.509 certificate's key (for the operations that
-    use a certificate as its public key: ``context.token.import_public_key``)."""
-    return load(value).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -203,7 +203,7 @@ def read_subject(context: OperationContext, payload: CertifyRequestPayload,
     obj = subject_object(context, payload.subject_identifier, request is not None)
     public_key = None
     if obj is not None:
-        key = managed.key_ref(obj)
+        key = managed.key_of(obj)
         if keyblocks.is_kept(obj.object_type, key):
             raise KmipError(Reason.FeatureNotSupported,
                             f"public key {obj.unique_identifier!r} is kept as registered (a DSA "
@@ -365,8 +365,8 @@ def issuer_certificate(context: OperationContext,
     if managed.first(obj, "CertificateType") != enums.CertificateType.X_509:
         raise KmipError(Reason.InvalidObjectType,
                         f"the issuer certificate {uid!r} is not an X.509 certificate")
-    value = keyblocks.unseal(context, managed.key_ref(obj))
-    return obj, certificates.load(value)
+    value = keyblocks.unseal(context, managed.key_of(obj))
+    return obj, certificates.parse(value)
 
 
 def private_key_of_certificate(context: OperationContext, certificate_obj: StoredObject) -> str:
@@ -412,7 +412,7 @@ def issuer_key(context: OperationContext, uid: str) -> tuple[StoredObject, hsm.K
                         f"the issuer's key {uid!r} is not a Private Key")
     managed.require_use(context, obj, Usage.Sign | Usage.CertificateSign, protect=True)
     crypto.check_algorithm(obj)
-    return obj, managed.key_ref(obj)
+    return obj, managed.key_of(obj)
 
 
 # -- the certificate --------------------------------------------------------------------------
@@ -475,7 +475,7 @@ def authority_key_identifier(issuer: Issuer) -> x509.AuthorityKeyIdentifier:
 def check_signed(der: bytes, issuer: Issuer) -> x509.Certificate:
     """The new certificate, if it verifies under the issuer's certificate (or, self-signed,
     under its own key)."""
-    certificate = certificates.load(der)
+    certificate = certificates.parse(der)
     try:
         certificate.verify_directly_issued_by(issuer.certificate or certificate)
     except (InvalidSignature, ValueError, TypeError):
@@ -504,7 +504,7 @@ def store(context: OperationContext, der: bytes, attributes: Attributes, links: 
     server = certificates.attributes(enums.CertificateType.X_509, der)
     server["Digest"] = [keyblocks.digest(der)]
     blob = keyblocks.seal(context, der)
-    with creation.atomic(context, [blob]):
+    with creation.transaction_or_destroy(context, [blob]):
         creation.check_unique_names(context, values)
         obj = creation.store_blob_object(context, ObjectType.Certificate, values, blob,
                                          server_attributes=server)

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.identity import Identity
+from kmiphsm.hsm import Token
 from kmiphsm.model import RequestBatchItem, RequestMessage
 from kmiphsm.model.version import ProtocolVersion
+from kmiphsm.store import Store
 from kmiphsm.ttlv import enums
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a real cycle: the engine builds an OperationContext for each item
     from kmiphsm.engine.engine import Engine
 
 UID = enums.UniqueIdentifier
@@ -91,12 +93,20 @@ class OperationContext:
     new_placeholder: str | None = None
 
     @property
-    def store(self) -> Any:
-        return self.engine.store
+    def store(self) -> Store:
+        """The engine's metadata store (only handlers that need one use it)."""
+        store = self.engine.store
+        if store is None:
+            raise RuntimeError("this engine has no store")
+        return store
 
     @property
-    def token(self) -> Any:
-        return self.engine.token
+    def token(self) -> Token:
+        """The engine's PKCS#11 token (only handlers that need one use it)."""
+        token = self.engine.token
+        if token is None:
+            raise RuntimeError("this engine has no token")
+        return token
 
     @property
     def is_admin(self) -> bool:

@@ -12,26 +12,24 @@ Re-key and Re-key Key Pair (KMIP 2.1 sections 6.1.8, 6.1.9, 6.1.43, 6.1.46, 6.1.
   Attributes for single-instance attributes; for multi-instance attributes each key gets the
   union of the common and its own. The attributes of Table 191 (algorithm, length, domain and
   cryptographic parameters) are the same for both halves.
-- :func:`atomic`: the store writes of one operation in one transaction; if it fails, the
-  token keys made for it are destroyed and nothing is left behind.
+- :func:`transaction_or_destroy`: the store writes of one operation in one transaction; if it
+  fails, the token keys made for it are destroyed and nothing is left behind.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from kmiphsm.engine import keyblocks, keymaterial, managed
+from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
+from kmiphsm.hsm import KeyRef
 from kmiphsm.model.attribute_rules import rule
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE, Attributes
 from kmiphsm.store import StoredObject
 from kmiphsm.store.interface import ARCHIVAL_STORAGE, ONLINE_STORAGE, AttributeFilter, LocateQuery
 from kmiphsm.ttlv import enums
-
-if TYPE_CHECKING:
-    from kmiphsm.engine.context import OperationContext
-    from kmiphsm.hsm import KeyRef
 
 ObjectType = enums.ObjectType
 LinkType = enums.LinkType
@@ -57,9 +55,12 @@ PAIR_SHARED = ("CryptographicAlgorithm", "CryptographicLength", "CryptographicDo
 
 
 @contextmanager
-def atomic(context: "OperationContext", keys: Iterable["KeyRef"] = ()) -> Iterator[None]:
-    """One store transaction for the block. If it raises, the undo actions registered inside
-    it are dropped (the rollback undid their writes) and ``keys`` are destroyed."""
+def transaction_or_destroy(context: OperationContext,
+                           keys: Iterable[KeyRef] = ()) -> Iterator[None]:
+    """One store transaction for the block (never inside another: it is the operation's
+    own). If it raises, the undo actions registered inside it are dropped (the rollback
+    undid their writes) and ``keys``, the token keys made for the new objects, are
+    destroyed."""
     marker = len(context.undo_actions)
     try:
         with context.store.transaction():
@@ -71,15 +72,15 @@ def atomic(context: "OperationContext", keys: Iterable["KeyRef"] = ()) -> Iterat
         raise
 
 
-def store_key_object(context: "OperationContext", object_type: int,
-                     attributes: Mapping[str, list[Any]], key: "KeyRef", *,
+def store_key_object(context: OperationContext, object_type: int,
+                     attributes: Mapping[str, list[Any]], key: KeyRef, *,
                      key_format_type: int | None = None,
                      server_attributes: Mapping[str, list[Any]] | None = None,
                      unique_identifier: str | None = None,
                      value: bytes | None = None, generated: bool = True,
                      digests: list[dict[str, Any]] | None = None,
                      supplied: Mapping[str, list[Any]] | None = None) -> StoredObject:
-    """Insert a new object holding ``key`` (call inside :func:`atomic`). Its Key Format Type
+    """Insert a new object holding ``key`` (call inside :func:`transaction_or_destroy`). Its Key Format Type
     is ``key_format_type`` if given, else the server's default for it; its Digest is computed
     (from ``value``, the key as the request brought it, if given: see
     :func:`keyblocks.key_digests`); a key the token ``generated`` gets its Random Number
@@ -100,13 +101,13 @@ def store_key_object(context: "OperationContext", object_type: int,
     return obj
 
 
-def store_blob_object(context: "OperationContext", object_type: int,
-                      attributes: Mapping[str, list[Any]], blob: "KeyRef", *,
+def store_blob_object(context: OperationContext, object_type: int,
+                      attributes: Mapping[str, list[Any]], blob: KeyRef, *,
                       server_attributes: Mapping[str, list[Any]] | None = None,
                       unique_identifier: str | None = None,
                       supplied: Mapping[str, list[Any]] | None = None) -> StoredObject:
     """Insert an object whose value is a sealed blob (Opaque Object, Certificate): no key
-    attributes, the blob as its key reference (call inside :func:`atomic`)."""
+    attributes, the blob as its key reference (call inside :func:`transaction_or_destroy`)."""
     attributes = {"Fresh": [True], **attributes}  # section 4.24, unless the client said False
     obj = managed.new_object(context, object_type, attributes,
                              server_attributes=server_attributes,
@@ -130,7 +131,7 @@ def requested_format(attributes: Mapping[str, list[Any]]) -> int | None:
     return int(values[0])
 
 
-def checked_format(object_type: int, key: "KeyRef", requested: int | None) -> int | None:
+def checked_format(object_type: int, key: KeyRef, requested: int | None) -> int | None:
     """A requested Key Format Type the key can be given in (Key Format Type Not Supported
     otherwise); None if none was requested."""
     if requested is None:
@@ -147,11 +148,11 @@ def checked_secret_format(object_type: int, requested: int | None) -> int | None
     allowed = (keymaterial.SECRET_FORMATS if object_type == ObjectType.SymmetricKey
                else keymaterial.SECRET_DATA_FORMATS)
     if requested not in allowed:
-        raise keymaterial.not_supported(requested, f"a {keyblocks.registry_name(object_type)}")
+        raise keymaterial.not_supported(requested, f"a {managed.object_type_name(object_type)}")
     return requested
 
 
-def usable_format(object_type: int, key: "KeyRef", requested: int | None) -> int | None:
+def usable_format(object_type: int, key: KeyRef, requested: int | None) -> int | None:
     """A Key Format Type of the Common Attributes: it applies to each half where it can (a
     client may name the private key's format there, as Cosmian's examples do)."""
     if requested is None or requested not in keyblocks.formats(object_type, key):
@@ -172,7 +173,7 @@ def name_values(attributes: Mapping[str, list[Any]]) -> list[str]:
     return result
 
 
-def check_unique_names(context: "OperationContext", attributes: Mapping[str, list[Any]], *,
+def check_unique_names(context: OperationContext, attributes: Mapping[str, list[Any]], *,
                        ignore: Iterable[str] = ()) -> None:
     """Non Unique Name Attribute if one of the Names is already the Name of an on-line or
     archived object (``ignore``: objects that give their names up)."""
@@ -263,14 +264,14 @@ class PairFormats:
                  public: int | None = None) -> None:
         self.common, self.private, self.public = common, private, public
 
-    def of(self, object_type: int, key: "KeyRef") -> int | None:
+    def of(self, object_type: int, key: KeyRef) -> int | None:
         own = self.private if object_type == ObjectType.PrivateKey else self.public
         if own is not None:
             return checked_format(object_type, key, own)
         return usable_format(object_type, key, self.common)
 
 
-def store_pair(context: "OperationContext", private_key: "KeyRef", public_key: "KeyRef",
+def store_pair(context: OperationContext, private_key: KeyRef, public_key: KeyRef,
                private_attributes: Any, public_attributes: Any, formats: PairFormats, *,
                private_links: tuple[dict[str, Any], ...] = (),
                public_links: tuple[dict[str, Any], ...] = (),
@@ -283,7 +284,7 @@ def store_pair(context: "OperationContext", private_key: "KeyRef", public_key: "
         sensitive=managed.flag(public_attributes, "Sensitive", False))
     store = context.store
     private_uid, public_uid = store.new_unique_identifier(), store.new_unique_identifier()
-    with atomic(context, [private_key, public_key]):
+    with transaction_or_destroy(context, [private_key, public_key]):
         private_format = formats.of(ObjectType.PrivateKey, private_key)
         public_format = formats.of(ObjectType.PublicKey, public_key)
         if before is not None:

@@ -26,8 +26,10 @@ Reasons in :mod:`kmiphsm.engine.errors`, as for every operation):
 * Signature Verify and MAC Verify answer a wrong signature or MAC with Validity Indicator
   Invalid, not with a failure.
 
-Streamed operations (Correlation Value, Init / Final Indicator) are in
-:mod:`kmiphsm.engine.streams`.
+Streamed operations (Correlation Value, Init / Final Indicator) run here too: Encrypt and
+Decrypt as a multi-part operation in the token (:func:`_cipher_stream`), the others gathered
+and done at the final part (:func:`_buffered_stream`); :mod:`kmiphsm.engine.streams` keeps
+their state between requests.
 """
 
 from __future__ import annotations
@@ -52,7 +54,6 @@ from kmiphsm.model.payloads.crypto import (
     SignResponsePayload, tag_not_returned,
 )
 from kmiphsm.store import StoredObject
-from kmiphsm.store.errors import NestedTransactionError
 from kmiphsm.ttlv import enums, registry
 
 Operation = enums.Operation
@@ -75,17 +76,11 @@ def use_key(context: OperationContext, unique_identifier: Any, usage: int, *, pr
     """The key object and its token reference, if it may be used for ``usage`` now."""
     obj = managed.load(context, unique_identifier)
     if obj.object_type not in object_types:
-        kinds = " or ".join(_type_name(t) for t in object_types)
+        kinds = " or ".join(managed.printed_object_type(t) for t in object_types)
         raise KmipError(Reason.InvalidObjectType,
-                        f"{operation} needs a {kinds}, not a {_type_name(obj.object_type)}")
+                        f"{operation} needs a {kinds}, not a {managed.printed_object_type(obj.object_type)}")
     managed.require_use(context, obj, usage, protect=protect)
-    return obj, managed.key_ref(obj)
-
-
-def _type_name(object_type: int) -> str:
-    name = registry.enum_name("ObjectType", int(object_type)) or str(object_type)
-    return {"SymmetricKey": "Symmetric Key", "PublicKey": "Public Key",
-            "PrivateKey": "Private Key", "SecretData": "Secret Data"}.get(name, name)
+    return obj, managed.key_of(obj)
 
 
 def parameters(requested: Any, obj: StoredObject, ref: hsm.KeyRef) -> Resolved:
@@ -115,10 +110,7 @@ def allocate_usage(context: OperationContext, obj: StoredObject, data_length: in
     Permission Denied when not enough is left. Atomic in the store (one transaction)."""
     if "UsageLimits" not in obj.attributes:
         return
-    try:
-        with context.store.transaction():
-            _allocate(context, obj.unique_identifier, data_length)
-    except NestedTransactionError:  # the caller's transaction already covers it
+    with managed.joined_transaction(context.store):
         _allocate(context, obj.unique_identifier, data_length)
 
 
@@ -151,7 +143,7 @@ def required(value: bytes | None, name: str, operation: str) -> bytes:
 def server_iv(context: OperationContext, resolved: Resolved) -> bytes | None:
     """An IV of the client's IV Length, when it wants one generated (else the token makes
     one of the mode's usual length)."""
-    mode = resolved.token.block_cipher_mode
+    mode = resolved.parameters.block_cipher_mode
     if resolved.iv_length_bits is None or mode not in _IV_MODES:
         return None
     return context.token.generate_random(resolved.iv_length_bits // 8)
@@ -178,7 +170,7 @@ def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> Encryp
                        operation="Encrypt")
     resolved = parameters(payload.cryptographic_parameters, obj, ref)
     data = required(payload.data, "Data", "Encrypt")
-    if resolved.token.block_cipher_mode is hsm.Mode.GCM:
+    if resolved.parameters.block_cipher_mode is hsm.Mode.GCM:
         # a version whose response cannot carry the tag could never decrypt the ciphertext
         # (which versions those are is the model's: payloads.crypto.tag_not_returned)
         missing = tag_not_returned(context.version)
@@ -188,7 +180,7 @@ def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> Encryp
     iv = payload.iv_counter_nonce
     if iv is None:
         iv = server_iv(context, resolved)
-    result = context.token.encrypt(ref, data, resolved.token, iv=iv,
+    result = context.token.encrypt(ref, data, resolved.parameters, iv=iv,
                                    aad=payload.authenticated_encryption_additional_data)
     return EncryptResponsePayload(
         unique_identifier=obj.unique_identifier, data=result.data,
@@ -209,7 +201,7 @@ def decrypt(context: OperationContext, payload: DecryptRequestPayload) -> Decryp
     tag = payload.authenticated_encryption_tag
     _check_tag(resolved, tag)
     plaintext = context.token.decrypt(
-        ref, data, resolved.token, iv=payload.iv_counter_nonce,
+        ref, data, resolved.parameters, iv=payload.iv_counter_nonce,
         aad=payload.authenticated_encryption_additional_data, tag=tag)
     return DecryptResponsePayload(unique_identifier=obj.unique_identifier, data=plaintext)
 
@@ -218,7 +210,7 @@ def _check_unwrap_oracle(obj: StoredObject, resolved: Resolved) -> None:
     """A key that may wrap keys (Wrap Key usage) does not decrypt in the AES key wrap modes:
     Get of a sensitive key wrapped under it followed by such a Decrypt would give the key in
     plaintext (the PKCS#11 "wrap then decrypt" attack)."""
-    if resolved.token.block_cipher_mode not in (hsm.Mode.NIST_KEY_WRAP,
+    if resolved.parameters.block_cipher_mode not in (hsm.Mode.NIST_KEY_WRAP,
                                                 hsm.Mode.AES_KEY_WRAP_PADDING):
         return
     mask = managed.first(obj, "CryptographicUsageMask")
@@ -230,10 +222,10 @@ def _check_unwrap_oracle(obj: StoredObject, resolved: Resolved) -> None:
 
 
 def _check_tag(resolved: Resolved, tag: bytes | None) -> None:
-    if tag is not None and resolved.tag_length_given and len(tag) != resolved.token.tag_length:
+    if tag is not None and resolved.tag_length_given and len(tag) != resolved.parameters.tag_length:
         raise KmipError(Reason.BadCryptographicParameters,
                         f"the Authenticated Encryption Tag is {len(tag)} bytes but the Tag "
-                        f"Length is {resolved.token.tag_length}")
+                        f"Length is {resolved.parameters.tag_length}")
 
 
 def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool) -> Any:
@@ -259,7 +251,7 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
         if iv is None and encrypting:
             iv = server_iv(context, resolved)
         cipher = context.token.start_stream(
-            ref, resolved.token, encrypting=encrypting, iv=iv,
+            ref, resolved.parameters, encrypting=encrypting, iv=iv,
             aad=payload.authenticated_encryption_additional_data, tag=tag)
         generated_iv = cipher.iv if encrypting and payload.iv_counter_nonce is None else None
         stream = Stream(int(operation), owner, obj.unique_identifier, cipher=cipher)
@@ -344,7 +336,7 @@ def sign(context: OperationContext, payload: SignRequestPayload) -> SignResponse
     resolved = parameters(payload.cryptographic_parameters, obj, ref)
     data, digested = _signed_data(payload, "Sign")
     allocate_usage(context, obj, len(data))
-    signature = context.token.sign(ref, data, resolved.token, digested=digested)
+    signature = context.token.sign(ref, data, resolved.parameters, digested=digested)
     return SignResponsePayload(unique_identifier=obj.unique_identifier, signature_data=signature)
 
 
@@ -358,7 +350,7 @@ def signature_verify(context: OperationContext,
     resolved = parameters(payload.cryptographic_parameters, obj, ref)
     data, digested = _signed_data(payload, "Signature Verify")
     signature = required(payload.signature_data, "Signature Data", "Signature Verify")
-    valid = context.token.verify(ref, data, signature, resolved.token, digested=digested)
+    valid = context.token.verify(ref, data, signature, resolved.parameters, digested=digested)
     return SignatureVerifyResponsePayload(unique_identifier=obj.unique_identifier,
                                           validity_indicator=validity(valid))
 
@@ -379,7 +371,7 @@ def mac_parameters(requested: Any, obj: StoredObject, ref: hsm.KeyRef) -> Resolv
         fields = {k: v for k, v in fields.items() if k != "BlockCipherMode"}
     resolved = cryptoparams.translate(fields, ref.algorithm)
     if ref.algorithm is hsm.KeyAlgorithm.GENERIC_SECRET and \
-            resolved.token.hashing_algorithm is None:
+            resolved.parameters.hashing_algorithm is None:
         own = managed.first(obj, "CryptographicAlgorithm")
         hash_ = cryptoparams.HMAC_HASHES.get(int(own)) if isinstance(own, int) else None
         if hash_ is not None:
@@ -396,7 +388,7 @@ def mac(context: OperationContext, payload: MACRequestPayload) -> MACResponsePay
     resolved = mac_parameters(payload.cryptographic_parameters, obj, ref)
     data = required(payload.data, "Data", "MAC")
     allocate_usage(context, obj, len(data))
-    value = context.token.mac(ref, data, resolved.token)
+    value = context.token.mac(ref, data, resolved.parameters)
     return MACResponsePayload(unique_identifier=obj.unique_identifier, mac_data=value)
 
 
@@ -410,7 +402,7 @@ def mac_verify(context: OperationContext,
     resolved = mac_parameters(payload.cryptographic_parameters, obj, ref)
     data = required(payload.data, "Data", "MAC Verify")
     expected = required(payload.mac_data, "MAC Data", "MAC Verify")
-    valid = context.token.mac_verify(ref, data, expected, resolved.token)
+    valid = context.token.mac_verify(ref, data, expected, resolved.parameters)
     return MACVerifyResponsePayload(unique_identifier=obj.unique_identifier,
                                     validity_indicator=validity(valid))
 

@@ -86,7 +86,8 @@ _SELECTING = ("BlockCipherMode", "PaddingMethod", "HashingAlgorithm", "Cryptogra
 class Resolved:
     """The parameters of one operation: for the token, plus what only the engine uses."""
 
-    token: CryptographicParameters
+    #: what the token is given (:class:`kmiphsm.hsm.CryptographicParameters`)
+    parameters: CryptographicParameters
     #: the client asked the server to generate the IV (Random IV)
     random_iv: bool = False
     #: IV Length in bits, if given (for server-generated IVs)
@@ -225,7 +226,7 @@ def translate(fields: Mapping[str, Any], key_algorithm: KeyAlgorithm | None) -> 
         # CS-BC-M-GCM-1-21 says General Failure: see tests/conformance/compare.py).
         raise KmipError(Reason.BadCryptographicParameters,
                         f"invalid GCM tag length {tag_length}: 4 to 16 bytes are allowed")
-    token = CryptographicParameters(
+    parameters = CryptographicParameters(
         block_cipher_mode=mode,
         padding_method=padding,
         hashing_algorithm=hash_,
@@ -234,7 +235,7 @@ def translate(fields: Mapping[str, Any], key_algorithm: KeyAlgorithm | None) -> 
         salt_length=salt_length,
         p_source=p_source,
     )
-    return Resolved(token, random_iv=bool(random_iv), iv_length_bits=iv_length,
+    return Resolved(parameters, random_iv=bool(random_iv), iv_length_bits=iv_length,
                     tag_length_given=tag_length is not None, algorithm=algorithm)
 
 

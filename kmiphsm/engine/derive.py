@@ -18,7 +18,7 @@ Derivation Methods (KMIP 2.1 section 11.14) and what the token can do:
 * ``HMAC``, ``HASH``, ``PBKDF2``, ``HKDF``, ``NIST800-108-*``, ``AWS Signature Version 4``:
   Feature Not Supported. SoftHSM 2.6 has no mechanism that derives a key this way, and
   computing one on the host would put the derived key in the server's memory in plaintext,
-  which kmiphsm never does (DESIGN.md, "Keys and the token").
+  which kmiphsm never does (docs/architecture.md, "Keys and the token").
 
 The client gives the new object's Cryptographic Length, and for a Symmetric Key its
 Cryptographic Algorithm (AES or HMAC-SHA*); a length beyond what the method yields is Invalid
@@ -36,6 +36,7 @@ from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.crypto import use_key
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import curve_enum, secret_spec
+from kmiphsm.model.attributes import first_value
 from kmiphsm.engine.registry import handler
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
 from kmiphsm.model.payloads.crypto import DeriveKeyRequestPayload, DeriveKeyResponsePayload
@@ -106,7 +107,7 @@ def derive_key(context: OperationContext,
 
 
 def _new_key_spec(object_type: int, attributes: Mapping[str, list[Any]]) -> tuple[hsm.KeyAlgorithm, int]:
-    length = _first(attributes, "CryptographicLength")
+    length = first_value(attributes, "CryptographicLength")
     if length is None:
         raise KmipError(Reason.InvalidField,
                         "Derive Key needs the Cryptographic Length of the new object")
@@ -115,7 +116,7 @@ def _new_key_spec(object_type: int, attributes: Mapping[str, list[Any]]) -> tupl
             raise KmipError(Reason.InvalidField,
                             "Secret Data length must be a multiple of 8 bits")
         return hsm.KeyAlgorithm.GENERIC_SECRET, length
-    if _first(attributes, "CryptographicAlgorithm") is None:
+    if first_value(attributes, "CryptographicAlgorithm") is None:
         raise KmipError(Reason.InvalidField,
                         "Derive Key of a Symmetric Key needs its Cryptographic Algorithm")
     spec = secret_spec(attributes)
@@ -123,11 +124,6 @@ def _new_key_spec(object_type: int, attributes: Mapping[str, list[Any]]) -> tupl
         raise KmipError(Reason.FeatureNotSupported,
                         "Derive Key makes AES and HMAC keys (and Secret Data)")
     return spec.algorithm, spec.length
-
-
-def _first(attributes: Mapping[str, list[Any]], name: str) -> Any:
-    values = attributes.get(name)
-    return values[0] if values else None
 
 
 def _with_client_links(attributes: Mapping[str, list[Any]],
@@ -165,7 +161,7 @@ def _ecdh(context: OperationContext, uids: list[Any], parameters: Mapping[str, A
         if peer.object_type != ObjectType.PublicKey:
             raise KmipError(Reason.InvalidObjectType,
                             "the second Unique Identifier must name the peer's Public Key")
-        peer_ref = managed.key_ref(peer)
+        peer_ref = managed.key_of(peer)
         point = hsm.public_point(context.token.export_public_key(peer_ref))
         bases.append(peer.unique_identifier)
     elif data is None:
@@ -203,11 +199,11 @@ def _encrypt(context: OperationContext, uids: list[Any], parameters: Mapping[str
     resolved = cryptoparams.resolve(parameters.get("CryptographicParameters"),
                                     base.attributes.get("CryptographicParameters"),
                                     base_ref.algorithm)
-    mode = resolved.token.block_cipher_mode
+    mode = resolved.parameters.block_cipher_mode
     if mode not in (hsm.Mode.CBC, hsm.Mode.ECB):
         raise KmipError(Reason.BadCryptographicParameters,
                         "derivation by encryption needs Block Cipher Mode CBC or ECB")
-    if resolved.token.padding_method not in (None, hsm.Padding.NONE):
+    if resolved.parameters.padding_method not in (None, hsm.Padding.NONE):
         raise KmipError(Reason.BadCryptographicParameters,
                         "derivation by encryption takes no padding")
     data = _one_data(parameters)

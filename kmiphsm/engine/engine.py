@@ -34,6 +34,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
+import kmiphsm
 from kmiphsm.engine import managed, tagging
 from kmiphsm.engine.context import PLACEHOLDER_SOURCES, BatchState, OperationContext
 from kmiphsm.engine.errors import KmipError, translate
@@ -42,11 +43,13 @@ from kmiphsm.engine.registry import Handlers, default_handlers
 from kmiphsm.engine.size import ttlv_size
 from kmiphsm.engine.streams import StreamTable
 from kmiphsm.model import operations
+from kmiphsm.hsm import Token
 from kmiphsm.model import (
     LATEST, SUPPORTED_VERSIONS, ModelError, ProtocolVersion, RequestBatchItem, RequestMessage,
     ResponseBatchItem, ResponseHeader, ResponseMessage, negotiate, peek_protocol_version,
 )
 from kmiphsm.model.messages import negotiated
+from kmiphsm.store import Store
 from kmiphsm.ttlv import Node, enums, registry, tags
 
 log = logging.getLogger(__name__)
@@ -60,9 +63,11 @@ Continuation = enums.BatchErrorContinuationOption
 _RETURNED_IDENTIFIER_FIELDS = ("unique_identifier", "private_key_unique_identifier",
                                "public_key_unique_identifier")
 
-DEFAULT_SERVER_INFORMATION: Mapping[str, Any] = {
+#: Query's Server Information (KMIP 2.1 section 7.37), CamelCase field -> value.
+SERVER_INFORMATION: Mapping[str, Any] = {
     "VendorIdentification": "kmiphsm",
     "ServerName": "kmiphsm",
+    "ServerVersion": kmiphsm.__version__,
     "ProductName": "kmiphsm",
 }
 
@@ -116,16 +121,18 @@ def operation_name(operation: int | None) -> str:
 class Engine:
     """Runs request messages against the handlers, with the ports they need.
 
-    ``store`` and ``token`` are the metadata store and the PKCS#11 token (None until the
-    operations that need them exist); ``server_information`` maps CamelCase Server
-    Information fields to values for Query (``VendorIdentification`` is answered on its own);
+    ``store`` and ``token`` are the ports to the metadata store and the PKCS#11 token (an
+    engine without them answers only the operations that need neither: Discover Versions,
+    Query, ...); ``server_information`` maps CamelCase Server Information fields to values
+    for Query (:data:`SERVER_INFORMATION` by default; ``VendorIdentification`` is answered on
+    its own);
     ``admins`` are the identity names that may act on every object; ``handlers`` defaults to
     every handler of ``kmiphsm.engine``; ``measure`` gives the encoded size of a Node for
     Maximum Response Size (binary TTLV by default); ``enable_interop`` turns the Interop
     operation on (KMIP 2.1 section 6.1.26: not for production servers).
     """
 
-    def __init__(self, store: Any = None, token: Any = None, *,
+    def __init__(self, store: Store | None = None, token: Token | None = None, *,
                  server_information: Mapping[str, Any] | None = None,
                  admins: Iterable[str] = (),
                  handlers: Handlers | None = None,
@@ -136,7 +143,7 @@ class Engine:
         self.store = store
         self.token = token
         self.server_information: dict[str, Any] = dict(
-            DEFAULT_SERVER_INFORMATION if server_information is None else server_information)
+            SERVER_INFORMATION if server_information is None else server_information)
         self.admins = frozenset(admins)
         #: attributes the server gives every new object with key material, unless the request
         #: set them (Lease Time, Protection Storage Mask: server policy)
@@ -151,8 +158,6 @@ class Engine:
         self.streams = StreamTable()
         #: (operation, version) -> whether that version has the operation
         self._in_version: dict[tuple[int, ProtocolVersion], bool] = {}
-        #: the test case between Interop Begin and End (see engine/interop.py)
-        self.interop_identifier: str | None = None
 
     def is_admin(self, identity: Identity) -> bool:
         return identity.name in self.admins

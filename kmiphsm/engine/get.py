@@ -80,7 +80,7 @@ def managed_object(context: OperationContext, obj: StoredObject, request: Any) -
     object_type = obj.object_type
     if managed.is_stored_wrapped(obj):
         return stored_wrapped_object(context, obj, request)
-    key = managed.key_ref(obj)
+    key = managed.key_of(obj)
     if object_type in keyblocks.KEY_BLOCK_OBJECTS:
         return key_object(context, obj, key, request)
     if object_type in (ObjectType.OpaqueObject, ObjectType.Certificate):
@@ -96,13 +96,13 @@ def served(context: OperationContext, obj: StoredObject) -> None:
     store = context.store
     uid = obj.unique_identifier
     before = list(obj.attributes.get("LastChangeDate", []))
-    with managed.atomic(store):
+    with managed.joined_transaction(store):
         store.set_attribute(uid, "Fresh", [False])
         obj.attributes["Fresh"] = [False]
         managed.touch(context, obj)
 
     def undo() -> None:
-        with managed.atomic(store):
+        with managed.joined_transaction(store):
             store.set_attribute(uid, "Fresh", [True])
             store.set_attribute(uid, "LastChangeDate", before)
 
@@ -173,7 +173,7 @@ def stored_wrapped_object(context: OperationContext, obj: StoredObject, payload:
         raise KmipError(Reason.FeatureNotSupported,
                         f"object {uid!r} is kept wrapped as it was imported: it is returned "
                         "as it is, not wrapped again")
-    block = keyblocks.unseal_key_block(context, managed.key_ref(obj, stored_wrapped=True))
+    block = keyblocks.unseal_key_block(context, managed.key_of(obj, stored_wrapped=True))
     if payload.key_format_type is not None and \
             int(payload.key_format_type) != int(block.key_format_type):
         raise keymaterial.not_supported(int(payload.key_format_type),

@@ -1,6 +1,7 @@
 """Interop (KMIP 2.1 section 6.1.26): test harnesses mark the Begin, End and Reset of a
-test case. The server records the current test case identifier and answers with an empty
-payload; it keeps no per-test state to reset. Turned off with ``Engine(enable_interop=False)``.
+test case. The server logs the function and the test case identifier (so the server's log
+can be read test case by test case) and answers with an empty payload; it keeps no per-test
+state to reset. Turned off with ``Engine(enable_interop=False)``.
 """
 
 from __future__ import annotations
@@ -19,13 +20,8 @@ InteropFunction = enums.InteropFunction
 
 @handler(enums.Operation.Interop)
 def interop(context: OperationContext, payload: InteropRequestPayload) -> InteropResponsePayload:
-    engine = context.engine
     function = payload.interop_function
-    if function == InteropFunction.Begin:
-        engine.interop_identifier = payload.interop_identifier
-    elif function in (InteropFunction.End, InteropFunction.Reset):
-        engine.interop_identifier = None
-    else:
+    if function not in (InteropFunction.Begin, InteropFunction.End, InteropFunction.Reset):
         raise KmipError(enums.ResultReason.InvalidField,
                         f"unknown Interop Function {int(function):#x}")
     log.info("interop %s %s", InteropFunction(function).name, payload.interop_identifier)

@@ -45,10 +45,11 @@ from kmiphsm.engine.errors import KmipError
 from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef
 from kmiphsm.model.errors import ModelError
 from kmiphsm.model.attribute_rules import rule
+from kmiphsm.model.attributes import first_value
 from kmiphsm.model.objects import KeyBlock, KeyValue
 from kmiphsm.model.values import plain, to_node
 from kmiphsm.model.version import LATEST
-from kmiphsm.ttlv import binary, enums, registry
+from kmiphsm.ttlv import binary, enums
 
 if TYPE_CHECKING:
     from kmiphsm.engine.context import OperationContext
@@ -201,8 +202,8 @@ def import_plain_key_block(context: "OperationContext", object_type: int, key_bl
     fmt = int(key_block.key_format_type)
     material = key_value.key_material
     value: bytes
-    algorithm = _first(attributes, "CryptographicAlgorithm", key_block.cryptographic_algorithm)
-    length = _first(attributes, "CryptographicLength", key_block.cryptographic_length)
+    algorithm = first_value(attributes, "CryptographicAlgorithm", key_block.cryptographic_algorithm)
+    length = first_value(attributes, "CryptographicLength", key_block.cryptographic_length)
     extra: dict[str, list[Any]] = {}
     if algorithm is not None and "CryptographicAlgorithm" not in attributes:
         extra["CryptographicAlgorithm"] = [algorithm]
@@ -277,7 +278,7 @@ def keep_as_registered(context: "OperationContext", object_type: int, fmt: int, 
     Its Cryptographic Length is the one given, else the bit length of P."""
     expected_type, fields = KEPT_AS_REGISTERED[fmt]
     if object_type != expected_type:
-        raise keymaterial.not_supported(fmt, f"a {registry_name(object_type)}")
+        raise keymaterial.not_supported(fmt, f"a {managed.object_type_name(object_type)}")
     if not isinstance(material, dict) or any(
             isinstance(material.get(name), bool) or not isinstance(material.get(name), int)
             for name in fields):
@@ -299,11 +300,6 @@ def is_kept(object_type: int, key: KeyRef) -> bool:
     key pair half)."""
     return object_type in (ObjectType.PrivateKey, ObjectType.PublicKey) and \
         key.key_class is KeyClass.SECRET
-
-
-def _first(attributes: Mapping[str, list[Any]], name: str, fallback: Any) -> Any:
-    values = attributes.get(name)
-    return values[0] if values else fallback
 
 
 def _with_length(key: KeyRef, length_bits: int) -> KeyRef:
@@ -335,7 +331,7 @@ def check_format(object_type: int, key: KeyRef, key_format_type: int) -> None:
     """Key Format Type Not Supported unless ``key`` can be given in ``key_format_type``."""
     if key_format_type not in formats(object_type, key):
         raise keymaterial.not_supported(
-            key_format_type, f"this {registry_name(object_type)} ({key.algorithm.value} key)")
+            key_format_type, f"this {managed.object_type_name(object_type)} ({key.algorithm.value} key)")
 
 
 def formats(object_type: int, key: KeyRef) -> frozenset[int]:
@@ -351,10 +347,6 @@ def formats(object_type: int, key: KeyRef) -> frozenset[int]:
     if object_type == ObjectType.PublicKey:
         return keymaterial.PUBLIC_FORMATS.get(key.algorithm, frozenset())
     return frozenset()
-
-
-def registry_name(object_type: int) -> str:
-    return registry.enum_name("ObjectType", int(object_type)) or str(object_type)
 
 
 def key_format_of(obj: "StoredObject", key: KeyRef) -> int:

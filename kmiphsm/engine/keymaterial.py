@@ -4,7 +4,7 @@ The token (:mod:`kmiphsm.hsm`) takes and gives private keys as PKCS#8 DER, publi
 SubjectPublicKeyInfo DER and secret keys as raw bytes. Clients use the Key Format Types of
 KMIP 2.1 section 3 (KMIP 1.4 section 2.1.7); this module converts between the two, on the
 host, with ``cryptography``. It only ever sees plaintext a client sent in a Register or asked
-for in a Get (DESIGN.md, "Keys and the token").
+for in a Get (docs/architecture.md, "Keys and the token").
 
 ======================================  ==============================================
 Key Format Type                         Key Material

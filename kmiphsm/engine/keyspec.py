@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.hsm import Curve, KeyAlgorithm, KeyRef
 from kmiphsm.hsm.hashes import BY_HMAC_ALGORITHM
+from kmiphsm.model.attributes import first_value
 from kmiphsm.ttlv import enums, registry
 
 Alg = enums.CryptographicAlgorithm
@@ -55,14 +56,9 @@ def _name(algorithm: int) -> str:
     return registry.enum_name("CryptographicAlgorithm", int(algorithm)) or hex(int(algorithm))
 
 
-def _one(attributes: Mapping[str, list[Any]], name: str) -> Any:
-    values = attributes.get(name)
-    return values[0] if values else None
-
-
 def curve_of(attributes: Mapping[str, list[Any]]) -> int | None:
     """The Recommended Curve of Cryptographic Domain Parameters, if given."""
-    params = _one(attributes, "CryptographicDomainParameters")
+    params = first_value(attributes, "CryptographicDomainParameters")
     if isinstance(params, dict) and params.get("RecommendedCurve") is not None:
         curve = params["RecommendedCurve"]
         if isinstance(curve, bool) or not isinstance(curve, int):
@@ -73,8 +69,8 @@ def curve_of(attributes: Mapping[str, list[Any]]) -> int | None:
 
 def secret_spec(attributes: Mapping[str, list[Any]]) -> SecretSpec:
     """The symmetric key a Create asks for."""
-    algorithm = _one(attributes, "CryptographicAlgorithm")
-    length = _one(attributes, "CryptographicLength")
+    algorithm = first_value(attributes, "CryptographicAlgorithm")
+    length = first_value(attributes, "CryptographicLength")
     if algorithm is None:
         raise KmipError(Reason.InvalidField, "Create of a key needs a Cryptographic Algorithm")
     if length is not None and (isinstance(length, bool) or not isinstance(length, int)):
@@ -106,8 +102,8 @@ def secret_spec(attributes: Mapping[str, list[Any]]) -> SecretSpec:
 
 def pair_spec(attributes: Mapping[str, list[Any]]) -> PairSpec:
     """The key pair a Create Key Pair asks for (attributes: common merged with private)."""
-    algorithm = _one(attributes, "CryptographicAlgorithm")
-    length = _one(attributes, "CryptographicLength")
+    algorithm = first_value(attributes, "CryptographicAlgorithm")
+    length = first_value(attributes, "CryptographicLength")
     curve = curve_of(attributes)
     if algorithm is None:
         raise KmipError(Reason.InvalidField,
@@ -230,7 +226,7 @@ def check_compatible(algorithm: int | None, length: int | None, ref: KeyRef) -> 
 
 def raw_key_kind(attributes: Mapping[str, list[Any]]) -> tuple[KeyAlgorithm | None, int | None]:
     """What a Raw asymmetric key is, from its attributes: (Ed25519 / X25519 / EC, curve)."""
-    algorithm = _one(attributes, "CryptographicAlgorithm")
+    algorithm = first_value(attributes, "CryptographicAlgorithm")
     if algorithm is None:
         return None, None
     try:
@@ -253,7 +249,7 @@ def check_quantum_safe(attributes: Mapping[str, list[Any]], algorithm: KeyAlgori
     this key is not one: only AES-256 and generic secrets (HMAC keys, Secret Data) of 256 bits
     or more are; RSA, EC, Ed25519, X25519 and Triple DES keys never are (the OASIS test
     QS-M-2-21 expects General Failure for AES-128)."""
-    if _one(attributes, "QuantumSafe") is not True:
+    if first_value(attributes, "QuantumSafe") is not True:
         return
     symmetric = algorithm in (KeyAlgorithm.AES, KeyAlgorithm.GENERIC_SECRET)
     if symmetric and length_bits is not None and length_bits >= QUANTUM_SAFE_SECRET_BITS:

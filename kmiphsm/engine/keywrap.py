@@ -81,7 +81,7 @@ from kmiphsm import hsm
 from kmiphsm.engine import cryptoparams, keyblocks, keymaterial, keyspec, managed
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyblocks import Imported
-from kmiphsm.model.attributes import Attributes, name_from_1x
+from kmiphsm.model.attributes import Attributes, first_value, name_from_1x
 from kmiphsm.model.errors import ModelError
 from kmiphsm.model.objects import KeyBlock, KeyValue, KeyWrappingData
 from kmiphsm.model.values import plain
@@ -351,8 +351,8 @@ def unwrap_in_token(context: "OperationContext", object_type: int, key_block: Ke
                     extractable: bool, sensitive: bool) -> Imported:
     """C_UnwrapKey of a No Encoding secret (raw) or private key (PKCS#8) into a new token
     key; :class:`NotInToken` when the token has no mechanism or key kind for it."""
-    algorithm = _first(attributes, "CryptographicAlgorithm", key_block.cryptographic_algorithm)
-    length = _first(attributes, "CryptographicLength", key_block.cryptographic_length)
+    algorithm = first_value(attributes, "CryptographicAlgorithm", key_block.cryptographic_algorithm)
+    length = first_value(attributes, "CryptographicLength", key_block.cryptographic_length)
     if length is not None and (isinstance(length, bool) or not isinstance(length, int)):
         raise KmipError(Reason.InvalidField, "Cryptographic Length must be an Integer")
     extra: dict[str, list[Any]] = {}
@@ -553,12 +553,12 @@ def wrapping_key(context: "OperationContext", spec: Specification,
         raise KmipError(Reason.WrappingObjectArchived,
                         f"the wrapping key {uid!r} is archived: Recover it first")
     if obj.object_type not in object_types:
-        kinds = " or ".join(_type_name(t) for t in object_types)
+        kinds = " or ".join(managed.printed_object_type(t) for t in object_types)
         raise KmipError(Reason.InvalidObjectType,
                         f"a key is {'wrapped' if protect else 'unwrapped'} with a {kinds}, not "
-                        f"a {_type_name(obj.object_type)}")
+                        f"a {managed.printed_object_type(obj.object_type)}")
     managed.require_use(context, obj, usage, protect=protect)
-    ref = managed.key_ref(obj)
+    ref = managed.key_of(obj)
     if ref.algorithm not in (hsm.KeyAlgorithm.AES, hsm.KeyAlgorithm.RSA):
         raise KmipError(Reason.FeatureNotSupported,
                         f"the token wraps keys with AES keys (NIST Key Wrap, AES Key Wrap with "
@@ -576,7 +576,7 @@ def wrapping_key(context: "OperationContext", spec: Specification,
                             f"match none of the wrapping key's ({uid!r}) Cryptographic "
                             "Parameters (KMIP 2.1 section 7.18)")
     resolved = cryptoparams.resolve(requested, instances or None, ref.algorithm)
-    return obj, ref, resolved.token
+    return obj, ref, resolved.parameters
 
 
 def _agrees(instance: Mapping[str, Any], requested: Mapping[str, Any]) -> bool:
@@ -593,12 +593,3 @@ def _agrees(instance: Mapping[str, Any], requested: Mapping[str, Any]) -> bool:
     return True
 
 
-def _first(attributes: Mapping[str, list[Any]], name: str, fallback: Any) -> Any:
-    values = attributes.get(name)
-    return values[0] if values else fallback
-
-
-def _type_name(object_type: int) -> str:
-    name = registry.enum_name("ObjectType", int(object_type)) or str(object_type)
-    return {"SymmetricKey": "Symmetric Key", "PublicKey": "Public Key",
-            "PrivateKey": "Private Key", "SecretData": "Secret Data"}.get(name, name)

@@ -36,7 +36,7 @@ Destroy and the token
 Destroying key material cannot be undone, so Destroy goes in two steps:
 
 1. the store marks the object Destroyed (state, Destroy Date) but keeps its key reference:
-   from then on no operation uses the key (:func:`kmiphsm.engine.managed.key_ref` refuses a
+   from then on no operation uses the key (:func:`kmiphsm.engine.managed.key_of` refuses a
    destroyed object);
 2. :func:`finish_destroy` destroys the key in the token (a persistent object is deleted; a
    wrapped key's cached session copy is dropped) and then forgets the reference (for a
@@ -46,8 +46,8 @@ A Destroyed object that still has a key reference is a destruction under way. St
 step 1 at once, except in a batch with Batch Error Continuation Option Undo where more items
 follow the Destroy: a later failure must be able to undo it, so the key is destroyed only
 when the engine has finished the batch without undoing it (``context.on_commit``). If the
-server dies between the steps, the start-up
-reconciliation (:func:`kmiphsm.engine.build.reconcile`) finishes every destruction under way.
+server dies between the steps, the start-up reconciliation
+(:func:`kmiphsm.engine.reconcile.reconcile`) finishes every destruction under way.
 """
 
 from __future__ import annotations
@@ -59,13 +59,14 @@ from kmiphsm.engine import managed
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
+from kmiphsm.hsm import KeyNotFound, KeyRef, Token
 from kmiphsm.model.payloads.lifecycle import (
     ActivateRequestPayload, ActivateResponsePayload, ArchiveRequestPayload,
     ArchiveResponsePayload, CheckRequestPayload, CheckResponsePayload, DestroyRequestPayload,
     DestroyResponsePayload, ObtainLeaseRequestPayload, ObtainLeaseResponsePayload,
     RecoverRequestPayload, RecoverResponsePayload, RevokeRequestPayload, RevokeResponsePayload,
 )
-from kmiphsm.store import StoredObject
+from kmiphsm.store import Store, StoredObject
 from kmiphsm.ttlv import enums, registry
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class Snapshot:
         then leaves the item's Success: it was not undone)."""
         def restore() -> None:
             uid = self.unique_identifier
-            with managed.atomic(store):
+            with managed.joined_transaction(store):
                 current = store.get(uid)
                 if current is None or int(current.state) != expected_state or (
                         expected_archived is not None and current.archived != expected_archived):
@@ -173,7 +174,7 @@ def set_state(context: OperationContext, obj: StoredObject, state: int) -> None:
 def activate(context: OperationContext, payload: ActivateRequestPayload
              ) -> ActivateResponsePayload:
     """KMIP 2.1 section 6.1.1: Pre-Active -> Active; Activation Date = now."""
-    with managed.atomic(context.store):
+    with managed.joined_transaction(context.store):
         obj = managed.load(context, payload.unique_identifier)
         not_archived(obj)
         if obj.state != State.PreActive:
@@ -206,7 +207,7 @@ def revoke(context: OperationContext, payload: RevokeRequestPayload) -> RevokeRe
     revocation: dict[str, Any] = {"RevocationReasonCode": int(code)}
     if reason.revocation_message is not None:
         revocation["RevocationMessage"] = reason.revocation_message
-    with managed.atomic(context.store):
+    with managed.joined_transaction(context.store):
         obj = managed.load(context, payload.unique_identifier)
         not_archived(obj)
         moment = managed.now(context)
@@ -244,7 +245,7 @@ def destroy(context: OperationContext, payload: DestroyRequestPayload) -> Destro
     and Compromised ones (transition 9; KMIP 1.4 Table 348): an Active key must be revoked
     first. See the module docstring for the two steps and Undo batches."""
     store = context.store
-    with managed.atomic(store):
+    with managed.joined_transaction(store):
         obj = managed.load(context, payload.unique_identifier)
         not_archived(obj)
         if obj.state in managed.DESTROYED_STATES:
@@ -288,25 +289,23 @@ def undo_may_follow(context: OperationContext) -> bool:
     return bool(items) and items[-1] is not context.item
 
 
-def finish_destroy(store: Any, token: Any, unique_identifier: str, raw_key_ref: bytes) -> None:
+def finish_destroy(store: Store, token: Token, unique_identifier: str, raw_key_ref: bytes) -> None:
     """Step 2 of Destroy: destroy the key in the token, then forget its reference (and so a
     wrapped key's blob). Raises the token's error if the key could not be destroyed."""
     destroy_key(token, unique_identifier, raw_key_ref)
     store.set_key_ref(unique_identifier, None)
 
 
-def destroy_key(token: Any, unique_identifier: str, raw_key_ref: bytes) -> None:
+def destroy_key(token: Token, unique_identifier: str, raw_key_ref: bytes) -> None:
     """Delete a persistent key from the token (one already gone is fine), or drop the cached
     session copy of a wrapped key (its blob is the store's to drop)."""
-    from kmiphsm.hsm import KeyNotFound, KeyRef
-
     try:
         token.destroy(KeyRef.from_bytes(raw_key_ref))
     except KeyNotFound:
         log.warning("object %s: its persistent key was already gone", unique_identifier)
 
 
-def _finish_later(store: Any, token: Any, unique_identifier: str, raw_key_ref: bytes) -> None:
+def _finish_later(store: Store, token: Token, unique_identifier: str, raw_key_ref: bytes) -> None:
     try:
         finish_destroy(store, token, unique_identifier, raw_key_ref)
     except Exception:  # runs after the batch: nobody to raise to
@@ -321,7 +320,7 @@ def _finish_later(store: Any, token: Any, unique_identifier: str, raw_key_ref: b
 def archive(context: OperationContext, payload: ArchiveRequestPayload) -> ArchiveResponsePayload:
     """KMIP 2.1 section 6.1.4: the object goes to archival storage (the store flags it;
     Archive Date = now, section 4.5); until Recover it cannot be used (Object Archived)."""
-    with managed.atomic(context.store):
+    with managed.joined_transaction(context.store):
         obj = managed.load(context, payload.unique_identifier)
         if obj.archived:
             raise KmipError(Reason.ObjectArchived,
@@ -338,7 +337,7 @@ def archive(context: OperationContext, payload: ArchiveRequestPayload) -> Archiv
 def recover(context: OperationContext, payload: RecoverRequestPayload) -> RecoverResponsePayload:
     """KMIP 2.1 section 6.1.42: the object is on-line again; Archive Date is deleted
     (section 4.5). Recovering an on-line object changes nothing."""
-    with managed.atomic(context.store):
+    with managed.joined_transaction(context.store):
         obj = managed.load(context, payload.unique_identifier)
         if obj.archived:
             before = Snapshot(obj, ("ArchiveDate", "LastChangeDate"))

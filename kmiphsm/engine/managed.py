@@ -29,21 +29,19 @@ from __future__ import annotations
 import functools
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 from kmiphsm.engine import tagging
+from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import algorithm_enum, curve_enum
 from kmiphsm.hsm import KeyRef, TokenError
 from kmiphsm.model import attribute_values, spec_data
 from kmiphsm.model.attribute_rules import rule
-from kmiphsm.model.attributes import VENDOR_ATTRIBUTE
-from kmiphsm.store import StoredObject
+from kmiphsm.model.attributes import VENDOR_ATTRIBUTE, first_value
+from kmiphsm.store import DESTROYED_STATES, StoredObject
 from kmiphsm.store.errors import NestedTransactionError
 from kmiphsm.ttlv import enums, registry
-
-if TYPE_CHECKING:
-    from kmiphsm.engine.context import OperationContext
 
 State = enums.State
 #: the earliest date: the open end of a "date has passed" range
@@ -53,9 +51,6 @@ Usage = enums.CryptographicUsageMask
 
 #: States in which an object can be used to process (decrypt, verify) but not protect.
 PROCESS_ONLY_STATES = frozenset({State.Deactivated, State.Compromised})
-
-#: States whose key material is gone (or going: see :mod:`kmiphsm.engine.lifecycle`).
-DESTROYED_STATES = frozenset({State.Destroyed, State.DestroyedCompromised})
 
 #: Attributes a client gives as the *parameters* of Create / Create Key Pair / Register /
 #: Derive Key although the server "initially sets" them (KMIP 2.1 Table 28 and section 6.1.8:
@@ -94,12 +89,12 @@ def server_attribute(attributes: Mapping[str, list[Any]], identity: Mapping[str,
     return None
 
 
-def now(context: "OperationContext") -> datetime:
+def now(context: OperationContext) -> datetime:
     return context.engine.clock()
 
 
 @contextmanager
-def atomic(store: Any) -> Iterator[Any]:
+def joined_transaction(store: Any) -> Iterator[Any]:
     """One store transaction around the block, or the caller's own if it already has one
     (SQLite has no nested transactions): a read-check-write in it cannot interleave with
     another writer's, in this process or another."""
@@ -119,7 +114,7 @@ def attribute_name(name: str) -> str:
 # -- loading -------------------------------------------------------------------------------
 
 
-def load(context: "OperationContext", unique_identifier: Any) -> StoredObject:
+def load(context: OperationContext, unique_identifier: Any) -> StoredObject:
     """The object ``unique_identifier`` (None: the ID Placeholder) as of now, if the caller may
     act on it; Item Not Found / Permission Denied otherwise."""
     uid = context.unique_identifier(unique_identifier)
@@ -131,15 +126,15 @@ def load(context: "OperationContext", unique_identifier: Any) -> StoredObject:
     return obj
 
 
-def check_owner(context: "OperationContext", obj: StoredObject) -> None:
+def check_owner(context: OperationContext, obj: StoredObject) -> None:
     if obj.owner != context.identity.name and not context.is_admin:
         raise KmipError(Reason.PermissionDenied,
                         f"object {obj.unique_identifier!r} belongs to another client")
 
 
 def first(obj: StoredObject, name: str, default: Any = None) -> Any:
-    values = obj.attributes.get(name)
-    return values[0] if values else default
+    """The first (for a single-instance attribute: the) value of ``obj``'s attribute ``name``."""
+    return first_value(obj.attributes, name, default)
 
 
 def state_at(state: int, attributes: Mapping[str, list[Any]], moment: datetime
@@ -149,22 +144,17 @@ def state_at(state: int, attributes: Mapping[str, list[Any]], moment: datetime
     Deactivation Date is), and the date of the last transition made (None: none)."""
     changed: datetime | None = None
     if state == State.PreActive:
-        activation = _first(attributes, "ActivationDate")
+        activation = first_value(attributes, "ActivationDate")
         if isinstance(activation, datetime) and activation <= moment:
             state, changed = State.Active, activation
     if state == State.Active:
-        deactivation = _first(attributes, "DeactivationDate")
+        deactivation = first_value(attributes, "DeactivationDate")
         if isinstance(deactivation, datetime) and deactivation <= moment:
             state, changed = State.Deactivated, deactivation
     return int(state), changed
 
 
-def _first(attributes: Mapping[str, list[Any]], name: str) -> Any:
-    values = attributes.get(name)
-    return values[0] if values else None
-
-
-def refresh_state(context: "OperationContext", obj: StoredObject) -> None:
+def refresh_state(context: OperationContext, obj: StoredObject) -> None:
     """Move ``obj`` to the state its dates give it now, and store that: only if the stored
     state is still the one ``obj`` was read with (else ``obj`` takes the stored one: another
     request changed it meanwhile). Last Change Date becomes the transition's date (the state
@@ -174,13 +164,13 @@ def refresh_state(context: "OperationContext", obj: StoredObject) -> None:
         return
     store = context.store
     uid = obj.unique_identifier
-    with atomic(store):
+    with joined_transaction(store):
         current = store.get(uid)
         if current is None:
             return
         if current.state == obj.state:
             store.update_state(uid, state)
-            last = _first(current.attributes, "LastChangeDate")
+            last = first_value(current.attributes, "LastChangeDate")
             if not isinstance(last, datetime) or last < changed:
                 store.set_attribute(uid, "LastChangeDate", [changed])
                 obj.attributes["LastChangeDate"] = [changed]
@@ -199,7 +189,24 @@ def state_name(state: int) -> str:
     return registry.enum_name("State", int(state)) or str(state)
 
 
-def key_ref(obj: StoredObject, *, stored_wrapped: bool = False) -> KeyRef:
+def object_type_name(object_type: int) -> str:
+    """An Object Type as its enumeration name ("SymmetricKey")."""
+    return registry.enum_name("ObjectType", int(object_type)) or str(object_type)
+
+
+#: Object Types whose printed name (KMIP 2.1 section 11.34) Result Messages use.
+_PRINTED_OBJECT_TYPES = {"SymmetricKey": "Symmetric Key", "PublicKey": "Public Key",
+                         "PrivateKey": "Private Key", "SecretData": "Secret Data"}
+
+
+def printed_object_type(object_type: int) -> str:
+    """An Object Type as a Result Message about the kind of key an operation needs names it
+    ("Symmetric Key"; other types by their enumeration name)."""
+    name = object_type_name(object_type)
+    return _PRINTED_OBJECT_TYPES.get(name, name)
+
+
+def key_of(obj: StoredObject, *, stored_wrapped: bool = False) -> KeyRef:
     """The token reference of an object with key material. Wrong Key Lifecycle State once
     it is destroyed, even while its key is still being destroyed (the reference is kept
     until then: see :mod:`kmiphsm.engine.lifecycle`); Item Not Found for an object without
@@ -247,7 +254,7 @@ def is_stored_wrapped(obj: StoredObject) -> bool:
                and value.get("AttributeName") == "KeyWrapType" for value in vendor)
 
 
-def require_use(context: "OperationContext", obj: StoredObject, usage: int, *,
+def require_use(context: OperationContext, obj: StoredObject, usage: int, *,
                 protect: bool) -> None:
     """Fail unless ``obj`` may be used now for ``usage`` (a Cryptographic Usage Mask bit):
     ``protect`` for Encrypt / Sign / MAC / wrap / derive, else process (decrypt, verify).
@@ -349,7 +356,7 @@ def key_attributes(ref: KeyRef) -> dict[str, list[Any]]:
     return result
 
 
-def new_object(context: "OperationContext", object_type: int,
+def new_object(context: OperationContext, object_type: int,
                attributes: Mapping[str, list[Any]], *, key: "KeyRef | None" = None,
                server_attributes: Mapping[str, list[Any]] | None = None,
                unique_identifier: str | None = None, generated: bool = True,
@@ -422,23 +429,19 @@ def default_key_format(object_type: int, key: KeyRef) -> int:
     return fmt.Raw
 
 
-def touch(context: "OperationContext", obj: StoredObject) -> None:
+def touch(context: OperationContext, obj: StoredObject) -> None:
     """Set Last Change Date to now (every change of an object's attributes or state)."""
     moment = now(context)
     context.store.set_attribute(obj.unique_identifier, "LastChangeDate", [moment])
     obj.attributes["LastChangeDate"] = [moment]
 
 
-def visible_owner(context: "OperationContext") -> str | None:
+def visible_owner(context: OperationContext) -> str | None:
     """The owner a Locate is restricted to (None for an administrator: every owner)."""
     return None if context.is_admin else context.identity.name
 
 
-def names_of(values: Iterable[Any]) -> list[str]:
-    return [v.get("NameValue") if isinstance(v, dict) else str(v) for v in values]
-
-
-def destroy_quietly(context: "OperationContext", key: KeyRef) -> None:
+def destroy_quietly(context: OperationContext, key: KeyRef) -> None:
     """Destroy a key just made whose object could not be stored (the failure that matters is
     the one being raised)."""
     try:

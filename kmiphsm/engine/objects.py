@@ -1,11 +1,12 @@
-"""Operations that make managed objects: Create (KMIP 2.1 section 6.1.8, 1.4 section 4.1) and
-Create Key Pair (2.1 section 6.1.9, 1.4 section 4.2); importing this module also registers
-the rest of the family: Register (:mod:`.register`), Get (:mod:`.get`), Re-key and Re-key Key
-Pair (:mod:`.rekey`).
+"""Operations that generate managed objects: Create (KMIP 2.1 section 6.1.8, 1.4 section 4.1)
+and Create Key Pair (2.1 section 6.1.9, 1.4 section 4.2). The rest of the family has modules
+of its own, each registering its handlers (:data:`kmiphsm.engine.registry.HANDLER_MODULES`):
+Register (:mod:`.register`), Get (:mod:`.get`), Re-key and Re-key Key Pair (:mod:`.rekey`);
+what they share is in :mod:`.creation`.
 
 Keys are generated inside the token; the objects are stored only once their keys exist, in
 one store transaction, and the keys are destroyed again if the objects cannot be stored (see
-:mod:`kmiphsm.engine.build` for the crash case). In KMIP 1.x the responses carry no
+:mod:`kmiphsm.engine.reconcile` for the crash case). In KMIP 1.x the responses carry no
 Template-Attribute: the server sets no attribute the client needs to be told of (KMIP 1.4
 section 4.1: "...attributes that were not specified in the request but were implicitly set
 by the server" MAY be returned).
@@ -85,7 +86,7 @@ def create(context: OperationContext, payload: CreateRequestPayload) -> CreateRe
         except BaseException:
             managed.destroy_quietly(context, key)
             raise
-    with creation.atomic(context, [key]):
+    with creation.transaction_or_destroy(context, [key]):
         creation.check_unique_names(context, attributes)
         obj = creation.store_key_object(context, object_type, attributes, key,
                                         key_format_type=key_format, server_attributes=server,

@@ -49,7 +49,7 @@ def register(context: OperationContext,
     managed.check_client_attributes(attributes, creating=True)
     creation.check_unique_names(context, attributes)
     prepared = prepare(context, int(payload.object_type), payload.managed_object, attributes)
-    with creation.atomic(context, [prepared.key]):
+    with creation.transaction_or_destroy(context, [prepared.key]):
         creation.check_unique_names(context, prepared.attributes)  # the Key Value's Names too
         obj = store(context, prepared)
     return RegisterResponsePayload(unique_identifier=obj.unique_identifier)
@@ -58,7 +58,7 @@ def register(context: OperationContext,
 @dataclass
 class Prepared:
     """A client's object with its value in the token's custody, ready to be stored (by
-    :func:`store`, inside :func:`kmiphsm.engine.creation.atomic` with ``key``)."""
+    :func:`store`, inside :func:`kmiphsm.engine.creation.transaction_or_destroy` with ``key``)."""
 
     object_type: int
     #: the token key, or the sealed blob of an Opaque Object or Certificate
@@ -96,7 +96,7 @@ def prepare(context: OperationContext, object_type: int, managed_object: Any,
 
 def store(context: OperationContext, prepared: Prepared, *, unique_identifier: str | None = None,
           supplied: Mapping[str, list[Any]] | None = None) -> StoredObject:
-    """Store ``prepared`` as a new object of the caller (inside ``creation.atomic``);
+    """Store ``prepared`` as a new object of the caller (inside ``creation.transaction_or_destroy``);
     ``unique_identifier`` and ``supplied`` (server attributes given by the client): Import."""
     if prepared.blob:
         return creation.store_blob_object(context, prepared.object_type, prepared.attributes,

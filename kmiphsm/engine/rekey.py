@@ -66,7 +66,7 @@ DESTROYED = frozenset({State.Destroyed, State.DestroyedCompromised})
 def rekey(context: OperationContext, payload: ReKeyRequestPayload) -> ReKeyResponsePayload:
     old = existing(context, payload.unique_identifier, ObjectType.SymmetricKey,
                    "Re-key replaces Symmetric Keys (use Re-key Key Pair for a key pair)")
-    key = managed.key_ref(old)
+    key = managed.key_of(old)
     requested = payload.attributes
     managed.check_client_attributes(requested, creating=True)
     attributes = creation.merged(replacement_attributes(context, old, payload.offset, KEY_DATES),
@@ -78,7 +78,7 @@ def rekey(context: OperationContext, payload: ReKeyRequestPayload) -> ReKeyRespo
         extractable=managed.flag(attributes, "Extractable", key.extractable),
         sensitive=managed.flag(attributes, "Sensitive", key.sensitive))
     new_uid = context.store.new_unique_identifier()
-    with creation.atomic(context, [new_key]):
+    with creation.transaction_or_destroy(context, [new_key]):
         give_up(context, old, new_uid)
         creation.check_unique_names(context, attributes)
         asked = creation.requested_format(requested)
@@ -98,8 +98,8 @@ def rekey_key_pair(context: OperationContext,
     old_private = existing(context, payload.private_key_unique_identifier, ObjectType.PrivateKey,
                            "Re-key Key Pair replaces a key pair: name its Private Key")
     old_public = public_half(context, old_private)
-    private_key = managed.key_ref(old_private)
-    public_key = managed.key_ref(old_public)
+    private_key = managed.key_of(old_private)
+    public_key = managed.key_of(old_public)
     requested_private, requested_public = creation.pair_attributes(
         payload.common_attributes, payload.private_key_attributes, payload.public_key_attributes)
     private_attributes = creation.merged(

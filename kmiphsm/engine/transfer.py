@@ -29,7 +29,7 @@ The object's value goes into the token exactly as Register puts it there
   the named key, as Register does (:mod:`kmiphsm.engine.keywrap`; the key must be on the
   server: Wrapping Object Not Found otherwise). Absent or As Registered — "the server SHALL
   store the object as provided": a wrapped Key Block is kept as it is, sealed, never used
-  (:func:`kmiphsm.engine.managed.key_ref` refuses it; Get and Export return it as imported,
+  (:func:`kmiphsm.engine.managed.key_of` refuses it; Get and Export return it as imported,
   :mod:`kmiphsm.engine.get`). A Key Block in plaintext is imported into the token either way.
 * **Attributes** "MUST be set to the supplied values rather than any server generated
   values": Initial Date, Last Change Date, Original Creation Date, Fresh, Always Sensitive,
@@ -129,7 +129,7 @@ def import_(context: OperationContext, payload: ImportRequestPayload) -> ImportR
         except BaseException:
             managed.destroy_quietly(context, prepared.key)
             raise
-    with creation.atomic(context, [prepared.key]):
+    with creation.transaction_or_destroy(context, [prepared.key]):
         current = existing(context, uid, replace)
         if current is not None:
             replaced(context, current)

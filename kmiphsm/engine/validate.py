@@ -111,7 +111,7 @@ def given_certificates(context: OperationContext, payload: ValidateRequestPayloa
     for certificate in payload.certificates:
         if int(certificate.certificate_type) != enums.CertificateType.X_509:
             raise KmipError(Reason.FeatureNotSupported, "Validate checks X.509 certificates")
-        links.append(Link(certificates.load(certificate.certificate_value)))
+        links.append(Link(certificates.parse(certificate.certificate_value)))
     for value in payload.unique_identifiers:
         obj = managed.load(context, context.unique_identifier(value))
         links.append(Link(certificate_of(context, obj), obj))
@@ -135,7 +135,7 @@ def certificate_of(context: OperationContext, obj: StoredObject) -> x509.Certifi
     if obj.state in managed.DESTROYED_STATES:
         raise KmipError(Reason.InvalidField,
                         f"certificate {uid!r} is destroyed: its value is gone")
-    return certificates.load(keyblocks.unseal(context, managed.key_ref(obj)))
+    return certificates.parse(keyblocks.unseal(context, managed.key_of(obj)))
 
 
 # -- building the chain -----------------------------------------------------------------------

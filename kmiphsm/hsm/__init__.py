@@ -1,8 +1,9 @@
 """The PKCS#11 token: every key is generated, kept and used inside it.
 
-The engine uses :class:`Token` and the plain names of :mod:`kmiphsm.hsm.algorithms`; it
-stores :class:`KeyRef` bytes. See ``token.py`` for threads, ``mechanisms.py`` for every
-mechanism decision, ``keyref.py`` for where keys live.
+The engine uses the :class:`Token` port (``interface.py``) and the plain names of
+:mod:`kmiphsm.hsm.algorithms`; it stores :class:`KeyRef` bytes. The server builds the
+implementation, :class:`Pkcs11Token`. See ``token.py`` for threads, ``mechanisms.py`` for
+every mechanism decision, ``keyref.py`` for where keys live.
 """
 
 from kmiphsm.hsm.algorithms import (
@@ -29,7 +30,8 @@ from kmiphsm.hsm.errors import (
 from kmiphsm.hsm.keyformats import public_point
 from kmiphsm.hsm.keyref import KeyPair, KeyRef, Storage
 from kmiphsm.hsm.streams import CipherStream
-from kmiphsm.hsm.token import Token
+from kmiphsm.hsm.interface import Token
+from kmiphsm.hsm.token import Pkcs11Token
 
 __all__ = [
     "BadParameters",
@@ -50,6 +52,7 @@ __all__ = [
     "MissingIV",
     "Mode",
     "Padding",
+    "Pkcs11Token",
     "Storage",
     "Token",
     "TokenError",

@@ -12,8 +12,8 @@ Cost: the library reads every token object at ``C_Initialize``, and this happens
 start-up (~0.8 s per 10,000 objects on SoftHSM).
 
 Limits: a process must not fork after :func:`load` and keep using the library in the child
-(open a :class:`~kmiphsm.hsm.token.Token` in each worker process after forking), and no other
-code in the process may finalise the library behind our back.
+(open a :class:`~kmiphsm.hsm.token.Pkcs11Token` in each worker process after forking), and no
+other code in the process may finalise the library behind our back.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ class PersistentWrites:
     touching a token object first (reading an attribute makes SoftHSM re-index), makes every
     write start from an up-to-date index: 0 misses in 3,600 look-ups.
 
-    :meth:`configure` is called by :class:`~kmiphsm.hsm.token.Token` once it is logged in
+    :meth:`configure` is called by :class:`~kmiphsm.hsm.token.Pkcs11Token` once it is logged in
     (``refresh`` reads an attribute of the master key); before that only the in-process lock
     is taken. Re-entrant in the thread that holds it.
     """

@@ -1,19 +1,21 @@
-"""`Token`: the server's one port to the PKCS#11 token — keys and cryptography, all inside it.
+"""`Pkcs11Token`: the server's token (:class:`kmiphsm.hsm.interface.Token`, the engine's port)
+over python-pkcs11 — keys and cryptography, all inside it.
 
 Threads
 =======
 
 Any thread may call any method at any time; calls run on the caller's thread. This is the
-"re-initialise with CKF_OS_LOCKING_OK" option of DESIGN.md, chosen over "one dedicated PKCS#11
-thread that every call is handed to" after measuring both (AES-256-GCM encrypt of 64 bytes,
-SoftHSM 2.6.1, 2 cores; ``KMIPHSM_HSM_BENCH=1 trial tests.test_hsm_threads``):
+"re-initialise with CKF_OS_LOCKING_OK" option of docs/architecture.md ("Threads and SoftHSM"),
+chosen over "one dedicated PKCS#11 thread that every call is handed to" after measuring both
+(AES-256-GCM encrypt of 64 bytes, SoftHSM 2.6.1, 2 cores;
+``KMIPHSM_HSM_BENCH=1 trial tests.test_hsm_threads``):
 
 =============================================  =================  ===================
                                                1 caller thread    4 caller threads
 =============================================  =================  ===================
 raw python-pkcs11, one session                 ~100,000 ops/s     —
 raw python-pkcs11 handed to one thread         ~13,000–16,000     ~32,000 ops/s
-``Token.encrypt`` (OS locking, session pool)   ~68,000 ops/s      ~28,000–42,000 ops/s
+``Pkcs11Token.encrypt`` (OS locking, pool)     ~68,000 ops/s      ~28,000–42,000 ops/s
 =============================================  =================  ===================
 
 The hand-off to a dedicated thread (two thread wake-ups and GIL transfers per call) costs far
@@ -35,12 +37,6 @@ How it is made safe:
 * :mod:`kmiphsm.hsm.cache` leases cached handles so that an evicted session object is only
   destroyed once no thread uses it.
 
-Several processes may use the same token at once, each with its own ``Token`` (open it after
-forking). Several ``Token`` objects of one process share its login to the token (the last
-one closed logs out).
-
-Why a Token and three layers behind it
-======================================
 
 ``Token`` is the one port the engine sees: its methods, with their types and docstrings, are
 the whole contract between the server and a token, in one place. Behind it the work is cut
@@ -54,7 +50,13 @@ methods below are where "the token is not open" is answered (:attr:`keys`,
 (``__getattr__``) or collapsed into a base class: the port stays readable and checkable as a
 list of signatures, and the engine depends on no layer behind it. The cost is one more
 Python call per operation, well under a microsecond of the ~15 µs an encryption takes.
-"""
+=======
+Several processes may use the same token at once, each with its own ``Pkcs11Token`` (open it
+after forking). Several ``Pkcs11Token`` objects of one process share its login to the token
+(the last one closed logs out).
+
+Why a Token and three layers behind it
+==============================="""
 
 from __future__ import annotations
 
@@ -88,7 +90,7 @@ TOKEN_LOOKUP_ATTEMPTS = 4
 TOKEN_LOOKUP_DELAY = 0.05  # seconds, times the attempt number
 
 
-class Token:
+class Pkcs11Token:
     """A PKCS#11 token holding every key of the server (thread-safe, synchronous).
 
     ``open()`` loads the library, finds the token by label, logs in, and finds or creates the
@@ -118,7 +120,7 @@ class Token:
 
     def __repr__(self) -> str:  # never shows the PIN
         state = "open" if self._pool else "closed"
-        return f"<Token label={self.token_label!r} {state}>"
+        return f"<Pkcs11Token label={self.token_label!r} {state}>"
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -147,7 +149,7 @@ class Token:
         """Read an attribute of a token object (the master key): SoftHSM then re-reads the
         token directory, so this process sees other processes' new objects (locks.py)."""
         if self._pool is not pool:
-            return  # closed (another Token of this process may have configured the lock since)
+            return  # closed (another Pkcs11Token of this process may have set the lock since)
         try:
             with pool.session() as session:
                 loaded.read_id(session, self._master.current_handle)
@@ -182,7 +184,7 @@ class Token:
         if pool is not None:
             pool.close()
 
-    def __enter__(self) -> Token:
+    def __enter__(self) -> Pkcs11Token:
         self.open()
         return self
 

@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+from kmiphsm.model import spec_data
+
 DATA_FILE = Path(__file__).with_name("data") / "attribute-rules.json"
 
 _KEYS = {
@@ -62,11 +64,9 @@ class AttributeRule:
         return self.multiple.lower().startswith("yes")
 
 
-def _camel(printed: str) -> str:
+def camel_name(printed: str) -> str:
     """The tag name of an attribute's printed name ("X.509 Certificate Issuer" ->
     "X509CertificateIssuer")."""
-    from kmiphsm.model import spec_data
-
     known = {spec_data.printed_name(n).lower(): n for n in _tag_names()}
     if printed.lower() in known:
         return known[printed.lower()]
@@ -103,15 +103,13 @@ def extract(text: str) -> dict[str, dict[str, str]]:
                     entry[key] = (entry[key] + " " + line).strip()
                 index += 1
             if "initially_set_by" in entry:
-                result[_camel(current)] = entry
+                result[camel_name(current)] = entry
             current = None
         index += 1
     return result
 
 
 def _tag_names() -> list[str]:
-    from kmiphsm.model import spec_data
-
     return list(spec_data._tags())
 
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kmiphsm.model import spec_data
+from kmiphsm.model.attribute_rules import camel_name, regenerate
 from kmiphsm.model.errors import ModelError
 from kmiphsm.ttlv import Node, Type, enums
 
@@ -35,8 +36,6 @@ _ENCODINGS = {
 
 def extract(text: str) -> dict[str, list[str]]:
     """Attribute (CamelCase) -> the item type names its section's Encoding table gives."""
-    from kmiphsm.model.attribute_rules import _camel
-
     lines = [line.strip() for line in text.splitlines()]
     start = next(i for i, line in enumerate(lines)
                  if line == "4" and lines[i + 1].startswith("Object Attributes"))
@@ -51,7 +50,7 @@ def extract(text: str) -> dict[str, list[str]]:
             name, encoding = lines[index + 2], lines[index + 3]
         if encoding not in _ENCODINGS or name in ("Description", "Encoding"):
             continue
-        found.setdefault(_camel(name), [t.name for t in _ENCODINGS[encoding]])
+        found.setdefault(camel_name(name), [t.name for t in _ENCODINGS[encoding]])
     return found
 
 
@@ -87,8 +86,6 @@ def _a(noun: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from kmiphsm.model.attribute_rules import regenerate
-
     return regenerate(argv, extract, DATA_FILE)
 
 

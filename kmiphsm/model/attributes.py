@@ -24,7 +24,7 @@ never sent "Quantum Safe", a 2.x client never "Operation Policy Name").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from kmiphsm.model import attribute_types, spec_data
@@ -80,8 +80,7 @@ class Attributes(MutableMapping[str, list[AttrValue]]):
     # helpers
     def first(self, name: str, default: Any = None) -> Any:
         """The first (for a single-instance attribute: the) value of ``name``."""
-        values = self._values.get(name)
-        return values[0] if values else default
+        return first_value(self._values, name, default)
 
     def add(self, name: str, value: AttrValue) -> None:
         """Append one instance of ``name``."""
@@ -99,8 +98,13 @@ class Attributes(MutableMapping[str, list[AttrValue]]):
                 result.add(name, value)
         return result
 
-    def as_dict(self) -> dict[str, list[AttrValue]]:
-        return {name: list(values) for name, values in self._values.items()}
+
+def first_value(attributes: Mapping[str, Sequence[Any]], name: str, default: Any = None) -> Any:
+    """The first (for a single-instance attribute: the) value of ``name`` in a mapping of
+    CamelCase names to lists of values (:class:`Attributes`, a stored object's attributes),
+    or ``default`` if it has none."""
+    values = attributes.get(name)
+    return values[0] if values else default
 
 
 # -- names ------------------------------------------------------------------------

@@ -138,9 +138,6 @@ class CertificateRequest(Structure):
     certificate_request_value: bytes = field("CertificateRequestValue", BYTE_STRING, required=True)
 
 
-ManagedObject = (SymmetricKey | PublicKey | PrivateKey | SecretData | SplitKey | OpaqueObject
-                 | Certificate | PGPKey | CertificateRequest)
-
 #: Object Type -> the class of that managed object.
 OBJECT_CLASSES: dict[int, type[Structure]] = {
     enums.ObjectType.Certificate: Certificate,
@@ -153,7 +150,6 @@ OBJECT_CLASSES: dict[int, type[Structure]] = {
     enums.ObjectType.PGPKey: PGPKey,
     enums.ObjectType.CertificateRequest: CertificateRequest,
 }
-OBJECT_TYPES: dict[type[Structure], int] = {cls: ot for ot, cls in OBJECT_CLASSES.items()}
 _BY_TAG: dict[int, type[Structure]] = {registry.tag_by_name(cls.TAG): cls
                                         for cls in OBJECT_CLASSES.values()}
 

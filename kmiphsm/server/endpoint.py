@@ -72,12 +72,13 @@ def summarize(response: Node) -> str:
 
 def _name(enumeration: str, value: object) -> str:
     if isinstance(value, int):
-        return registry.enum_name(registry_name(enumeration), value) or hex(value)
+        return registry.enum_name(_enumeration_of(enumeration), value) or hex(value)
     return str(value)
 
 
-def registry_name(xml_name: str) -> str:
-    return registry.enumeration_for_tag(registry.tag_by_name(xml_name)) or xml_name
+def _enumeration_of(tag_name: str) -> str:
+    """The enumeration a tag's values belong to (the ResultReason tag's: ResultReason)."""
+    return registry.enumeration_for_tag(registry.tag_by_name(tag_name)) or tag_name
 
 
 class KmipEndpoint:

@@ -1,13 +1,22 @@
 """``twistd kmiphsm``: the command-line options and the whole service, built from the config.
 
-``make_service(config)`` assembles everything with no globals. With ``[server] workers = 1``
-one process holds it all: the token, the store, the engine, the thread pool that runs the
-engine off the reactor, the KMIP TLS port and the HTTPS port (:func:`serving_service`). With
-more workers, the ``twistd`` process only owns the listening sockets and supervises that many
-worker processes (:mod:`kmiphsm.server.supervisor`); each worker runs
-:func:`serving_service` on the sockets it inherits (:mod:`kmiphsm.server.worker`), with its
-own token login and store connections. SoftHSM serialises one process, so cores are used
-by processes, not threads (see docs/architecture.md, "Threads and SoftHSM").
+This module is the composition root, as twisted.names' ``tap.py`` is: ``make_service(config)``
+assembles everything with no globals, and it is the only place that chooses implementations
+and reads the config for them. The engine gets its two ports already built:
+:func:`open_store` (:class:`~kmiphsm.store.SqliteStore` behind the
+:class:`~kmiphsm.store.Store` port) and :func:`open_token`
+(:class:`~kmiphsm.hsm.Pkcs11Token` behind the :class:`~kmiphsm.hsm.Token` port; the one
+place ``SOFTHSM2_CONF`` is exported), and the policy the config sets for it
+(:func:`object_policy`, ``admins``, ``interop``) in :func:`build_engine`.
+
+With ``[server] workers = 1`` one process holds it all: the token, the store, the engine,
+the thread pool that runs the engine off the reactor, the KMIP TLS port and the HTTPS port
+(:func:`serving_service`). With more workers, the ``twistd`` process only owns the listening
+sockets and supervises that many worker processes (:mod:`kmiphsm.server.supervisor`); each
+worker runs :func:`serving_service` on the sockets it inherits
+(:mod:`kmiphsm.server.worker`), with its own token login and store connections. SoftHSM
+serialises one process, so cores are used by processes, not threads (see
+docs/architecture.md, "Threads and SoftHSM").
 """
 
 from __future__ import annotations
@@ -27,10 +36,15 @@ from twisted.python import usage
 from twisted.python.threadpool import ThreadPool
 
 from kmiphsm import config as configuration
+from kmiphsm.engine import Engine
+from kmiphsm.engine.reconcile import reconcile as reconcile_ports
+from kmiphsm.hsm import Pkcs11Token
 from kmiphsm.server import logbridge, tls, web
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
 from kmiphsm.server.protocol import KmipFactory
+from kmiphsm.server.supervisor import Supervisor
+from kmiphsm.store import SqliteStore
 from kmiphsm.ttlv import enums
 
 log = Logger()
@@ -103,30 +117,67 @@ class AdoptedPortService(service.Service):
         return None
 
 
-def build_engine(config: configuration.Config, *, reconcile: bool = True) -> tuple[Any, list[Any]]:
-    """The engine with its token and store; returns (engine, things to close at shutdown).
-
-    ``reconcile``: make store and token agree first (crash recovery); only when no other
-    process serves the same store and token.
-    """
-    from kmiphsm.engine import build as engine_build
-    engine, resources = engine_build.from_config(config, reconcile_at_start=reconcile)
-    if not config.server.interop:  # engine/build.py reads it too; make sure either way
-        engine.handlers.unregister(enums.Operation.Interop)
-    return engine, resources
+def open_store(config: configuration.Config) -> SqliteStore:
+    """The configured metadata store (``[store]``)."""
+    return SqliteStore(config.store.path, synchronous=config.store.synchronous.upper())
 
 
-def export_softhsm_conf(config: configuration.Config) -> None:
+def open_token(config: configuration.Config) -> Pkcs11Token:
+    """Log in to the configured PKCS#11 token (``[pkcs11]``), ``SOFTHSM2_CONF`` exported
+    first if the config names one (SoftHSM reads it when the library is loaded)."""
     if config.pkcs11.softhsm_conf:
         os.environ["SOFTHSM2_CONF"] = os.path.abspath(config.pkcs11.softhsm_conf)
+    token = Pkcs11Token(config.pkcs11.module_path(), config.pkcs11.token_label,
+                        config.pkcs11.user_pin(), master_key_label=config.pkcs11.master_key_label)
+    token.open()
+    return token
+
+
+def object_policy(config: configuration.Config) -> dict[str, list[Any]]:
+    """What the server sets on every new object with key material: Lease Time (KMIP 2.1
+    section 4.30) unless it is 0, and Protection Storage Mask (section 4.44): Software for
+    SoftHSM, Hardware for any other PKCS#11 module, unless the config says."""
+    policy: dict[str, list[Any]] = {}
+    if config.server.lease_time:
+        policy["LeaseTime"] = [config.server.lease_time]
+    storage = config.pkcs11.protection_storage
+    if storage == "auto":
+        module = config.pkcs11.module_path()
+        storage = "software" if "softhsm" in os.path.basename(module).lower() else "hardware"
+    mask = enums.ProtectionStorageMask
+    policy["ProtectionStorageMask"] = [int(mask.Software if storage == "software"
+                                           else mask.Hardware)]
+    return policy
+
+
+def build_engine(config: configuration.Config, *,
+                 reconcile: bool = True) -> tuple[Engine, list[Any]]:
+    """The engine on its store and token; returns (engine, things to close at shutdown, in
+    order).
+
+    ``reconcile``: make store and token agree first (crash recovery,
+    :func:`kmiphsm.engine.reconcile.reconcile`); only when no other process serves the same
+    store and token (one process of a multi-worker server does; the others must not, or they
+    would destroy keys being created).
+    """
+    store = open_store(config)
+    try:
+        token = open_token(config)
+    except BaseException:
+        store.close()
+        raise
+    if reconcile:
+        reconcile_ports(store, token)
+    engine = Engine(store, token, admins=config.access.admins,
+                    enable_interop=config.server.interop,
+                    object_policy=object_policy(config))
+    return engine, [token, store]
 
 
 def make_service(config: configuration.Config, reactor: Any = None) -> service.MultiService:
     """The whole server: one serving process, or a supervisor of ``workers`` processes."""
     reactor = reactor or default_reactor
-    export_softhsm_conf(config)
     if config.server.workers > 1:
-        from kmiphsm.server.supervisor import Supervisor
         top = service.MultiService()
         Supervisor(config, reactor).setServiceParent(top)
         return top

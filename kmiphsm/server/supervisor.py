@@ -8,7 +8,7 @@ cores are used by processes. The ``twistd`` process becomes a supervisor that:
 2. starts worker 1 (:mod:`kmiphsm.server.worker`) with the sockets as inherited file
    descriptors, and the others once worker 1 says it is serving, so first-start work
    (schema migrations, the master key, reconciling store and token after a crash: see
-   ``kmiphsm.engine.build.reconcile``) happens once, while no other worker runs; a
+   ``kmiphsm.engine.reconcile.reconcile``) happens once, while no other worker runs; a
    restarted worker never reconciles, since others are serving;
 3. relays each worker's log to its own log, marked ``worker-N``;
 4. restarts a worker that exits while the server runs, after 1 s, then 2, 4, ... up to 30 s
@@ -44,7 +44,7 @@ from twisted.python.failure import Failure
 
 import kmiphsm
 from kmiphsm import config as configuration
-from kmiphsm.server.worker import EVENTS_FD, HTTPS_FD, KMIP_FD
+from kmiphsm.server.handover import EVENTS_FD, HTTPS_FD, KMIP_FD
 
 log = Logger()
 

@@ -4,8 +4,9 @@ Started by :class:`kmiphsm.server.supervisor.Supervisor`, never by hand (``--rec
 given to the first worker only, started while no other runs). It inherits:
 
 - on standard input, the configuration as JSON (:func:`kmiphsm.config.to_json`), then EOF;
-- on :data:`KMIP_FD` and :data:`HTTPS_FD`, the listening sockets the supervisor bound;
-- on :data:`EVENTS_FD`, a pipe for its log events, one JSON object per line
+- on ``KMIP_FD`` and ``HTTPS_FD`` (:mod:`kmiphsm.server.handover`), the listening sockets
+  the supervisor bound;
+- on ``EVENTS_FD``, a pipe for its log events, one JSON object per line
   (``level``, ``namespace``, ``text``; ``ready`` once both ports are served);
 - on standard output and error, pipes the supervisor relays to its log line by line
   (for what C libraries write there; Python's own output is logged as events).
@@ -25,12 +26,14 @@ import sys
 import threading
 from typing import IO, Any
 
+from twisted.application import service as application
+from twisted.internet import reactor
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger, eventAsText, globalLogBeginner
 
-KMIP_FD = 3
-HTTPS_FD = 4
-EVENTS_FD = 5
-READY = "kmiphsm_worker_ready"  # the field of the log event that says "serving"
+from kmiphsm import config as configuration
+from kmiphsm.server.handover import EVENTS_FD, HTTPS_FD, KMIP_FD, READY
+from kmiphsm.server.service import serving_service
 
 log = Logger()
 
@@ -73,17 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     # events too; only what C libraries write to file descriptors 1 and 2 arrives raw.
     globalLogBeginner.beginLoggingTo([EventWriter(os.fdopen(EVENTS_FD, "w", encoding="utf-8"))])
 
-    from twisted.application import service as application
-    from twisted.internet import reactor
-    from twisted.internet.task import LoopingCall
-
-    from kmiphsm import config as configuration
-    from kmiphsm.server.service import export_softhsm_conf, serving_service
-
     status = [0]
     try:
         config = configuration.from_json(sys.stdin.buffer.read(), args.source)
-        export_softhsm_conf(config)
         top: application.MultiService = serving_service(
             config, reactor, {"kmip": KMIP_FD, "https": HTTPS_FD}, reconcile=args.reconcile)
     except Exception:

@@ -29,6 +29,7 @@ from kmiphsm.store.errors import (
 )
 from kmiphsm.store.interface import (
     ARCHIVAL_STORAGE,
+    DESTROYED_STATES,
     DESTROYED_STORAGE,
     ONLINE_STORAGE,
     AttributeFilter,
@@ -44,6 +45,7 @@ __all__ = [
     "AttrValue",
     "AttributeFilter",
     "AttributeNotFoundError",
+    "DESTROYED_STATES",
     "DESTROYED_STORAGE",
     "DuplicateObjectError",
     "InvalidValueError",

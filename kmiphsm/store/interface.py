@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypeAlias, Union
 
+from kmiphsm.ttlv import enums
+
 #: A plain attribute value: int (enumerations are ints), bool, str, bytes, an aware UTC
 #: datetime, or a structure as a dict of field name to value (or to a list of values, for a
 #: field that repeats), e.g. ``{"NameValue": "k1", "NameType": 1}``.
@@ -32,8 +34,9 @@ ONLINE_STORAGE = 0x1
 ARCHIVAL_STORAGE = 0x2
 DESTROYED_STORAGE = 0x4
 
-# State enumeration values (KMIP 2.1 §11.55) that mean "destroyed storage".
-DESTROYED_STATES = frozenset({5, 6})
+#: States (KMIP 2.1 §11.55) that mean "destroyed storage": the key material is gone, or going
+#: (see :mod:`kmiphsm.engine.lifecycle`).
+DESTROYED_STATES = frozenset({int(enums.State.Destroyed), int(enums.State.DestroyedCompromised)})
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """The SQLite metadata store: :class:`SqliteStore`.
 
-Concurrency: the database runs in WAL mode, so readers never block the writer; every write
-transaction starts with ``BEGIN IMMEDIATE`` (taking the write lock up front, so two writers
-queue on ``busy_timeout`` rather than deadlock on a lock upgrade). Several processes may open
-the same file. Within a process, connections come from a small pool; a thread inside
+Concurrency: the database runs in WAL mode, so readers never block the writer. A write
+transaction first waits its turn in :class:`WriteQueue` (a thread lock and an ``flock`` on
+``<path>.writers``, so writers of several threads and processes queue there rather than sleep
+in SQLite's busy handler), then starts with ``BEGIN IMMEDIATE`` (the write lock up front: no
+deadlock on a lock upgrade; ``busy_timeout`` is for writers outside the queue, such as
+another program). Several processes may open the same file. Within a process, connections come from a small pool; a thread inside
 ``transaction()`` keeps its connection until the block ends, and the store's calls made by
 that thread go through it. Do not share a store across ``fork()``: open one in each process.
 

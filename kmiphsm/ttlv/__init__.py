@@ -6,6 +6,8 @@ binary TTLV (:mod:`.binary`, KMIP 2.1 section 10.1), JSON and XML
 (:mod:`.json`, :mod:`.xml`, KMIP Additional Message Encodings 1.0 sections 4 and 6).
 """
 
+import importlib
+
 from .node import Node, TTLVError, Type
 from . import registry, tags, enums  # noqa: E402
 
@@ -15,7 +17,5 @@ __all__ = ["Node", "Type", "TTLVError", "tags", "enums", "registry", "binary", "
 def __getattr__(name: str):
     # The codecs are imported on first use so that importing the tree is cheap.
     if name in ("binary", "json", "xml"):
-        import importlib
-
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(name)

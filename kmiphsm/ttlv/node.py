@@ -29,6 +29,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from . import registry
+
 __all__ = ["Type", "Node", "TTLVError"]
 
 
@@ -129,8 +131,6 @@ class Node:
         return default
 
     def __repr__(self) -> str:
-        from . import registry
-
         t = self.type
         name = Type(t).name if t in _TYPE_XML_NAMES else str(t)
         return f"Node({registry.tag_name(self.tag)}, {name}, {self.value!r})"

@@ -18,6 +18,7 @@ import re
 from typing import Any, Callable, Mapping, Union
 
 from . import registry
+from .binary import big_integer_bytes
 from .node import Node, Type
 from .registry import Enumeration
 
@@ -89,8 +90,6 @@ def parse_big_hex(text: str) -> int:
 
 def format_big_hex(value: int) -> str:
     """Uppercase two's complement hex, sign-extended to a multiple of 8 bytes."""
-    from .binary import big_integer_bytes
-
     return big_integer_bytes(value).hex().upper()
 
 

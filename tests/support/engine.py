@@ -16,30 +16,37 @@ its tag has one::
 
 from __future__ import annotations
 
+import logging
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from twisted.trial import unittest
+
 from kmiphsm.engine import Engine, Identity
-from kmiphsm.engine.build import server_information
-from kmiphsm.hsm import Token
+from kmiphsm.hsm import Pkcs11Token
 from kmiphsm.model.attributes import attribute_to_node_1x
 from kmiphsm.model.values import plain, to_node
 from kmiphsm.store import SqliteStore
+from kmiphsm.store.interface import LocateQuery
 from kmiphsm.ttlv import Node, enums, tags
 from tests.support.softhsm import shared_token
 
 Status = enums.ResultStatus
 
-_token: Token | None = None
+#: an hour ago: an Activation Date that makes a new key Active
+PAST = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+
+_token: Pkcs11Token | None = None
 
 
-def engine_token() -> Token:
-    """One open Token for the test process (PKCS#11 is initialised once per process)."""
+def engine_token() -> Pkcs11Token:
+    """One open Pkcs11Token for the test process (PKCS#11 is initialised once per process)."""
     global _token
     if _token is None:
         test_token = shared_token()
-        _token = Token(test_token.module, test_token.label, test_token.user_pin)
+        _token = Pkcs11Token(test_token.module, test_token.label, test_token.user_pin)
         _token.open()
     return _token
 
@@ -64,8 +71,7 @@ class EngineHarness:
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-engine-"))
         self.store = SqliteStore(str(self.directory / "store.sqlite"))
         self.token = engine_token()
-        self.engine = Engine(self.store, self.token, server_information=server_information(),
-                             admins=admins, **options)
+        self.engine = Engine(self.store, self.token, admins=admins, **options)
         test.addCleanup(self.store.close)
 
     def message(self, *items: tuple[int, Any], version: tuple[int, int] = (2, 1),
@@ -122,3 +128,81 @@ class EngineHarness:
                            {"ObjectType": enums.ObjectType.SymmetricKey, "Attributes": attrs},
                            identity=identity)
         return result["UniqueIdentifier"]
+
+
+def name(value: str) -> dict[str, Any]:
+    return {"NameValue": value, "NameType": enums.NameType.UninterpretedTextString}
+
+
+def template(tag: str, **attributes: Any) -> Node:
+    """A KMIP 1.x Template-Attribute (``tag``: TemplateAttribute, CommonTemplateAttribute ...)."""
+    items = []
+    for attribute, value in attributes.items():
+        for one in value if isinstance(value, list) else [value]:
+            items.append(attribute_1x(attribute, one))
+    return Node.structure(getattr(tags, tag), items)
+
+
+def as_list(value: Any) -> list[Any]:
+    """A plain response field that may repeat, as a list (absent: empty; one value: one)."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def key_material(response: dict[str, Any]) -> Any:
+    (block,) = [v["KeyBlock"] for k, v in response.items() if isinstance(v, dict) and "KeyBlock" in v]
+    return block["KeyValue"]["KeyMaterial"]
+
+
+def key_block(response: dict[str, Any]) -> dict[str, Any]:
+    (block,) = [v["KeyBlock"] for k, v in response.items() if isinstance(v, dict) and "KeyBlock" in v]
+    return block
+
+
+class EngineCase(unittest.TestCase):
+    """A test case with an :class:`EngineHarness` (``self.h``) and the calls most tests make."""
+
+    def setUp(self) -> None:
+        self.h = EngineHarness(self)
+
+    def stored(self, uid: str) -> Any:
+        obj = self.h.store.get(uid)
+        self.assertIsNotNone(obj)
+        return obj
+
+    def quiet(self) -> None:
+        """The engine logs an unexpected exception with its traceback: not in this test."""
+        self.patch(logging.getLogger("kmiphsm.engine.engine"), "disabled", True)
+
+    def objects(self) -> list[str]:
+        """Every object of the harness's store, whoever owns it, in any storage."""
+        return self.h.store.locate(LocateQuery(storage_status=7))
+
+    def get(self, uid: str, fmt: int | None = None, **options: Any) -> dict[str, Any]:
+        payload: dict[str, Any] = {"UniqueIdentifier": uid}
+        if fmt is not None:
+            payload["KeyFormatType"] = fmt
+        return self.h.call(enums.Operation.Get, payload, **options)
+
+    def create(self, object_type: int = enums.ObjectType.SymmetricKey, **attributes: Any) -> str:
+        return self.h.call(enums.Operation.Create, {"ObjectType": object_type,
+                                       "Attributes": attributes})["UniqueIdentifier"]
+
+    def create_pair(self, common: dict[str, Any] | None = None,
+                    private: dict[str, Any] | None = None,
+                    public: dict[str, Any] | None = None, **options: Any) -> tuple[str, str]:
+        payload: dict[str, Any] = {}
+        for tag, value in (("CommonAttributes", common), ("PrivateKeyAttributes", private),
+                           ("PublicKeyAttributes", public)):
+            if value is not None:
+                payload[tag] = value
+        result = self.h.call(enums.Operation.CreateKeyPair, payload, **options)
+        return result["PrivateKeyUniqueIdentifier"], result["PublicKeyUniqueIdentifier"]
+
+    def failure(self, operation: int, payload: Any, reason: int | tuple[int, ...],
+                **options: Any) -> str:
+        failure = self.h.failure(operation, payload, **options)
+        wanted = reason if isinstance(reason, tuple) else (reason,)
+        self.assertIn(failure.reason, wanted, failure.message)
+        return failure.message

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 from kmiphsm import devpki
+from tests.support.processes import children, wait_until
 from tests.support.softhsm import INIT_TOKEN, ROOT, softhsm_module
 
 TWISTD = Path(sys.executable).with_name("twistd")
@@ -101,6 +103,19 @@ https_default_identity = "{https_default_identity}"
 
     def log(self) -> str:
         return (self.directory / "server.log").read_text(errors="replace")
+
+    def serving_workers(self, count: int, timeout: float = 60.0) -> set[int]:
+        """Wait until ``count`` worker processes of this server are alive and have logged
+        that they serve ("worker N (pid P) serving ..."); their pids."""
+        def ready() -> set[int] | None:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited with {self.process.returncode}:\n"
+                                     f"{self.log()}")
+            said = {int(pid) for pid in re.findall(r"\(pid (\d+)\) serving", self.log())}
+            pids = children(self.process.pid) & said
+            return pids if len(pids) == count else None
+        return wait_until(ready, timeout, f"{count} serving workers:\n{self.log()}")
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -1,5 +1,5 @@
-"""Assemble the engine with its store and token from the configuration (used by
-``kmiphsm.server``), and reconcile the two at start-up.
+"""Start-up reconciliation of the engine's two ports, the store and the token (run by the
+server before it serves: :func:`kmiphsm.server.service.build_engine`).
 
 An object exists in the store if and only if its key exists in the token. Create and Register
 make the key first, then insert the object (one SQLite transaction); a crash in between can
@@ -15,55 +15,14 @@ missing.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
-from typing import Any
 
-import kmiphsm
-from kmiphsm.engine.engine import Engine
-from kmiphsm.ttlv import enums
+from kmiphsm.engine.lifecycle import finish_destroy
 from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef, Storage, Token, TokenError
-from kmiphsm.store import DESTROYED_STORAGE, LocateQuery
+from kmiphsm.store import DESTROYED_STORAGE, LocateQuery, Store
 from kmiphsm.store.errors import StoreError
 
 log = logging.getLogger(__name__)
-
-
-def server_information() -> dict[str, Any]:
-    """Query Server Information (KMIP 2.1 section 7.37)."""
-    return {
-        "VendorIdentification": "kmiphsm",
-        "ServerName": "kmiphsm",
-        "ServerVersion": kmiphsm.__version__,
-        "ProductName": "kmiphsm",
-    }
-
-
-def open_token(config: Any) -> Any:
-    """Log in to the configured PKCS#11 token (``SOFTHSM2_CONF`` exported first if set)."""
-    if config.pkcs11.softhsm_conf:
-        os.environ["SOFTHSM2_CONF"] = os.path.abspath(config.pkcs11.softhsm_conf)
-    token = Token(config.pkcs11.module_path(), config.pkcs11.token_label,
-                  config.pkcs11.user_pin(), master_key_label=config.pkcs11.master_key_label)
-    token.open()
-    return token
-
-
-def object_policy(config: Any) -> dict[str, list[Any]]:
-    """What the server sets on every new object with key material: Lease Time (KMIP 2.1
-    section 4.30) unless it is 0, and Protection Storage Mask (section 4.44): Software for
-    SoftHSM, Hardware for any other PKCS#11 module, unless the config says."""
-    policy: dict[str, list[Any]] = {}
-    if config.server.lease_time:
-        policy["LeaseTime"] = [config.server.lease_time]
-    storage = config.pkcs11.protection_storage
-    if storage == "auto":
-        module = config.pkcs11.module_path()
-        storage = "software" if "softhsm" in os.path.basename(module).lower() else "hardware"
-    mask = enums.ProtectionStorageMask
-    policy["ProtectionStorageMask"] = [int(mask.Software if storage == "software"
-                                           else mask.Hardware)]
-    return policy
 
 
 @dataclass
@@ -78,7 +37,7 @@ class Reconciliation:
     destructions_finished: int = 0
 
 
-def reconcile(store: Any, token: Any) -> Reconciliation:
+def reconcile(store: Store, token: Token) -> Reconciliation:
     """Make store and token agree after a crash (see the module docstring)."""
     report = Reconciliation()
     for obj in store.list_pending():
@@ -116,12 +75,10 @@ def reconcile(store: Any, token: Any) -> Reconciliation:
     return report
 
 
-def finish_destructions(store: Any, token: Any) -> int:
+def finish_destructions(store: Store, token: Token) -> int:
     """Destroy the keys that Destroyed (or Destroyed Compromised) objects still reference
     (a Destroy cut short: KMIP 2.1 section 6.1.15 says the key material SHALL be destroyed),
     and forget the references; how many. One that fails is logged and left for next time."""
-    from kmiphsm.engine.lifecycle import finish_destroy
-
     destroyed = set(store.locate(LocateQuery(owner=None, storage_status=DESTROYED_STORAGE)))
     if not destroyed:
         return 0
@@ -143,24 +100,3 @@ def _parse(raw: bytes) -> KeyRef | None:
         return KeyRef.from_bytes(raw)
     except TokenError:
         return None
-
-
-def from_config(config: Any, *, reconcile_at_start: bool = True) -> tuple[Engine, list[Any]]:
-    """The engine with its store and token; returns (engine, things to close at shutdown,
-    in order). ``reconcile_at_start``: run :func:`reconcile` (one process of a multi-worker
-    server does; the others must not, or they would destroy keys being created)."""
-    from kmiphsm.store import SqliteStore
-
-    store = SqliteStore(config.store.path, synchronous=config.store.synchronous.upper())
-    try:
-        token = open_token(config)
-    except BaseException:
-        store.close()
-        raise
-    if reconcile_at_start:
-        reconcile(store, token)
-    engine = Engine(store, token, server_information=server_information(),
-                    admins=config.access.admins,
-                    enable_interop=config.server.interop,
-                    object_policy=object_policy(config))
-    return engine, [token, store]
