@@ -5,14 +5,12 @@
 
 from enum import IntEnum, IntFlag
 
-
 class AdjustmentType(IntEnum):
     """KMIP enumeration 'Adjustment Type'."""
 
     Increment = 0x00000001
     Decrement = 0x00000002
     Negate = 0x00000003
-
 
 class AlternativeNameType(IntEnum):
     """KMIP enumeration 'Alternative Name Type'."""
@@ -25,14 +23,12 @@ class AlternativeNameType(IntEnum):
     X_500DistinguishedName = 0x00000006
     IPAddress = 0x00000007
 
-
 class AsynchronousIndicator(IntEnum):
     """KMIP enumeration 'Asynchronous Indicator'."""
 
     Mandatory = 0x00000001
     Optional = 0x00000002
     Prohibited = 0x00000003
-
 
 class AttestationType(IntEnum):
     """KMIP enumeration 'Attestation Type'."""
@@ -41,14 +37,12 @@ class AttestationType(IntEnum):
     TCGIntegrityReport = 0x00000002
     SAMLAssertion = 0x00000003
 
-
 class BatchErrorContinuationOption(IntEnum):
     """KMIP enumeration 'Batch Error Continuation Option'."""
 
     Continue = 0x00000001
     Stop = 0x00000002
     Undo = 0x00000003
-
 
 class BlockCipherMode(IntEnum):
     """KMIP enumeration 'Block Cipher Mode'."""
@@ -72,7 +66,6 @@ class BlockCipherMode(IntEnum):
     X9_102AKW2 = 0x00000011
     AEAD = 0x00000012
 
-
 class CancellationResult(IntEnum):
     """KMIP enumeration 'Cancellation Result'."""
 
@@ -82,7 +75,6 @@ class CancellationResult(IntEnum):
     Failed = 0x00000004
     Unavailable = 0x00000005
 
-
 class CertificateRequestType(IntEnum):
     """KMIP enumeration 'Certificate Request Type'."""
 
@@ -91,13 +83,11 @@ class CertificateRequestType(IntEnum):
     PEM = 0x00000003
     PGP = 0x00000004
 
-
 class CertificateType(IntEnum):
     """KMIP enumeration 'Certificate Type'."""
 
     X_509 = 0x00000001
     PGP = 0x00000002
-
 
 class ClientRegistrationMethod(IntEnum):
     """KMIP enumeration 'Client Registration Method'."""
@@ -108,7 +98,6 @@ class ClientRegistrationMethod(IntEnum):
     ClientGenerated = 0x00000004
     ClientRegistered = 0x00000005
 
-
 class CredentialType(IntEnum):
     """KMIP enumeration 'Credential Type'."""
 
@@ -118,7 +107,6 @@ class CredentialType(IntEnum):
     OneTimePassword = 0x00000004
     HashedPassword = 0x00000005
     Ticket = 0x00000006
-
 
 class CryptographicAlgorithm(IntEnum):
     """KMIP enumeration 'Cryptographic Algorithm'."""
@@ -180,7 +168,6 @@ class CryptographicAlgorithm(IntEnum):
     Ed25519 = 0x00000037
     Ed448 = 0x00000038
 
-
 class DRBGAlgorithm(IntEnum):
     """KMIP enumeration 'DRBG Algorithm'."""
 
@@ -189,7 +176,6 @@ class DRBGAlgorithm(IntEnum):
     Hash = 0x00000003
     HMAC = 0x00000004
     CTR = 0x00000005
-
 
 class Data(IntEnum):
     """KMIP enumeration 'Data'."""
@@ -201,7 +187,6 @@ class Data(IntEnum):
     RNGRetrieve = 0x00000005
     SignSignatureData = 0x00000006
     SignatureVerify = 0x00000007
-
 
 class DerivationMethod(IntEnum):
     """KMIP enumeration 'Derivation Method'."""
@@ -217,7 +202,6 @@ class DerivationMethod(IntEnum):
     AWSSignatureVersion4 = 0x00000009
     HKDF = 0x0000000A
 
-
 class DestroyAction(IntEnum):
     """KMIP enumeration 'Destroy Action'."""
 
@@ -228,7 +212,6 @@ class DestroyAction(IntEnum):
     MetaDataShredded = 0x00000005
     Deleted = 0x00000006
     Shredded = 0x00000007
-
 
 class DigitalSignatureAlgorithm(IntEnum):
     """KMIP enumeration 'Digital Signature Algorithm'."""
@@ -261,20 +244,17 @@ class DigitalSignatureAlgorithm(IntEnum):
     SHA_512WithRSAEncryptionPKCS_1V1_5 = 0x00000007  # alias of SHA_512WithRSAEncryption
     RSASSA_PSSPKCS_1V2_1 = 0x00000008  # alias of RSASSA_PSS
 
-
 class EncodingOption(IntEnum):
     """KMIP enumeration 'Encoding Option'."""
 
     NoEncoding = 0x00000001
     TTLVEncoding = 0x00000002
 
-
 class EndpointRole(IntEnum):
     """KMIP enumeration 'Endpoint Role'."""
 
     Client = 0x00000001
     Server = 0x00000002
-
 
 class FIPS186Variation(IntEnum):
     """KMIP enumeration 'FIPS186 Variation'."""
@@ -286,7 +266,6 @@ class FIPS186Variation(IntEnum):
     XChangeNotice = 0x00000005
     KOriginal = 0x00000006
     KChangeNotice = 0x00000007
-
 
 class HashingAlgorithm(IntEnum):
     """KMIP enumeration 'Hashing Algorithm'."""
@@ -313,14 +292,12 @@ class HashingAlgorithm(IntEnum):
     SHA_3_384 = 0x00000010  # alias of SHA3_384
     SHA_3_512 = 0x00000011  # alias of SHA3_512
 
-
 class InteropFunction(IntEnum):
     """KMIP enumeration 'Interop Function'."""
 
     Begin = 0x00000001
     End = 0x00000002
     Reset = 0x00000003
-
 
 class ItemType(IntEnum):
     """KMIP enumeration 'Item Type'."""
@@ -337,7 +314,6 @@ class ItemType(IntEnum):
     Interval = 0x0000000A
     DateTimeExtended = 0x0000000B
 
-
 class KeyCompressionType(IntEnum):
     """KMIP enumeration 'Key Compression Type'."""
 
@@ -345,7 +321,6 @@ class KeyCompressionType(IntEnum):
     ECPublicKeyTypeX9_62CompressedPrime = 0x00000002
     ECPublicKeyTypeX9_62CompressedChar2 = 0x00000003
     ECPublicKeyTypeX9_62Hybrid = 0x00000004
-
 
 class KeyFormatType(IntEnum):
     """KMIP enumeration 'Key Format Type'."""
@@ -373,7 +348,6 @@ class KeyFormatType(IntEnum):
     TransparentECPublicKey = 0x00000015
     PKCS_12 = 0x00000016
     PKCS_10 = 0x00000017
-
 
 class KeyRoleType(IntEnum):
     """KMIP enumeration 'Key Role Type'."""
@@ -403,20 +377,17 @@ class KeyRoleType(IntEnum):
     IV = 0x00000017
     TRKBK = 0x00000018
 
-
 class KeyValueLocationType(IntEnum):
     """KMIP enumeration 'Key Value Location Type'."""
 
     UninterpretedTextString = 0x00000001
     URI = 0x00000002
 
-
 class KeyWrapType(IntEnum):
     """KMIP enumeration 'Key Wrap Type'."""
 
     NotWrapped = 0x00000001
     AsRegistered = 0x00000002
-
 
 class LinkType(IntEnum):
     """KMIP enumeration 'Link Type'."""
@@ -436,13 +407,11 @@ class LinkType(IntEnum):
     PKCS_12PasswordLink = 0x0000010D
     WrappingKeyLink = 0x0000010E
 
-
 class MaskGenerator(IntEnum):
     """KMIP enumeration 'Mask Generator'."""
 
     MGF1 = 0x00000001
     MFG1 = 0x00000001  # alias of MGF1
-
 
 class NISTKeyType(IntEnum):
     """KMIP enumeration 'NIST Key Type'."""
@@ -467,20 +436,17 @@ class NISTKeyType(IntEnum):
     PrivateAuthorizationKey = 0x00000012
     PublicAuthorizationKey = 0x00000013
 
-
 class NameType(IntEnum):
     """KMIP enumeration 'Name Type'."""
 
     UninterpretedTextString = 0x00000001
     URI = 0x00000002
 
-
 class ObjectGroupMember(IntEnum):
     """KMIP enumeration 'Object Group Member'."""
 
     GroupMemberFresh = 0x00000001
     GroupMemberDefault = 0x00000002
-
 
 class ObjectType(IntEnum):
     """KMIP enumeration 'Object Type'."""
@@ -496,10 +462,8 @@ class ObjectType(IntEnum):
     PGPKey = 0x00000009
     CertificateRequest = 0x0000000A
 
-
 class OpaqueDataType(IntEnum):  # type: ignore[misc]  # only extension values
     """KMIP enumeration 'Opaque Data Type'."""
-
 
 class Operation(IntEnum):
     """KMIP enumeration 'Operation'."""
@@ -564,7 +528,6 @@ class Operation(IntEnum):
     Process = 0x0000003A
     Ping = 0x0000003B
 
-
 class PaddingMethod(IntEnum):
     """KMIP enumeration 'Padding Method'."""
 
@@ -579,14 +542,12 @@ class PaddingMethod(IntEnum):
     X9_31 = 0x00000009
     PSS = 0x0000000A
 
-
 class ProcessingStage(IntEnum):
     """KMIP enumeration 'Processing Stage'."""
 
     Submitted = 0x00000001
     InProcess = 0x00000002
     Completed = 0x00000003
-
 
 class ProfileName(IntEnum):
     """KMIP enumeration 'Profile Name'."""
@@ -785,20 +746,17 @@ class ProfileName(IntEnum):
     BaselineServer = 0x0000012B
     CompleteServer = 0x0000012C
 
-
 class ProtectionLevel(IntEnum):
     """KMIP enumeration 'Protection Level'."""
 
     High = 0x00000001
     Low = 0x00000002
 
-
 class PutFunction(IntEnum):
     """KMIP enumeration 'Put Function'."""
 
     New = 0x00000001
     Replace = 0x00000002
-
 
 class QueryFunction(IntEnum):
     """KMIP enumeration 'Query Function'."""
@@ -818,7 +776,6 @@ class QueryFunction(IntEnum):
     QueryDefaultsInformation = 0x0000000D
     QueryStorageProtectionMasks = 0x0000000E
 
-
 class RNGAlgorithm(IntEnum):
     """KMIP enumeration 'RNG Algorithm'."""
 
@@ -829,14 +786,12 @@ class RNGAlgorithm(IntEnum):
     ANSIX9_31 = 0x00000005
     ANSIX9_62 = 0x00000006
 
-
 class RNGMode(IntEnum):
     """KMIP enumeration 'RNG Mode'."""
 
     Unspecified = 0x00000001
     SharedInstantiation = 0x00000002
     NonSharedInstantiation = 0x00000003
-
 
 class RecommendedCurve(IntEnum):
     """KMIP enumeration 'Recommended Curve'."""
@@ -911,7 +866,6 @@ class RecommendedCurve(IntEnum):
     BRAINPOOLP512T1 = 0x00000044
     CURVE25519 = 0x00000045
     CURVE448 = 0x00000046
-
 
 class ResultReason(IntEnum):
     """KMIP enumeration 'Result Reason'."""
@@ -990,7 +944,6 @@ class ResultReason(IntEnum):
     DuplicateProcessRequest = 0x0000004C
     GeneralFailure = 0x00000100
 
-
 class ResultStatus(IntEnum):
     """KMIP enumeration 'Result Status'."""
 
@@ -998,7 +951,6 @@ class ResultStatus(IntEnum):
     OperationFailed = 0x00000001
     OperationPending = 0x00000002
     OperationUndone = 0x00000003
-
 
 class RevocationReasonCode(IntEnum):
     """KMIP enumeration 'Revocation Reason Code'."""
@@ -1011,20 +963,17 @@ class RevocationReasonCode(IntEnum):
     CessationOfOperation = 0x00000006
     PrivilegeWithdrawn = 0x00000007
 
-
 class RotateNameType(IntEnum):
     """KMIP enumeration 'Rotate Name Type'."""
 
     UninterpretedTextString = 0x00000001
     URI = 0x00000002
 
-
 class SecretDataType(IntEnum):
     """KMIP enumeration 'Secret Data Type'."""
 
     Password = 0x00000001
     Seed = 0x00000002
-
 
 class ShreddingAlgorithm(IntEnum):
     """KMIP enumeration 'Shredding Algorithm'."""
@@ -1033,7 +982,6 @@ class ShreddingAlgorithm(IntEnum):
     Cryptographic = 0x00000002
     Unsupported = 0x00000003
 
-
 class SplitKeyMethod(IntEnum):
     """KMIP enumeration 'Split Key Method'."""
 
@@ -1041,7 +989,6 @@ class SplitKeyMethod(IntEnum):
     PolynomialSharingGF2_16 = 0x00000002
     PolynomialSharingPrimeField = 0x00000003
     PolynomialSharingGF2_8 = 0x00000004
-
 
 class State(IntEnum):
     """KMIP enumeration 'State'."""
@@ -1053,12 +1000,10 @@ class State(IntEnum):
     Destroyed = 0x00000005
     DestroyedCompromised = 0x00000006
 
-
 class TicketType(IntEnum):
     """KMIP enumeration 'Ticket Type'."""
 
     Login = 0x00000001
-
 
 class UniqueIdentifier(IntEnum):
     """KMIP enumeration 'Unique Identifier'."""
@@ -1081,7 +1026,6 @@ class UniqueIdentifier(IntEnum):
     ReKeyKeyPairPrivateKey = 0x00000010
     ReKeyKeyPairPublicKey = 0x00000011
 
-
 class UnwrapMode(IntEnum):
     """KMIP enumeration 'Unwrap Mode'."""
 
@@ -1089,13 +1033,11 @@ class UnwrapMode(IntEnum):
     Processed = 0x00000002
     NotProcessed = 0x00000003
 
-
 class UsageLimitsUnit(IntEnum):
     """KMIP enumeration 'Usage Limits Unit'."""
 
     Byte = 0x00000001
     Object = 0x00000002
-
 
 class ValidationAuthorityType(IntEnum):
     """KMIP enumeration 'Validation Authority Type'."""
@@ -1103,7 +1045,6 @@ class ValidationAuthorityType(IntEnum):
     Unspecified = 0x00000001
     NISTCMVP = 0x00000002
     CommonCriteria = 0x00000003
-
 
 class ValidationType(IntEnum):
     """KMIP enumeration 'Validation Type'."""
@@ -1114,14 +1055,12 @@ class ValidationType(IntEnum):
     Firmware = 0x00000004
     Hybrid = 0x00000005
 
-
 class ValidityIndicator(IntEnum):
     """KMIP enumeration 'Validity Indicator'."""
 
     Valid = 0x00000001
     Invalid = 0x00000002
     Unknown = 0x00000003
-
 
 class WrappingMethod(IntEnum):
     """KMIP enumeration 'Wrapping Method'."""
@@ -1131,7 +1070,6 @@ class WrappingMethod(IntEnum):
     EncryptThenMACSign = 0x00000003
     MACSignThenEncrypt = 0x00000004
     TR_31 = 0x00000005
-
 
 class CryptographicUsageMask(IntFlag):
     """KMIP bit mask 'Cryptographic Usage Mask'."""
@@ -1162,7 +1100,6 @@ class CryptographicUsageMask(IntFlag):
     FPEDecrypt = 0x00800000
     ContentCommitmentNonRepudiation = 0x00000400  # alias of ContentCommitment
 
-
 class ProtectionStorageMask(IntFlag):
     """KMIP bit mask 'Protection Storage Mask'."""
 
@@ -1181,14 +1118,12 @@ class ProtectionStorageMask(IntFlag):
     Validated = 0x00001000
     SameJurisdiction = 0x00002000
 
-
 class StorageStatusMask(IntFlag):
     """KMIP bit mask 'Storage Status Mask'."""
 
     OnLineStorage = 0x00000001
     ArchivalStorage = 0x00000002
     DestroyedStorage = 0x00000004
-
 
 class PKCS_11Function(IntEnum):
     """KMIP enumeration 'PKCS#11 Function'."""
@@ -1285,7 +1220,6 @@ class PKCS_11Function(IntEnum):
     C_VerifyMessageBegin = 0x0000005A
     C_VerifyMessageNext = 0x0000005B
     C_MessageVerifyFinal = 0x0000005C
-
 
 class PKCS_11ReturnCode(IntEnum):
     """KMIP enumeration 'PKCS#11 Return Code'."""

@@ -196,10 +196,7 @@ def _load() -> None:
         _ENUMS[e.name] = e
         _ENUMS[spec_name] = e
 
-    # The standards' spellings end here: what is not a member's name is an alias.
-    for e in _ENUM_LIST:
-        names = {name for name, _ in e.members}
-        e.aliases = {s: v for s, v in e.values.items() if s not in names}
+    _note_aliases()  # the standards' spellings end here
 
     # Cosmian KMS's spellings (data/gen_cosmian_names.py: "SHA256", "P256", "Item_Not_Found")
     # are read in every encoding; they never shadow a name of ours, and are not aliases.
@@ -217,6 +214,13 @@ def _load() -> None:
         e = _ENUMS.get(spec_name) or _ENUMS.get(tag_xml)
         if e is not None:
             _TAG_ENUMS[_TAGS_BY_NAME[tag_xml]] = e
+
+
+def _note_aliases() -> None:
+    """Each enumeration's spellings so far that are not a member's name are its aliases."""
+    for e in _ENUM_LIST:
+        names = {name for name, _ in e.members}
+        e.aliases = {s: v for s, v in e.values.items() if s not in names}
 
 
 _load()

@@ -74,7 +74,7 @@ def enums_stub() -> str:
         # a class without members (Opaque Data Type defines only the extensions range)
         # is what the module makes; type checkers ask for a member in a stub
         note = "" if members else "  # type: ignore[misc]  # only extension values"
-        lines += ["", "",
+        lines += ["",  # one blank line between classes, as stubs are written (PEP 8, typeshed)
                   f"class {e.name}({'IntFlag' if e.is_mask else 'IntEnum'}):{note}",
                   f'    """KMIP {kind} {e.spec_name!r}."""']
         if members:
