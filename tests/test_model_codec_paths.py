@@ -169,8 +169,10 @@ class PathsAgree(SynchronousTestCase):
 
 # -- the OASIS test cases ----------------------------------------------------------------------
 
-#: the Date-Time sentinels tests/conformance/vectors.py puts for $NOW: made real times
-_SENTINEL_FLOOR = -(1 << 61)
+#: the Date-Time sentinels tests/conformance/vectors.py puts for $NOW (its _TIME_BASE plus
+#: an index, far below any real time): made real times
+_SENTINEL_BASE = -(1 << 62)
+_SENTINEL_FLOOR = _SENTINEL_BASE // 2
 _A_TIME = 1_700_000_000
 
 
@@ -180,8 +182,7 @@ def concrete(node: Node) -> Node:
     if node.type == Type.STRUCTURE:
         return Node(node.tag, node.type, [concrete(child) for child in node.value])
     if node.type in (Type.DATE_TIME, Type.DATE_TIME_EXTENDED) and node.value < _SENTINEL_FLOOR:
-        offset = node.value - (-(1 << 62))
-        seconds = _A_TIME + offset
+        seconds = _A_TIME + node.value - _SENTINEL_BASE
         return Node(node.tag, node.type,
                     seconds if node.type == Type.DATE_TIME else seconds * 1_000_000)
     return node
