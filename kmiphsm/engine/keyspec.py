@@ -23,6 +23,12 @@ Alg = enums.CryptographicAlgorithm
 RC = enums.RecommendedCurve
 Reason = enums.ResultReason
 
+#: every Cryptographic Algorithm a spelling names, KMIP's or Cosmian's extensions: one this
+#: server cannot make is Cryptographic Failure, a value nothing names is Invalid Field
+_NAMED_ALGORITHMS = frozenset(registry.enumeration("CryptographicAlgorithm").values.values())
+#: Cosmian's Recommended Curve for Ed25519 keys (an extension value, not an enum member)
+_COSMIAN_ED25519_CURVE = registry.enum_value("RecommendedCurve", "CURVEED25519")
+
 #: HMAC Cryptographic Algorithm -> default key length in bits (the hash length)
 HMAC_ALGORITHMS: dict[int, int] = {
     algorithm: facts.digest_length * 8 for algorithm, facts in BY_HMAC_ALGORITHM.items()}
@@ -94,7 +100,7 @@ def secret_spec(attributes: Mapping[str, list[Any]]) -> SecretSpec:
                             f"an HMAC key length must be a multiple of 8 bits up to 4096, "
                             f"not {length}")
         return SecretSpec(KeyAlgorithm.GENERIC_SECRET, length)
-    raise KmipError(Reason.CryptographicFailure if algorithm in Alg.__members__.values() else
+    raise KmipError(Reason.CryptographicFailure if algorithm in _NAMED_ALGORITHMS else
                     Reason.InvalidField,
                     f"this server cannot create {_name(algorithm)} symmetric keys "
                     "(AES, Triple DES and HMAC-SHA1/224/256/384/512 are supported)")
@@ -115,7 +121,7 @@ def pair_spec(attributes: Mapping[str, list[Any]]) -> PairSpec:
                             f"RSA keys are 1024 to 4096 bits (a multiple of 8), not {bits}")
         return PairSpec(KeyAlgorithm.RSA, bits=bits)
     if algorithm == Alg.Ed25519:
-        if curve not in (None, RC.CURVE25519) and curve != getattr(RC, "CURVEED25519", -1):
+        if curve not in (None, RC.CURVE25519) and curve != _COSMIAN_ED25519_CURVE:
             raise KmipError(Reason.InvalidField, "Ed25519 keys are on Curve25519")
         return PairSpec(KeyAlgorithm.ED25519)
     if algorithm in EC_ALGORITHMS:

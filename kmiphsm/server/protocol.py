@@ -8,8 +8,9 @@ it to the thread pool and back costs more than the work (measured: +40% Encrypt 
 other message (key generation, RSA signatures, store writes that wait for the disk) runs off
 the reactor in the factory's thread pool.
 Messages of one connection are handled one after another (KMIP answers in order); many
-connections run in parallel. A frame that cannot be read (a forged length, garbage that is
-not TTLV) closes the connection; a frame that can be read always gets a KMIP response.
+connections run in parallel. A length over the limit (a forged length, or the bytes of
+another protocol such as HTTP) closes the connection at once; every whole frame gets a KMIP
+response, Invalid Message for bytes that do not decode (``tests/test_server_protocol.py``).
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self.transport.abortConnection()
 
     def connectionLost(self, reason: object = None) -> None:
+        self.connected = False  # Twisted leaves it set: an answer from the pool is then dropped
         self.setTimeout(None)
         self._pending.clear()
 

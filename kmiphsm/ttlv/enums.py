@@ -6,8 +6,14 @@ named by their normalised CamelCase names (Additional Message Encodings 1.0
 section 4.1.3): ``enums.ObjectType.SymmetricKey == 2``,
 ``enums.CryptographicAlgorithm.AES``, ``enums.CryptographicUsageMask.Encrypt == 4``.
 Older spellings (``HashingAlgorithm.SHA_3_224``, the 1.4 name) are aliases of
-the same member.  The extensions range (``8XXXXXXX``) has no member: such
-values are plain ints to the codecs.
+the same member (:meth:`.registry.Enumeration.python_members`); Cosmian KMS's
+spellings are read by the codecs but are not members.  The extensions range
+(``8XXXXXXX``) has no member: such values are plain ints to the codecs.
+
+Type checkers and editors read the names from ``enums.pyi`` beside this module,
+generated from the same registry by ``data/gen_stubs.py`` (stubs, not a generated
+module: the JSON file stays the only thing read at run time, and
+``tests/test_ttlv_stubs.py`` fails when the stub no longer matches it).
 """
 
 from __future__ import annotations
@@ -21,14 +27,8 @@ __all__: list[str] = []
 
 def _build() -> None:
     for e in _registry.enumerations():
-        members: list[tuple[str, int]] = list(e.members)
-        known = {name for name, _ in members}
-        for spelling, value in e.values.items():
-            if spelling not in known and spelling.isidentifier():
-                members.append((spelling, value))
-                known.add(spelling)
         base = _enum.IntFlag if e.is_mask else _enum.IntEnum
-        cls = base(e.name, members, module=__name__)
+        cls = base(e.name, e.python_members(), module=__name__)
         cls.__doc__ = f"KMIP {'bit mask' if e.is_mask else 'enumeration'} {e.spec_name!r}."
         globals()[e.name] = cls
         __all__.append(e.name)

@@ -88,6 +88,9 @@ class Enumeration:
     names_by_version: dict[int, dict[str, str]] = field(default_factory=dict)
     #: (value, newest name) in table order, without the aliases
     members: list[tuple[str, int]] = field(default_factory=list)
+    #: the standards' other spellings -> value (older versions' names, normalised printed
+    #: names, PKCS#11's ``CKR_`` names); Cosmian's spellings are in ``values`` only
+    aliases: dict[str, int] = field(default_factory=dict)
 
     def value_of(self, name: str) -> int:
         """The value named ``name`` (any accepted spelling); ``KeyError``."""
@@ -99,6 +102,18 @@ class Enumeration:
             if v is None:
                 raise KeyError(f"{self.name} has no value named {name!r}")
         return v
+
+    def python_members(self) -> list[tuple[str, int]]:
+        """(name, value) of the Python class :mod:`.enums` makes: the members in table
+        order, then each alias that is an identifier (another name of the same member).
+        Input-only spellings (Cosmian's) are not members."""
+        members = list(self.members)
+        known = {name for name, _ in members}
+        for spelling, value in self.aliases.items():
+            if spelling not in known and spelling.isidentifier():
+                members.append((spelling, value))
+                known.add(spelling)
+        return members
 
     def name_of(self, value: int, version: str | None = None) -> str | None:
         """The CamelCase name of ``value`` or ``None``; ``version`` ("1.4")
@@ -181,8 +196,10 @@ def _load() -> None:
         _ENUMS[e.name] = e
         _ENUMS[spec_name] = e
 
+    _note_aliases()  # the standards' spellings end here
+
     # Cosmian KMS's spellings (data/gen_cosmian_names.py: "SHA256", "P256", "Item_Not_Found")
-    # are read in every encoding; they never shadow a name of ours.
+    # are read in every encoding; they never shadow a name of ours, and are not aliases.
     for dialect in ("v5", "v4"):
         for enum_name, spellings in cosmian[dialect]["enumerations"].items():
             e = _ENUMS[enum_name]
@@ -197,6 +214,13 @@ def _load() -> None:
         e = _ENUMS.get(spec_name) or _ENUMS.get(tag_xml)
         if e is not None:
             _TAG_ENUMS[_TAGS_BY_NAME[tag_xml]] = e
+
+
+def _note_aliases() -> None:
+    """Each enumeration's spellings so far that are not a member's name are its aliases."""
+    for e in _ENUM_LIST:
+        names = {name for name, _ in e.members}
+        e.aliases = {s: v for s, v in e.values.items() if s not in names}
 
 
 _load()

@@ -3,6 +3,11 @@
 ``tags.RequestMessage == 0x420078``.  One module attribute per tag of KMIP
 1.0-2.1 (KMIP 1.4 section 9.1.3.1, KMIP 2.1 section 11 "Tags"), made at import
 time from ``data/kmip-tags-and-enums.json``; nothing is typed by hand.
+
+Type checkers and editors read the names from ``tags.pyi`` beside this module,
+generated from the same registry by ``data/gen_stubs.py`` (see :mod:`.enums` for why
+stubs and not a generated module).  The stub declares the CamelCase names only, so
+a misspelt ``tags.X`` is a type error; other spellings go through ``getattr``.
 """
 
 from __future__ import annotations
