@@ -51,11 +51,20 @@ from kmiphsm.model import attribute_values
 from kmiphsm.model.attribute_rules import AttributeRule, rule
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE, Attributes
 from kmiphsm.model.payloads.attributes import (
-    AddAttributeRequestPayload, AddAttributeResponsePayload, AttributeInstance,
-    AttributeReference, DeleteAttributeRequestPayload, DeleteAttributeResponsePayload,
-    GetAttributeListRequestPayload, GetAttributeListResponsePayload,
-    GetAttributesRequestPayload, GetAttributesResponsePayload, ModifyAttributeRequestPayload,
-    ModifyAttributeResponsePayload, SetAttributeRequestPayload, SetAttributeResponsePayload,
+    AddAttributeRequestPayload,
+    AddAttributeResponsePayload,
+    AttributeInstance,
+    AttributeReference,
+    DeleteAttributeRequestPayload,
+    DeleteAttributeResponsePayload,
+    GetAttributeListRequestPayload,
+    GetAttributeListResponsePayload,
+    GetAttributesRequestPayload,
+    GetAttributesResponsePayload,
+    ModifyAttributeRequestPayload,
+    ModifyAttributeResponsePayload,
+    SetAttributeRequestPayload,
+    SetAttributeResponsePayload,
 )
 from kmiphsm.store import AttributeFilter, LocateQuery, StoredObject
 from kmiphsm.store.interface import ARCHIVAL_STORAGE, ONLINE_STORAGE

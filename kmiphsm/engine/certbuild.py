@@ -90,7 +90,7 @@ def scheme_for(key: hsm.KeyRef, requested: int | None = None) -> Scheme:
                                      "SHA-384 or SHA-512")
         token_hash = _ECDSA[chosen]  # type: ignore[index]
         builder_hash = HASHES[token_hash].cryptography_hash
-        return Scheme(int(chosen), builder_hash(), "ec",  # type: ignore[arg-type]
+        return Scheme(int(chosen), builder_hash(), "ec",
                       hsm.CryptographicParameters(hashing_algorithm=token_hash))
     if key.algorithm is hsm.KeyAlgorithm.ED25519:
         if requested is not None:

@@ -46,12 +46,25 @@ from kmiphsm.engine.registry import handler
 from kmiphsm.engine.streams import Stream
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
 from kmiphsm.model.payloads.crypto import (
-    DecryptRequestPayload, DecryptResponsePayload, EncryptRequestPayload, EncryptResponsePayload,
-    HashRequestPayload, HashResponsePayload, MACRequestPayload, MACResponsePayload,
-    MACVerifyRequestPayload, MACVerifyResponsePayload, RNGRetrieveRequestPayload,
-    RNGRetrieveResponsePayload, RNGSeedRequestPayload, RNGSeedResponsePayload,
-    SignatureVerifyRequestPayload, SignatureVerifyResponsePayload, SignRequestPayload,
-    SignResponsePayload, tag_not_returned,
+    DecryptRequestPayload,
+    DecryptResponsePayload,
+    EncryptRequestPayload,
+    EncryptResponsePayload,
+    HashRequestPayload,
+    HashResponsePayload,
+    MACRequestPayload,
+    MACResponsePayload,
+    MACVerifyRequestPayload,
+    MACVerifyResponsePayload,
+    RNGRetrieveRequestPayload,
+    RNGRetrieveResponsePayload,
+    RNGSeedRequestPayload,
+    RNGSeedResponsePayload,
+    SignatureVerifyRequestPayload,
+    SignatureVerifyResponsePayload,
+    SignRequestPayload,
+    SignResponsePayload,
+    tag_not_returned,
 )
 from kmiphsm.store import StoredObject
 from kmiphsm.ttlv import enums, registry
