@@ -123,7 +123,7 @@ def allowed_states(text: str) -> frozenset[int] | None:
     for part in re.split(r",|\bor\b", match.group(1)):
         key = part.strip().replace("-", "").replace(" ", "")
         if key in State.__members__:
-            states.add(int(State[key]))
+            states.add(int(enums.State[key]))
     return frozenset(states)
 
 

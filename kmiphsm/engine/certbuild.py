@@ -74,7 +74,8 @@ def scheme_for(key: hsm.KeyRef, requested: int | None = None) -> Scheme:
     the request named)."""
     name = registry.enum_name("DigitalSignatureAlgorithm", int(requested)) if requested else None
     if key.algorithm is hsm.KeyAlgorithm.RSA:
-        chosen = DSA.SHA_256WithRSAEncryption if requested is None else int(requested)
+        chosen: int | None = (DSA.SHA_256WithRSAEncryption if requested is None
+                              else int(requested))
         if chosen not in _RSA:
             raise _unsupported(name, "RSA issuer keys sign certificates with SHA-256, SHA-384 "
                                      "or SHA-512 With RSA Encryption (PKCS#1 v1.5)")

@@ -287,10 +287,10 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
     correlation_value = payload.correlation_value
     stream = table.take(correlation_value, operation, owner)
     try:
-        if encrypting and data:
-            obj = context.store.get(stream.unique_identifier)
-            if obj is not None:
-                allocate_usage(context, obj, len(data))
+        if encrypting and data and stream.unique_identifier is not None:
+            streamed = context.store.get(stream.unique_identifier)
+            if streamed is not None:
+                allocate_usage(context, streamed, len(data))
         if payload.final_indicator:
             output, tag_out = _finish(stream.cipher, data)
             table.end(correlation_value, stream)

@@ -306,7 +306,7 @@ def own_object(context: OperationContext, link: Link) -> StoredObject | None:
     found = [obj for uid in context.store.locate(query)
              if (obj := context.store.get(uid)) is not None]
     live = [obj for obj in found if obj.state not in REVOKED_STATES]
-    return (live or found or [None])[0]
+    return (live or found)[0] if (live or found) else None
 
 
 def anchored(context: OperationContext, chain: list[Link]) -> bool:
