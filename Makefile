@@ -8,13 +8,19 @@ PY := $(VENV)/bin/python
 CONFIG ?= conf/kmiphsm.toml
 TOKEN_LABEL := kmiphsm
 
-.PHONY: serve test setup softhsm venv token pki conformance bench clean
+.PHONY: serve test lint setup softhsm venv token pki conformance bench clean
 
 serve: setup
 	SOFTHSM2_CONF=$(CURDIR)/var/softhsm/softhsm2.conf $(VENV)/bin/twistd -n kmiphsm --config $(CONFIG)
 
-test: setup
+test: setup lint
 	$(VENV)/bin/trial --temp-directory=var/_trial_temp tests
+
+# ruff and mypy from the virtualenv (pinned in setup.cfg's test extras; settings in
+# pyproject.toml): run by `make test` before the tests.
+lint: venv
+	$(VENV)/bin/ruff check kmiphsm tests bench twisted
+	$(VENV)/bin/mypy
 
 setup: softhsm venv token pki
 

@@ -115,7 +115,7 @@ def check(response: Node, expected_hits: int | None) -> None:
             raise SystemExit(f"expected {expected_hits} hit(s), got {len(hits)}")
 
 
-def main() -> None:
+def main() -> None:  # noqa: C901  (a script: one measurement after another)
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=100_000)

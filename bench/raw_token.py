@@ -38,7 +38,6 @@ import multiprocessing
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -91,7 +90,6 @@ def _master_key(session: Any, create: bool) -> Any:
 
 def _operation(session: Any, op: str) -> Callable[[], object]:
     """Prepare the keys of ``op`` in ``session``; return one call doing one operation."""
-    import pkcs11
     from pkcs11 import Attribute, GCMParams, KeyType, Mechanism, MechanismFlag, ObjectClass
     from pkcs11.util.ec import encode_named_curve_parameters
 

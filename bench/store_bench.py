@@ -167,7 +167,7 @@ def main() -> None:
     uids = [uid for uid, _ in store.all_key_refs()]
     report("Get by Unique Identifier", timed(2000, lambda i: store.get(rng.choice(uids))))
     for label, samples, make_query in locate_cases(total, rng):
-        report(label, timed(samples, lambda i: store.locate(make_query(i))))
+        report(label, timed(samples, lambda i, query=make_query: store.locate(query(i))))
     group = LocateQuery(filters=[AttributeFilter("ObjectGroup", "group-1")])
     counting = timed(50, lambda i: store.count_located(group))
     report("Located Items count, ObjectGroup (~2,000 hits)", counting)

@@ -3,6 +3,7 @@ server answers at a positive rate with no errors."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import subprocess
@@ -57,7 +58,7 @@ class HarnessTests(unittest.TestCase):
     def test_shape(self) -> None:
         self.assertEqual(harness.shape("2x4"), (2, 4))
         for bad in ("2", "0x1", "ax2"):
-            with self.assertRaises(Exception):
+            with self.assertRaises(argparse.ArgumentTypeError):
                 harness.shape(bad)
 
     def test_starts_its_own_server_and_reports_each_shape(self) -> None:

@@ -16,7 +16,12 @@ from kmiphsm.model import ModelError
 from kmiphsm.model.payloads import CreateResponsePayload, GetRequestPayload
 from kmiphsm.ttlv import Node, Type, binary, enums, tags, xml
 from tests.support.messages import (
-    continuation, item, message_of, query_item, request, results,
+    continuation,
+    item,
+    message_of,
+    query_item,
+    request,
+    results,
 )
 
 Operation = enums.Operation

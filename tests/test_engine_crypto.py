@@ -379,9 +379,9 @@ class SignatureTests(CryptoCase):
                    Reason.InvalidField)
 
     def test_ecdsa_on_each_curve_with_matching_hashes(self) -> None:
-        for curve, length, hash_ in ((enums.RecommendedCurve.P_256, 256, HA.SHA_256),
-                                     (enums.RecommendedCurve.P_384, 384, HA.SHA_384),
-                                     (enums.RecommendedCurve.P_521, 521, HA.SHA_512)):
+        for curve, hash_ in ((enums.RecommendedCurve.P_256, HA.SHA_256),
+                             (enums.RecommendedCurve.P_384, HA.SHA_384),
+                             (enums.RecommendedCurve.P_521, HA.SHA_512)):
             private, public = self.create_pair(Alg.ECDSA, curve=curve)
             params = {"HashingAlgorithm": hash_}
             signature = self.sign(private, b"message", params)
@@ -742,7 +742,6 @@ class StreamTests(CryptoCase):
 
     def test_streams_equal_single_part_in_every_mode(self) -> None:
         data = os.urandom(100)
-        parts = [data[:7], data[7:40], data[40:41], data[41:]]
         for params, aligned in (({"BlockCipherMode": BCM.CBC, "PaddingMethod": PM.PKCS5}, False),
                                 ({"BlockCipherMode": BCM.ECB, "PaddingMethod": PM.PKCS5}, False),
                                 ({"BlockCipherMode": BCM.CBC}, True),

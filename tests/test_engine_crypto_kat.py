@@ -21,13 +21,19 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
-
 from kmiphsm.ttlv import enums
 from tests.support.crypto import CryptoCase
 from tests.support.keys import rsa_key
 from tests.support.known_answers import (
-    ED25519_CASES, GCM_CASES, HMAC_CASES, KEY_WRAP_CASES, SP800_38A, SP800_38A_COUNTER,
-    SP800_38A_IV, SP800_38A_KEYS, SP800_38A_PLAINTEXT,
+    ED25519_CASES,
+    GCM_CASES,
+    HMAC_CASES,
+    KEY_WRAP_CASES,
+    SP800_38A,
+    SP800_38A_COUNTER,
+    SP800_38A_IV,
+    SP800_38A_KEYS,
+    SP800_38A_PLAINTEXT,
 )
 
 Alg = enums.CryptographicAlgorithm

@@ -223,7 +223,7 @@ class VectorTests(unittest.TestCase):
 
     def test_bl_m_1_21_interop_begin_and_end(self) -> None:
         messages = load("BL-M-1-21")
-        pairs = list(zip(messages[0::2], messages[1::2]))
+        pairs = list(zip(messages[0::2], messages[1::2], strict=True))
         interop_pairs = [(q, a) for q, a in pairs
                          if q.children(tags.BatchItem)[0].get(tags.Operation) == Operation.Interop]
         self.assertEqual(len(interop_pairs), 2)

@@ -18,8 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from kmiphsm.model.values import plain, to_node
 from kmiphsm.ttlv import Node, binary, enums, tags
-from tests.support.engine import attribute_1x
-from tests.support.engine import EngineCase, key_block, key_material, template
+from tests.support.engine import EngineCase, attribute_1x, key_block, key_material, template
 from tests.support.keys import rsa_key, spec, wrapped_block
 
 Op = enums.Operation

@@ -21,6 +21,7 @@ from kmiphsm.hsm import (
     Hash,
     InvalidArgument,
     KeyAlgorithm,
+    KeyNotExtractable,
     MissingIV,
     Mode,
     Padding,
@@ -219,7 +220,7 @@ class DerivationTests(unittest.TestCase):
             length_bits=128)
         self.assertEqual(self.token.export_secret(derived), aes(self.raw, modes.ECB(), data[:16]))
         non_extractable = self.token.derive_by_encryption(self.base, data, extractable=False)
-        self.assertRaises(Exception, self.token.export_secret, non_extractable)
+        self.assertRaises(KeyNotExtractable, self.token.export_secret, non_extractable)
 
     def test_what_cannot_be_derived(self) -> None:
         self.assertRaises(UnsupportedMechanism, self.token.derive_by_encryption, self.base,

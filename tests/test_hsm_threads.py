@@ -31,8 +31,8 @@ from kmiphsm.hsm import (
     Padding,
     Pkcs11Token,
 )
-from tests.support.softhsm import INIT_TOKEN, shared_token
 from tests.support.hsm import open_token
+from tests.support.softhsm import INIT_TOKEN, shared_token
 
 GCM = CryptographicParameters(block_cipher_mode=Mode.GCM)
 
@@ -245,7 +245,7 @@ class Measurements(unittest.TestCase):
 
         for threads, count in ((1, 40000), (4, 10000)):
             start = time.perf_counter()
-            errors = run_threads(threads, lambda _: through_token(count))
+            errors = run_threads(threads, lambda _, count=count: through_token(count))
             assert not errors, errors
             lines.append(f"Token AES-256-GCM 64 B, {threads} thread(s): "
                          f"{_rate(time.perf_counter() - start, threads * count)}")
@@ -270,7 +270,7 @@ class Measurements(unittest.TestCase):
 
         for threads, count in ((1, 20000), (4, 5000)):
             start = time.perf_counter()
-            errors = run_threads(threads, lambda _: handed_off(count))
+            errors = run_threads(threads, lambda _, count=count: handed_off(count))
             assert not errors, errors
             lines.append(f"raw python-pkcs11 via one dedicated thread, {threads} caller(s): "
                          f"{_rate(time.perf_counter() - start, threads * count)}")
@@ -295,8 +295,8 @@ class Measurements(unittest.TestCase):
                                         hashing_algorithm=Hash.SHA256)
         for threads, count in ((1, 2000), (2, 1000)):
             start = time.perf_counter()
-            errors = run_threads(threads, lambda _: [token.sign(private, data, pkcs1)
-                                                     for _ in range(count)])
+            errors = run_threads(threads, lambda _, count=count: [token.sign(private, data, pkcs1)
+                                                                  for _ in range(count)])
             assert not errors, errors
             lines.append(f"RSA-2048 sign PKCS#1 v1.5 SHA-256, {threads} thread(s): "
                          f"{_rate(time.perf_counter() - start, threads * count)}")

@@ -18,8 +18,8 @@ from kmiphsm.hsm import (
     KeyNotFound,
     KeyRef,
     Mode,
-    Storage,
     Pkcs11Token,
+    Storage,
     TokenError,
 )
 from tests.support.hsm import SECRET, count_objects, open_token

@@ -7,12 +7,20 @@ from datetime import datetime, timezone
 from twisted.trial import unittest
 
 from kmiphsm.model import (
-    ModelError, ProtocolVersion, RequestMessage, ResponseBatchItem, ResponseHeader,
-    ResponseMessage, negotiate,
+    ModelError,
+    ProtocolVersion,
+    RequestMessage,
+    ResponseBatchItem,
+    ResponseHeader,
+    ResponseMessage,
+    negotiate,
 )
 from kmiphsm.model.objects import KeyBlock, KeyValue, SymmetricKey
 from kmiphsm.model.payloads import (
-    GetResponsePayload, InteropRequestPayload, QueryRequestPayload, QueryResponsePayload,
+    GetResponsePayload,
+    InteropRequestPayload,
+    QueryRequestPayload,
+    QueryResponsePayload,
     RegisterRequestPayload,
 )
 from kmiphsm.model.version import V1_0, V1_2, V1_4, V2_0, V2_1

@@ -15,7 +15,12 @@ from tests.support import kmip_client
 from tests.support.engine import PAST, template
 from tests.support.keys import pkcs8
 from tests.support.known_answers import (
-    ED25519_CASES, GCM_CASES, HMAC_CASES, SP800_38A, SP800_38A_KEYS, SP800_38A_PLAINTEXT,
+    ED25519_CASES,
+    GCM_CASES,
+    HMAC_CASES,
+    SP800_38A,
+    SP800_38A_KEYS,
+    SP800_38A_PLAINTEXT,
 )
 from tests.support.server import shared_server
 

@@ -47,7 +47,7 @@ def mutations(item: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
     walk(item, [])
     for path in paths[1:]:
-        def at(root: dict[str, Any]) -> tuple[list[Any], int]:
+        def at(root: dict[str, Any], path: list[int] = path) -> tuple[list[Any], int]:
             node = root
             for index in path[:-1]:
                 node = node["value"][index]

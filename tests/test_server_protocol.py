@@ -30,7 +30,11 @@ from kmiphsm.server.protocol import KmipFactory, KmipProtocol, quick
 from kmiphsm.ttlv import enums, tags
 from tests.support.engine import EngineHarness
 from tests.support.inmemory import (
-    InMemoryReactor, ManualPool, TLSStringTransport, client_certificate, request_message,
+    InMemoryReactor,
+    ManualPool,
+    TLSStringTransport,
+    client_certificate,
+    request_message,
     responses,
 )
 

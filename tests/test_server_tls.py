@@ -85,7 +85,7 @@ class KmipPortTLSTests(unittest.TestCase):
             context.minimum_version = ssl.TLSVersion.TLSv1
             context.maximum_version = ssl.TLSVersion.TLSv1_1
         except (ValueError, ssl.SSLError):
-            raise unittest.SkipTest("this OpenSSL cannot even offer TLS 1.1")
+            raise unittest.SkipTest("this OpenSSL cannot even offer TLS 1.1") from None
         raw = __import__("socket").create_connection(("127.0.0.1", self.server.kmip_port), timeout=10)
         with self.assertRaises((ssl.SSLError, ConnectionError)):
             context.wrap_socket(raw, server_hostname="localhost").close()

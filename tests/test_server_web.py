@@ -36,7 +36,11 @@ from kmiphsm.ttlv import json as ttlv_json
 from kmiphsm.ttlv import xml as ttlv_xml
 from tests.support.engine import EngineHarness
 from tests.support.inmemory import (
-    InMemoryReactor, ManualPool, TLSStringTransport, client_certificate, request_message,
+    InMemoryReactor,
+    ManualPool,
+    TLSStringTransport,
+    client_certificate,
+    request_message,
 )
 
 LIMIT = 2048

@@ -7,8 +7,7 @@ import threading
 
 from twisted.trial import unittest
 
-from kmiphsm.store import AttributeFilter, LocateQuery, SchemaError, SqliteStore
-from kmiphsm.store import values
+from kmiphsm.store import AttributeFilter, LocateQuery, SchemaError, SqliteStore, values
 from kmiphsm.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, current_version, migrate
 
 

@@ -28,9 +28,9 @@ from kmiphsm.store import (
     SqliteStore,
     Store,
     StoredObject,
+    sqlite_locate,
 )
 from kmiphsm.store import sqlite as sqlite_module
-from kmiphsm.store import sqlite_locate
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 SYMMETRIC_KEY, PRIVATE_KEY = 2, 4
@@ -91,7 +91,7 @@ class RoundTripTests(StoreTestCase):
                 self.assertSameValue(got[name], want[name])
         elif isinstance(want, list):
             self.assertEqual(len(got), len(want))
-            for g, w in zip(got, want):
+            for g, w in zip(got, want, strict=True):
                 self.assertSameValue(g, w)
         else:
             self.assertEqual(got, want)

@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial import unittest
 
-from kmiphsm.store import InvalidValueError
-from kmiphsm.store import values
+from kmiphsm.store import InvalidValueError, values
 
 scalars = st.one_of(
     st.booleans(),

@@ -292,7 +292,7 @@ class Client(threading.Thread):
         answers = response.children(tags.BatchItem)
         payloads = []
         bad = []
-        for (operation, payload), answer in zip(items, answers):
+        for (operation, payload), answer in zip(items, answers, strict=True):
             if answer.get(tags.ResultStatus) != Status.Success:
                 reason = answer.get(tags.ResultReason)
                 bad.append(f"{enums.Operation(operation).name} "
@@ -400,15 +400,17 @@ class Client(threading.Thread):
                 self.note_use(key)
             plaintexts = [os.urandom(PLAINTEXT_SIZE) for _ in keys]
             answers = self.call([(Operation.Encrypt, encrypt_payload(k.uid, p))
-                                 for k, p in zip(keys, plaintexts)], f"batch of {len(keys)} Encrypt")
-            sealed = [self.seal(k, p, a) for k, p, a in zip(keys, plaintexts, answers)]
+                                 for k, p in zip(keys, plaintexts, strict=True)],
+                                f"batch of {len(keys)} Encrypt")
+            sealed = [self.seal(k, p, a) for k, p, a in zip(keys, plaintexts, answers, strict=True)]
             opened = self.call([(Operation.Decrypt, decrypt_payload(k.uid, s))
-                                for k, s in zip(keys, sealed)], f"batch of {len(keys)} Decrypt")
-            for key, plaintext, answer in zip(keys, plaintexts, opened):
+                                for k, s in zip(keys, sealed, strict=True)],
+                               f"batch of {len(keys)} Decrypt")
+            for key, plaintext, answer in zip(keys, plaintexts, opened, strict=True):
                 if answer.get(tags.Data) != plaintext:
                     raise Failed(f"batch Decrypt {key.uid}: {answer.get(tags.Data)!r} is not the "
                                  f"plaintext {plaintext!r}")
-            for key, s in zip(keys, sealed):
+            for key, s in zip(keys, sealed, strict=True):
                 key.sealed = s
         except Failed as error:
             bad = [k for k in keys if k.uid in str(error)]
@@ -477,7 +479,7 @@ class StressTests(unittest.TestCase):
         payload = answer.child(tags.ResponsePayload)
         return {node.value for node in payload.children(tags.UniqueIdentifier)}
 
-    def test_threads_and_two_workers_for_a_while_without_a_failure(self) -> None:
+    def test_threads_and_two_workers_for_a_while_without_a_failure(self) -> None:  # noqa: C901  (one scenario, checked step by step)
         keys, tally = Keys(), Tally()
         started = time.monotonic()
         deadline = started + SECONDS

@@ -51,11 +51,20 @@ from kmiphsm.model import attribute_values
 from kmiphsm.model.attribute_rules import AttributeRule, rule
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE, Attributes
 from kmiphsm.model.payloads.attributes import (
-    AddAttributeRequestPayload, AddAttributeResponsePayload, AttributeInstance,
-    AttributeReference, DeleteAttributeRequestPayload, DeleteAttributeResponsePayload,
-    GetAttributeListRequestPayload, GetAttributeListResponsePayload,
-    GetAttributesRequestPayload, GetAttributesResponsePayload, ModifyAttributeRequestPayload,
-    ModifyAttributeResponsePayload, SetAttributeRequestPayload, SetAttributeResponsePayload,
+    AddAttributeRequestPayload,
+    AddAttributeResponsePayload,
+    AttributeInstance,
+    AttributeReference,
+    DeleteAttributeRequestPayload,
+    DeleteAttributeResponsePayload,
+    GetAttributeListRequestPayload,
+    GetAttributeListResponsePayload,
+    GetAttributesRequestPayload,
+    GetAttributesResponsePayload,
+    ModifyAttributeRequestPayload,
+    ModifyAttributeResponsePayload,
+    SetAttributeRequestPayload,
+    SetAttributeResponsePayload,
 )
 from kmiphsm.store import AttributeFilter, LocateQuery, StoredObject
 from kmiphsm.store.interface import ARCHIVAL_STORAGE, ONLINE_STORAGE
@@ -114,7 +123,7 @@ def allowed_states(text: str) -> frozenset[int] | None:
     for part in re.split(r",|\bor\b", match.group(1)):
         key = part.strip().replace("-", "").replace(" ", "")
         if key in State.__members__:
-            states.add(int(State[key]))
+            states.add(int(enums.State[key]))
     return frozenset(states)
 
 

@@ -74,7 +74,8 @@ def scheme_for(key: hsm.KeyRef, requested: int | None = None) -> Scheme:
     the request named)."""
     name = registry.enum_name("DigitalSignatureAlgorithm", int(requested)) if requested else None
     if key.algorithm is hsm.KeyAlgorithm.RSA:
-        chosen = DSA.SHA_256WithRSAEncryption if requested is None else int(requested)
+        chosen: int | None = (DSA.SHA_256WithRSAEncryption if requested is None
+                              else int(requested))
         if chosen not in _RSA:
             raise _unsupported(name, "RSA issuer keys sign certificates with SHA-256, SHA-384 "
                                      "or SHA-512 With RSA Encryption (PKCS#1 v1.5)")
@@ -90,7 +91,7 @@ def scheme_for(key: hsm.KeyRef, requested: int | None = None) -> Scheme:
                                      "SHA-384 or SHA-512")
         token_hash = _ECDSA[chosen]  # type: ignore[index]
         builder_hash = HASHES[token_hash].cryptography_hash
-        return Scheme(int(chosen), builder_hash(), "ec",  # type: ignore[arg-type]
+        return Scheme(int(chosen), builder_hash(), "ec",
                       hsm.CryptographicParameters(hashing_algorithm=token_hash))
     if key.algorithm is hsm.KeyAlgorithm.ED25519:
         if requested is not None:

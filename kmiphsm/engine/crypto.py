@@ -46,12 +46,25 @@ from kmiphsm.engine.registry import handler
 from kmiphsm.engine.streams import Stream
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
 from kmiphsm.model.payloads.crypto import (
-    DecryptRequestPayload, DecryptResponsePayload, EncryptRequestPayload, EncryptResponsePayload,
-    HashRequestPayload, HashResponsePayload, MACRequestPayload, MACResponsePayload,
-    MACVerifyRequestPayload, MACVerifyResponsePayload, RNGRetrieveRequestPayload,
-    RNGRetrieveResponsePayload, RNGSeedRequestPayload, RNGSeedResponsePayload,
-    SignatureVerifyRequestPayload, SignatureVerifyResponsePayload, SignRequestPayload,
-    SignResponsePayload, tag_not_returned,
+    DecryptRequestPayload,
+    DecryptResponsePayload,
+    EncryptRequestPayload,
+    EncryptResponsePayload,
+    HashRequestPayload,
+    HashResponsePayload,
+    MACRequestPayload,
+    MACResponsePayload,
+    MACVerifyRequestPayload,
+    MACVerifyResponsePayload,
+    RNGRetrieveRequestPayload,
+    RNGRetrieveResponsePayload,
+    RNGSeedRequestPayload,
+    RNGSeedResponsePayload,
+    SignatureVerifyRequestPayload,
+    SignatureVerifyResponsePayload,
+    SignRequestPayload,
+    SignResponsePayload,
+    tag_not_returned,
 )
 from kmiphsm.store import StoredObject
 from kmiphsm.ttlv import enums, registry
@@ -274,10 +287,10 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
     correlation_value = payload.correlation_value
     stream = table.take(correlation_value, operation, owner)
     try:
-        if encrypting and data:
-            obj = context.store.get(stream.unique_identifier)
-            if obj is not None:
-                allocate_usage(context, obj, len(data))
+        if encrypting and data and stream.unique_identifier is not None:
+            streamed = context.store.get(stream.unique_identifier)
+            if streamed is not None:
+                allocate_usage(context, streamed, len(data))
         if payload.final_indicator:
             output, tag_out = _finish(stream.cipher, data)
             table.end(correlation_value, stream)

@@ -160,6 +160,27 @@ def _thaw(frozen: Any) -> Any:
     return value
 
 
+def _check_algorithm(algorithm: int, key_algorithm: KeyAlgorithm | None) -> None:
+    """A Cryptographic Algorithm given in the parameters must be offered and fit the key."""
+    name = enum_name("CryptographicAlgorithm", algorithm)
+    if name in NOT_OFFERED:
+        raise not_offered("CryptographicAlgorithm", algorithm)
+    allowed = OPERATION_ALGORITHMS.get(algorithm)
+    if key_algorithm is not None and allowed is None:
+        raise not_offered("CryptographicAlgorithm", algorithm)  # not silently ignored
+    if key_algorithm is not None and allowed is not None and key_algorithm not in allowed:
+        if algorithm in HMAC_HASHES:
+            raise KmipError(
+                Reason.FeatureNotSupported,
+                f"{name} needs an HMAC key (a generic secret in the token); this key is a "
+                f"{key_algorithm.value} key, which the token uses only for "
+                + ("CMAC" if key_algorithm in (KeyAlgorithm.AES, KeyAlgorithm.TRIPLE_DES)
+                   else "its own algorithm"))
+        raise KmipError(Reason.BadCryptographicParameters,
+                        f"the Cryptographic Algorithm {name} does not fit a "
+                        f"{key_algorithm.value} key")
+
+
 def translate(fields: Mapping[str, Any], key_algorithm: KeyAlgorithm | None) -> Resolved:
     """A Cryptographic Parameters structure (plain dict) -> :class:`Resolved`."""
     mode = _enum(fields, "BlockCipherMode", MODES)
@@ -190,23 +211,7 @@ def translate(fields: Mapping[str, Any], key_algorithm: KeyAlgorithm | None) -> 
     if algorithm is not None:
         if algorithm in HMAC_HASHES:
             hash_ = hash_ or HMAC_HASHES[algorithm]
-        name = enum_name("CryptographicAlgorithm", algorithm)
-        if name in NOT_OFFERED:
-            raise not_offered("CryptographicAlgorithm", algorithm)
-        allowed = OPERATION_ALGORITHMS.get(algorithm)
-        if key_algorithm is not None and allowed is None:
-            raise not_offered("CryptographicAlgorithm", algorithm)  # not silently ignored
-        if key_algorithm is not None and allowed is not None and key_algorithm not in allowed:
-            if algorithm in HMAC_HASHES:
-                raise KmipError(
-                    Reason.FeatureNotSupported,
-                    f"{name} needs an HMAC key (a generic secret in the token); this key is a "
-                    f"{key_algorithm.value} key, which the token uses only for "
-                    + ("CMAC" if key_algorithm in (KeyAlgorithm.AES, KeyAlgorithm.TRIPLE_DES)
-                       else "its own algorithm"))
-            raise KmipError(Reason.BadCryptographicParameters,
-                            f"the Cryptographic Algorithm {name} does not fit a "
-                            f"{key_algorithm.value} key")
+        _check_algorithm(algorithm, key_algorithm)
     tag_length = _int(fields, "TagLength")
     salt_length = _int(fields, "SaltLength")
     iv_length = _int(fields, "IVLength")

@@ -36,9 +36,9 @@ from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.crypto import use_key
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import curve_enum, secret_spec
-from kmiphsm.model.attributes import first_value
 from kmiphsm.engine.registry import handler
 from kmiphsm.hsm.mechanisms import NOT_OFFERED
+from kmiphsm.model.attributes import first_value
 from kmiphsm.model.payloads.crypto import DeriveKeyRequestPayload, DeriveKeyResponsePayload
 from kmiphsm.ttlv import enums
 

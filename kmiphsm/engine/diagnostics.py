@@ -13,7 +13,10 @@ import logging
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.registry import handler
 from kmiphsm.model.payloads.diagnostics import (
-    LogRequestPayload, LogResponsePayload, PingRequestPayload, PingResponsePayload,
+    LogRequestPayload,
+    LogResponsePayload,
+    PingRequestPayload,
+    PingResponsePayload,
 )
 from kmiphsm.ttlv import enums
 

@@ -12,7 +12,9 @@ from typing import Any
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.registry import handler
 from kmiphsm.model.payloads import (
-    DiscoverVersionsRequestPayload, DiscoverVersionsResponsePayload, QueryRequestPayload,
+    DiscoverVersionsRequestPayload,
+    DiscoverVersionsResponsePayload,
+    QueryRequestPayload,
     QueryResponsePayload,
 )
 from kmiphsm.model.version import SUPPORTED_VERSIONS

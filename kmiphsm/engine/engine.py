@@ -42,11 +42,20 @@ from kmiphsm.engine.identity import Identity
 from kmiphsm.engine.registry import Handlers, default_handlers
 from kmiphsm.engine.size import ttlv_size
 from kmiphsm.engine.streams import StreamTable
-from kmiphsm.model import operations
 from kmiphsm.hsm import Token
 from kmiphsm.model import (
-    LATEST, SUPPORTED_VERSIONS, ModelError, ProtocolVersion, RequestBatchItem, RequestMessage,
-    ResponseBatchItem, ResponseHeader, ResponseMessage, negotiate, peek_protocol_version,
+    LATEST,
+    SUPPORTED_VERSIONS,
+    ModelError,
+    ProtocolVersion,
+    RequestBatchItem,
+    RequestMessage,
+    ResponseBatchItem,
+    ResponseHeader,
+    ResponseMessage,
+    negotiate,
+    operations,
+    peek_protocol_version,
 )
 from kmiphsm.model.messages import negotiated
 from kmiphsm.store import Store
@@ -254,7 +263,7 @@ class Engine:
                 self._undo(results[:-1], undo_lists[:-1])
             break
 
-        for item, result in zip(items, results):
+        for item, result in zip(items, results, strict=False):  # no result past a Stop
             if result.result_status == Status.Success:
                 self._run_commits(batch.commits.get(id(item), ()), result.operation)
         # stamped now that the items ran; the same size as the header measured above
@@ -407,7 +416,7 @@ class Engine:
         """Undo the successful items (newest first) and mark them Operation Undone; they keep
         their response payload (so the client learns what was undone: OASIS BL-M-2). An item
         whose undo fails keeps its Success: it was not undone."""
-        for result, actions in reversed(list(zip(results, undo_lists))):
+        for result, actions in reversed(list(zip(results, undo_lists, strict=True))):
             if result.result_status != Status.Success:
                 continue
             if self._run_undo(actions, result.operation):

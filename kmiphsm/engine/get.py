@@ -39,7 +39,13 @@ from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
 from kmiphsm.model.objects import (
-    OBJECT_CLASSES, Certificate, KeyBlock, OpaqueObject, PrivateKey, PublicKey, SecretData,
+    OBJECT_CLASSES,
+    Certificate,
+    KeyBlock,
+    OpaqueObject,
+    PrivateKey,
+    PublicKey,
+    SecretData,
     SplitKey,
     SymmetricKey,
 )
@@ -155,7 +161,7 @@ def _key_object_of(obj: StoredObject, block: KeyBlock) -> Any:
     if cls is SplitKey:
         return splitkeys.managed_object(obj.attributes, block)
     assert cls in (SymmetricKey, PrivateKey, PublicKey)
-    return cls(key_block=block)  # type: ignore[call-arg]
+    return cls(key_block=block)
 
 
 def stored_wrapped_object(context: OperationContext, obj: StoredObject, payload: Any) -> Any:

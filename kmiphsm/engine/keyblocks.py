@@ -43,9 +43,9 @@ from typing import TYPE_CHECKING, Any, Mapping
 from kmiphsm.engine import keymaterial, keyspec, managed, splitkeys
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef
-from kmiphsm.model.errors import ModelError
 from kmiphsm.model.attribute_rules import rule
 from kmiphsm.model.attributes import first_value
+from kmiphsm.model.errors import ModelError
 from kmiphsm.model.objects import KeyBlock, KeyValue
 from kmiphsm.model.values import plain, to_node
 from kmiphsm.model.version import LATEST

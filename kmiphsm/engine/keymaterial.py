@@ -60,7 +60,7 @@ EC_CURVES: dict[int, type[ec.EllipticCurve]] = {
     RC.P_224: ec.SECP224R1, RC.P_256: ec.SECP256R1, RC.P_384: ec.SECP384R1,
     RC.P_521: ec.SECP521R1,
 }
-_CURVE_ENUMS: dict[str, int] = {cls.name: value for value, cls in EC_CURVES.items()}
+_CURVE_ENUMS: dict[str, int] = {cls().name: value for value, cls in EC_CURVES.items()}
 
 TRANSPARENT_EC_PRIVATE = frozenset({
     Fmt.TransparentECPrivateKey, Fmt.TransparentECDSAPrivateKey, Fmt.TransparentECDHPrivateKey,
@@ -241,6 +241,7 @@ def _private_key(key_format_type: int, material: Any, raw_algorithm: KeyAlgorith
         fields = _fields(material, "Transparent EC Private Key")
         curve = _curve(fields.get("RecommendedCurve"))
         d = _big(fields, "D")
+        assert d is not None  # required=True: _big raised otherwise
         try:
             return ec.derive_private_key(d, curve())
         except ValueError as error:

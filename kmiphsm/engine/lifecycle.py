@@ -61,10 +61,20 @@ from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
 from kmiphsm.hsm import KeyNotFound, KeyRef, Token
 from kmiphsm.model.payloads.lifecycle import (
-    ActivateRequestPayload, ActivateResponsePayload, ArchiveRequestPayload,
-    ArchiveResponsePayload, CheckRequestPayload, CheckResponsePayload, DestroyRequestPayload,
-    DestroyResponsePayload, ObtainLeaseRequestPayload, ObtainLeaseResponsePayload,
-    RecoverRequestPayload, RecoverResponsePayload, RevokeRequestPayload, RevokeResponsePayload,
+    ActivateRequestPayload,
+    ActivateResponsePayload,
+    ArchiveRequestPayload,
+    ArchiveResponsePayload,
+    CheckRequestPayload,
+    CheckResponsePayload,
+    DestroyRequestPayload,
+    DestroyResponsePayload,
+    ObtainLeaseRequestPayload,
+    ObtainLeaseResponsePayload,
+    RecoverRequestPayload,
+    RecoverResponsePayload,
+    RevokeRequestPayload,
+    RevokeResponsePayload,
 )
 from kmiphsm.store import Store, StoredObject
 from kmiphsm.ttlv import enums, registry

@@ -23,7 +23,9 @@ from kmiphsm.engine.keyspec import check_quantum_safe, pair_spec, secret_spec
 from kmiphsm.engine.registry import handler
 from kmiphsm.hsm import KeyAlgorithm
 from kmiphsm.model.payloads.objects import (
-    CreateKeyPairRequestPayload, CreateKeyPairResponsePayload, CreateRequestPayload,
+    CreateKeyPairRequestPayload,
+    CreateKeyPairResponsePayload,
+    CreateRequestPayload,
     CreateResponsePayload,
 )
 from kmiphsm.ttlv import enums, registry

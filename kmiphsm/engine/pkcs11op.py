@@ -49,7 +49,9 @@ from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
 from kmiphsm.hsm.mechanisms import offered_mechanisms
 from kmiphsm.model.payloads.pkcs11 import (
-    PKCS11RequestPayload, PKCS11ResponsePayload, VendorFunction,
+    PKCS11RequestPayload,
+    PKCS11ResponsePayload,
+    VendorFunction,
 )
 from kmiphsm.ttlv import enums, registry
 

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from kmiphsm.engine import (
-    certificates, creation, keyblocks, keyspec, keywrap, managed, splitkeys,
+    certificates,
+    creation,
+    keyblocks,
+    keyspec,
+    keywrap,
+    managed,
+    splitkeys,
 )
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError

@@ -35,7 +35,9 @@ from kmiphsm.engine.registry import handler
 from kmiphsm.hsm import KeyAlgorithm, KeyRef
 from kmiphsm.model.attributes import Attributes
 from kmiphsm.model.payloads.objects import (
-    ReKeyKeyPairRequestPayload, ReKeyKeyPairResponsePayload, ReKeyRequestPayload,
+    ReKeyKeyPairRequestPayload,
+    ReKeyKeyPairResponsePayload,
+    ReKeyRequestPayload,
     ReKeyResponsePayload,
 )
 from kmiphsm.store import StoredObject

@@ -24,7 +24,7 @@ could Locate, so a tag never reveals another client's object.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE
@@ -116,6 +116,7 @@ def tag_attribute(tags: Iterable[str]) -> dict[str, Any]:
 def tags_of(obj: StoredObject) -> set[str]:
     """Every tag of ``obj``: its user tags and its system tag."""
     found = {tag for value in obj.attributes.get(VENDOR_ATTRIBUTE, ()) if is_tag_attribute(value)
+             if isinstance(value, dict)
              for tag in parse(value.get("AttributeValue"), allow_system=True)}
     system = _SYSTEM_TAG_OF.get(int(obj.object_type))
     if system is not None:
@@ -155,7 +156,7 @@ def query_for(owner: str | None, required: set[str], filters: list[AttributeFilt
 
 
 def matching(store: Any, owner: str | None, required: set[str],
-             filters: list[AttributeFilter] = (), **query: Any) -> list[str]:
+             filters: Sequence[AttributeFilter] = (), **query: Any) -> list[str]:
     """The identifiers (newest first) of ``owner``'s objects matching ``filters`` and carrying
     every ``required`` tag."""
     located = query_for(owner, required, list(filters), **query)

@@ -62,7 +62,10 @@ from kmiphsm.engine.registry import handler
 from kmiphsm.model.attribute_rules import rule
 from kmiphsm.model.attributes import VENDOR_ATTRIBUTE, Attributes
 from kmiphsm.model.payloads.transfer import (
-    ExportRequestPayload, ExportResponsePayload, ImportRequestPayload, ImportResponsePayload,
+    ExportRequestPayload,
+    ExportResponsePayload,
+    ImportRequestPayload,
+    ImportResponsePayload,
 )
 from kmiphsm.store import StoredObject
 from kmiphsm.ttlv import enums

@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -248,7 +249,7 @@ def check(context: OperationContext, chain: list[Link], moment: datetime) -> Non
         obj = link.obj if link.obj is not None else own_object(context, link)
         if obj is not None and revoked(obj, moment):
             raise Invalid()
-    for child, parent in zip(chain, chain[1:]):
+    for child, parent in pairwise(chain):
         signed(child, parent)
         if not may_issue(parent.certificate):
             raise Invalid()
@@ -305,7 +306,7 @@ def own_object(context: OperationContext, link: Link) -> StoredObject | None:
     found = [obj for uid in context.store.locate(query)
              if (obj := context.store.get(uid)) is not None]
     live = [obj for obj in found if obj.state not in REVOKED_STATES]
-    return (live or found or [None])[0]
+    return (live or found)[0] if (live or found) else None
 
 
 def anchored(context: OperationContext, chain: list[Link]) -> bool:

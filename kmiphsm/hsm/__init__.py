@@ -27,10 +27,10 @@ from kmiphsm.hsm.errors import (
     TokenError,
     UnsupportedMechanism,
 )
+from kmiphsm.hsm.interface import Token
 from kmiphsm.hsm.keyformats import public_point
 from kmiphsm.hsm.keyref import KeyPair, KeyRef, Storage
 from kmiphsm.hsm.streams import CipherStream
-from kmiphsm.hsm.interface import Token
 from kmiphsm.hsm.token import Pkcs11Token
 
 __all__ = [

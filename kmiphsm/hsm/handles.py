@@ -30,7 +30,6 @@ from kmiphsm.hsm.mechanisms import DES2_KEY_TYPE, KEY_TYPES, WRAP_MECHANISM
 from kmiphsm.hsm.sessions import SessionPool
 from kmiphsm.hsm.views import KeyView, handle_of
 
-
 TOKEN_OBJECT_SEARCHES = 4
 TOKEN_OBJECT_SEARCH_DELAY = 0.02  # seconds, times the attempt number
 

@@ -354,50 +354,83 @@ def usage_for(
     operation: Operation, algorithm: KeyAlgorithm, params: CryptographicParameters
 ) -> Usage:
     """Normalise a request into a :data:`MECHANISMS` key (fills defaults, drops what is moot)."""
-    if operation is Operation.ENCRYPT:
-        if algorithm in (AES, DES3):
-            mode = params.block_cipher_mode
-            if mode is None:
-                raise BadParameters("a block cipher mode is required")
-            if mode in (Mode.NIST_KEY_WRAP, Mode.AES_KEY_WRAP_PADDING):
-                if params.padding_method not in (None, NOPAD):
-                    raise BadParameters("AES key wrap takes no padding method")
-                return Usage(operation, algorithm, mode, None, None)
-            return Usage(operation, algorithm, mode, params.padding_method or NOPAD, None)
-        if algorithm is RSA:
-            padding = params.padding_method
-            if padding is None:
-                raise BadParameters("RSA encryption needs a padding method (PKCS1 v1.5 or OAEP)")
-            if padding is OAEP:
-                return Usage(operation, RSA, None, OAEP, params.hashing_algorithm or SHA1)
-            return Usage(operation, RSA, None, padding, None)
-    elif operation in (Operation.SIGN, Operation.SIGN_DIGEST):
-        if algorithm in (RSA, EC) and params.hashing_algorithm is None:
-            name = "RSA" if algorithm is RSA else "ECDSA"
-            raise BadParameters(f"{name} signatures need a hashing algorithm")
-        if algorithm is RSA:
-            return Usage(
-                operation, RSA, None, params.padding_method or V15, params.hashing_algorithm
-            )
-        if algorithm is EC:
-            return Usage(operation, EC, None, None, params.hashing_algorithm)
-        if algorithm is ED:
-            return Usage(operation, ED, None, None, None)
-    elif operation is Operation.MAC:
-        if algorithm is GEN:
-            if params.hashing_algorithm is None:
-                raise BadParameters("HMAC needs a hashing algorithm")
-            return Usage(operation, GEN, None, None, params.hashing_algorithm)
-        return Usage(operation, algorithm, None, None, None)
-    elif operation is Operation.WRAP:
-        if algorithm is AES:
-            return Usage(operation, AES, params.block_cipher_mode or Mode.NIST_KEY_WRAP, None, None)
-        if algorithm is RSA:
-            padding = params.padding_method or OAEP
-            hash_ = (params.hashing_algorithm or SHA1) if padding is OAEP else None
-            return Usage(operation, RSA, None, padding, hash_)
+    normalise = _NORMALISERS.get(operation)
+    usage = normalise(operation, algorithm, params) if normalise else None
+    if usage is not None:
+        return usage
     return Usage(operation, algorithm, params.block_cipher_mode, params.padding_method,
                  params.hashing_algorithm)
+
+
+def _encrypt_usage(
+    operation: Operation, algorithm: KeyAlgorithm, params: CryptographicParameters
+) -> Usage | None:
+    if algorithm in (AES, DES3):
+        mode = params.block_cipher_mode
+        if mode is None:
+            raise BadParameters("a block cipher mode is required")
+        if mode in (Mode.NIST_KEY_WRAP, Mode.AES_KEY_WRAP_PADDING):
+            if params.padding_method not in (None, NOPAD):
+                raise BadParameters("AES key wrap takes no padding method")
+            return Usage(operation, algorithm, mode, None, None)
+        return Usage(operation, algorithm, mode, params.padding_method or NOPAD, None)
+    if algorithm is RSA:
+        padding = params.padding_method
+        if padding is None:
+            raise BadParameters("RSA encryption needs a padding method (PKCS1 v1.5 or OAEP)")
+        if padding is OAEP:
+            return Usage(operation, RSA, None, OAEP, params.hashing_algorithm or SHA1)
+        return Usage(operation, RSA, None, padding, None)
+    return None
+
+
+def _sign_usage(
+    operation: Operation, algorithm: KeyAlgorithm, params: CryptographicParameters
+) -> Usage | None:
+    if algorithm in (RSA, EC) and params.hashing_algorithm is None:
+        name = "RSA" if algorithm is RSA else "ECDSA"
+        raise BadParameters(f"{name} signatures need a hashing algorithm")
+    if algorithm is RSA:
+        return Usage(
+            operation, RSA, None, params.padding_method or V15, params.hashing_algorithm
+        )
+    if algorithm is EC:
+        return Usage(operation, EC, None, None, params.hashing_algorithm)
+    if algorithm is ED:
+        return Usage(operation, ED, None, None, None)
+    return None
+
+
+def _mac_usage(
+    operation: Operation, algorithm: KeyAlgorithm, params: CryptographicParameters
+) -> Usage | None:
+    if algorithm is GEN:
+        if params.hashing_algorithm is None:
+            raise BadParameters("HMAC needs a hashing algorithm")
+        return Usage(operation, GEN, None, None, params.hashing_algorithm)
+    return Usage(operation, algorithm, None, None, None)
+
+
+def _wrap_usage(
+    operation: Operation, algorithm: KeyAlgorithm, params: CryptographicParameters
+) -> Usage | None:
+    if algorithm is AES:
+        return Usage(operation, AES, params.block_cipher_mode or Mode.NIST_KEY_WRAP, None, None)
+    if algorithm is RSA:
+        padding = params.padding_method or OAEP
+        hash_ = (params.hashing_algorithm or SHA1) if padding is OAEP else None
+        return Usage(operation, RSA, None, padding, hash_)
+    return None
+
+
+# What usage_for does per operation beyond taking the parameters as given.
+_NORMALISERS = {
+    Operation.ENCRYPT: _encrypt_usage,
+    Operation.SIGN: _sign_usage,
+    Operation.SIGN_DIGEST: _sign_usage,
+    Operation.MAC: _mac_usage,
+    Operation.WRAP: _wrap_usage,
+}
 
 
 OAEP_ON_HOST = Recipe(Mechanism.RSA_X_509, route=Route.RSA_OAEP_ON_HOST)

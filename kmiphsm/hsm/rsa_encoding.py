@@ -96,7 +96,7 @@ def pss_encode(
         raise InvalidArgument("the key is too short for this hash and salt length")
     h = hashlib.new(name, b"\x00" * 8 + message_hash + salt).digest()
     db = b"\x00" * (em_len - len(salt) - h_len - 2) + b"\x01" + salt
-    masked_db = bytearray(a ^ b for a, b in zip(db, mgf1(h, em_len - h_len - 1, mgf_hash)))
+    masked_db = bytearray(a ^ b for a, b in zip(db, mgf1(h, em_len - h_len - 1, mgf_hash), strict=True))
     masked_db[0] &= 0xFF >> (8 * em_len - em_bits)
     encoded = bytes(masked_db) + h + b"\xbc"
     return encoded.rjust((modulus_bits + 7) // 8, b"\x00")

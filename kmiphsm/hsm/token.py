@@ -85,7 +85,6 @@ from kmiphsm.hsm.sessions import SessionPool
 from kmiphsm.hsm.streams import CipherStream
 from kmiphsm.hsm.wrapping import ClientKeyWrapping
 
-
 TOKEN_LOOKUP_ATTEMPTS = 4
 TOKEN_LOOKUP_DELAY = 0.05  # seconds, times the attempt number
 

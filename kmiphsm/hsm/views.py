@@ -11,7 +11,6 @@ only ``session``, ``handle`` and ``key_type`` from the object.
 from __future__ import annotations
 
 from pkcs11 import KeyType, Session
-from pkcs11.types import Key
 from pkcs11._pkcs11 import (  # type: ignore[attr-defined]  # not in python-pkcs11's stubs
     DecryptMixin,
     DeriveMixin,
@@ -21,6 +20,7 @@ from pkcs11._pkcs11 import (  # type: ignore[attr-defined]  # not in python-pkcs
     VerifyMixin,
     WrapMixin,
 )
+from pkcs11.types import Key
 
 
 class KeyView(
@@ -38,15 +38,15 @@ class KeyView(
         self._key_type = key_type
 
     @property
-    def session(self) -> Session:  # type: ignore[override]
+    def session(self) -> Session:
         return self._session
 
     @property
-    def handle(self) -> int:  # type: ignore[override]
+    def handle(self) -> int:
         return self._handle
 
     @property
-    def key_type(self) -> KeyType:  # type: ignore[override]
+    def key_type(self) -> KeyType:
         return self._key_type
 
     def __repr__(self) -> str:

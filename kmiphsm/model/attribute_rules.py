@@ -92,18 +92,18 @@ def extract(text: str) -> dict[str, dict[str, str]]:
         if match and match.group(1) in names:
             current = names[match.group(1)]
         elif lines[index] == "SHALL always have a value" and current:
-            entry: dict[str, str] = {}
+            fields: dict[str, str] = {}
             key: str | None = None
             while index < len(lines) and not lines[index].startswith("Table"):
                 line = lines[index]
                 if line in _KEYS:
                     key = _KEYS[line]
-                    entry[key] = ""
+                    fields[key] = ""
                 elif key is not None and line:
-                    entry[key] = (entry[key] + " " + line).strip()
+                    fields[key] = (fields[key] + " " + line).strip()
                 index += 1
-            if "initially_set_by" in entry:
-                result[camel_name(current)] = entry
+            if "initially_set_by" in fields:
+                result[camel_name(current)] = fields
             current = None
         index += 1
     return result

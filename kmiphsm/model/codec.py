@@ -26,7 +26,12 @@ from kmiphsm.model import attributes as attrs
 from kmiphsm.model import spec_data
 from kmiphsm.model.errors import ModelError
 from kmiphsm.model.values import (
-    from_datetime, from_datetime_extended, plain, tag_of, to_datetime, to_datetime_extended,
+    from_datetime,
+    from_datetime_extended,
+    plain,
+    tag_of,
+    to_datetime,
+    to_datetime_extended,
     to_node,
 )
 from kmiphsm.model.version import ProtocolVersion
@@ -109,7 +114,8 @@ def _enum_member(tag: int, value: int) -> int:
     cls = getattr(enums, enumeration, None) if enumeration else None
     if cls is not None:
         try:
-            return cls(value)
+            member: int = cls(value)
+            return member
         except (ValueError, TypeError):  # an extension value; TypeError: a memberless enum
             pass                         # (Opaque Data Type defines only extensions)
     return int(value)
@@ -184,7 +190,8 @@ class Struct(Kind):
         return self.cls.from_node(node, version)
 
     def encode(self, tag: int, value: Any, version: ProtocolVersion) -> Node:
-        return value.to_node(version, tag)
+        node: Node = value.to_node(version, tag)
+        return node
 
 
 class Plain(Kind):
@@ -490,7 +497,7 @@ class Structure:
     TAG: ClassVar[str] = ""
 
     @classmethod
-    def from_node(cls: type[S], node: Node, version: ProtocolVersion) -> S:
+    def from_node(cls: type[S], node: Node, version: ProtocolVersion) -> S:  # noqa: C901  (the fast path: plain fields inline, one loop)
         if node.type != Type.STRUCTURE:
             raise ModelError(f"{cls.TAG or cls.__name__} must be a Structure")
         table = _TABLES.get(cls) or _table(cls)

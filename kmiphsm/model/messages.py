@@ -16,8 +16,18 @@ from datetime import datetime
 from typing import Any
 
 from kmiphsm.model.codec import (
-    BOOLEAN, BYTE_STRING, DATE_TIME, ENUMERATION, INTEGER, PLAIN, RAW, TEXT_STRING, Kind,
-    Struct, Structure, field,
+    BOOLEAN,
+    BYTE_STRING,
+    DATE_TIME,
+    ENUMERATION,
+    INTEGER,
+    PLAIN,
+    RAW,
+    TEXT_STRING,
+    Kind,
+    Struct,
+    Structure,
+    field,
 )
 from kmiphsm.model.errors import ModelError
 from kmiphsm.model.payloads import read_request_payload, read_response_payload
@@ -60,7 +70,8 @@ class PayloadKind(Kind):
     def encode(self, tag: int, value: Any, version: ProtocolVersion) -> Node:
         if isinstance(value, Node):
             return Node(tag, value.type, value.value)
-        return value.to_node(version, tag)
+        node: Node = value.to_node(version, tag)
+        return node
 
 
 PAYLOAD = PayloadKind()
@@ -143,7 +154,7 @@ class RequestHeader(Structure):
         "AttestationCapableIndicator", BOOLEAN, since=V1_2)
     attestation_type: list[int] = field("AttestationType", ENUMERATION, repeated=True, since=V1_2)
     authentication: Authentication | None = field(
-        "Authentication", Struct(Authentication))  # type: ignore[arg-type]
+        "Authentication", Struct(Authentication))
     batch_error_continuation_option: int | None = field("BatchErrorContinuationOption", ENUMERATION)
     batch_order_option: bool | None = field("BatchOrderOption", BOOLEAN)
     time_stamp: datetime | None = field("TimeStamp", DATE_TIME)
@@ -168,7 +179,7 @@ class RequestBatchItem(Structure):
 class RequestMessage(Structure):
     TAG = "RequestMessage"
     request_header: RequestHeader = field(
-        "RequestHeader", Struct(RequestHeader), required=True)  # type: ignore[arg-type]
+        "RequestHeader", Struct(RequestHeader), required=True)
     batch_items: list[RequestBatchItem] = field(
         "BatchItem", Struct(RequestBatchItem), repeated=True)
 
@@ -291,7 +302,7 @@ class ResponseBatchItem(Structure):
 class ResponseMessage(Structure):
     TAG = "ResponseMessage"
     response_header: ResponseHeader = field(
-        "ResponseHeader", Struct(ResponseHeader), required=True)  # type: ignore[arg-type]
+        "ResponseHeader", Struct(ResponseHeader), required=True)
     batch_items: list[ResponseBatchItem] = field(
         "BatchItem", Struct(ResponseBatchItem), repeated=True)
 

@@ -15,8 +15,16 @@ from typing import Any
 
 from kmiphsm.model.attributes import Attributes
 from kmiphsm.model.codec import (
-    ATTRIBUTE_LIST, BIG_INTEGER, BYTE_STRING, ENUMERATION, INTEGER, PLAIN, Kind, Struct,
-    Structure, field,
+    ATTRIBUTE_LIST,
+    BIG_INTEGER,
+    BYTE_STRING,
+    ENUMERATION,
+    INTEGER,
+    PLAIN,
+    Kind,
+    Struct,
+    Structure,
+    field,
 )
 from kmiphsm.model.errors import ModelError
 from kmiphsm.model.version import ProtocolVersion
@@ -44,7 +52,8 @@ class KeyValueKind(Kind):
     def encode(self, tag: int, value: Any, version: ProtocolVersion) -> Node:
         if isinstance(value, (bytes, bytearray)):
             return Node.bytes(tag, bytes(value))
-        return value.to_node(version, tag)
+        node: Node = value.to_node(version, tag)
+        return node
 
 
 @dataclass
@@ -68,7 +77,7 @@ class KeyBlock(Structure):
     cryptographic_algorithm: int | None = field("CryptographicAlgorithm", ENUMERATION)
     cryptographic_length: int | None = field("CryptographicLength", INTEGER)
     key_wrapping_data: KeyWrappingData | None = field(
-        "KeyWrappingData", Struct(KeyWrappingData))  # type: ignore[arg-type]
+        "KeyWrappingData", Struct(KeyWrappingData))
 
 
 _KEY_BLOCK = Struct(KeyBlock)
@@ -174,7 +183,8 @@ class ManagedObjectKind(Kind):
         return self.decode(nodes[0], version)
 
     def encode(self, tag: int, value: Any, version: ProtocolVersion) -> Node:
-        return value.to_node(version)
+        node: Node = value.to_node(version)
+        return node
 
 
 MANAGED_OBJECT = ManagedObjectKind()

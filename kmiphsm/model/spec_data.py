@@ -17,7 +17,8 @@ from kmiphsm.ttlv import registry
 @lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
     with open(registry.DATA_FILE, encoding="utf-8") as handle:
-        return json.load(handle)
+        data: dict[str, Any] = json.load(handle)
+    return data
 
 
 @lru_cache(maxsize=1)

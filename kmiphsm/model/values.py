@@ -91,7 +91,8 @@ def plain(node: Node) -> AttrValue:
         return to_datetime_extended(node.value)
     if node.type == Type.ENUMERATION:
         return int(node.value)
-    return node.value
+    leaf: AttrValue = node.value
+    return leaf
 
 
 def int_type(tag: int) -> Type:

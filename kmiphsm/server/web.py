@@ -15,7 +15,6 @@ without an identity (401), the connection then closed; no body is spooled to dis
 from __future__ import annotations
 
 import io
-import json
 import time
 from typing import Callable
 

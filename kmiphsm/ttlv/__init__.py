@@ -7,14 +7,15 @@ binary TTLV (:mod:`.binary`, KMIP 2.1 section 10.1), JSON and XML
 """
 
 import importlib
+from types import ModuleType
 
+from . import enums, registry, tags
 from .node import Node, TTLVError, Type
-from . import registry, tags, enums  # noqa: E402
 
 __all__ = ["Node", "Type", "TTLVError", "tags", "enums", "registry", "binary", "json", "xml"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> ModuleType:
     # The codecs are imported on first use so that importing the tree is cheap.
     if name in ("binary", "json", "xml"):
         return importlib.import_module(f"{__name__}.{name}")

@@ -18,7 +18,8 @@ forged length never causes a large allocation.
 
 from __future__ import annotations
 
-from struct import Struct, error as _StructError
+from struct import Struct
+from struct import error as _StructError
 
 from .node import Node, TTLVError, Type
 
@@ -77,7 +78,7 @@ def decode(
     return _decode_items(data, 0, end, 0, max_depth)[0]
 
 
-def _decode_items(data: bytes, pos: int, end: int, depth: int, max_depth: int) -> list[Node]:
+def _decode_items(data: bytes, pos: int, end: int, depth: int, max_depth: int) -> list[Node]:  # noqa: C901  (hot loop: one inline branch per item type)
     """Decode the items laid end to end in ``data[pos:end]``."""
     out: list[Node] = []
     append = out.append

@@ -109,7 +109,8 @@ class Node:
         """The first child with ``tag``, or ``None``."""
         if self.type != Type.STRUCTURE:
             return None
-        for c in self.value:
+        children: list[Node] = self.value
+        for c in children:
             if c.tag == tag:
                 return c
         return None

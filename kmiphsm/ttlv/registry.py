@@ -137,7 +137,7 @@ _ENUM_LIST: list[Enumeration] = []
 _TAG_ENUMS: dict[int, Enumeration] = {}
 
 
-def _load() -> None:
+def _load() -> None:  # noqa: C901  (one pass over the spec table: a branch per kind of entry)
     with open(DATA_FILE, encoding="utf-8") as f:
         data = _json.load(f)
     for entry in data["tags"]:
@@ -211,9 +211,9 @@ def _load() -> None:
     _ENUMS["(Tag)"] = tag_enum
 
     for tag_xml, spec_name in data["tag_enumerations"].items():
-        e = _ENUMS.get(spec_name) or _ENUMS.get(tag_xml)
-        if e is not None:
-            _TAG_ENUMS[_TAGS_BY_NAME[tag_xml]] = e
+        found = _ENUMS.get(spec_name) or _ENUMS.get(tag_xml)
+        if found is not None:
+            _TAG_ENUMS[_TAGS_BY_NAME[tag_xml]] = found
 
 
 def _note_aliases() -> None:

@@ -32,7 +32,7 @@ input raises :class:`TTLVError` naming line and column.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NoReturn
 from xml.parsers import expat as _expat
 
 from . import registry
@@ -162,7 +162,7 @@ def _leaf_text(tag: int, typ: int, value: Any, attr_enum: registry.Enumeration |
 # -- parsing ----------------------------------------------------------------------
 
 # A parsed element: [name, attributes, children, line, column]
-_Element = list
+_Element = list[Any]  # [name, attributes, children, line, column]
 
 
 def _parse(text: str | bytes, max_depth: int) -> _Element:
@@ -183,7 +183,7 @@ def _parse(text: str | bytes, max_depth: int) -> _Element:
     def start(name: str, attrs: dict[str, str]) -> None:
         if len(stack) > limit:
             raise TTLVError(f"{where()}: elements nested deeper than {max_depth}")
-        el = [name, attrs, [], parser.CurrentLineNumber, parser.CurrentColumnNumber + 1]
+        el: _Element = [name, attrs, [], parser.CurrentLineNumber, parser.CurrentColumnNumber + 1]
         stack[-1].append(el)
         stack.append(el[2])
 
@@ -194,7 +194,7 @@ def _parse(text: str | bytes, max_depth: int) -> _Element:
         if not data.isspace():
             raise TTLVError(f"{where()}: unexpected text {data.strip()[:30]!r} (values go in the value attribute)")
 
-    def refuse(*args: Any) -> None:
+    def refuse(*args: Any) -> NoReturn:
         raise TTLVError(f"{where()}: DTDs and entity declarations are not accepted")
 
     parser.StartElementHandler = start
@@ -308,7 +308,7 @@ class _Reader:
                 return registry.enumeration_for_attribute_name(attrs["value"])
         return None
 
-    def leaf(self, tag: int, typ: Type, text: str, attr_enum: registry.Enumeration | None) -> Any:
+    def leaf(self, tag: int, typ: Type, text: str, attr_enum: registry.Enumeration | None) -> Any:  # noqa: C901  (one branch per item type)
         if text.startswith("$"):
             sub = tv.resolve_placeholder(text, typ, tag, self.placeholders)
             if sub is not None:

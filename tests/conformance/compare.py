@@ -17,8 +17,18 @@ from kmiphsm.ttlv import Node, Type, registry, tags
 
 from . import display
 from .state import State
-from .variations import (ASYMMETRIC, ATTRIBUTE_SETS, DISTINCT_FAMILIES, QUERY_FREE, TIME_SLACK,
-                         Item, learn, leaf_may_vary, skipped, time_ok)
+from .variations import (
+    ASYMMETRIC,
+    ATTRIBUTE_SETS,
+    DISTINCT_FAMILIES,
+    QUERY_FREE,
+    TIME_SLACK,
+    Item,
+    leaf_may_vary,
+    learn,
+    skipped,
+    time_ok,
+)
 from .vectors import Placeholder, Placeholders, Vector, walk
 
 __all__ = ["Difference", "FileFacts", "Matcher", "TIME_SLACK"]
@@ -280,13 +290,13 @@ class Matcher:
         exp = [c for c in expected if not skipped(c, path)]
         paths = child_paths(exp, path)
         used: set[int] = set()
-        for e, p in zip(exp, paths):
+        for e, p in zip(exp, paths, strict=True):
             first: Diff = None
             found = False
             for j, a in enumerate(actual):
                 if j in used or a.tag != e.tag:
                     continue
-                diff = self.tentatively(lambda: self.node(e, a, p, item))
+                diff = self.tentatively(lambda e=e, a=a, p=p: self.node(e, a, p, item))
                 if diff is None:
                     used.add(j)
                     found = True
@@ -300,7 +310,7 @@ class Matcher:
         exp = [c for c in expected if not skipped(c, path)]
         paths = child_paths(exp, path)
         j = 0
-        for e, p in zip(exp, paths):
+        for e, p in zip(exp, paths, strict=True):
             while j < len(actual) and (actual[j].tag != e.tag or self.probe(e, actual[j], p, item)):
                 j += 1
             if j == len(actual):

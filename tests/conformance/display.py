@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmiphsm.ttlv import Node, Type, registry
-from kmiphsm.ttlv import textvalues
+from kmiphsm.ttlv import Node, Type, registry, textvalues
 
 MAX_HEX = 96
 

@@ -64,7 +64,7 @@ class ScriptedServer:
 
     def check_request(self, template: Node, request: Node) -> None:
         """The runner must have replaced every placeholder by the value this server gave."""
-        for t, r in zip(walk(template), walk(request)):
+        for t, r in zip(walk(template), walk(request), strict=False):
             placeholder = self.vector.placeholders.of(t)
             if (placeholder is not None and not placeholder.is_time
                     and placeholder.name in self.from_responses):

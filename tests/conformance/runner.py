@@ -18,7 +18,7 @@ from kmiphsm.ttlv import Node, tags
 from .compare import Difference, FileFacts, Matcher, op_name
 from .state import State
 from .substitute import UnboundVariable, record_values, substitute
-from .vectors import Vector, parse_file
+from .vectors import Step, Vector, parse_file
 
 __all__ = ["FileResult", "Send", "run_file", "run_vector"]
 
@@ -51,7 +51,7 @@ def run_vector(vector: Vector, send: Send, *, clock: Callable[[], float] = time.
     facts = FileFacts.of(vector, related)
     total = len(vector.steps)
     for index, step in enumerate(vector.steps):
-        def failed(difference: Difference) -> FileResult:
+        def failed(difference: Difference, index: int = index, step: Step = step) -> FileResult:
             difference.step = index
             return FileResult(vector.name, False, index + 1, total, difference,
                               operations(step.request))

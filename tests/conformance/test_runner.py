@@ -10,7 +10,6 @@ from typing import Any, Callable
 from twisted.trial import unittest
 
 from kmiphsm.ttlv import Node, Type, registry, tags
-
 from tests.conformance import vectors
 from tests.conformance.compare import TIME_SLACK
 from tests.conformance.fakes import NOW, ScriptedServer, fill
@@ -273,7 +272,7 @@ class ComparisonTests(Case):
                                           (12, "BadCryptographicParameters", False)):
             v = vector(REGISTER, REGISTERED, encrypt(tag_length), refused("GeneralFailure"))
             answered = filled(refused(given))
-            result, _ = run(v, lambda index, message: answered if index == 1 else message)
+            result, _ = run(v, lambda index, message, answered=answered: answered if index == 1 else message)
             if passes:
                 self.assertPasses(result)
             else:

@@ -6,17 +6,30 @@ package registers them all. An operation without a declared payload is handed ov
 raw ``ttlv.Node``.
 """
 
-from kmiphsm.model.payloads.registry import (
-    REQUEST_PAYLOADS,
-    RESPONSE_PAYLOADS,
-    read_request_payload,
-    read_response_payload,
-    request_payload,
-    response_payload,
+# Modules none of whose names are imported below: imported so their decorators register them.
+from kmiphsm.model.payloads import (  # noqa: F401  (imported to register their payloads)
+    certificates,
+    diagnostics,
+    pkcs11,
+    transfer,
 )
-from kmiphsm.model.payloads import diagnostics, discovery, interop, objects  # noqa: E402,F401  (registers)
-from kmiphsm.model.payloads import crypto  # noqa: E402,F401  (registers)
-from kmiphsm.model.payloads.crypto import (  # noqa: E402
+from kmiphsm.model.payloads.attributes import (
+    AddAttributeRequestPayload,
+    AddAttributeResponsePayload,
+    AttributeInstance,
+    AttributeReference,
+    DeleteAttributeRequestPayload,
+    DeleteAttributeResponsePayload,
+    GetAttributeListRequestPayload,
+    GetAttributeListResponsePayload,
+    GetAttributesRequestPayload,
+    GetAttributesResponsePayload,
+    ModifyAttributeRequestPayload,
+    ModifyAttributeResponsePayload,
+    SetAttributeRequestPayload,
+    SetAttributeResponsePayload,
+)
+from kmiphsm.model.payloads.crypto import (
     DecryptRequestPayload,
     DecryptResponsePayload,
     DeriveKeyRequestPayload,
@@ -38,34 +51,14 @@ from kmiphsm.model.payloads.crypto import (  # noqa: E402
     SignRequestPayload,
     SignResponsePayload,
 )
-from kmiphsm.model.payloads import attributes, locate  # noqa: E402,F401  (registers)
-from kmiphsm.model.payloads.attributes import (  # noqa: E402
-    AddAttributeRequestPayload,
-    AddAttributeResponsePayload,
-    AttributeInstance,
-    AttributeReference,
-    DeleteAttributeRequestPayload,
-    DeleteAttributeResponsePayload,
-    GetAttributeListRequestPayload,
-    GetAttributeListResponsePayload,
-    GetAttributesRequestPayload,
-    GetAttributesResponsePayload,
-    ModifyAttributeRequestPayload,
-    ModifyAttributeResponsePayload,
-    SetAttributeRequestPayload,
-    SetAttributeResponsePayload,
-)
-from kmiphsm.model.payloads.locate import LocateRequestPayload, LocateResponsePayload  # noqa: E402
-from kmiphsm.model.payloads import lifecycle  # noqa: E402,F401  (registers)
-from kmiphsm.model.payloads import certificates, pkcs11, transfer  # noqa: E402,F401  (registers)
-from kmiphsm.model.payloads.discovery import (  # noqa: E402
+from kmiphsm.model.payloads.discovery import (
     DiscoverVersionsRequestPayload,
     DiscoverVersionsResponsePayload,
     QueryRequestPayload,
     QueryResponsePayload,
 )
-from kmiphsm.model.payloads.interop import InteropRequestPayload, InteropResponsePayload  # noqa: E402
-from kmiphsm.model.payloads.lifecycle import (  # noqa: E402
+from kmiphsm.model.payloads.interop import InteropRequestPayload, InteropResponsePayload
+from kmiphsm.model.payloads.lifecycle import (
     ActivateRequestPayload,
     ActivateResponsePayload,
     ArchiveRequestPayload,
@@ -80,19 +73,28 @@ from kmiphsm.model.payloads.lifecycle import (  # noqa: E402
     RevokeRequestPayload,
     RevokeResponsePayload,
 )
-from kmiphsm.model.payloads.objects import (  # noqa: E402
+from kmiphsm.model.payloads.locate import LocateRequestPayload, LocateResponsePayload
+from kmiphsm.model.payloads.objects import (
     CreateKeyPairRequestPayload,
     CreateKeyPairResponsePayload,
     CreateRequestPayload,
     CreateResponsePayload,
     GetRequestPayload,
     GetResponsePayload,
+    RegisterRequestPayload,
+    RegisterResponsePayload,
     ReKeyKeyPairRequestPayload,
     ReKeyKeyPairResponsePayload,
     ReKeyRequestPayload,
     ReKeyResponsePayload,
-    RegisterRequestPayload,
-    RegisterResponsePayload,
+)
+from kmiphsm.model.payloads.registry import (
+    REQUEST_PAYLOADS,
+    RESPONSE_PAYLOADS,
+    read_request_payload,
+    read_response_payload,
+    request_payload,
+    response_payload,
 )
 
 __all__ = [

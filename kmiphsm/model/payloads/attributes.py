@@ -33,11 +33,22 @@ from typing import Any
 
 from kmiphsm.model import attribute_types, spec_data
 from kmiphsm.model.attributes import (
-    VENDOR_ATTRIBUTE, Attributes, attribute_from_node_1x, attribute_to_node, attribute_to_node_1x,
-    name_from_1x, name_to_1x,
+    VENDOR_ATTRIBUTE,
+    Attributes,
+    attribute_from_node_1x,
+    attribute_to_node,
+    attribute_to_node_1x,
+    name_from_1x,
+    name_to_1x,
 )
 from kmiphsm.model.codec import (
-    INTEGER, UNIQUE_IDENTIFIER, AttributesKind, FieldSpec, Kind, Structure, field,
+    INTEGER,
+    UNIQUE_IDENTIFIER,
+    AttributesKind,
+    FieldSpec,
+    Kind,
+    Structure,
+    field,
 )
 from kmiphsm.model.errors import ModelError
 from kmiphsm.model.payloads.registry import request_payload, response_payload
@@ -197,7 +208,8 @@ class AttributeInstanceKind(Kind):
         self.check(node)
         if node.tag == tags.Attribute:
             name, index, value = attribute_from_node_1x(node)
-            if value is None or (name == VENDOR_ATTRIBUTE and "AttributeValue" not in value):
+            if value is None or (name == VENDOR_ATTRIBUTE and (
+                    not isinstance(value, dict) or "AttributeValue" not in value)):
                 raise ModelError(f"Attribute {name_to_1x(name, value)!r} has no AttributeValue")
             if index is not None and index < 0:
                 raise ModelError("AttributeIndex must not be negative",

@@ -17,7 +17,14 @@ from typing import Any
 
 from kmiphsm.model.attributes import Attributes
 from kmiphsm.model.codec import (
-    ATTRIBUTES, BYTE_STRING, DATE_TIME, ENUMERATION, PLAIN, UNIQUE_IDENTIFIER, Struct, Structure,
+    ATTRIBUTES,
+    BYTE_STRING,
+    DATE_TIME,
+    ENUMERATION,
+    PLAIN,
+    UNIQUE_IDENTIFIER,
+    Struct,
+    Structure,
     field,
 )
 from kmiphsm.model.objects import Certificate

@@ -20,8 +20,16 @@ from typing import Any
 
 from kmiphsm.model.attributes import Attributes
 from kmiphsm.model.codec import (
-    ATTRIBUTES, BOOLEAN, BYTE_STRING, ENUMERATION, INTEGER, PLAIN, UNIQUE_IDENTIFIER, Structure,
-    field, specs,
+    ATTRIBUTES,
+    BOOLEAN,
+    BYTE_STRING,
+    ENUMERATION,
+    INTEGER,
+    PLAIN,
+    UNIQUE_IDENTIFIER,
+    Structure,
+    field,
+    specs,
 )
 from kmiphsm.model.payloads.registry import request_payload, response_payload
 from kmiphsm.model.version import V1_4, ProtocolVersion

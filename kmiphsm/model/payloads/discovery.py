@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from kmiphsm.model.codec import (
-    ENUMERATION, ENUMERATION_IN_VERSION, PLAIN, TEXT_STRING, Struct, Structure, field,
+    ENUMERATION,
+    ENUMERATION_IN_VERSION,
+    PLAIN,
+    TEXT_STRING,
+    Struct,
+    Structure,
+    field,
 )
 from kmiphsm.model.payloads.registry import request_payload, response_payload
 from kmiphsm.model.version import V1_1, V1_2, V1_3, V2_0, ProtocolVersion

@@ -9,8 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kmiphsm.model.codec import (
-    DATE_TIME, ENUMERATION, INTEGER, INTERVAL, LONG_INTEGER, TEXT_STRING, UNIQUE_IDENTIFIER,
-    Struct, Structure, field,
+    DATE_TIME,
+    ENUMERATION,
+    INTEGER,
+    INTERVAL,
+    LONG_INTEGER,
+    TEXT_STRING,
+    UNIQUE_IDENTIFIER,
+    Struct,
+    Structure,
+    field,
 )
 from kmiphsm.model.payloads.registry import request_payload, response_payload
 from kmiphsm.ttlv import enums
@@ -57,7 +65,7 @@ class RevokeRequestPayload(Structure):
     """KMIP 2.1 Table 295."""
 
     unique_identifier: str | int | None = field("UniqueIdentifier", UNIQUE_IDENTIFIER)
-    revocation_reason: RevocationReason = field(  # type: ignore[assignment]
+    revocation_reason: RevocationReason = field(
         "RevocationReason", Struct(RevocationReason), required=True)
     compromise_occurrence_date: datetime | None = field("CompromiseOccurrenceDate", DATE_TIME)
 

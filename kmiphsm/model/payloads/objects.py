@@ -14,7 +14,14 @@ from typing import Any
 
 from kmiphsm.model.attributes import Attributes
 from kmiphsm.model.codec import (
-    ATTRIBUTES, ENUMERATION, INTERVAL, PLAIN, TEXT_STRING, UNIQUE_IDENTIFIER, Structure, field,
+    ATTRIBUTES,
+    ENUMERATION,
+    INTERVAL,
+    PLAIN,
+    TEXT_STRING,
+    UNIQUE_IDENTIFIER,
+    Structure,
+    field,
 )
 from kmiphsm.model.objects import MANAGED_OBJECT
 from kmiphsm.model.payloads.registry import request_payload, response_payload

@@ -16,8 +16,15 @@ from typing import Any
 from kmiphsm.model import attributes as attrs
 from kmiphsm.model.attributes import Attributes
 from kmiphsm.model.codec import (
-    BOOLEAN, ENUMERATION, PLAIN, TEXT_STRING, UNIQUE_IDENTIFIER, AttributesKind, FieldSpec,
-    Structure, field,
+    BOOLEAN,
+    ENUMERATION,
+    PLAIN,
+    TEXT_STRING,
+    UNIQUE_IDENTIFIER,
+    AttributesKind,
+    FieldSpec,
+    Structure,
+    field,
 )
 from kmiphsm.model.objects import MANAGED_OBJECT
 from kmiphsm.model.payloads.attributes import INDEXED_ATTRIBUTES
