@@ -117,6 +117,8 @@ TREE: tuple[Factory, ...] = (
     lambda a, b, c: tree.OtherValue(a, b),
     lambda a, b, c: tree.OtherValue(a, b),
     lambda a, b, c: tree.AsVersion(a),
+    lambda a, b, c: tree.Batch(a, b),
+    lambda a, b, c: tree.HeaderField(a, b),
 )
 BYTES: tuple[Factory, ...] = (
     lambda a, b, c: wire.FlipBit(a, b % 8),

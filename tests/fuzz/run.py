@@ -9,6 +9,9 @@ The first violation stops the run: hypothesis shrinks the case (fewer mutations,
 numbers, the first seed that still fails) and the smallest failing case is written to
 :data:`FAILURES` as a reproducer (:mod:`tests.fuzz.reproducer`). ``keep_going`` records
 every distinct violation instead (one case each, not shrunk) and runs to the end.
+
+Every :data:`REFRESH_EVERY` cases the corpus is played again on a new store, so the seeds
+name active objects again (cases revoke, destroy and archive them as they go).
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from tests.fuzz.cases import Case, cases
 from tests.fuzz.oracle import Violation
 from tests.fuzz.target import Target, Totals
 
-__all__ = ["CHUNK", "FAILURES", "Outcome", "run"]
+__all__ = ["CHUNK", "FAILURES", "REFRESH_EVERY", "Outcome", "run"]
 
 CHUNK = 2_000
+#: Cases between two plays of the corpus on a new store (:meth:`Target.refresh`).
+REFRESH_EVERY = 20_000
 FAILURES = Path(__file__).resolve().parents[2] / "var" / "fuzz" / "failures"
 
 
@@ -41,9 +46,10 @@ class Outcome:
 
 
 def run(target: Target, count: int, seed: int, *, keep_going: bool = False,
-        chunk: int = CHUNK, progress: Callable[[str], None] = print,
-        failures: Path = FAILURES) -> Outcome:
-    """Run ``count`` cases (a few more while hypothesis shrinks a failure)."""
+        chunk: int = CHUNK, refresh_every: int = REFRESH_EVERY,
+        progress: Callable[[str], None] = print, failures: Path = FAILURES) -> Outcome:
+    """Send ``count`` cases (a tree that cannot be encoded is drawn, not sent, and not
+    counted; hypothesis sends a few more while it shrinks a failure)."""
     outcome = Outcome(target.totals)
     strategy = cases(target.fast, target.slow, target.names)
     last: list[tuple[Case, bytes | None, Violation]] = []
@@ -62,9 +68,10 @@ def run(target: Target, count: int, seed: int, *, keep_going: bool = False,
                 progress(f"violation {violation.signature} -> {path}")
 
     started = time.monotonic()
-    done = 0
+    first = target.totals.cases
+    next_refresh = first + refresh_every
     number = 0
-    while done < count:
+    while (done := target.totals.cases - first) < count:
         size = min(chunk, count - done)
         chunk_test = settings(
             max_examples=size, database=None, deadline=None, print_blob=False,
@@ -83,8 +90,11 @@ def run(target: Target, count: int, seed: int, *, keep_going: bool = False,
             progress(f"{type(failure).__name__}: {violation.signature}\n  smallest case: "
                      f"{case.describe()}\n  reproducer: {path}")
             break
-        done += size
         number += 1
+        if refresh_every and target.totals.cases >= next_refresh and target.totals.cases - first < count:
+            target.refresh()
+            next_refresh = target.totals.cases + refresh_every
+            progress("corpus played again on a new store")
         elapsed = time.monotonic() - started
         progress(f"{target.totals.cases:>7} cases  {elapsed:6.0f} s  "
                  f"{target.totals.cases / elapsed:6.0f} cases/s")

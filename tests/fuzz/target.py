@@ -77,24 +77,31 @@ class Target:
 
     def __init__(self, harness: EngineHarness | None = None) -> None:
         self._cleanups = Cleanups()
-        self.harness = harness or EngineHarness(self._cleanups)
-        self.endpoint = KmipEndpoint(self.harness.engine)
         self.totals = Totals()
         self.log = oracle.LogCapture()
         #: the input of the last case sent
         self.last_input: bytes | None = None
+        self.vectors = corpus.load_vectors()
+        self.refresh(harness)
+
+    def refresh(self, harness: EngineHarness | None = None) -> None:
+        """A new store (on the same token) with the corpus played again: the seeds' objects
+        active once more, after cases revoked, destroyed and archived them."""
+        self._cleanups.run()
+        self.harness = harness or EngineHarness(self._cleanups)
+        self.endpoint = KmipEndpoint(self.harness.engine)
         owner = Identity("fuzz")
-        seeds = corpus.play(corpus.load_vectors(),
+        seeds = corpus.play(self.vectors,
                             lambda request: self.harness.engine.process_node(request, owner))
         self.seeds = seeds
         self.names = [seed.name for seed in seeds]
         self.trees = [seed.request for seed in seeds]
         self.slow = [i for i, seed in enumerate(seeds) if seed.slow]
         self.fast = [i for i, seed in enumerate(seeds) if not seed.slow]
+        found = dict.fromkeys(node.value for seed in self.trees for _, _, node in tree.preorder(seed)
+                              if node.tag in tree.IDENTIFIER_TAGS and isinstance(node.value, str))
         others = [self.harness.create_aes(128, identity="intruder")]
-        self.identifiers = sorted({node.value for seed in self.trees for _, _, node in tree.preorder(seed)
-                                   if node.tag in tree.IDENTIFIER_TAGS and isinstance(node.value, str)}
-                                  ) + others + list(NO_OBJECTS)
+        self.identifiers = [*found, *others, *NO_OBJECTS]
 
     def close(self) -> None:
         self._cleanups.run()

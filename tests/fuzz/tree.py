@@ -383,8 +383,79 @@ class AsVersion:
         return root
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Append the Batch Items of another seed (``seed``), count them in Batch Count, and
+    set the Batch Error Continuation Option (``option``: none, Stop, Continue, Undo): ID
+    Placeholders across operations, undo of what the first items made (KMIP 2.1 section
+    9.2, Batch Items)."""
+    seed: int
+    option: int
+
+    def apply(self, root: Node, pool: Pool) -> Node:
+        header = _header(root)
+        if header is None or not pool.trees:
+            return root
+        donor = pool.trees[self.seed % len(pool.trees)]
+        root.value.extend(clone(item) for item in donor.value if item.tag == BATCH_ITEM)
+        count = sum(1 for item in root.value if item.tag == BATCH_ITEM)
+        _put(header, Node(BATCH_COUNT, Type.INTEGER, count))
+        if self.option % 4:
+            _put(header, Node(CONTINUATION, Type.ENUMERATION, self.option % 4))
+        return root
+
+
+@dataclass(frozen=True)
+class HeaderField:
+    """Set a field of the Request Header (KMIP 2.1 section 7.2) that the test cases rarely
+    send: Maximum Response Size (small: Response Too Large, items undone), Asynchronous
+    Indicator, Batch Order Option, Batch Error Continuation Option, Time Stamp; ``value``
+    is taken modulo what makes sense for the field."""
+    which: int
+    value: int
+
+    def apply(self, root: Node, pool: Pool) -> Node:
+        header = _header(root)
+        if header is None:
+            return root
+        tag, typ, modulus = HEADER_FIELDS[self.which % len(HEADER_FIELDS)]
+        value: object = self.value % modulus
+        if typ == Type.BOOLEAN:
+            value = bool(value)
+        _put(header, Node(tag, typ, value))
+        return root
+
+
+def _header(root: Node) -> Node | None:
+    return root.child(REQUEST_HEADER) if root.tag == REQUEST_MESSAGE and root.type == Type.STRUCTURE else None
+
+
+def _put(structure: Node, field: Node) -> None:
+    """Replace ``structure``'s first child of ``field``'s tag, or append ``field``."""
+    for index, child in enumerate(structure.value):
+        if child.tag == field.tag:
+            structure.value[index] = field
+            return
+    structure.value.append(field)
+
+
+REQUEST_MESSAGE = registry.tag_by_name("RequestMessage")
+REQUEST_HEADER = registry.tag_by_name("RequestHeader")
+BATCH_ITEM = registry.tag_by_name("BatchItem")
+BATCH_COUNT = registry.tag_by_name("BatchCount")
+CONTINUATION = registry.tag_by_name("BatchErrorContinuationOption")
+#: (tag, type, values modulo) of the header fields :class:`HeaderField` sets.
+HEADER_FIELDS: tuple[tuple[int, Type, int], ...] = (
+    (registry.tag_by_name("MaximumResponseSize"), Type.INTEGER, 2048),
+    (registry.tag_by_name("AsynchronousIndicator"), Type.BOOLEAN, 2),
+    (registry.tag_by_name("BatchOrderOption"), Type.BOOLEAN, 2),
+    (CONTINUATION, Type.ENUMERATION, 5),
+    (registry.tag_by_name("TimeStamp"), Type.DATE_TIME, 1 << 34),
+    (registry.tag_by_name("AttestationCapableIndicator"), Type.BOOLEAN, 2),
+)
 MAJOR = registry.tag_by_name("ProtocolVersionMajor")
 MINOR = registry.tag_by_name("ProtocolVersionMinor")
 
 TREE_MUTATIONS = (Drop, Duplicate, Rotate, Retype, Retag, SetNumber, FlipBoolean, SetText,
-                  SetBytes, Nest, Splice, SwapIdentifier, OtherValue, AsVersion)
+                  SetBytes, Nest, Splice, SwapIdentifier, OtherValue, AsVersion, Batch,
+                  HeaderField)

@@ -20,6 +20,7 @@ hypothesis, and positions are taken modulo the input's length.
 
 from __future__ import annotations
 
+import copy
 import json as stdjson
 import re
 import struct
@@ -218,7 +219,7 @@ TEXT_MUTATIONS = (ReplaceChar, InsertText, DeleteText, RepeatText, TruncateText)
 # -- JSON documents ------------------------------------------------------------------------
 
 #: JSON values of every kind, for ``value``, ``type`` and ``tag`` alike (the values of the
-#: endpoint's mutation test and more).
+#: endpoint's mutation test and more); a document gets copies, never these objects.
 JSON_VALUES: tuple[Any, ...] = ODD_VALUES + (1.5, -0.0, 1e308, 10 ** 30, "0x42ZZZZ", "0x420094",
                                              [[]], [{}], {"tag": "Nope"}, "Structure")
 #: ``tag`` spellings: unknown names, the hex form, Cosmian's and OASIS' names of other fields.
@@ -252,7 +253,7 @@ class JsonValue:
     def apply(self, document: Any) -> Any:
         items = _items(document)
         if items:
-            items[self.at % len(items)]["value"] = JSON_VALUES[self.which % len(JSON_VALUES)]
+            items[self.at % len(items)]["value"] = copy.deepcopy(JSON_VALUES[self.which % len(JSON_VALUES)])
         return document
 
 
@@ -266,7 +267,7 @@ class JsonType:
         items = _items(document)
         if items:
             choices = TYPES + JSON_VALUES
-            items[self.at % len(items)]["type"] = choices[self.which % len(choices)]
+            items[self.at % len(items)]["type"] = copy.deepcopy(choices[self.which % len(choices)])
         return document
 
 
