@@ -3,8 +3,8 @@
 A :class:`Case` names a seed (:mod:`tests.fuzz.corpus`), the route it takes into the
 endpoint, the client identity, and three lists of mutations applied in turn: to the TTLV
 tree (:mod:`tests.fuzz.tree`), to the parsed JSON document or the XML attributes, and to
-the wire bytes or text (:mod:`tests.fuzz.wire`). Every list may be empty; a case with no
-mutation sends its seed as it is.
+the wire bytes or text (:mod:`tests.fuzz.wire`). A case has one to :data:`MAX_MUTATIONS`
+mutations in all (the seeds as they are were sent when the corpus was played).
 
 Routes (:class:`kmiphsm.server.endpoint.KmipEndpoint`):
 
@@ -169,19 +169,24 @@ def mutation(route: str, packed: int) -> tuple[str, Any]:
     return level, factory(a, b, c)
 
 
+#: A number drawn for a choice among n (modulo n): hypothesis draws small numbers more
+#: often than large ones, so ``integers(0, n - 1)`` would favour the first seeds.
+WIDE = st.integers(0, (1 << 32) - 1)
+
+
 @st.composite
 def cases(draw: st.DrawFn, fast: Sequence[int], slow: Sequence[int],
           names: Sequence[str]) -> Case:
     """A case on a seed of ``fast`` (or, in :data:`SLOW_SHARE` percent, of ``slow``);
     ``names``: the seeds' names, for the report."""
-    route = ROUTES[draw(st.integers(0, len(ROUTES) - 1))]
+    route = ROUTES[draw(WIDE) % len(ROUTES)]
     who = draw(st.integers(0, 0xFFFF))
     pool = slow if slow and (who >> 8) % 100 >= 100 - SLOW_SHARE else fast
-    seed = pool[draw(st.integers(0, len(pool) - 1))]
+    seed = pool[draw(WIDE) % len(pool)]
     identity = IDENTITIES[1 + (who >> 1) % 2] if who % 16 == 15 else IDENTITIES[0]
     dialect = ("v5", "v4")[(who >> 4) % 2]
     levels: dict[str, list[Any]] = {"tree": [], "document": [], "wire": []}
-    for packed in draw(st.lists(st.integers(0, (1 << 56) - 1), max_size=MAX_MUTATIONS)):
+    for packed in draw(st.lists(st.integers(0, (1 << 56) - 1), min_size=1, max_size=MAX_MUTATIONS)):
         level, made = mutation(route, packed)
         levels[level].append(made)
     return Case(route, seed, identity, dialect, tuple(levels["tree"]),

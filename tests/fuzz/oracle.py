@@ -65,9 +65,10 @@ def reasons_of(response: Node) -> list[str]:
     out = []
     for item in response.children(tags.BatchItem):
         reason = item.get(tags.ResultReason)
-        if reason is None:
-            out.append("Success" if item.get(tags.ResultStatus) == enums.ResultStatus.Success
-                       else "(no reason)")
+        if reason is None:  # Success, Operation Undone, Operation Pending
+            status = item.get(tags.ResultStatus)
+            out.append(registry.enum_name("ResultStatus", status) or "(no status)"
+                       if isinstance(status, int) else "(no status)")
         else:
             out.append(registry.enum_name("ResultReason", reason) or hex(reason))
     return out

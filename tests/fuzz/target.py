@@ -2,7 +2,8 @@
 :class:`kmiphsm.engine.Engine` on a real SoftHSM token with its own SQLite store
 (:class:`tests.support.engine.EngineHarness`), everything below the sockets.
 
-:class:`Target` plays the corpus once (:func:`tests.fuzz.corpus.play`), then turns each
+:class:`Target` plays the corpus once (:func:`tests.fuzz.corpus.play`), adds the seeds the
+test cases lack (:mod:`tests.fuzz.extra`), then turns each
 :class:`tests.fuzz.cases.Case` into the bytes a client would send, sends them by the
 case's route and checks the answer against :mod:`tests.fuzz.oracle`.
 """
@@ -21,7 +22,7 @@ from kmiphsm.ttlv import Node, TTLVError, Type, binary, cosmian, registry, tags
 from kmiphsm.ttlv import json as ttlv_json
 from kmiphsm.ttlv import xml as ttlv_xml
 from kmiphsm.ttlv.binary import Framer
-from tests.fuzz import corpus, oracle, tree, wire
+from tests.fuzz import corpus, extra, oracle, tree, wire
 from tests.fuzz.cases import Case
 from tests.support.engine import EngineHarness
 
@@ -93,6 +94,7 @@ class Target:
         owner = Identity("fuzz")
         seeds = corpus.play(self.vectors,
                             lambda request: self.harness.engine.process_node(request, owner))
+        seeds += extra.seeds(self.harness.request, extra.make_objects(self.harness.call))
         self.seeds = seeds
         self.names = [seed.name for seed in seeds]
         self.trees = [seed.request for seed in seeds]

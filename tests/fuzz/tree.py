@@ -427,7 +427,11 @@ class HeaderField:
 
 
 def _header(root: Node) -> Node | None:
-    return root.child(REQUEST_HEADER) if root.tag == REQUEST_MESSAGE and root.type == Type.STRUCTURE else None
+    """The Request Header of a message, if both are still structures."""
+    if root.tag != REQUEST_MESSAGE or root.type != Type.STRUCTURE:
+        return None
+    header = root.child(REQUEST_HEADER)
+    return header if header is not None and header.type == Type.STRUCTURE else None
 
 
 def _put(structure: Node, field: Node) -> None:
