@@ -62,7 +62,10 @@ def private_file(path: str) -> None:
     """Create the database file readable by its owner only (0600) if it is not there yet;
     SQLite gives its ``-wal`` and ``-shm`` files the database file's permissions. The store
     holds wrapped keys and every object's metadata: no other local user reads it."""
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return  # there already (kept as it is), or not creatable: SQLite says why
     os.close(descriptor)
 
 
