@@ -122,6 +122,7 @@ class LogCapture(logging.Handler):
         self.logger = logging.getLogger(logger)
 
     def __enter__(self) -> "LogCapture":
+        self.records = []  # what an earlier case left when another rule stopped it
         self.logger.addHandler(self)
         return self
 
