@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= conf/kmiphsm.toml
 TOKEN_LABEL := kmiphsm
 
-.PHONY: serve test lint setup softhsm venv token pki conformance bench clean
+.PHONY: serve test lint setup softhsm venv token pki conformance fuzz bench clean
 
 serve: setup
 	SOFTHSM2_CONF=$(CURDIR)/var/softhsm/softhsm2.conf $(VENV)/bin/twistd -n kmiphsm --config $(CONFIG)
@@ -56,6 +56,14 @@ pki: venv
 # a table of results; fails on a file that is on neither tests/conformance/*.toml list.
 conformance: setup
 	$(PY) -m tests.conformance
+
+# The fuzzer (tests/fuzz): 100,000 mutated requests through the endpoint over a real engine
+# and token, with a random seed it prints; SEED=<seed> draws the same cases again,
+# FUZZ_ARGS="--cases N", "--keep-going" or "--replay var/fuzz/failures/<file>.json".
+SEED ?=
+FUZZ_ARGS ?=
+fuzz: setup
+	$(PY) -m tests.fuzz $(if $(SEED),--seed $(SEED)) $(FUZZ_ARGS)
 
 # kmiphsm against the PyKMIP server and the raw token (under 5 minutes): prints a table and
 # rewrites the generated part of docs/benchmarks.md. BENCH_ARGS=--quick for a shorter run.

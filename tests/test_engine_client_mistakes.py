@@ -201,6 +201,20 @@ MISTAKES: dict[str, Case] = {
         "CryptographicDomainParameters": {"RecommendedCurve": RC.P_256}}, R.InvalidField),
     "Register of a 7-byte AES key": register_key(Fmt.Raw, bytes(7), R.InvalidField,
                                                  CryptographicAlgorithm=Alg.AES),
+    # found by tests/fuzz: a field of the wrong type reached the engine as a dict / a list
+    "Register with a Cryptographic Parameters algorithm given as a Structure": (
+        Op.Register, lambda keys: [
+            to_node("ObjectType", OT.SymmetricKey), Node.structure(tags.Attributes, [
+                Node.structure(tags.CryptographicParameters, [
+                    Node.structure(tags.CryptographicAlgorithm, [])])]),
+            to_node("SymmetricKey", {"KeyBlock": {
+                "KeyFormatType": Fmt.Raw, "KeyValue": {"KeyMaterial": bytes(16)},
+                "CryptographicAlgorithm": Alg.AES, "CryptographicLength": 128}})],
+        R.InvalidAttributeValue),
+    "Create with a Cryptographic Parameters field given twice": create({
+        "CryptographicAlgorithm": Alg.AES, "CryptographicLength": 128,
+        "CryptographicParameters": {"CryptographicAlgorithm": [Alg.HMAC_SHA256, Alg.AES]}},
+        R.InvalidAttributeValue),
     "Register of an unknown Key Format Type": register_key(
         0x99, bytes(16), R.KeyFormatTypeNotSupported, CryptographicAlgorithm=Alg.AES),
     "Register of a Raw RSA key that is not DER": register_key(

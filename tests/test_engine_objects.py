@@ -162,26 +162,28 @@ class CreateTests(EngineCase):
                          reason)
 
     def test_quantum_safe_keys(self) -> None:
-        """QS-M-2-21: Quantum Safe asked of a key that is not (AES-128) is General Failure."""
+        """QS-M-2-21: Quantum Safe asked of a key that is not (AES-128) is Invalid Attribute
+        Value (KMIP 2.1 Table 188; the test case's General Failure was a server fault to the
+        fuzzer, tests/fuzz)."""
         qs = {"QuantumSafe": True, "ProtectionLevel": enums.ProtectionLevel.High,
               "ProtectionPeriod": 409968000}
         self.failure(Op.Create, {"ObjectType": OT.SymmetricKey, "Attributes": {
             "CryptographicAlgorithm": Alg.AES, "CryptographicLength": 128, **qs}},
-            Reason.GeneralFailure)
+            Reason.InvalidAttributeValue)
         uid = self.create(CryptographicAlgorithm=Alg.AES, CryptographicLength=256, **qs)
         self.assertEqual(self.stored(uid).attributes["QuantumSafe"], [True])
         self.create(OT.SecretData, CryptographicLength=256, **qs)
         self.failure(Op.CreateKeyPair, {"CommonAttributes": {
             "CryptographicAlgorithm": Alg.RSA, "CryptographicLength": 4096},
-            "PrivateKeyAttributes": qs}, Reason.GeneralFailure)
+            "PrivateKeyAttributes": qs}, Reason.InvalidAttributeValue)
         self.failure(Op.ReKey, {"UniqueIdentifier": self.h.create_aes(128),
-                                "Attributes": {"QuantumSafe": True}}, Reason.GeneralFailure)
+                                "Attributes": {"QuantumSafe": True}}, Reason.InvalidAttributeValue)
         self.failure(Op.Register, {"ObjectType": OT.SymmetricKey, "Attributes": qs,
                                    "SymmetricKey": {"KeyBlock": {
                                        "KeyFormatType": Fmt.Raw,
                                        "KeyValue": {"KeyMaterial": bytes(16)},
                                        "CryptographicAlgorithm": Alg.AES}}},
-                     Reason.GeneralFailure)
+                     Reason.InvalidAttributeValue)
         self.assertEqual(len(self.objects()), 3)
 
     def test_create_makes_no_key_pairs(self) -> None:

@@ -23,6 +23,7 @@ from kmiphsm.model.payloads import (
     QueryResponsePayload,
     RegisterRequestPayload,
 )
+from kmiphsm.model.values import to_datetime_extended
 from kmiphsm.model.version import V1_0, V1_2, V1_4, V2_0, V2_1
 from kmiphsm.ttlv import Node, Type, enums, tags
 from tests.support.messages import item, query_item, request, version_node
@@ -130,6 +131,22 @@ class RequestReadingTests(unittest.TestCase):
         node = request(query_item(1), extra=[Node.integer(tags.MaximumResponseSize, 1),
                                              Node.integer(tags.MaximumResponseSize, 2)])
         self.assertRaises(ModelError, RequestMessage.from_node, node)
+
+    def test_a_date_a_datetime_cannot_hold_is_invalid_field(self) -> None:
+        """A Date-Time past year 9999 or before year 1 (KMIP allows any signed 64-bit
+        second) fails its item or message with Invalid Field, never an OverflowError that
+        the engine answers as General Failure (found by tests/fuzz)."""
+        for seconds in (1 << 62, -(1 << 63), 253402300800, -62135596801):
+            node = request(query_item(1), extra=[Node.date_time(tags.TimeStamp, seconds)])
+            error = self.assertRaises(ModelError, RequestMessage.from_node, node)
+            self.assertEqual(enums.ResultReason.InvalidField, error.reason)
+            self.assertIn("outside the years 1 to 9999", error.message)
+            create = item(Operation.Create, Node.enumeration(tags.ObjectType, 2), Node.structure(
+                tags.Attributes, [Node.date_time(tags.ActivationDate, seconds)]))
+            (read,) = RequestMessage.from_node(request(create)).batch_items
+            self.assertEqual(enums.ResultReason.InvalidField, read.error.reason)
+        error = self.assertRaises(ModelError, to_datetime_extended, 1 << 62)
+        self.assertEqual(enums.ResultReason.InvalidField, error.reason)
 
     def test_not_a_request_message(self) -> None:
         self.assertRaises(ModelError, RequestMessage.from_node,

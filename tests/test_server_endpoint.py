@@ -174,3 +174,18 @@ class NoServerFaultForClientMistakes(unittest.TestCase):
         message = '{"tag":"RequestMessage","value":' + "[" * 100_000 + "]" * 100_000 + "}"
         status, raw, _ = self.endpoint.handle_bare_json(message.encode(), self.identity)
         self.assertEqual(400, status)
+
+    def test_a_lone_surrogate_in_a_tag_is_invalid_message(self) -> None:
+        """A tag written as the JSON escape of a lone surrogate, on ``/kmip/2_1`` and on
+        ``/kmip``: the Invalid Message answer names it escaped (it escaped the endpoint as a
+        UnicodeEncodeError; found by tests/fuzz)."""
+        message = (b'{"tag":"RequestMessage","value":[{"tag":"Requ\\ud800estHeader","value":[]}]}')
+        status, raw, _ = self.endpoint.handle_bare_json(message, self.identity)
+        self.assertEqual(200, status)
+        self.assertIn("Invalid_Message", raw.decode("utf-8"))  # Cosmian's spelling
+        raw, _ = self.endpoint.handle(message, "json", self.identity)
+        self.assertIn("InvalidMessage", raw.decode("utf-8"))
+        # the same surrogate as (invalid) UTF-8 bytes, which Python's json module reads
+        status, raw, _ = self.endpoint.handle_bare_json(
+            message.replace(b"\\ud800", b"\xed\xa0\x80"), self.identity)
+        self.assertIn("Invalid_Message", raw.decode("utf-8"))

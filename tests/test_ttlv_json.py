@@ -293,6 +293,19 @@ class ErrorTests(SynchronousTestCase):
         text = '{"tag":"RequestMessage","value":[{"tag":"BatchCount","type":"Integer","value":"x"}]}'
         self.assertError(text, "/RequestMessage/BatchCount")
 
+    def test_an_error_carries_no_text_a_response_cannot(self) -> None:
+        """A tag written with a JSON escape of a lone surrogate ("\\ud800") is shown
+        escaped, never as the client wrote it: the error becomes a Result Message, and a
+        lone surrogate has no UTF-8 form (found by tests/fuzz: an exception escaped the
+        endpoint while it encoded the Invalid Message response)."""
+        for tag in ("Requ\\ud800estHeader", "\\udfff", "Batch\\ud800Count"):
+            text = '{"tag":"RequestMessage","value":[{"tag":"%s","type":"Integer","value":"x"}]}' % tag
+            with self.assertRaises(TTLVError) as ctx:
+                json.decode(text)
+            str(ctx.exception).encode("utf-8")  # no lone surrogate
+        # a name that normalises to a known one is shown as the registry's
+        self.assertError(text, "/RequestMessage/BatchCount: ")
+
     def test_nesting_limit(self) -> None:
         deep = '{"tag":"RequestMessage","value":[' * 70 + "]}" * 70
         self.assertError(deep, "deeper than 64")

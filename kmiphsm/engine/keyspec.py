@@ -250,17 +250,20 @@ QUANTUM_SAFE_SECRET_BITS = 256
 
 def check_quantum_safe(attributes: Mapping[str, list[Any]], algorithm: KeyAlgorithm,
                        length_bits: int | None) -> None:
-    """General Failure if the attributes require a Quantum Safe object (KMIP 2.1 section 4.45:
-    "required to be Quantum Safe for the given Protection Period and Protection Level") and
-    this key is not one: only AES-256 and generic secrets (HMAC keys, Secret Data) of 256 bits
-    or more are; RSA, EC, Ed25519, X25519 and Triple DES keys never are (the OASIS test
-    QS-M-2-21 expects General Failure for AES-128)."""
+    """Invalid Attribute Value if the attributes require a Quantum Safe object (KMIP 2.1
+    section 4.45: "required to be Quantum Safe for the given Protection Period and Protection
+    Level") and this key is not one: only AES-256 and generic secrets (HMAC keys, Secret Data)
+    of 256 bits or more are; RSA, EC, Ed25519, X25519 and Triple DES keys never are. The OASIS
+    test QS-M-2-21 expects General Failure for AES-128, but the errors of Create, Create Key
+    Pair, Register, Re-key and Re-key Key Pair (KMIP 2.1 Tables 188, 192, 294, 307, 312) are
+    the "specific Result Reasons that SHALL be returned", and General Failure is not among
+    them: a client's request the server will not meet is not a server fault."""
     if first_value(attributes, "QuantumSafe") is not True:
         return
     symmetric = algorithm in (KeyAlgorithm.AES, KeyAlgorithm.GENERIC_SECRET)
     if symmetric and length_bits is not None and length_bits >= QUANTUM_SAFE_SECRET_BITS:
         return
     shown = f"{algorithm.value}-{length_bits}" if length_bits else algorithm.value
-    raise KmipError(Reason.GeneralFailure,
+    raise KmipError(Reason.InvalidAttributeValue,
                     f"a {shown} key is not quantum safe (Quantum Safe is True): AES-256 and "
                     "secrets of 256 bits or more are")

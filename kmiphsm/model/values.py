@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Union
 
 from kmiphsm.model.errors import ModelError
-from kmiphsm.ttlv import Node, Type, registry
+from kmiphsm.ttlv import Node, Type, enums, registry
 
 AttrValue = Union[int, bool, str, bytes, datetime, dict[str, Any]]
 
@@ -37,11 +37,25 @@ DATE_TIME_EXTENDED_TAGS = frozenset({"Timestamp"})
 
 
 def to_datetime(seconds: int) -> datetime:
-    return EPOCH + timedelta(seconds=seconds)
+    """A Date-Time (KMIP 2.1 section 10.1.2: signed 64-bit seconds) as an aware datetime;
+    Invalid Field outside the years 1 to 9999 (a datetime holds no other)."""
+    try:
+        return EPOCH + timedelta(seconds=seconds)
+    except OverflowError:
+        raise _out_of_range(f"Date-Time {seconds}") from None
 
 
 def to_datetime_extended(microseconds: int) -> datetime:
-    return EPOCH + timedelta(microseconds=microseconds)
+    """A Date-Time Extended (microseconds), as :func:`to_datetime`."""
+    try:
+        return EPOCH + timedelta(microseconds=microseconds)
+    except OverflowError:
+        raise _out_of_range(f"Date-Time Extended {microseconds}") from None
+
+
+def _out_of_range(what: str) -> ModelError:
+    return ModelError(f"{what} is outside the years 1 to 9999 this server can represent",
+                      enums.ResultReason.InvalidField)
 
 
 #: (datetime, its seconds) last converted by from_datetime: responses are stamped with the

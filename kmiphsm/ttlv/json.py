@@ -208,8 +208,10 @@ class _Reader:
         try:
             tag = registry.tag_by_name(raw_tag)
         except KeyError:
-            raise TTLVError(f"{path}/{raw_tag}: unknown tag name {raw_tag!r}") from None
-        path = f"{path}/{raw_tag}"
+            raise TTLVError(f"{path or '/'}: unknown tag name {raw_tag!r}") from None
+        # the registry's name, never the client's text: a JSON "\ud800" escape is a lone
+        # surrogate that no response could carry (UTF-8 has no encoding for it)
+        path = f"{path}/{registry.tag_name(tag)}"
         raw_type = obj.get("type", "Structure")
         if not isinstance(raw_type, str):
             raise TTLVError(f"{path}: \"type\" must be a string")

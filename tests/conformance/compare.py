@@ -93,16 +93,27 @@ def refused_check_payload(exp: Node, act: Node, item: Item) -> bool:
 #: Where a file expects General Failure for a client's mistake, the reason KMIP 2.1 gives
 #: for it instead: (operation, the request's mistake, the reason). Section 6.1.17.1 (Encrypt)
 #: and 6.1.11.1 (Decrypt) list "the specific Result Reasons that SHALL be returned" (Tables
-#: 216 and 197): Bad Cryptographic Parameters is one, General Failure is not. The server
-#: follows the specification; the runner accepts that reason where the file says General
-#: Failure, for these mistakes only (CS-BC-M-GCM-1-21: Tag Length 1 and 32).
+#: 216 and 197): Bad Cryptographic Parameters is one, General Failure is not; so does
+#: section 6.1.8.1 (Create, Table 188): Invalid Attribute Value. The server follows the
+#: specification; the runner accepts that reason where the file says General Failure, for
+#: these mistakes only (CS-BC-M-GCM-1-21: Tag Length 1 and 32; QS-M-2-21: a Quantum Safe
+#: AES-128 key).
 def _bad_gcm_tag_length(request: Node) -> bool:
     parameters = request.child(T.CryptographicParameters)
     tag_length = parameters.get(T.TagLength) if parameters is not None else None
     return isinstance(tag_length, int) and not 4 <= tag_length <= 16
 
 
+def _quantum_safe_required(request: Node) -> bool:
+    """QS-M-2-21: Quantum Safe asked of an AES-128 key. KMIP 2.1 Table 188 (Create Errors)
+    lists Invalid Attribute Value, not General Failure."""
+    attributes = request.child(T.Attributes)
+    return attributes is not None and attributes.get(T.QuantumSafe) is True
+
+
 SPECIFIC_REASONS: dict[str, tuple[Callable[[Node], bool], int]] = {
+    "Create": (_quantum_safe_required, registry.enum_value("ResultReason",
+                                                           "InvalidAttributeValue")),
     "Encrypt": (_bad_gcm_tag_length, registry.enum_value("ResultReason",
                                                           "BadCryptographicParameters")),
     "Decrypt": (_bad_gcm_tag_length, registry.enum_value("ResultReason",

@@ -78,6 +78,12 @@ class EngineHarness:
                 identity: str = "alice", header: dict[str, Any] | None = None) -> Node:
         """Send a request message of ``items`` ((operation, payload)); the response tree.
         A payload is a plain dict, a list of Nodes, or a Node."""
+        request = self.request(*items, version=version, header=header)
+        return self.engine.process_node(request, Identity(identity))
+
+    def request(self, *items: tuple[int, Any], version: tuple[int, int] = (2, 1),
+                header: dict[str, Any] | None = None) -> Node:
+        """The request message :meth:`message` sends."""
         header_nodes = [to_node("ProtocolVersion", {"ProtocolVersionMajor": version[0],
                                                     "ProtocolVersionMinor": version[1]})]
         for name, value in (header or {}).items():
@@ -87,9 +93,8 @@ class EngineHarness:
         for operation, payload in items:
             batch.append(Node.structure(tags.BatchItem, [
                 Node.enumeration(tags.Operation, int(operation)), self._payload(payload)]))
-        request = Node.structure(tags.RequestMessage,
-                                 [Node.structure(tags.RequestHeader, header_nodes), *batch])
-        return self.engine.process_node(request, Identity(identity))
+        return Node.structure(tags.RequestMessage,
+                              [Node.structure(tags.RequestHeader, header_nodes), *batch])
 
     @staticmethod
     def _payload(payload: Any) -> Node:
