@@ -44,6 +44,10 @@ Reason = enums.ResultReason
 DSA = enums.DigitalSignatureAlgorithm
 
 
+#: the hashes a certificate is built with here (all that _RSA and _ECDSA name)
+_BuilderHash = hashes.SHA256 | hashes.SHA384 | hashes.SHA512
+
+
 @dataclass(frozen=True)
 class Scheme:
     """How one certificate is signed."""
@@ -51,7 +55,7 @@ class Scheme:
     #: the KMIP Digital Signature Algorithm (None: Ed25519, which KMIP 2.1 does not list)
     digital_signature_algorithm: int | None
     #: the hash ``cryptography`` builds the TBSCertificate for (None: Ed25519)
-    hash: hashes.HashAlgorithm | None
+    hash: _BuilderHash | None
     #: the throwaway key's kind
     kind: str
     #: what the token signs with
@@ -80,8 +84,7 @@ def scheme_for(key: hsm.KeyRef, requested: int | None = None) -> Scheme:
             raise _unsupported(name, "RSA issuer keys sign certificates with SHA-256, SHA-384 "
                                      "or SHA-512 With RSA Encryption (PKCS#1 v1.5)")
         token_hash = _RSA[chosen]  # type: ignore[index]
-        builder_hash = HASHES[token_hash].cryptography_hash
-        return Scheme(chosen, builder_hash(), "rsa", hsm.CryptographicParameters(
+        return Scheme(chosen, _builder_hash(token_hash), "rsa", hsm.CryptographicParameters(
             padding_method=hsm.Padding.PKCS1_V1_5, hashing_algorithm=token_hash))
     if key.algorithm is hsm.KeyAlgorithm.EC:
         default = _CURVE_SIGNATURES.get(key.curve) if key.curve is not None else None
@@ -90,8 +93,7 @@ def scheme_for(key: hsm.KeyRef, requested: int | None = None) -> Scheme:
             raise _unsupported(name, "EC issuer keys sign certificates with ECDSA and SHA-256, "
                                      "SHA-384 or SHA-512")
         token_hash = _ECDSA[chosen]  # type: ignore[index]
-        builder_hash = HASHES[token_hash].cryptography_hash
-        return Scheme(int(chosen), builder_hash(), "ec",
+        return Scheme(int(chosen), _builder_hash(token_hash), "ec",
                       hsm.CryptographicParameters(hashing_algorithm=token_hash))
     if key.algorithm is hsm.KeyAlgorithm.ED25519:
         if requested is not None:
@@ -101,6 +103,12 @@ def scheme_for(key: hsm.KeyRef, requested: int | None = None) -> Scheme:
     raise KmipError(Reason.FeatureNotSupported,
                     f"certificates are signed with RSA, EC or Ed25519 keys, not with a "
                     f"{key.algorithm.value} key")
+
+
+def _builder_hash(token_hash: hsm.Hash) -> _BuilderHash:
+    algorithm = HASHES[token_hash].cryptography_hash()
+    assert isinstance(algorithm, (hashes.SHA256, hashes.SHA384, hashes.SHA512))  # see _RSA, _ECDSA
+    return algorithm
 
 
 def _unsupported(name: str | None, what: str) -> KmipError:

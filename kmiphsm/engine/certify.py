@@ -79,6 +79,7 @@ from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
 from kmiphsm.model.attributes import Attributes
 from kmiphsm.model.payloads.certificates import CertifyRequestPayload, CertifyResponsePayload
+from kmiphsm.model.values import AttrValue
 from kmiphsm.store import StoredObject
 from kmiphsm.ttlv import enums
 
@@ -144,6 +145,9 @@ def certify(context: OperationContext, payload: CertifyRequestPayload) -> Certif
     links = attributes.pop("Link", [])
     issuer = read_issuer(context, links, subject)
     signature_algorithm = attributes.pop("DigitalSignatureAlgorithm", [None])[0]
+    # an Enumeration attribute decodes to an int: refuse anything else before int() below
+    if signature_algorithm is not None and not isinstance(signature_algorithm, int):
+        raise KmipError(Reason.InvalidField, "Digital Signature Algorithm must be an Enumeration")
     managed.check_client_attributes(attributes, creating=True)
     creation.check_unique_names(context, attributes)
     scheme = certbuild.scheme_for(issuer.key, signature_algorithm)
@@ -394,7 +398,9 @@ def certificate_of_key(context: OperationContext, key_obj: StoredObject
         for value in public.attributes.get("Link", []):
             if isinstance(value, dict) and value.get("LinkType") == LinkType.CertificateLink:
                 target = value.get("LinkedObjectIdentifier")
-                found = context.store.get(target) if isinstance(target, str) else None
+                if not isinstance(target, str):
+                    continue
+                found = context.store.get(target)
                 if found is None or found.state in UNUSABLE_STATES or found.archived:
                     continue
                 return issuer_certificate(context, target)
@@ -493,7 +499,7 @@ def store(context: OperationContext, der: bytes, attributes: Attributes, links: 
     values = Attributes({name: list(v) for name, v in attributes.items()})
     values.setdefault("ActivationDate", [not_before])
     values.setdefault("DeactivationDate", [not_after])
-    kept = [v for v in links if isinstance(v, dict) and v.get("LinkType") not in (
+    kept: list[AttrValue] = [v for v in links if isinstance(v, dict) and v.get("LinkType") not in (
         LinkType.PrivateKeyLink, LinkType.PublicKeyLink, LinkType.CertificateLink)]
     if subject.obj is not None:
         kept.append(creation.link(LinkType.PublicKeyLink, subject.obj.unique_identifier))

@@ -456,7 +456,7 @@ def rng_seed(context: OperationContext, payload: RNGSeedRequestPayload) -> RNGSe
 # -- streams of Sign / Verify / MAC / Hash (buffered on the host) -----------------------------------
 
 
-def _buffered_stream(context: OperationContext, payload: Any, operation: int) -> Any:
+def _buffered_stream(context: OperationContext, payload: Any, operation: Operation) -> Any:
     """One part of a streamed Sign, Signature Verify, MAC, MAC Verify or Hash: the parts are
     gathered and the operation runs in the token with the final part."""
     table = context.engine.streams
@@ -510,7 +510,8 @@ def _part(payload: Any) -> bytes | None:
     return digested if digested is not None else payload.data
 
 
-def _check_stream_start(context: OperationContext, payload: Any, operation: int) -> str | None:
+def _check_stream_start(context: OperationContext, payload: Any,
+                        operation: Operation) -> str | None:
     """Check key and parameters at the first part, so that a bad stream fails at once."""
     if operation == Operation.Hash:
         if not isinstance(payload.cryptographic_parameters, dict):
@@ -531,7 +532,11 @@ def _check_stream_start(context: OperationContext, payload: Any, operation: int)
     return obj.unique_identifier
 
 
-def _partial_response(operation: int, uid: str | None, correlation_value: bytes) -> Any:
+def _partial_response(operation: Operation, uid: str | None, correlation_value: bytes) -> Any:
+    if operation == Operation.Hash:
+        return HashResponsePayload(correlation_value=correlation_value)
+    # every stream but Hash was started on a key (_check_stream_start returns its identifier)
+    assert uid is not None
     if operation == Operation.Sign:
         return SignResponsePayload(unique_identifier=uid, correlation_value=correlation_value)
     if operation == Operation.SignatureVerify:
@@ -542,4 +547,4 @@ def _partial_response(operation: int, uid: str | None, correlation_value: bytes)
     if operation == Operation.MACVerify:
         return MACVerifyResponsePayload(unique_identifier=uid,
                                         correlation_value=correlation_value)
-    return HashResponsePayload(correlation_value=correlation_value)
+    raise AssertionError(f"not a streamed operation: {operation!r}")

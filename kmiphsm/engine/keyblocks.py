@@ -249,6 +249,8 @@ def import_plain_key_block(context: "OperationContext", object_type: int, key_bl
     else:  # pragma: no cover - callers pass Key Block objects only
         raise KmipError(Reason.InvalidObjectType, "this object has no Key Block")
     if fmt == Fmt.Raw and key.algorithm is KeyAlgorithm.RSA:
+        # a Raw RSA key was read as a Byte String (keymaterial._bytes raised otherwise)
+        assert isinstance(material, bytes)
         return raw_rsa_imported(context, object_type, key, material, extra, value)
     return Imported(key, fmt, extra, value)
 
@@ -293,6 +295,14 @@ def keep_as_registered(context: "OperationContext", object_type: int, fmt: int, 
     encoded = binary.encode(to_node("KeyMaterial", material))
     key = seal(context, encoded, extractable=extractable, sensitive=sensitive)
     return Imported(key, fmt, extra, None, [digest(material, fmt)])
+
+
+def kept_material(data: bytes) -> bytes | dict[str, Any]:
+    """The Key Material of a key kept as registered, from the TTLV that
+    :func:`keep_as_registered` sealed."""
+    material = plain(binary.decode(data))
+    assert isinstance(material, (bytes, dict))  # Key Material: a Byte String or a structure
+    return material
 
 
 def is_kept(object_type: int, key: KeyRef) -> bool:
@@ -385,8 +395,7 @@ def export_key_block(context: "OperationContext", obj: "StoredObject", key: KeyR
     """``block`` (from :func:`describe`) with its plaintext Key Value, exported by the token
     (:class:`~kmiphsm.hsm.KeyNotExtractable` if the key may not leave it in plaintext)."""
     if is_kept(obj.object_type, key):
-        node = binary.decode(unseal(context, key))
-        block.key_value = KeyValue(key_material=plain(node))
+        block.key_value = KeyValue(key_material=kept_material(unseal(context, key)))
         return block
     value = plain_value(context, obj.object_type, key)
     block.key_value = KeyValue(key_material=material_in(

@@ -84,7 +84,6 @@ from kmiphsm.engine.keyblocks import Imported
 from kmiphsm.model.attributes import Attributes, first_value, name_from_1x
 from kmiphsm.model.errors import ModelError
 from kmiphsm.model.objects import KeyBlock, KeyValue, KeyWrappingData
-from kmiphsm.model.values import plain
 from kmiphsm.ttlv import binary, enums, registry, tags
 
 if TYPE_CHECKING:
@@ -201,7 +200,7 @@ def encoder(context: "OperationContext", obj: "StoredObject", key: hsm.KeyRef,
 
     def key_value_ttlv(value: bytes) -> bytes:
         if kept:
-            material = plain(binary.decode(keyblocks.unframe(value)))
+            material = keyblocks.kept_material(keyblocks.unframe(value))
         else:
             material = keyblocks.material_in(object_type, value, fmt, compression,
                                              raw_form=keyblocks.raw_form_of(obj))
@@ -479,7 +478,8 @@ def decoded_key_value(context: "OperationContext", plaintext: bytes) -> KeyValue
 def read_specification(value: Any, *, wrapping: bool) -> Specification:
     """A Key Wrapping Specification (a plain dict, from Get) or Key Wrapping Data (Register)."""
     if isinstance(value, KeyWrappingData):
-        method = value.wrapping_method
+        # int | None: a Mapping's Wrapping Method may be missing (checked below, with its type)
+        method: int | None = value.wrapping_method
         information = value.encryption_key_information
         mac_information = value.mac_signature_key_information
         encoding = value.encoding_option

@@ -200,7 +200,7 @@ def imported_attributes(uid: str, object_type: int, attributes: Attributes
     if given_uid is not None and given_uid != [uid]:
         raise bad_value(f"the Unique Identifier attribute is not the object's ({uid!r})")
     given_type = attributes.pop("ObjectType", None)
-    if given_type is not None and [int(v) for v in given_type] != [object_type]:
+    if given_type is not None and given_type != [object_type]:  # an Enumeration decodes to int
         raise bad_value("the Object Type attribute is not the object's")
     present = attributes.pop("KeyValuePresent", None)
     if present is not None and present != [True]:
@@ -208,10 +208,10 @@ def imported_attributes(uid: str, object_type: int, attributes: Attributes
     claimed_digests = attributes.pop("Digest", [])
     supplied: dict[str, list[Any]] = {}
     for name in SUPPLIED:
-        values = attributes.pop(name, None)
-        if values is None:
+        given = attributes.pop(name, None)
+        if given is None:
             continue
-        value = values[0]
+        value = given[0]
         if name in _DATES and not isinstance(value, datetime):
             raise bad_value(f"{managed.attribute_name(name)} is a Date-Time")
         if name in _FLAGS and not isinstance(value, bool):
@@ -239,6 +239,7 @@ def check_digests(context: OperationContext, prepared: register.Prepared,
                   claimed: list[Any]) -> None:
     """Every Digest given must be one the server computes from the value (which it then
     stores); the computed ones are kept in ``prepared``."""
+    computed: list[Any] | None
     if prepared.blob:
         computed = list(prepared.server.get("Digest", []))
     else:
@@ -248,7 +249,7 @@ def check_digests(context: OperationContext, prepared: register.Prepared,
                                              prepared.key_format_type, prepared.value)
             prepared.digests = computed
         if not computed:  # a key the server may not read (unwrapped sensitive ...)
-            prepared.digests = [d for d in claimed if isinstance(d, Mapping)]
+            prepared.digests = [d for d in claimed if isinstance(d, dict)]  # AttrValue structures
             return
     for digest in claimed:
         if not isinstance(digest, Mapping) or not any(_same_digest(digest, mine)
@@ -306,4 +307,4 @@ def prepare_wrapped(context: OperationContext, object_type: int, managed_object:
     key = keyblocks.seal_key_block(context, block)
     return register.Prepared(object_type, key, values, server,
                              key_format_type=int(block.key_format_type),
-                             digests=[d for d in claimed_digests if isinstance(d, Mapping)])
+                             digests=[d for d in claimed_digests if isinstance(d, dict)])

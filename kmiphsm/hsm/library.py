@@ -94,6 +94,14 @@ class _CK_FUNCTION_LIST_HEAD(ctypes.Structure):
 CKR_OBJECT_HANDLE_INVALID = 0x82
 
 
+def _session_handle(session: pkcs11.Session) -> int:
+    """The CK_SESSION_HANDLE of a python-pkcs11 session."""
+    # pkcs11.Session is typed by its pure-Python base, which lacks the handle attribute that
+    # every real session (pkcs11._pkcs11.Session, `cdef readonly handle`) has
+    handle: int = session.handle  # type: ignore[attr-defined]  # see the comment above
+    return handle
+
+
 class Library:
     """python-pkcs11's library object, plus the one call python-pkcs11 cannot make:
     destroying an object by handle through a session other than the one that found it."""
@@ -112,7 +120,7 @@ class Library:
 
     def destroy_object(self, session: pkcs11.Session, handle: int) -> None:
         """C_DestroyObject; :class:`KeyNotFound` if the handle is no longer valid."""
-        rv = self._functions.C_DestroyObject(session.handle, handle)  # type: ignore[attr-defined]
+        rv = self._functions.C_DestroyObject(_session_handle(session), handle)
         if rv == CKR_OBJECT_HANDLE_INVALID:
             raise KeyNotFound("the key is no longer in the token")
         if rv != CKR_OK:
@@ -123,11 +131,12 @@ class Library:
         """CKA_ID of the object ``handle`` (C_GetAttributeValue through any session)."""
         attribute = _CK_ATTRIBUTE(CKA_ID, None, 0)
         functions = self._functions
-        rv = functions.C_GetAttributeValue(session.handle, handle, ctypes.byref(attribute), 1)
+        session_handle = _session_handle(session)
+        rv = functions.C_GetAttributeValue(session_handle, handle, ctypes.byref(attribute), 1)
         if rv == CKR_OK and attribute.ulValueLen:
             buffer = ctypes.create_string_buffer(attribute.ulValueLen)
             attribute.pValue = ctypes.cast(buffer, ctypes.c_void_p)
-            rv = functions.C_GetAttributeValue(session.handle, handle, ctypes.byref(attribute), 1)
+            rv = functions.C_GetAttributeValue(session_handle, handle, ctypes.byref(attribute), 1)
             if rv == CKR_OK:
                 return buffer.raw[:attribute.ulValueLen]
         if rv == CKR_OBJECT_HANDLE_INVALID:

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from typing import Protocol as TypingProtocol
+from typing import cast
 
 from twisted.internet import threads
+from twisted.internet.interfaces import IAddress, IReactorFromThreads
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
@@ -63,8 +66,25 @@ def quick(frame: bytes) -> bool:
     return found
 
 
+class _Connection(TypingProtocol):
+    """What the protocol uses of its transport: ITransport declares no abortConnection, but
+    the transports it runs on (TLSMemoryBIOProtocol over TCP, StringTransport) all have it."""
+
+    def write(self, data: bytes) -> None: ...
+    def getPeer(self) -> IAddress: ...
+    def abortConnection(self) -> None: ...
+
+
 class KmipProtocol(Protocol, TimeoutMixin):
     factory: "KmipFactory"
+
+    @property
+    def _connection(self) -> _Connection:
+        """The transport, set by makeConnection before connectionMade and never unset: every
+        caller runs after connectionMade (``_write`` checks ``connected`` first)."""
+        assert self.transport is not None
+        # cast: TLS and TCP transports have abortConnection, which ITransport does not declare
+        return cast(_Connection, self.transport)
 
     def connectionMade(self) -> None:
         self._framer = Framer(self.factory.max_message_size)
@@ -80,13 +100,13 @@ class KmipProtocol(Protocol, TimeoutMixin):
         except TTLVError as exc:
             log.info("kmip: closing connection from {peer}: unreadable frame: {error}",
                      peer=self._peer(), error=str(exc))
-            self.transport.abortConnection()
+            self._connection.abortConnection()
             return
         self._pending.extend(frames)
         self._next()
 
     def _peer(self) -> str:
-        peer = self.transport.getPeer()
+        peer = self._connection.getPeer()
         return f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}"
 
     def _next(self) -> None:
@@ -94,7 +114,7 @@ class KmipProtocol(Protocol, TimeoutMixin):
             if self._identity is None:
                 self._identity = peer_identity(self.transport)
                 if self._identity is None:  # mutual TLS makes this unreachable; be safe anyway
-                    self.transport.abortConnection()
+                    self._connection.abortConnection()
                     return
             frame = self._pending.popleft()
             started = time.monotonic()
@@ -130,15 +150,15 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self.transport.write(response)
         return True
 
-    def _failed(self, failure: object) -> None:
+    def _failed(self, failure: Failure) -> None:
         log.failure("kmip: unexpected error; closing the connection", failure)
         self._busy = False
         if self.connected:
-            self.transport.abortConnection()
+            self._connection.abortConnection()
 
     def timeoutConnection(self) -> None:
         log.info("kmip: closing idle connection from {peer}", peer=self._peer())
-        self.transport.abortConnection()
+        self._connection.abortConnection()
 
     def connectionLost(self, reason: object = None) -> None:
         self.connected = False  # Twisted leaves it set: an answer from the pool is then dropped
@@ -146,10 +166,10 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self._pending.clear()
 
 
-class KmipFactory(Factory):
+class KmipFactory(Factory[KmipProtocol]):
     protocol = KmipProtocol
 
-    def __init__(self, endpoint: KmipEndpoint, pool: ThreadPool, reactor: object,
+    def __init__(self, endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
                  idle_timeout: float, max_message_size: int, *, inline: bool = True,
                  access_log: AccessLog | None = None) -> None:
         self.endpoint = endpoint

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 from twisted.application import internet, service
 from twisted.internet import reactor as default_reactor
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IListeningPort, IOpenSSLServerConnectionCreator
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -208,7 +208,8 @@ def serving_service(config: configuration.Config, reactor: Any,
                                access_log=access_log)
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
                     config.access.https_default_identity, access_log=access_log)
-    ports = [
+    # Factory[Any]: the KMIP factory and the HTTPS site make different protocols
+    ports: list[tuple[str, int, Factory[Any], IOpenSSLServerConnectionCreator]] = [
         ("kmip", config.server.kmip_port, kmip_factory,
          tls.server_context(config.tls, require_client_certificate=True)),
         ("https", config.server.https_port, site,

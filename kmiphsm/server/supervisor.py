@@ -94,9 +94,11 @@ class WorkerProcess(protocol.ProcessProtocol):
         self._partial: dict[int, bytes] = {}
 
     def connectionMade(self) -> None:
-        self.pid = self.transport.pid
-        self.transport.write(self.supervisor.config_json)
-        self.transport.closeStdin()
+        transport = self.transport
+        assert transport is not None  # makeConnection sets it before calling connectionMade
+        self.pid = transport.pid
+        transport.write(self.supervisor.config_json)
+        transport.closeStdin()
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
         lines = (self._partial.pop(childFD, b"") + data).split(b"\n")
@@ -280,6 +282,8 @@ class Supervisor(service.Service):
 
     @staticmethod
     def _signal(worker: WorkerProcess, name: str) -> None:
+        # a worker is in Supervisor.workers only once spawnProcess has connected it
+        assert worker.transport is not None
         try:
             worker.transport.signalProcess(name)
         except error.ProcessExitedAlready:

@@ -19,6 +19,7 @@ import time
 from typing import Callable
 
 from twisted.internet import threads
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
@@ -61,12 +62,14 @@ class Health(resource.Resource):
 
 
 class _KmipResource(resource.Resource):
-    """Common part of the two KMIP resources: limits, identity, running off the reactor."""
+    """Common part of the two KMIP resources: limits, identity, running off the reactor.
+    Their requests are the server.Request that :class:`KmipSite` makes (:class:`BoundedRequest`):
+    ``channel`` and ``notifyFinish`` are not in IRequest."""
 
     isLeaf = True
     allowedMethods = (b"POST",)
 
-    def __init__(self, endpoint: KmipEndpoint, pool: ThreadPool, reactor: object,
+    def __init__(self, endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
                  max_body: int, default_identity: str,
                  access_log: AccessLog | None = None) -> None:
         super().__init__()
@@ -83,17 +86,18 @@ class _KmipResource(resource.Resource):
             return _plain(request, 405, f"method {request.method.decode('latin-1')} not allowed: use POST")
         return super().render(request)
 
-    def _identity(self, request: IRequest) -> Identity | None:
+    def _identity(self, request: server.Request) -> Identity | None:
         return peer_identity(request.channel.transport) or self.default_identity
 
-    def _body(self, request: IRequest) -> bytes | None:
+    def _body(self, request: server.Request) -> bytes | None:
         length = request.getHeader(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return None
+        assert request.content is not None  # BoundedRequest.gotLength set it before the body
         body = request.content.read(self.max_body + 1)
         return None if len(body) > self.max_body else body
 
-    def _run(self, request: IRequest, identity: Identity,
+    def _run(self, request: server.Request, identity: Identity,
              work: Callable[[], tuple[int, bytes, bytes, str]]) -> int:
         started = time.monotonic()
         finished = [False]
@@ -120,7 +124,7 @@ class _KmipResource(resource.Resource):
         d.addCallbacks(done, failed)
         return server.NOT_DONE_YET
 
-    def _prepare(self, request: IRequest) -> tuple[Identity, bytes] | bytes:
+    def _prepare(self, request: server.Request) -> tuple[Identity, bytes] | bytes:
         identity = self._identity(request)
         if identity is None:
             return _plain(request, 401, "a client certificate is required")
@@ -133,7 +137,7 @@ class _KmipResource(resource.Resource):
 class KmipMessage(_KmipResource):
     """``POST /kmip``: a RequestMessage in TTLV, JSON or XML."""
 
-    def render_POST(self, request: IRequest) -> bytes | int:
+    def render_POST(self, request: server.Request) -> bytes | int:
         encoding = CONTENT_TYPES.get(_media_type(request))
         if encoding is None:
             return _plain(request, 415, "Content-Type must be application/octet-stream, "
@@ -152,7 +156,7 @@ class KmipMessage(_KmipResource):
 class KmipBareOperation(_KmipResource):
     """``POST /kmip/2_1``: one bare KMIP 2.1 operation in JSON."""
 
-    def render_POST(self, request: IRequest) -> bytes | int:
+    def render_POST(self, request: server.Request) -> bytes | int:
         if _media_type(request) != "application/json":
             return _plain(request, 415, "Content-Type must be application/json")
         prepared = self._prepare(request)
@@ -183,8 +187,16 @@ class BoundedRequest(server.Request):
     refused = False
     received = 0
 
+    @property
+    def _site(self) -> KmipSite:
+        # Site.buildProtocol sets `site` on each channel, which HTTPChannel does not declare;
+        # this request class is the requestFactory of KmipSite only
+        site = getattr(self.channel, "site", None)
+        assert isinstance(site, KmipSite)
+        return site
+
     def gotLength(self, length: int | None) -> None:
-        site: KmipSite = self.channel.site
+        site = self._site
         chunked = self.requestHeaders.hasHeader(b"transfer-encoding")
         if length is not None and length > site.max_body:
             self._refuse(413, f"request body larger than {site.max_body} bytes")
@@ -197,10 +209,11 @@ class BoundedRequest(server.Request):
         if self.refused:
             return
         self.received += len(data)
-        site: KmipSite = self.channel.site
+        site = self._site
         if self.received > site.max_body:
             self._refuse(413, f"request body larger than {site.max_body} bytes")
             return
+        assert self.content is not None  # gotLength (before any chunk) set it unless refused
         self.content.write(data)
 
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
@@ -212,7 +225,9 @@ class BoundedRequest(server.Request):
         self.content = io.BytesIO()
         body = (text + "\n").encode()
         reason = {401: b"Unauthorized", 413: b"Payload Too Large"}[status]
-        self.channel.transport.write(
+        transport = self.channel.transport
+        assert transport is not None  # refused while the body arrives: the connection is up
+        transport.write(
             b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
             b"content-length: %d\r\nconnection: close\r\n\r\n%s"
             % (status, reason, len(body), body))
@@ -234,7 +249,7 @@ class KmipSite(server.Site):
         return peer_identity(transport) or self.default_identity
 
 
-def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: object, max_body: int,
+def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads, max_body: int,
          default_identity: str, *, access_log: AccessLog | None = None) -> server.Site:
     root = _Root({
         (b"kmip",): KmipMessage(endpoint, pool, reactor, max_body, default_identity,

@@ -29,7 +29,8 @@ from typing import IO, Any
 from twisted.application import service as application
 from twisted.internet import reactor
 from twisted.internet.task import LoopingCall
-from twisted.logger import Logger, eventAsText, globalLogBeginner
+from twisted.logger import ILogObserver, Logger, eventAsText, globalLogBeginner
+from zope.interface import implementer
 
 from kmiphsm import config as configuration
 from kmiphsm.server.handover import EVENTS_FD, HTTPS_FD, KMIP_FD, READY
@@ -38,6 +39,7 @@ from kmiphsm.server.service import serving_service
 log = Logger()
 
 
+@implementer(ILogObserver)
 class EventWriter:
     """A log observer writing each event as one JSON line (thread-safe: pool threads log)."""
 

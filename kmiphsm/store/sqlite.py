@@ -33,7 +33,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from kmiphsm.store import filters, migrations, sqlite_locate
 from kmiphsm.store import values as codec
@@ -590,7 +590,9 @@ def _copy(obj: StoredObject, structured: _Structured) -> StoredObject:
     attributes = {name: list(values) for name, values in obj.attributes.items()}
     for name, flat in structured:
         if flat:
-            attributes[name] = [value.copy() for value in attributes[name]]
+            # cast: flat means every value is a dict of scalars (see _is_flat in put)
+            attributes[name] = [cast("dict[str, AttrValue | list[AttrValue]]", value).copy()
+                                for value in attributes[name]]
         else:
             attributes[name] = [_copy_value(value) for value in attributes[name]]
     return StoredObject(
