@@ -16,6 +16,7 @@ from kmiphsm.model.values import to_node
 from kmiphsm.ttlv import Node, enums, tags
 from tests.support.engine import EngineCase, attribute_1x, name
 from tests.support.keys import block, certificate, pkcs8, rsa_key, spec, wrapped_block
+from tests.support.requests import ENCRYPT_DECRYPT, KEY, cosmian_import
 
 Op = enums.Operation
 OT = enums.ObjectType
@@ -26,23 +27,7 @@ State = enums.State
 Usage = enums.CryptographicUsageMask
 KWT = enums.KeyWrapType
 
-KEY = bytes.fromhex("FEFF" + "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDD")
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
-ENCRYPT_DECRYPT = int(Usage.Encrypt | Usage.Decrypt)
-
-
-def cosmian_import(uid: str, key: bytes = KEY, replace: bool = False,
-                   **attributes: Any) -> dict[str, Any]:
-    """An Import as Cosmian KMS's clients send it: Unique Identifier, Object Type, Replace
-    Existing, Attributes, and the Symmetric Key tagged by its object type (TTLV form)."""
-    attrs = {"CryptographicAlgorithm": Alg.AES, "CryptographicLength": len(key) * 8,
-             "CryptographicUsageMask": ENCRYPT_DECRYPT, **attributes}
-    return {"UniqueIdentifier": uid, "ObjectType": OT.SymmetricKey, "ReplaceExisting": replace,
-            "Attributes": attrs,
-            "SymmetricKey": {"KeyBlock": {
-                "KeyFormatType": Fmt.TransparentSymmetricKey,
-                "KeyValue": {"KeyMaterial": {"Key": key}},
-                "CryptographicAlgorithm": Alg.AES, "CryptographicLength": len(key) * 8}}}
 
 
 class TransferBase(EngineCase):

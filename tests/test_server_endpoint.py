@@ -19,11 +19,7 @@ from twisted.trial import unittest
 from kmiphsm.engine import Identity
 from kmiphsm.server.endpoint import KmipEndpoint
 from tests.support.engine import EngineHarness
-
-TYPES = ("Structure", "Integer", "LongInteger", "BigInteger", "Enumeration", "Boolean",
-         "TextString", "ByteString", "DateTime", "Interval", "DateTimeExtended")
-ODD_VALUES: tuple[Any, ...] = (None, "", "0x", "zz", -1, 2 ** 70, [], {}, True, "0xFFFFFFFF",
-                               "2099-13-45T00:00:00Z", "5B5D")
+from tests.support.mutations import ODD_VALUES, TYPES
 
 
 def s(tag: str, *children: dict[str, Any]) -> dict[str, Any]:

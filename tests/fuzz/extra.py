@@ -1,7 +1,7 @@
 """Seeds the OASIS test cases lack: operations they never send (Derive Key, Certify,
 Validate, Export, Import, Re-key, key wrapping on Get, transparent and PKCS#8 key formats)
 and the near misses of the engine's client-mistake battery
-(:data:`tests.test_engine_client_mistakes.MISTAKES`), each made concrete against the
+(:data:`tests.support.mistakes.MISTAKES`), each made concrete against the
 objects :func:`make_objects` creates.
 
 Measured with ``coverage``: the test cases alone leave Derive Key, Import/Export,
@@ -20,8 +20,8 @@ from cryptography.x509.oid import NameOID
 
 from kmiphsm.ttlv import Node, enums
 from tests.fuzz.corpus import Seed
-from tests.test_engine_client_mistakes import MISTAKES
-from tests.test_engine_transfer import cosmian_import
+from tests.support.mistakes import MISTAKES
+from tests.support.requests import cosmian_import
 
 __all__ = ["make_objects", "seeds"]
 

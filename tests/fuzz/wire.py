@@ -27,7 +27,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from tests.test_server_endpoint import ODD_VALUES, TYPES
+from tests.support.mutations import ODD_VALUES, TYPES
 
 __all__ = ["BYTE_MUTATIONS", "TEXT_MUTATIONS", "JSON_MUTATIONS", "XML_MUTATIONS",
            "item_headers"]
