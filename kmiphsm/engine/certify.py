@@ -88,7 +88,7 @@ ObjectType = enums.ObjectType
 Reason = enums.ResultReason
 LinkType = enums.LinkType
 State = enums.State
-Usage = enums.CryptographicUsageMask
+UsageMask = enums.CryptographicUsageMask
 RequestType = enums.CertificateRequestType
 
 #: How long a certificate is valid when the request gives no Deactivation Date.
@@ -416,7 +416,7 @@ def issuer_key(context: OperationContext, uid: str) -> tuple[StoredObject, hsm.K
     if obj.object_type != ObjectType.PrivateKey:
         raise KmipError(Reason.InvalidObjectType,
                         f"the issuer's key {uid!r} is not a Private Key")
-    managed.require_use(context, obj, Usage.Sign | Usage.CertificateSign, protect=True)
+    managed.require_use(context, obj, UsageMask.Sign | UsageMask.CertificateSign, protect=True)
     crypto.check_algorithm(obj)
     return obj, managed.key_of(obj)
 

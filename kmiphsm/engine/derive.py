@@ -46,13 +46,13 @@ Operation = enums.Operation
 ObjectType = enums.ObjectType
 Reason = enums.ResultReason
 UsageMask = enums.CryptographicUsageMask
-Method = enums.DerivationMethod
+DerivationMethod = enums.DerivationMethod
 LinkType = enums.LinkType
 
 #: KMIP Derivation Method -> the token's derivation.
 METHODS: dict[int, hsm.Derivation] = {
-    Method.AsymmetricKey: hsm.Derivation.ECDH,
-    Method.ENCRYPT: hsm.Derivation.ENCRYPT,
+    DerivationMethod.AsymmetricKey: hsm.Derivation.ECDH,
+    DerivationMethod.ENCRYPT: hsm.Derivation.ENCRYPT,
 }
 #: Derivation Method enumeration name -> the name NOT_OFFERED uses.
 _METHOD_NAMES = {"NIST800_108_C": "NIST800-108-C", "NIST800_108_F": "NIST800-108-F",

@@ -93,7 +93,7 @@ if TYPE_CHECKING:
 ObjectType = enums.ObjectType
 Fmt = enums.KeyFormatType
 Reason = enums.ResultReason
-Method = enums.WrappingMethod
+WrappingMethod = enums.WrappingMethod
 Encoding = enums.EncodingOption
 UsageMask = enums.CryptographicUsageMask
 Alg = enums.CryptographicAlgorithm
@@ -133,7 +133,7 @@ class Specification:
         information: dict[str, Any] = {"UniqueIdentifier": self.unique_identifier}
         if self.cryptographic_parameters is not None:
             information["CryptographicParameters"] = self.cryptographic_parameters
-        return KeyWrappingData(wrapping_method=int(Method.Encrypt),
+        return KeyWrappingData(wrapping_method=int(WrappingMethod.Encrypt),
                                encryption_key_information=information,
                                encoding_option=self.encoding_option)
 
@@ -502,7 +502,7 @@ def read_specification(value: Any, *, wrapping: bool) -> Specification:
     for name, given in (("Wrapping Method", method), ("Encoding Option", encoding)):
         if given is not None and (isinstance(given, bool) or not isinstance(given, int)):
             raise KmipError(Reason.InvalidField, f"{name} must be an Enumeration")
-    if int(method) != Method.Encrypt:
+    if int(method) != WrappingMethod.Encrypt:
         shown = registry.enum_name("WrappingMethod", int(method)) or hex(int(method))
         raise KmipError(Reason.FeatureNotSupported,
                         f"Wrapping Method {shown} is not supported: keys are wrapped by "

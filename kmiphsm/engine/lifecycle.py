@@ -85,7 +85,7 @@ Operation = enums.Operation
 Reason = enums.ResultReason
 State = enums.State
 Code = enums.RevocationReasonCode
-Usage = enums.CryptographicUsageMask
+UsageMask = enums.CryptographicUsageMask
 Continuation = enums.BatchErrorContinuationOption
 
 #: Revocation Reason Codes that mean the key is compromised (KMIP 2.1 section 6.1.44: "key
@@ -110,9 +110,9 @@ DESTROYED_FROM = {
 #: Usage Mask bits that only process protected data (decrypt, verify, unwrap): allowed in
 #: the Deactivated and Compromised states (KMIP 2.1 section 4.57); every other bit applies
 #: protection or uses the key otherwise, and needs Active.
-PROCESS_USAGE = (Usage.Verify | Usage.Decrypt | Usage.UnwrapKey | Usage.MACVerify
-                 | Usage.ValidateCryptogram | Usage.TranslateDecrypt | Usage.TranslateUnwrap
-                 | Usage.FPEDecrypt)
+PROCESS_USAGE = (UsageMask.Verify | UsageMask.Decrypt | UsageMask.UnwrapKey
+                 | UsageMask.MACVerify | UsageMask.ValidateCryptogram
+                 | UsageMask.TranslateDecrypt | UsageMask.TranslateUnwrap | UsageMask.FPEDecrypt)
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ State = enums.State
 #: the earliest date: the open end of a "date has passed" range
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 Reason = enums.ResultReason
-Usage = enums.CryptographicUsageMask
+UsageMask = enums.CryptographicUsageMask
 
 #: States in which an object can be used to process (decrypt, verify) but not protect.
 PROCESS_ONLY_STATES = frozenset({State.Deactivated, State.Compromised})
@@ -295,7 +295,7 @@ def allows(mask: Any, usage: int, *, every: bool = False) -> bool:
     4.17: "contains no usage restrictions") allows any use; what the key's algorithm can do,
     its state and its dates still limit it."""
     mask, usage = int(mask), int(usage)  # ints: no IntFlag.__and__
-    if mask & Usage.Unrestricted:
+    if mask & UsageMask.Unrestricted:
         return True
     return not usage & ~mask if every else bool(usage & mask)
 
@@ -303,7 +303,7 @@ def allows(mask: Any, usage: int, *, every: bool = False) -> bool:
 def may_wrap_keys(mask: Any) -> bool:
     """Whether a key with this Cryptographic Usage Mask may wrap keys (Wrap Key, or
     Unrestricted)."""
-    return mask is not None and allows(mask, Usage.WrapKey)
+    return mask is not None and allows(mask, UsageMask.WrapKey)
 
 
 # -- new objects ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from kmiphsm.model.objects import KeyBlock, SplitKey
 from kmiphsm.ttlv import enums
 
 Fmt = enums.KeyFormatType
-Method = enums.SplitKeyMethod
+SplitKeyMethod = enums.SplitKeyMethod
 Reason = enums.ResultReason
 
 #: The Key Format Types of a Split Key's Key Material (a Byte String).
@@ -61,12 +61,12 @@ def fields(split_key: SplitKey) -> dict[str, Any]:
         raise KmipError(Reason.InvalidField, "the Split Key Threshold must be at most the "
                         f"Split Key Parts ({parts}): more parts could never be found")
     method = split_key.split_key_method
-    known = {int(m) for m in Method}
+    known = {int(m) for m in SplitKeyMethod}
     if isinstance(method, bool) or not isinstance(method, int) or not (
             int(method) in known or int(method) & 0x80000000):
         raise KmipError(Reason.InvalidField, f"unknown Split Key Method {method!r}")
     result["SplitKeyMethod"] = int(method)
-    if method == Method.XOR and result["SplitKeyThreshold"] != parts:
+    if method == SplitKeyMethod.XOR and result["SplitKeyThreshold"] != parts:
         raise KmipError(Reason.InvalidField, "with the XOR Split Key Method every part is "
                         "needed: the Split Key Threshold is the Split Key Parts (KMIP 2.1 "
                         "section 13.1)")
@@ -76,7 +76,7 @@ def fields(split_key: SplitKey) -> dict[str, Any]:
             raise KmipError(Reason.InvalidField, "Prime Field Size must be a prime, a Big "
                             "Integer of at least 2")
         result["PrimeFieldSize"] = prime
-    elif method == Method.PolynomialSharingPrimeField:
+    elif method == SplitKeyMethod.PolynomialSharingPrimeField:
         raise KmipError(Reason.InvalidField, "Prime Field Size is required with the Split Key "
                         "Method Polynomial Sharing Prime Field (KMIP 2.1 Table 9)")
     return result

@@ -21,17 +21,17 @@ from kmiphsm.model import spec_data
 from kmiphsm.model.version import V1_0, V1_1, ProtocolVersion
 from kmiphsm.ttlv import enums
 
-Op = enums.Operation
+Operation = enums.Operation
 
 #: The KMIP 1.2 cryptographic operations, accepted in 1.0 and 1.1 messages as well.
 CRYPTOGRAPHIC_1_2 = frozenset({
-    Op.Encrypt, Op.Decrypt, Op.Sign, Op.SignatureVerify, Op.MAC, Op.MACVerify,
-    Op.RNGRetrieve, Op.RNGSeed, Op.Hash,
+    Operation.Encrypt, Operation.Decrypt, Operation.Sign, Operation.SignatureVerify,
+    Operation.MAC, Operation.MACVerify, Operation.RNGRetrieve, Operation.RNGSeed, Operation.Hash,
 })
 
 #: Operations accepted in a version that does not define them: version -> operations.
 ACCEPTED_EARLIER: dict[ProtocolVersion, frozenset[int]] = {
-    V1_0: CRYPTOGRAPHIC_1_2 | {Op.DiscoverVersions},
+    V1_0: CRYPTOGRAPHIC_1_2 | {Operation.DiscoverVersions},
     V1_1: CRYPTOGRAPHIC_1_2,
 }
 

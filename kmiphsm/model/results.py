@@ -34,8 +34,8 @@ from kmiphsm.model import spec_data
 from kmiphsm.model.version import V1_0, V1_1, V1_2, V1_3, V1_4, V2_0, ProtocolVersion
 from kmiphsm.ttlv import enums
 
-R = enums.ResultReason
-Op = enums.Operation
+Reason = enums.ResultReason
+Operation = enums.Operation
 
 #: (version, operation or None for every operation, reason) -> what that version answers
 #: instead (see the module docstring); looked up before :data:`OLDER_REASON`.
@@ -43,15 +43,15 @@ VERSIONS_1X = (V1_0, V1_1, V1_2, V1_3, V1_4)
 
 #: (operation, reason) -> what KMIP 1.x answers for it instead (1.4 Tables 338, 341, 342).
 _REASONS_1X: dict[tuple[int, int], int] = {
-    (Op.Get, R.ObjectDestroyed): R.ItemNotFound,
-    (Op.AddAttribute, R.AttributeSingleValued): R.IllegalOperation,
-    (Op.AddAttribute, R.NonUniqueNameAttribute): R.IllegalOperation,
-    (Op.ModifyAttribute, R.NonUniqueNameAttribute): R.IllegalOperation,
-    (Op.ModifyAttribute, R.AttributeNotFound): R.InvalidField,
+    (Operation.Get, Reason.ObjectDestroyed): Reason.ItemNotFound,
+    (Operation.AddAttribute, Reason.AttributeSingleValued): Reason.IllegalOperation,
+    (Operation.AddAttribute, Reason.NonUniqueNameAttribute): Reason.IllegalOperation,
+    (Operation.ModifyAttribute, Reason.NonUniqueNameAttribute): Reason.IllegalOperation,
+    (Operation.ModifyAttribute, Reason.AttributeNotFound): Reason.InvalidField,
 }
 
 VERSION_REASONS: dict[tuple[ProtocolVersion, int | None, int], int] = {
-    (V2_0, None, R.WrongKeyLifecycleState): R.PermissionDenied,
+    (V2_0, None, Reason.WrongKeyLifecycleState): Reason.PermissionDenied,
     **{(v, operation, reason): answer
        for v in VERSIONS_1X for (operation, reason), answer in _REASONS_1X.items()},
 }
@@ -60,65 +60,65 @@ VERSION_REASONS: dict[tuple[ProtocolVersion, int | None, int], int] = {
 #: fault, at every version: a Locate filter of the wrong item type is Invalid Field (KMIP 2.1
 #: Table 249 lists no Invalid Attribute Value).
 OPERATION_REASONS: dict[tuple[int, int], int] = {
-    (Op.Locate, R.InvalidAttributeValue): R.InvalidField,
+    (Operation.Locate, Reason.InvalidAttributeValue): Reason.InvalidField,
 }
 
 #: A newer reason -> an older one with the same meaning for the client.
 OLDER_REASON: dict[int, int] = {
     # lifecycle and use (KMIP 1.4 Tables 337, 346-348)
-    R.WrongKeyLifecycleState: R.PermissionDenied,
-    R.ObjectDestroyed: R.PermissionDenied,
-    R.IncompatibleCryptographicUsageMask: R.PermissionDenied,
-    R.UsageLimitExceeded: R.PermissionDenied,
-    R.NotAuthorised: R.PermissionDenied,
-    R.ReadOnlyAttribute: R.PermissionDenied,
-    R.AttributeReadOnly: R.PermissionDenied,
-    R.Sensitive: R.PermissionDenied,
-    R.NotExtractable: R.PermissionDenied,
-    R.ConstraintViolation: R.PermissionDenied,
+    Reason.WrongKeyLifecycleState: Reason.PermissionDenied,
+    Reason.ObjectDestroyed: Reason.PermissionDenied,
+    Reason.IncompatibleCryptographicUsageMask: Reason.PermissionDenied,
+    Reason.UsageLimitExceeded: Reason.PermissionDenied,
+    Reason.NotAuthorised: Reason.PermissionDenied,
+    Reason.ReadOnlyAttribute: Reason.PermissionDenied,
+    Reason.AttributeReadOnly: Reason.PermissionDenied,
+    Reason.Sensitive: Reason.PermissionDenied,
+    Reason.NotExtractable: Reason.PermissionDenied,
+    Reason.ConstraintViolation: Reason.PermissionDenied,
     # things that are not there
-    R.ObjectNotFound: R.ItemNotFound,
-    R.AttributeNotFound: R.ItemNotFound,
-    R.AttributeInstanceNotFound: R.ItemNotFound,
-    R.WrappingObjectNotFound: R.ItemNotFound,
-    R.KeyValueNotPresent: R.ItemNotFound,
-    R.UnknownObjectGroup: R.ItemNotFound,
-    R.WrappingObjectDestroyed: R.PermissionDenied,
-    R.WrappingObjectArchived: R.ObjectArchived,
+    Reason.ObjectNotFound: Reason.ItemNotFound,
+    Reason.AttributeNotFound: Reason.ItemNotFound,
+    Reason.AttributeInstanceNotFound: Reason.ItemNotFound,
+    Reason.WrappingObjectNotFound: Reason.ItemNotFound,
+    Reason.KeyValueNotPresent: Reason.ItemNotFound,
+    Reason.UnknownObjectGroup: Reason.ItemNotFound,
+    Reason.WrappingObjectDestroyed: Reason.PermissionDenied,
+    Reason.WrappingObjectArchived: Reason.ObjectArchived,
     # malformed or unsupported values
-    R.NumericRange: R.InvalidField,
-    R.InvalidDataType: R.InvalidField,
-    R.MultiValuedAttribute: R.InvalidField,
-    R.AttributeSingleValued: R.InvalidField,
-    R.UnsupportedAttribute: R.InvalidField,
-    R.InvalidAttribute: R.InvalidField,
-    R.InvalidAttributeValue: R.InvalidField,
-    R.InvalidObjectType: R.InvalidField,
-    R.IllegalObjectType: R.InvalidField,
-    R.NonUniqueNameAttribute: R.InvalidField,
-    R.MissingInitializationVector: R.InvalidField,
-    R.InvalidCorrelationValue: R.InvalidField,
-    R.InvalidAsynchronousCorrelationValue: R.InvalidField,
-    R.InvalidTicket: R.InvalidField,
-    R.InvalidCSR: R.InvalidField,
-    R.UnknownEnumeration: R.InvalidField,
-    R.EncodingOptionError: R.InvalidField,
-    R.ObjectAlreadyExists: R.InvalidField,
-    R.BadPassword: R.AuthenticationNotSuccessful,
+    Reason.NumericRange: Reason.InvalidField,
+    Reason.InvalidDataType: Reason.InvalidField,
+    Reason.MultiValuedAttribute: Reason.InvalidField,
+    Reason.AttributeSingleValued: Reason.InvalidField,
+    Reason.UnsupportedAttribute: Reason.InvalidField,
+    Reason.InvalidAttribute: Reason.InvalidField,
+    Reason.InvalidAttributeValue: Reason.InvalidField,
+    Reason.InvalidObjectType: Reason.InvalidField,
+    Reason.IllegalObjectType: Reason.InvalidField,
+    Reason.NonUniqueNameAttribute: Reason.InvalidField,
+    Reason.MissingInitializationVector: Reason.InvalidField,
+    Reason.InvalidCorrelationValue: Reason.InvalidField,
+    Reason.InvalidAsynchronousCorrelationValue: Reason.InvalidField,
+    Reason.InvalidTicket: Reason.InvalidField,
+    Reason.InvalidCSR: Reason.InvalidField,
+    Reason.UnknownEnumeration: Reason.InvalidField,
+    Reason.EncodingOptionError: Reason.InvalidField,
+    Reason.ObjectAlreadyExists: Reason.InvalidField,
+    Reason.BadPassword: Reason.AuthenticationNotSuccessful,
     # a wrong Cryptographic Parameters value is the client's field error (1.4 Table 327:
     # Invalid Field), not a failure of the cryptography
-    R.BadCryptographicParameters: R.InvalidField,
-    R.UnsupportedCryptographicParameters: R.CryptographicFailure,
-    R.KeyWrapTypeNotSupported: R.FeatureNotSupported,
-    R.UnknownMessageExtension: R.FeatureNotSupported,
-    R.UnknownTag: R.InvalidMessage,
-    R.CodecError: R.InvalidMessage,
-    R.UnsupportedProtocolVersion: R.InvalidMessage,
-    R.AttestationRequired: R.PermissionDenied,
-    R.AttestationFailed: R.PermissionDenied,
-    R.ServerLimitExceeded: R.GeneralFailure,
-    R.InternalServerError: R.GeneralFailure,
-    R.DuplicateProcessRequest: R.InvalidMessage,
+    Reason.BadCryptographicParameters: Reason.InvalidField,
+    Reason.UnsupportedCryptographicParameters: Reason.CryptographicFailure,
+    Reason.KeyWrapTypeNotSupported: Reason.FeatureNotSupported,
+    Reason.UnknownMessageExtension: Reason.FeatureNotSupported,
+    Reason.UnknownTag: Reason.InvalidMessage,
+    Reason.CodecError: Reason.InvalidMessage,
+    Reason.UnsupportedProtocolVersion: Reason.InvalidMessage,
+    Reason.AttestationRequired: Reason.PermissionDenied,
+    Reason.AttestationFailed: Reason.PermissionDenied,
+    Reason.ServerLimitExceeded: Reason.GeneralFailure,
+    Reason.InternalServerError: Reason.GeneralFailure,
+    Reason.DuplicateProcessRequest: Reason.InvalidMessage,
 }
 
 
@@ -138,7 +138,7 @@ def reason_in_version(reason: int, version: ProtocolVersion,
     seen = set()
     while not spec_data.enum_value_in_version("ResultReason", int(reason), name):
         if reason in seen or reason not in OLDER_REASON:
-            return int(R.GeneralFailure)
+            return int(Reason.GeneralFailure)
         seen.add(reason)
         reason = OLDER_REASON[reason]
     return int(reason)

@@ -37,15 +37,16 @@ from kmiphsm.ttlv.binary import Framer
 
 log = Logger()
 
-Op = enums.Operation
+Operation = enums.Operation
 
 #: Operations quick enough to run on the reactor thread: reads of the store and the token's
 #: symmetric and elliptic-curve work (no store write, no key generation, no RSA private-key
 #: operation, whose 2048-4096-bit cost is milliseconds).
 INLINE_OPERATIONS = frozenset(int(op) for op in (
-    Op.Encrypt, Op.Decrypt, Op.MAC, Op.MACVerify, Op.Hash, Op.Get, Op.GetAttributes,
-    Op.GetAttributeList, Op.Locate, Op.Query, Op.DiscoverVersions, Op.RNGRetrieve, Op.Ping,
-    Op.ObtainLease,
+    Operation.Encrypt, Operation.Decrypt, Operation.MAC, Operation.MACVerify, Operation.Hash,
+    Operation.Get, Operation.GetAttributes, Operation.GetAttributeList, Operation.Locate,
+    Operation.Query, Operation.DiscoverVersions, Operation.RNGRetrieve, Operation.Ping,
+    Operation.ObtainLease,
 ))
 
 #: The TTLV header of an Operation item: tag 0x42005C, Enumeration, length 4.
