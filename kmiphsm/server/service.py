@@ -38,7 +38,9 @@ from twisted.python.threadpool import ThreadPool
 from kmiphsm import config as configuration
 from kmiphsm.engine import Engine
 from kmiphsm.engine.reconcile import reconcile as reconcile_ports
+from kmiphsm.engine.streams import StreamLimits
 from kmiphsm.hsm import Pkcs11Token
+from kmiphsm.model import attribute_types
 from kmiphsm.server import logbridge, tls, web
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
@@ -168,10 +170,25 @@ def build_engine(config: configuration.Config, *,
         raise
     if reconcile:
         reconcile_ports(store, token)
+    attribute_types.set_max_value_bytes(config.limits.attribute_value_max_bytes)
     engine = Engine(store, token, admins=config.access.admins,
                     enable_interop=config.server.interop,
-                    object_policy=object_policy(config))
+                    object_policy=object_policy(config),
+                    stream_limits=stream_limits(config))
     return engine, [token, store]
+
+
+def stream_limits(config: configuration.Config) -> StreamLimits:
+    """The caps of streamed operations (``[limits] stream_*``)."""
+    limits = config.limits
+    return StreamLimits(
+        max_open=limits.stream_max_open,
+        max_open_per_identity=limits.stream_max_open_per_identity,
+        max_stream_bytes=limits.stream_max_bytes,
+        max_buffered_per_identity=limits.stream_max_buffered_per_identity,
+        max_buffered=limits.stream_max_buffered,
+        ttl=limits.stream_idle_timeout,
+        unbound_ttl=limits.stream_https_idle_timeout)
 
 
 def make_service(config: configuration.Config, reactor: Any = None) -> service.MultiService:
@@ -205,7 +222,8 @@ def serving_service(config: configuration.Config, reactor: Any,
 
     kmip_factory = KmipFactory(endpoint, pool, reactor, config.server.idle_timeout,
                                config.server.max_message_size, inline=config.server.inline,
-                               access_log=access_log)
+                               access_log=access_log,
+                               on_connection_closed=engine.connection_closed)
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
                     config.access.https_default_identity, access_log=access_log)
     # Factory[Any]: the KMIP factory and the HTTPS site make different protocols
