@@ -285,12 +285,23 @@ def parse(data: dict[str, Any], source: str = "<config>") -> Config:
             path = getattr(config.tls, key)
             if not os.path.isfile(path):
                 raise ConfigError(f"{source}: tls.{key}: file {path!r} does not exist")
+    _check_limits(config.limits, source)
     pk = config.pkcs11
     if not pk.pin_file and not pk.pin_env:
         raise ConfigError(f"{source}: pkcs11.pin_file: set pin_file or pin_env to give the user PIN")
     if pk.pin_file and not pk.pin_env and not os.path.isfile(pk.pin_file):
         raise ConfigError(f"{source}: pkcs11.pin_file: file {pk.pin_file!r} does not exist")
     return config
+
+
+def _check_limits(limits: LimitsConfig, source: str) -> None:
+    """A per-identity cap above the worker's own could never be reached: say so."""
+    for smaller, larger in (("stream_max_open_per_identity", "stream_max_open"),
+                            ("stream_max_bytes", "stream_max_buffered_per_identity"),
+                            ("stream_max_buffered_per_identity", "stream_max_buffered")):
+        if getattr(limits, smaller) > getattr(limits, larger):
+            raise ConfigError(f"{source}: limits.{smaller}: {getattr(limits, smaller)} is "
+                              f"more than limits.{larger} ({getattr(limits, larger)})")
 
 
 def load(path: str | os.PathLike[str]) -> Config:
