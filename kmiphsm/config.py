@@ -119,6 +119,31 @@ class AccessConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """What one client may hold in a worker (docs/security.md, "Limits"). Stream caps count
+    per worker process and per identity (certificate CN)."""
+
+    #: open streamed operations (Correlation Values) per worker, all clients together
+    stream_max_open: int = 1024
+    #: open streamed operations per identity in one worker
+    stream_max_open_per_identity: int = 32
+    #: bytes one Hash / MAC / Sign / Verify stream may gather before its final part
+    stream_max_bytes: int = 16 * 1024 * 1024
+    #: bytes gathered by the streams of one identity in one worker
+    stream_max_buffered_per_identity: int = 64 * 1024 * 1024
+    #: bytes gathered by all streams of one worker
+    stream_max_buffered: int = 256 * 1024 * 1024
+    #: seconds a stream opened over a KMIP connection may stay unused (it also ends when
+    #: its connection closes)
+    stream_idle_timeout: float = 300.0
+    #: seconds a stream opened over HTTPS (no lasting connection) may stay unused
+    stream_https_idle_timeout: float = 60.0
+    #: bytes of one Text String or Byte String in an attribute value (a Name, a
+    #: Description, a vendor attribute ...)
+    attribute_value_max_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
 class Config:
     source: str = "<defaults>"
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -126,6 +151,7 @@ class Config:
     pkcs11: PKCS11Config = field(default_factory=PKCS11Config)
     store: StoreConfig = field(default_factory=StoreConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 def _port(value: Any) -> int:
@@ -224,6 +250,13 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
     }),
     "store": (StoreConfig, {"path": _text, "synchronous": _synchronous}),
     "access": (AccessConfig, {"admins": _names, "https_default_identity": _text}),
+    "limits": (LimitsConfig, {
+        "stream_max_open": _positive_int, "stream_max_open_per_identity": _positive_int,
+        "stream_max_bytes": _positive_int, "stream_max_buffered_per_identity": _positive_int,
+        "stream_max_buffered": _positive_int, "stream_idle_timeout": _positive_number,
+        "stream_https_idle_timeout": _positive_number,
+        "attribute_value_max_bytes": _positive_int,
+    }),
 }
 
 
@@ -252,12 +285,23 @@ def parse(data: dict[str, Any], source: str = "<config>") -> Config:
             path = getattr(config.tls, key)
             if not os.path.isfile(path):
                 raise ConfigError(f"{source}: tls.{key}: file {path!r} does not exist")
+    _check_limits(config.limits, source)
     pk = config.pkcs11
     if not pk.pin_file and not pk.pin_env:
         raise ConfigError(f"{source}: pkcs11.pin_file: set pin_file or pin_env to give the user PIN")
     if pk.pin_file and not pk.pin_env and not os.path.isfile(pk.pin_file):
         raise ConfigError(f"{source}: pkcs11.pin_file: file {pk.pin_file!r} does not exist")
     return config
+
+
+def _check_limits(limits: LimitsConfig, source: str) -> None:
+    """A per-identity cap above the worker's own could never be reached: say so."""
+    for smaller, larger in (("stream_max_open_per_identity", "stream_max_open"),
+                            ("stream_max_bytes", "stream_max_buffered_per_identity"),
+                            ("stream_max_buffered_per_identity", "stream_max_buffered")):
+        if getattr(limits, smaller) > getattr(limits, larger):
+            raise ConfigError(f"{source}: limits.{smaller}: {getattr(limits, smaller)} is "
+                              f"more than limits.{larger} ({getattr(limits, larger)})")
 
 
 def load(path: str | os.PathLike[str]) -> Config:

@@ -135,6 +135,29 @@ pin_file = "{d}/pin"
         self.assertEqual(data["server"]["workers"], "auto")
         self.assertIs(data["server"]["interop"], True)
 
+    # -- [limits] (issue 19): defaults, values, and caps that contradict each other
+
+    def test_limits_defaults(self) -> None:
+        limits = config.load(self.write("")).limits
+        self.assertEqual(limits.stream_max_open_per_identity, 32)
+        self.assertEqual(limits.attribute_value_max_bytes, 65536)
+        self.assertEqual(limits.stream_https_idle_timeout, 60.0)
+
+    def test_limits_are_checked(self) -> None:
+        limits = config.load(self.write(
+            "[limits]\nstream_max_open = 100\nattribute_value_max_bytes = 100\n")).limits
+        self.assertEqual((limits.stream_max_open, limits.attribute_value_max_bytes), (100, 100))
+        with self.assertRaises(config.ConfigError) as error:
+            config.load(self.write("[limits]\nattribute_value_max_bytes = 0\n"))
+        self.assertIn("limits.attribute_value_max_bytes: expected a positive integer",
+                      str(error.exception))
+
+    def test_a_per_identity_cap_above_the_total_is_refused(self) -> None:
+        with self.assertRaises(config.ConfigError) as error:
+            config.load(self.write("[limits]\nstream_max_open = 10\n"))
+        self.assertIn("limits.stream_max_open_per_identity: 32 is more than "
+                      "limits.stream_max_open (10)", str(error.exception))
+
 
 class StoreDurabilityTests(unittest.TestCase):
     def test_synchronous_is_full_or_normal(self) -> None:

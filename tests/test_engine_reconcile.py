@@ -15,8 +15,9 @@ from datetime import datetime, timezone
 
 from twisted.trial import unittest
 
-from kmiphsm.engine.reconcile import Reconciliation, reconcile
-from kmiphsm.hsm import KeyAlgorithm, KeyRef
+from kmiphsm.engine.reconcile import Reconciliation, reconcile, reconcile_dead_worker
+from kmiphsm.hsm import KeyAlgorithm, KeyRef, created_by, lifecycle
+from kmiphsm.hsm.keyref import new_token_id
 from kmiphsm.store import StoredObject
 from kmiphsm.ttlv import enums
 from tests.support.engine import EngineHarness
@@ -73,6 +74,29 @@ class ReconcileTests(unittest.TestCase):
         self.assertEqual(report, Reconciliation(orphans_destroyed=1))
         self.assertFalse(self.token.exists(orphan))
         self.assertNotIn(orphan.token_id, self.token.list_persistent_ids())
+
+    def made_by(self, pid: int) -> None:
+        """Persistent keys made from now on carry ``pid`` as their creator."""
+        self.patch(lifecycle, "new_token_id", lambda: new_token_id(pid))
+
+    def test_a_dead_workers_orphans_go_and_nobody_elses(self) -> None:
+        """Defect 8: a worker restarted after kill -9 cleans what its predecessor left while
+        the other workers are creating keys of their own."""
+        self.made_by(4242)  # the worker that will die
+        dead_orphan = self.persistent_key()
+        acknowledged = self.harness.create_aes(Extractable=False)
+        self.made_by(4243)  # a live worker, half-way through a Create
+        in_flight = self.persistent_key()
+        self.assertTrue(created_by(dead_orphan.token_id or b"", 4242))
+        with captured_logs() as logged:
+            report = reconcile_dead_worker(self.store, self.token, [4242])
+        self.assertEqual(report, Reconciliation(orphans_destroyed=1))
+        self.assertIn("dead worker", logged[0].getMessage())
+        self.assertFalse(self.token.exists(dead_orphan))
+        self.assertTrue(self.token.exists(in_flight))
+        self.assertTrue(self.token.exists(self.ref(acknowledged)))
+        self.assertEqual(reconcile_dead_worker(self.store, self.token, [4242]),
+                         Reconciliation())
 
     def test_referenced_keys_are_kept(self) -> None:
         persistent = self.harness.create_aes(Extractable=False)

@@ -267,7 +267,8 @@ def _cipher_stream(context: OperationContext, payload: Any, *, encrypting: bool)
             ref, resolved.parameters, encrypting=encrypting, iv=iv,
             aad=payload.authenticated_encryption_additional_data, tag=tag)
         generated_iv = cipher.iv if encrypting and payload.iv_counter_nonce is None else None
-        stream = Stream(int(operation), owner, obj.unique_identifier, cipher=cipher)
+        stream = Stream(int(operation), owner, obj.unique_identifier, cipher=cipher,
+                        connection=context.identity.connection)
         if payload.final_indicator:  # Init and Final: one part
             output, tag_out = _finish(cipher, data)
             return _cipher_response(response, obj.unique_identifier, output, generated_iv,
@@ -471,10 +472,14 @@ def _buffered_stream(context: OperationContext, payload: Any, operation: Operati
         if payload.final_indicator:
             payload.init_indicator = payload.final_indicator = None
             return single[operation](context, payload)
-        stream = Stream(int(operation), owner, uid)
+        stream = Stream(int(operation), owner, uid, connection=context.identity.connection)
         stream.state["payload"] = payload
-        stream.gather(_part(payload))
-        correlation_value = table.add(stream)
+        stream.state["digested"] = getattr(payload, "digested_data", None) is not None
+        correlation_value = table.add(stream, _part(payload))
+        # the buffer holds the part now: do not keep it twice
+        payload.data = None
+        if stream.state["digested"]:
+            payload.digested_data = None
         return _partial_response(operation, uid, correlation_value)
     if payload.init_indicator:
         raise KmipError(Reason.InvalidField, "a part with a Correlation Value cannot also be "
@@ -482,7 +487,7 @@ def _buffered_stream(context: OperationContext, payload: Any, operation: Operati
     correlation_value = payload.correlation_value
     stream = table.take(correlation_value, operation, owner)
     try:
-        stream.gather(_part(payload))
+        table.gather(stream, _part(payload))
         if not payload.final_indicator:
             table.put_back(stream)
             return _partial_response(operation, stream.unique_identifier, correlation_value)
@@ -490,7 +495,7 @@ def _buffered_stream(context: OperationContext, payload: Any, operation: Operati
         whole = first
         whole.correlation_value = whole.init_indicator = whole.final_indicator = None
         data = bytes(stream.buffer)
-        if getattr(first, "digested_data", None) is not None:
+        if stream.state["digested"]:
             whole.digested_data, whole.data = data, None
         else:
             whole.data = data

@@ -41,7 +41,7 @@ from kmiphsm.engine.errors import KmipError, translate
 from kmiphsm.engine.identity import Identity
 from kmiphsm.engine.registry import Handlers, default_handlers
 from kmiphsm.engine.size import ttlv_size
-from kmiphsm.engine.streams import StreamTable
+from kmiphsm.engine.streams import StreamLimits, StreamTable
 from kmiphsm.hsm import Token
 from kmiphsm.model import (
     LATEST,
@@ -138,7 +138,8 @@ class Engine:
     ``admins`` are the identity names that may act on every object; ``handlers`` defaults to
     every handler of ``kmiphsm.engine``; ``measure`` gives the encoded size of a Node for
     Maximum Response Size (binary TTLV by default); ``enable_interop`` turns the Interop
-    operation on (KMIP 2.1 section 6.1.26: not for production servers).
+    operation on (KMIP 2.1 section 6.1.26: not for production servers); ``stream_limits``
+    caps the streamed operations (:class:`~kmiphsm.engine.streams.StreamLimits`).
     """
 
     def __init__(self, store: Store | None = None, token: Token | None = None, *,
@@ -148,7 +149,8 @@ class Engine:
                  measure: Callable[[Node], int] = ttlv_size,
                  clock: Callable[[], datetime] | None = None,
                  enable_interop: bool = True,
-                 object_policy: Mapping[str, list[Any]] | None = None) -> None:
+                 object_policy: Mapping[str, list[Any]] | None = None,
+                 stream_limits: StreamLimits | None = None) -> None:
         self.store = store
         self.token = token
         self.server_information: dict[str, Any] = dict(
@@ -164,12 +166,19 @@ class Engine:
         self.measure = measure
         self.clock = clock if clock is not None else SecondClock()
         #: the open streams of Encrypt, Decrypt ... with a Correlation Value (streams.py)
-        self.streams = StreamTable()
+        self.streams = StreamTable(limits=stream_limits)
         #: (operation, version) -> whether that version has the operation
         self._in_version: dict[tuple[int, ProtocolVersion], bool] = {}
 
     def is_admin(self, identity: Identity) -> bool:
         return identity.name in self.admins
+
+    def connection_closed(self, connection: int) -> None:
+        """The KMIP connection ``connection`` (:attr:`Identity.connection`) has closed and
+        runs no request any more: end the streams it opened."""
+        ended = self.streams.release_connection(connection)
+        if ended:
+            log.debug("%d streamed operation(s) ended with their connection", ended)
 
     # -- nodes in, nodes out ------------------------------------------------------------
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Identity:
-    """``name`` is the certificate's subject CN; ``sans`` its DNS/email/URI alternative names."""
+    """``name`` is the certificate's subject CN; ``sans`` its DNS/email/URI alternative names;
+    ``connection`` a number for the KMIP connection the request came on (None over HTTPS),
+    so that what the connection opened ends with it (streams: :mod:`kmiphsm.engine.streams`).
+    Two identities of the same certificate are equal whatever their connection."""
 
     name: str
     sans: tuple[str, ...] = ()
+    connection: int | None = field(default=None, compare=False)

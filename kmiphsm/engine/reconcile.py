@@ -10,15 +10,29 @@ references its key. :func:`reconcile`, run once at start-up before any request i
 (and only by one process), deletes pending objects (never acknowledged to a client),
 finishes such destructions, destroys orphans, and reports objects whose persistent key is
 missing.
+
+A worker that dies while others serve (``kill -9``, a crash of the library) can leave the same
+orphans, but the other workers are then half-way through their own Creates: their new token
+objects are not yet in the store either, so the full :func:`reconcile` would destroy keys that
+are about to be acknowledged. Each persistent key's CKA_ID therefore names the process that
+made it (:func:`kmiphsm.hsm.keyref.new_token_id`), and the worker the supervisor starts in the
+dead one's place runs :func:`reconcile_dead_worker` with the dead process's id before it
+serves: it destroys only that process's token objects that no object references (a dead
+process makes nothing more, and every store row it committed is visible). It does not finish
+Destroys cut short (a live worker's Destroy in an Undo batch is legitimately half-way: see
+:mod:`kmiphsm.engine.lifecycle`): those wait for the next full start-up, and meanwhile the
+Destroyed object refuses every use of its key. The engine inserts no pending store rows, so
+there are none of the dead worker's to remove.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from kmiphsm.engine.lifecycle import finish_destroy
-from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef, Storage, Token, TokenError
+from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef, Storage, Token, TokenError, created_by
 from kmiphsm.store import DESTROYED_STORAGE, LocateQuery, Store
 from kmiphsm.store.errors import StoreError
 
@@ -57,13 +71,7 @@ def reconcile(store: Store, token: Token) -> Reconciliation:
         elif ref.token_id is not None:
             token_ids[uid] = ref.token_id
     present = token.list_persistent_ids()
-    for orphan in present - set(token_ids.values()):
-        try:
-            token.destroy(KeyRef(storage=Storage.TOKEN_OBJECT, key_class=KeyClass.SECRET,
-                                 algorithm=KeyAlgorithm.AES, length_bits=0, material=orphan))
-            report.orphans_destroyed += 1
-        except TokenError as error:
-            log.warning("cannot destroy an orphan token object: %s", error)
+    report.orphans_destroyed = _destroy_orphans(token, present - set(token_ids.values()))
     report.missing_keys = [uid for uid, key_id in token_ids.items() if key_id not in present]
     for uid in report.missing_keys:
         log.error("object %s: its persistent key is missing from the token", uid)
@@ -73,6 +81,43 @@ def reconcile(store: Store, token: Token) -> Reconciliation:
                     report.orphans_destroyed, report.pending_removed,
                     report.destructions_finished)
     return report
+
+
+def reconcile_dead_worker(store: Store, token: Token, pids: Iterable[int]) -> Reconciliation:
+    """Destroy the persistent token objects that the dead worker processes ``pids`` made and
+    no object references (see the module docstring); safe while other workers serve."""
+    report = Reconciliation()
+    dead = list(pids)
+    # token first: an object of a dead process that is in the token is either in the store
+    # already (committed before the death) or never will be
+    made = {key_id for key_id in token.list_persistent_ids()
+            if any(created_by(key_id, pid) for pid in dead)}
+    if not made:
+        return report
+    referenced: set[bytes] = set()
+    for _uid, raw in store.all_key_refs():
+        ref = _parse(raw)
+        if ref is not None and ref.token_id is not None:
+            referenced.add(ref.token_id)
+    report.orphans_destroyed = _destroy_orphans(token, made - referenced)
+    if report.orphans_destroyed:
+        log.warning("restart reconciliation: %d orphan token object(s) of dead worker "
+                    "process(es) %s destroyed", report.orphans_destroyed,
+                    ", ".join(str(pid) for pid in dead))
+    return report
+
+
+def _destroy_orphans(token: Token, orphans: Iterable[bytes]) -> int:
+    """Destroy the persistent token objects of these CKA_IDs; how many were destroyed."""
+    destroyed = 0
+    for orphan in orphans:
+        try:
+            token.destroy(KeyRef(storage=Storage.TOKEN_OBJECT, key_class=KeyClass.SECRET,
+                                 algorithm=KeyAlgorithm.AES, length_bits=0, material=orphan))
+            destroyed += 1
+        except TokenError as error:
+            log.warning("cannot destroy an orphan token object: %s", error)
+    return destroyed
 
 
 def finish_destructions(store: Store, token: Token) -> int:

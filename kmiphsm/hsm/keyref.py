@@ -3,7 +3,8 @@
 A key lives in one of three places (:class:`Storage`):
 
 ``TOKEN_OBJECT``
-    A persistent token object, found by its random CKA_ID (``material``). Non-extractable
+    A persistent token object, found by its CKA_ID (``material``, :func:`new_token_id`: the
+    creating process's id, then random bytes). Non-extractable
     keys; private keys the token cannot wrap (Ed25519, X25519 on SoftHSM 2.6); secrets its
     key wrap cannot carry exactly (generic secrets over 64 bytes whose length is not a
     multiple of 8: SoftHSM zero-pads them).
@@ -21,11 +22,35 @@ fields. It holds no plaintext secret: a CKA_ID, a wrapped blob or a public key.
 from __future__ import annotations
 
 import enum
+import os
 import struct
 from dataclasses import dataclass, field
 
 from kmiphsm.hsm.algorithms import Curve, KeyAlgorithm, KeyClass
 from kmiphsm.hsm.errors import InvalidArgument
+
+TOKEN_ID_BYTES = 16
+"""Bytes of the CKA_ID of a persistent key kmiphsm creates."""
+
+CREATOR_BYTES = 4
+"""Leading bytes of that CKA_ID naming the process that created it (its pid, big-endian)."""
+
+
+def new_token_id(pid: int | None = None) -> bytes:
+    """A new persistent key's CKA_ID: the creating process's id (``pid``, by default this
+    process's), then 12 random bytes. The id tells a worker restarted after a crash which
+    token objects its dead predecessor made (:func:`kmiphsm.engine.reconcile.reconcile_dead_worker`)
+    without touching those other live workers are making; 96 random bits keep ids unique."""
+    creator = os.getpid() if pid is None else pid
+    return creator.to_bytes(CREATOR_BYTES, "big") + os.urandom(TOKEN_ID_BYTES - CREATOR_BYTES)
+
+
+def created_by(token_id: bytes, pid: int) -> bool:
+    """Whether the CKA_ID ``token_id`` was made by :func:`new_token_id` in process ``pid``
+    (ids from before this scheme, 16 random bytes, match a given pid once in 2**32)."""
+    return len(token_id) == TOKEN_ID_BYTES and \
+        token_id[:CREATOR_BYTES] == pid.to_bytes(CREATOR_BYTES, "big")
+
 
 _MAGIC = b"KR"
 _VERSION = 1

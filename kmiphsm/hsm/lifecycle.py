@@ -15,7 +15,6 @@ are never exported in plaintext, only wrapped under a client's key.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -37,7 +36,7 @@ from kmiphsm.hsm.errors import (
     translated,
 )
 from kmiphsm.hsm.handles import KeyHandles, key_type_of, unwrap
-from kmiphsm.hsm.keyref import KeyPair, KeyRef, Storage
+from kmiphsm.hsm.keyref import KeyPair, KeyRef, Storage, new_token_id
 from kmiphsm.hsm.library import Library
 from kmiphsm.hsm.master import MasterKeys
 from kmiphsm.hsm.mechanisms import (
@@ -56,7 +55,6 @@ from kmiphsm.hsm.views import KeyView, handle_of
 
 _T = TypeVar("_T")
 
-KEY_ID_BYTES = 16
 RSA_BITS = range(1024, 4097)
 AES_BITS = (128, 192, 256)
 TRIPLE_DES_BITS = {112: 16, 128: 16, 168: 24, 192: 24}  # KMIP length -> key bytes
@@ -493,7 +491,9 @@ def _pair_lengths(
 
 
 def new_key_id(storage: Storage) -> bytes | None:
-    return os.urandom(KEY_ID_BYTES) if storage is Storage.TOKEN_OBJECT else None
+    """The CKA_ID of a new persistent key (:func:`kmiphsm.hsm.keyref.new_token_id`), None
+    for a session object."""
+    return new_token_id() if storage is Storage.TOKEN_OBJECT else None
 
 
 def create_in_token(

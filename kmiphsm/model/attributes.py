@@ -193,6 +193,8 @@ def attribute_from_node_1x(node: Node) -> tuple[str, int | None, AttrValue | Non
     value_node = node.child(tags.AttributeValue)
     if value_node is not None and vendor is None:
         attribute_types.check(name, value_node)
+    elif value_node is not None:
+        attribute_types.check_size(name, value_node)
     value = plain(value_node) if value_node is not None else None
     if vendor is not None:
         if value is not None:

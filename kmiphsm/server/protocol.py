@@ -15,10 +15,12 @@ response, Invalid Message for bytes that do not decode (``tests/test_server_prot
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import time
 from collections import deque
+from typing import Callable, cast
 from typing import Protocol as TypingProtocol
-from typing import cast
 
 from twisted.internet import threads
 from twisted.internet.interfaces import IAddress, IReactorFromThreads
@@ -48,6 +50,9 @@ INLINE_OPERATIONS = frozenset(int(op) for op in (
     Operation.Query, Operation.DiscoverVersions, Operation.RNGRetrieve, Operation.Ping,
     Operation.ObtainLease,
 ))
+
+#: Numbers for connections (Identity.connection), unique in the process.
+_connection_numbers = itertools.count(1)
 
 #: The TTLV header of an Operation item: tag 0x42005C, Enumeration, length 4.
 _OPERATION_ITEM = b"\x42\x00\x5c\x05\x00\x00\x00\x04"
@@ -113,10 +118,13 @@ class KmipProtocol(Protocol, TimeoutMixin):
     def _next(self) -> None:
         while not self._busy and self._pending:
             if self._identity is None:
-                self._identity = peer_identity(self.transport)
-                if self._identity is None:  # mutual TLS makes this unreachable; be safe anyway
+                identity = peer_identity(self.transport)
+                if identity is None:  # mutual TLS makes this unreachable; be safe anyway
                     self._connection.abortConnection()
                     return
+                # what this connection opens in the engine (streams) ends with it
+                self._identity = dataclasses.replace(identity,
+                                                     connection=next(_connection_numbers))
             frame = self._pending.popleft()
             started = time.monotonic()
             if self.factory.inline and quick(frame):
@@ -138,6 +146,8 @@ class KmipProtocol(Protocol, TimeoutMixin):
 
     def _answer(self, result: tuple[bytes, str], started: float) -> None:
         self._busy = False
+        if not self.connected:
+            self._release()
         if self._write(result, started):
             self.setTimeout(self.factory.idle_timeout)
             self._next()
@@ -156,6 +166,8 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self._busy = False
         if self.connected:
             self._connection.abortConnection()
+        else:
+            self._release()
 
     def timeoutConnection(self) -> None:
         log.info("kmip: closing idle connection from {peer}", peer=self._peer())
@@ -165,6 +177,15 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self.connected = False  # Twisted leaves it set: an answer from the pool is then dropped
         self.setTimeout(None)
         self._pending.clear()
+        if not self._busy:  # else once the request in the pool is answered
+            self._release()
+
+    def _release(self) -> None:
+        """Tell the engine this connection is gone, once (after its last request ran)."""
+        identity = self._identity
+        if identity is not None and identity.connection is not None:
+            self._identity = dataclasses.replace(identity, connection=None)
+            self.factory.connection_closed(identity.connection)
 
 
 class KmipFactory(Factory[KmipProtocol]):
@@ -172,14 +193,24 @@ class KmipFactory(Factory[KmipProtocol]):
 
     def __init__(self, endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
                  idle_timeout: float, max_message_size: int, *, inline: bool = True,
-                 access_log: AccessLog | None = None) -> None:
+                 access_log: AccessLog | None = None,
+                 on_connection_closed: Callable[[int], None] | None = None) -> None:
         self.endpoint = endpoint
+        #: told the number of each connection that closed (Engine.connection_closed)
+        self.on_connection_closed = on_connection_closed
         self.inline = inline
         self.access_log = access_log or AccessLog("")
         self.pool = pool
         self.reactor = reactor
         self.idle_timeout = idle_timeout
         self.max_message_size = max_message_size
+
+    def connection_closed(self, connection: int) -> None:
+        if self.on_connection_closed is not None:
+            try:
+                self.on_connection_closed(connection)
+            except Exception:
+                log.failure("kmip: releasing what a closed connection held failed")
 
     def log_request(self, port: str, identity: Identity | None, summary: str, started: float) -> None:
         self.access_log.request(port, identity, summary, started)

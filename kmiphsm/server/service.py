@@ -38,7 +38,10 @@ from twisted.python.threadpool import ThreadPool
 from kmiphsm import config as configuration
 from kmiphsm.engine import Engine
 from kmiphsm.engine.reconcile import reconcile as reconcile_ports
+from kmiphsm.engine.reconcile import reconcile_dead_worker
+from kmiphsm.engine.streams import StreamLimits
 from kmiphsm.hsm import Pkcs11Token
+from kmiphsm.model import attribute_types
 from kmiphsm.server import logbridge, tls, web
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
@@ -150,15 +153,17 @@ def object_policy(config: configuration.Config) -> dict[str, list[Any]]:
     return policy
 
 
-def build_engine(config: configuration.Config, *,
-                 reconcile: bool = True) -> tuple[Engine, list[Any]]:
+def build_engine(config: configuration.Config, *, reconcile: bool = True,
+                 dead_workers: tuple[int, ...] = ()) -> tuple[Engine, list[Any]]:
     """The engine on its store and token; returns (engine, things to close at shutdown, in
     order).
 
     ``reconcile``: make store and token agree first (crash recovery,
     :func:`kmiphsm.engine.reconcile.reconcile`); only when no other process serves the same
     store and token (one process of a multi-worker server does; the others must not, or they
-    would destroy keys being created).
+    would destroy keys being created). ``dead_workers``: pids of worker processes that died
+    while others served, whose orphans this one destroys first
+    (:func:`kmiphsm.engine.reconcile.reconcile_dead_worker`; safe beside live workers).
     """
     store = open_store(config)
     try:
@@ -168,10 +173,27 @@ def build_engine(config: configuration.Config, *,
         raise
     if reconcile:
         reconcile_ports(store, token)
+    elif dead_workers:
+        reconcile_dead_worker(store, token, dead_workers)
+    attribute_types.set_max_value_bytes(config.limits.attribute_value_max_bytes)
     engine = Engine(store, token, admins=config.access.admins,
                     enable_interop=config.server.interop,
-                    object_policy=object_policy(config))
+                    object_policy=object_policy(config),
+                    stream_limits=stream_limits(config))
     return engine, [token, store]
+
+
+def stream_limits(config: configuration.Config) -> StreamLimits:
+    """The caps of streamed operations (``[limits] stream_*``)."""
+    limits = config.limits
+    return StreamLimits(
+        max_open=limits.stream_max_open,
+        max_open_per_identity=limits.stream_max_open_per_identity,
+        max_stream_bytes=limits.stream_max_bytes,
+        max_buffered_per_identity=limits.stream_max_buffered_per_identity,
+        max_buffered=limits.stream_max_buffered,
+        ttl=limits.stream_idle_timeout,
+        unbound_ttl=limits.stream_https_idle_timeout)
 
 
 def make_service(config: configuration.Config, reactor: Any = None) -> service.MultiService:
@@ -186,15 +208,17 @@ def make_service(config: configuration.Config, reactor: Any = None) -> service.M
 
 def serving_service(config: configuration.Config, reactor: Any,
                     adopted: Mapping[str, int] | None = None, *,
-                    reconcile: bool = True) -> service.MultiService:
+                    reconcile: bool = True,
+                    dead_workers: tuple[int, ...] = ()) -> service.MultiService:
     """Token, store, engine, pool and both ports, in this process.
 
     ``adopted`` maps ``"kmip"`` and ``"https"`` to inherited listening sockets (a worker);
     without it the ports are opened here from the config. ``reconcile``: see
-    :func:`build_engine` (a worker reconciles only when it is the first one started).
+    :func:`build_engine` (a worker reconciles only when it is the first one started; one
+    started in place of dead ones reconciles what they left, ``dead_workers``).
     """
     logbridge.install()
-    engine, resources = build_engine(config, reconcile=reconcile)
+    engine, resources = build_engine(config, reconcile=reconcile, dead_workers=dead_workers)
     endpoint = KmipEndpoint(engine)
     pool = ThreadPool(minthreads=1, maxthreads=config.server.threads, name="kmiphsm-engine")
 
@@ -205,7 +229,8 @@ def serving_service(config: configuration.Config, reactor: Any,
 
     kmip_factory = KmipFactory(endpoint, pool, reactor, config.server.idle_timeout,
                                config.server.max_message_size, inline=config.server.inline,
-                               access_log=access_log)
+                               access_log=access_log,
+                               on_connection_closed=engine.connection_closed)
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
                     config.access.https_default_identity, access_log=access_log)
     # Factory[Any]: the KMIP factory and the HTTPS site make different protocols

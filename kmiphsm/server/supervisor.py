@@ -9,7 +9,10 @@ cores are used by processes. The ``twistd`` process becomes a supervisor that:
    descriptors, and the others once worker 1 says it is serving, so first-start work
    (schema migrations, the master key, reconciling store and token after a crash: see
    ``kmiphsm.engine.reconcile.reconcile``) happens once, while no other worker runs; a
-   restarted worker never reconciles, since others are serving;
+   restarted worker does not run that full reconciliation, since others are serving, but
+   is given the pids of the dead processes it replaces (``--dead-worker``) and destroys
+   the token objects they made that no object references
+   (``kmiphsm.engine.reconcile.reconcile_dead_worker``) before it serves;
 3. relays each worker's log to its own log, marked ``worker-N``;
 4. restarts a worker that exits while the server runs, after 1 s, then 2, 4, ... up to 30 s
    while it keeps failing (a worker that ran 30 s starts again at 1 s);
@@ -165,6 +168,9 @@ class Supervisor(service.Service):
         self.workers: dict[int, WorkerProcess] = {}
         self.failures: dict[int, int] = {}
         self.restarts: dict[int, IDelayedCall] = {}
+        #: worker number -> pids of its dead processes whose leftovers no successor has
+        #: reconciled yet (one that reports ready has)
+        self.dead: dict[int, list[int]] = {}
         self.any_ready = False
         self.stopping = False
         self.failed = False
@@ -200,6 +206,8 @@ class Supervisor(service.Service):
                 "--parent", str(os.getpid()), "--source", self.config.source]
         if reconcile:
             args.append("--reconcile")
+        for pid in self._dead_pids(number):
+            args.extend(["--dead-worker", str(pid)])
         path = os.environ.get("PYTHONPATH")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [PROJECT_ROOT, path])))
         child_fds: dict[int, int | str] = {
@@ -210,7 +218,22 @@ class Supervisor(service.Service):
         self.workers[number] = worker
         log.info("worker {number} started (pid {pid})", number=number, pid=worker.pid)
 
+    def _dead_pids(self, number: int) -> list[int]:
+        """The dead processes of worker ``number`` whose leftovers its next process
+        reconciles; a pid that a live worker has since been given (reuse) is left for the
+        next full start-up, or that worker's new keys could be taken for orphans."""
+        live = {worker.pid for worker in self.workers.values()}
+        pids = []
+        for pid in self.dead.get(number, []):
+            if pid in live:
+                log.warn("worker {number}: dead pid {pid} now belongs to a live worker; its "
+                         "orphans, if any, wait for the next start-up", number=number, pid=pid)
+            else:
+                pids.append(pid)
+        return pids
+
     def worker_ready(self, worker: WorkerProcess) -> None:
+        self.dead.pop(worker.number, None)  # it reconciled them before serving
         if self.any_ready or self.stopping:
             return
         self.any_ready = True
@@ -232,6 +255,8 @@ class Supervisor(service.Service):
                          "above; stopping kmiphsm", number=worker.number, pid=worker.pid, how=how)
             self.on_fatal()
             return
+        if worker.pid is not None:
+            self.dead.setdefault(worker.number, []).append(worker.pid)
         uptime = time.monotonic() - worker.started
         if uptime >= self.stable_after:
             self.failures[worker.number] = 0

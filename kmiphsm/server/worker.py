@@ -1,7 +1,8 @@
 """One worker process: ``python -m kmiphsm.server.worker --number N --parent PID``.
 
 Started by :class:`kmiphsm.server.supervisor.Supervisor`, never by hand (``--reconcile`` is
-given to the first worker only, started while no other runs). It inherits:
+given to the first worker only, started while no other runs; ``--dead-worker PID`` to a worker
+started in place of one that died, so that it reconciles what that process left). It inherits:
 
 - on standard input, the configuration as JSON (:func:`kmiphsm.config.to_json`), then EOF;
 - on ``KMIP_FD`` and ``HTTPS_FD`` (:mod:`kmiphsm.server.handover`), the listening sockets
@@ -72,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", default="<supervisor>", help="config file, for messages")
     parser.add_argument("--reconcile", action="store_true",
                         help="reconcile store and token first (only while no other worker runs)")
+    parser.add_argument("--dead-worker", type=int, action="append", default=[], metavar="PID",
+                        help="a worker process that died while others served: destroy the "
+                        "token objects it made that no object references (repeatable)")
     args = parser.parse_args(argv)
 
     # As under twistd: print() and Python's stderr (stdlib logging's last resort) become log
@@ -82,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = configuration.from_json(sys.stdin.buffer.read(), args.source)
         top: application.MultiService = serving_service(
-            config, reactor, {"kmip": KMIP_FD, "https": HTTPS_FD}, reconcile=args.reconcile)
+            config, reactor, {"kmip": KMIP_FD, "https": HTTPS_FD}, reconcile=args.reconcile,
+            dead_workers=tuple(args.dead_worker))
     except Exception:
         log.failure("worker {number} (pid {pid}) could not start", number=args.number,
                     pid=os.getpid())

@@ -222,6 +222,7 @@ class AttributeInstanceKind(Kind):
                              f"not {len(children)}")
         child = children[0]
         if child.tag == tags.Attribute:
+            attribute_types.check_size(VENDOR_ATTRIBUTE, child)
             value = plain(child)
             if not isinstance(value, dict) or "AttributeValue" not in value:
                 raise ModelError("a vendor Attribute needs an AttributeValue")
