@@ -27,6 +27,7 @@ from kmiphsm.hsm.algorithms import (
     KeyClass,
     Operation,
 )
+from kmiphsm.hsm.capabilities import Capabilities
 from kmiphsm.hsm.errors import (
     BadParameters,
     CryptographicFailure,
@@ -48,6 +49,7 @@ from kmiphsm.hsm.mechanisms import (
     recipe_for,
     usage_for,
 )
+from kmiphsm.hsm.quirks import Quirk
 from kmiphsm.hsm.rsa_encoding import digest_info, oaep_decode, pss_encode
 from kmiphsm.hsm.sessions import SessionPool
 
@@ -79,7 +81,9 @@ class Encrypted:
 class CryptoOperations:
     """Operations with keys the caller references; all secret work happens in the token."""
 
-    def __init__(self, pool: SessionPool, handles: KeyHandles, module_path: str = "") -> None:
+    def __init__(self, pool: SessionPool, handles: KeyHandles, module_path: str = "",
+                 capabilities: Capabilities | None = None) -> None:
+        self._capabilities = capabilities
         self._pool = pool
         self._handles = handles
         self._module_path = module_path
@@ -97,7 +101,7 @@ class CryptoOperations:
         aad: bytes | None = None,
     ) -> Encrypted:
         usage = usage_for(Operation.ENCRYPT, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters)
+        recipe = recipe_for(usage, parameters, offered=self._capabilities)
         _require(ref, KeyClass.PUBLIC if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
         if recipe.route is Route.RSA_OAEP_ON_HOST:
             return Encrypted(_oaep_encrypt_on_host(ref, data, usage, parameters))
@@ -128,7 +132,7 @@ class CryptoOperations:
         tag: bytes | None = None,
     ) -> bytes:
         usage = usage_for(Operation.ENCRYPT, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters)
+        recipe = recipe_for(usage, parameters, offered=self._capabilities)
         _require(ref, KeyClass.PRIVATE if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
         if recipe.route is Route.KEY_WRAP_AS_CIPHER:
             return self._key_unwrap(ref, data, recipe)
@@ -161,6 +165,10 @@ class CryptoOperations:
             return _unpad(output, recipe)
         return output
 
+    def _zero_pads(self) -> bool:
+        """Quirk softhsm-kwp-zero-pads (:mod:`kmiphsm.hsm.quirks`): on when unknown."""
+        return self._capabilities is None or self._capabilities.has(Quirk.KWP_ZERO_PADS)
+
     # --- AES key wrap as a cipher (KMIP Block Cipher Mode NISTKeyWrap / AESKeyWrapPadding) -----
 
     def _key_wrap(self, ref: KeyRef, data: bytes, recipe: Recipe) -> bytes:
@@ -170,7 +178,7 @@ class CryptoOperations:
         if not data:
             raise InvalidArgument("AES key wrap needs data")
         with self._pool.session() as session, self._handles.lease(session, ref) as key:
-            if padded and len(data) % 8:  # SoftHSM would zero-pad: RFC 5649 on the host
+            if padded and len(data) % 8 and self._zero_pads():  # RFC 5649 on the host
                 def encrypt_block(block: bytes) -> bytes:
                     with translated():
                         return bytes(key.encrypt(block, mechanism=Mechanism.AES_ECB))
@@ -224,7 +232,7 @@ class CryptoOperations:
     ) -> streams.CipherStream:
         """Begin a multi-part encryption or decryption (block cipher modes of the token)."""
         usage = usage_for(Operation.ENCRYPT, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters)
+        recipe = recipe_for(usage, parameters, offered=self._capabilities)
         if not recipe.streamable:
             raise UnsupportedMechanism(
                 "multi-part encryption is offered for the AES and Triple DES modes ECB, CBC, "
@@ -278,7 +286,7 @@ class CryptoOperations:
         """``digested``: ``data`` is the digest of the message (KMIP Digested Data)."""
         operation = Operation.SIGN_DIGEST if digested else Operation.SIGN
         usage = usage_for(operation, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters)
+        recipe = recipe_for(usage, parameters, offered=self._capabilities)
         _require(ref, KeyClass.PRIVATE)
         param = build_param(recipe, usage, parameters, None, None, 0)
         data = _message_for_token(recipe, usage, data, digested)
@@ -303,7 +311,7 @@ class CryptoOperations:
         """Whether ``signature`` is valid; a malformed signature is just invalid."""
         operation = Operation.SIGN_DIGEST if digested else Operation.SIGN
         usage = usage_for(operation, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters, verifying=True)
+        recipe = recipe_for(usage, parameters, verifying=True, offered=self._capabilities)
         _require(ref, KeyClass.PUBLIC)
         if recipe.route is Route.RSA_PSS_ON_HOST:
             return _pss_verify_on_host(ref, data, signature, usage, parameters, digested)
@@ -345,7 +353,7 @@ class CryptoOperations:
 
     def mac(self, ref: KeyRef, data: bytes, parameters: CryptographicParameters) -> bytes:
         usage = usage_for(Operation.MAC, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters)
+        recipe = recipe_for(usage, parameters, offered=self._capabilities)
         _require(ref, KeyClass.SECRET)
         try:
             with self._pool.session() as session, self._handles.lease(session, ref) as key:
@@ -381,7 +389,8 @@ class CryptoOperations:
             session.seed_random(data)
 
     def digest(self, hash_: Hash, data: bytes) -> bytes:
-        recipe = recipe_for(Usage(Operation.DIGEST, None, None, None, hash_))
+        recipe = recipe_for(Usage(Operation.DIGEST, None, None, None, hash_),
+                            offered=self._capabilities)
         with self._pool.session() as session, translated():
             return bytes(session.digest(data, mechanism=recipe.mechanism))
 
