@@ -170,7 +170,8 @@ def _protection_storage(value: Any) -> str:
     return value
 
 
-_QUIRKS = ("softhsm-reread", "softhsm-kwp-zero-pads", "softhsm-hmac-key-length")
+_QUIRKS = ("softhsm-reread", "softhsm-kwp-zero-pads", "softhsm-hmac-key-length",
+           "ock-unwrap-extractable")
 _MASTER_WRAPS = ("auto", "aes-kwp", "aes-kw", "aes-cbc-pad")
 
 

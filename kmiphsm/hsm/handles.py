@@ -27,6 +27,7 @@ from kmiphsm.hsm.keyref import KeyRef, Storage
 from kmiphsm.hsm.library import Library
 from kmiphsm.hsm.master import MasterKeys, unwrap_arguments
 from kmiphsm.hsm.mechanisms import DES2_KEY_TYPE, KEY_TYPES
+from kmiphsm.hsm.quirks import unwrap_template
 from kmiphsm.hsm.sessions import SessionPool
 from kmiphsm.hsm.views import KeyView, handle_of
 
@@ -146,7 +147,7 @@ def unwrap(
             mechanism=mechanism,
             mechanism_param=param,
             capabilities=templates.NO_CAPABILITIES,
-            template=template,
+            template=unwrap_template(template, master.quirks),
         )
     return key
 

@@ -425,6 +425,10 @@ class KeyLifecycle:
                       curve=ref.curve, extractable=True, sensitive=ref.sensitive,
                       wrapping_key_id=master_id, wrap_scheme=scheme)
 
+    @property
+    def quirks(self) -> frozenset[Quirk]:
+        return self._master.quirks
+
     def _require(self, mechanism: int, flag: int, purpose: str) -> None:
         if self.capabilities is not None:
             self.capabilities.require(mechanism, flag, purpose)

@@ -26,6 +26,7 @@ from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from kmiphsm.hsm import locks, templates
 from kmiphsm.hsm.errors import CryptographicFailure, KeyNotFound, TokenError, translated
 from kmiphsm.hsm.keyref import WrapScheme
+from kmiphsm.hsm.quirks import Quirk
 from kmiphsm.hsm.views import handle_of
 
 MASTER_KEY_ID_BYTES = 16
@@ -68,6 +69,8 @@ class MasterKeys:
         self.wrap_scheme = WrapScheme.AES_KWP
         #: The token zero-pads before AES key wrap with padding (quirk softhsm-kwp-zero-pads).
         self.kwp_zero_pads = True
+        #: The token's quirks (set when it is opened; :mod:`kmiphsm.hsm.quirks`).
+        self.quirks: frozenset[Quirk] = frozenset()
         self._handles: dict[bytes, int] = {}
         self._current_id = b""
         self._lock = threading.Lock()

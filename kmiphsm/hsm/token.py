@@ -143,6 +143,7 @@ class Pkcs11Token:
                                 wrap_choice=self._wrap_choice)
         self._master.wrap_scheme = capabilities.master_wrap()
         self._master.kwp_zero_pads = capabilities.has(quirks.Quirk.KWP_ZERO_PADS)
+        self._master.quirks = capabilities.quirks
         pool = SessionPool(token, self._user_pin)
         pool.open()
         try:

@@ -99,6 +99,7 @@ from kmiphsm.hsm.mechanisms import (
     recipe_for,
     usage_for,
 )
+from kmiphsm.hsm.quirks import unwrap_template
 from kmiphsm.hsm.sessions import SessionPool
 
 KEY_WRAP_OVERHEAD = 8
@@ -250,7 +251,7 @@ class ClientKeyWrapping:
                     mechanism=recipe.mechanism,
                     mechanism_param=param.value,
                     capabilities=templates.NO_CAPABILITIES,
-                    template=template(key_id),
+                    template=unwrap_template(template(key_id), self._keys.quirks),
                 )
 
         with self._pool.session() as session:
