@@ -171,7 +171,7 @@ def _protection_storage(value: Any) -> str:
 
 
 _QUIRKS = ("softhsm-reread", "softhsm-kwp-zero-pads", "softhsm-hmac-key-length",
-           "ock-unwrap-extractable")
+           "ock-unwrap-template")
 _MASTER_WRAPS = ("auto", "aes-kwp", "aes-kw", "aes-cbc-pad")
 
 

@@ -22,11 +22,11 @@ a behaviour measured on a token, not a guess; with all of them off kmiphsm follo
     SoftHSM 2.6 refuses HMAC keys shorter than the digest (and HMAC with AES-typed keys):
     imported HMAC keys are generic secrets stored zero-padded to the digest length, which
     leaves every HMAC unchanged (RFC 2104 pads the key to the block with zeros).
-``ock-unwrap-extractable``
+``ock-unwrap-template``
     OpenCryptoki 3.8 answers CKR_ATTRIBUTE_READ_ONLY to C_UnwrapKey with CKA_EXTRACTABLE=TRUE
-    in the template (measured on its software token); its unwrapped keys are extractable by
-    default, so kmiphsm leaves CKA_EXTRACTABLE out of an unwrap template when it would be
-    TRUE (FALSE is still given).
+    or CKA_SENSITIVE=FALSE in the template (measured on its software token), although those
+    are the values its unwrapped keys get by default: kmiphsm leaves such entries out of
+    unwrap templates (CKA_EXTRACTABLE=FALSE and CKA_SENSITIVE=TRUE are still given).
 
 Not a quirk: ECB key derivation of one block always uses CKM_AES_CBC_ENCRYPT_DATA with a zero
 IV (the same computation; SoftHSM 2.6's CKM_AES_ECB_ENCRYPT_DATA gives wrong values), on every
@@ -48,7 +48,7 @@ class Quirk(str, enum.Enum):
     REREAD_TOKEN_OBJECTS = "softhsm-reread"
     KWP_ZERO_PADS = "softhsm-kwp-zero-pads"
     HMAC_KEY_LENGTH = "softhsm-hmac-key-length"
-    UNWRAP_EXTRACTABLE = "ock-unwrap-extractable"
+    UNWRAP_TEMPLATE = "ock-unwrap-template"
 
 
 #: (manufacturer, model) prefixes, as the token reports them in CK_TOKEN_INFO (blank padding
@@ -56,14 +56,15 @@ class Quirk(str, enum.Enum):
 KNOWN: tuple[tuple[str, str, frozenset[Quirk]], ...] = (
     ("SoftHSM", "SoftHSM", frozenset({Quirk.REREAD_TOKEN_OBJECTS, Quirk.KWP_ZERO_PADS,
                                       Quirk.HMAC_KEY_LENGTH})),
-    ("IBM", "IBM SoftTok", frozenset({Quirk.UNWRAP_EXTRACTABLE})),
+    ("IBM", "IBM SoftTok", frozenset({Quirk.UNWRAP_TEMPLATE})),
 )
 
 
 def unwrap_template(template: dict[Any, Any], quirks: frozenset[Quirk]) -> dict[Any, Any]:
-    """``template`` for C_UnwrapKey on a token with ``quirks`` (``ock-unwrap-extractable``)."""
-    if Quirk.UNWRAP_EXTRACTABLE in quirks and template.get(Attribute.EXTRACTABLE) is True:
-        template = {k: v for k, v in template.items() if k != Attribute.EXTRACTABLE}
+    """``template`` for C_UnwrapKey on a token with ``quirks`` (``ock-unwrap-template``)."""
+    if Quirk.UNWRAP_TEMPLATE in quirks:
+        defaults = {Attribute.EXTRACTABLE: True, Attribute.SENSITIVE: False}
+        template = {k: v for k, v in template.items() if defaults.get(k, None) is not v}
     return template
 
 
