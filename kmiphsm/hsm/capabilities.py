@@ -18,7 +18,9 @@ opened, and :class:`Capabilities` then answers, without another PKCS#11 call:
 * what the start-up report, ``GET /health``, Query and the PKCS#11 operation show.
 
 A mechanism whose CKF flags are all zero is taken as offered for every use (some tokens
-report no flags); flags present must include the use's flag.
+report no flags); flags present must include the use's flag. Flags with bits PKCS#11 does
+not define are read as no flags: SoftHSM 2.6.1 reports uninitialised memory as the flags of
+CKM_AES_ECB, CKM_AES_CBC_PAD, CKM_AES_CTR, CKM_AES_GCM and CKM_DES3_CBC_PAD (measured).
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ CKF_GENERATE_KEY_PAIR = 0x10000
 CKF_WRAP = 0x20000
 CKF_UNWRAP = 0x40000
 CKF_DERIVE = 0x80000
+
+#: Every CK_MECHANISM_INFO flag PKCS#11 2.40 defines (CKF_HW, encrypt ... derive, the EC
+#: flags, CKF_EXTENSION).
+DEFINED_FLAGS = 0x1 | 0xFFF00 | 0x3F00000 | 0x80000000
 
 #: The CKF flag each use of a mechanism needs.
 USE_FLAGS: dict[Operation, int] = {
@@ -296,8 +302,10 @@ def discover(module_path: str, lib: Any, token: pkcs11.Token, *,
     for mechanism in slot.get_mechanisms():
         try:
             info = slot.get_mechanism_info(mechanism)
+            flags = int(info.flags)
             mechanisms[int(mechanism)] = MechanismInfo(
-                int(info.min_key_length or 0), int(info.max_key_length or 0), int(info.flags))
+                int(info.min_key_length or 0), int(info.max_key_length or 0),
+                0 if flags & ~DEFINED_FLAGS else flags)
         except pkcs11.PKCS11Error:
             mechanisms[int(mechanism)] = MechanismInfo(0, 0, 0)
     version = getattr(token, "firmware_version", "")
