@@ -171,7 +171,7 @@ def _protection_storage(value: Any) -> str:
 
 
 _QUIRKS = ("softhsm-reread", "softhsm-kwp-zero-pads", "softhsm-hmac-key-length",
-           "ock-unwrap-template")
+           "ock-unwrap-template", "ock-lax-cbc-pad")
 _MASTER_WRAPS = ("auto", "aes-kwp", "aes-kw", "aes-cbc-pad")
 
 

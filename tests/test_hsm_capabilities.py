@@ -110,7 +110,8 @@ class Quirks(unittest.TestCase):
     def test_known_tokens(self) -> None:
         self.assertEqual(quirks_for("SoftHSM project", "SoftHSM v2"), {
             Quirk.REREAD_TOKEN_OBJECTS, Quirk.KWP_ZERO_PADS, Quirk.HMAC_KEY_LENGTH})
-        self.assertEqual(quirks_for("IBM Corp.", "IBM SoftTok"), {Quirk.UNWRAP_TEMPLATE})
+        self.assertEqual(quirks_for("IBM Corp.", "IBM SoftTok"),
+                         {Quirk.UNWRAP_TEMPLATE, Quirk.LAX_CBC_PAD})
         self.assertEqual(quirks_for("Acme", "Box 9"), frozenset())
 
     def test_configured_names(self) -> None:

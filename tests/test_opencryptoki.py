@@ -112,6 +112,14 @@ class SmokeScenario:
                                            "IVCounterNonce": iv,
                                            "CryptographicParameters": params})
         self.assertEqual(decrypted["Data"], b"attack at dawn")
+        # bad padding (the token alone reads only its last byte): Cryptographic Failure
+        garbage = Cipher(algorithms.AES(raw), modes.CBC(bytes(16))).encryptor().update(
+            bytes(range(16)))
+        failure = fails(self.call, Op.Decrypt, {
+            "UniqueIdentifier": uid, "Data": garbage, "IVCounterNonce": bytes(16),
+            "CryptographicParameters": params})
+        self.assertEqual((failure.reason, failure.message),
+                         (Reason.CryptographicFailure, "decryption failed"))
 
     def test_rsa_pss_sign_and_verify(self) -> None:
         pair = self.call(Op.CreateKeyPair, {"CommonAttributes": {
@@ -178,6 +186,7 @@ class SmokeScenario:
             "Attributes": {"CryptographicAlgorithm": Alg.AES, "CryptographicLength": 256,
                            "CryptographicUsageMask": int(Usage.Encrypt)}},
             "CKM_AES_CBC_ENCRYPT_DATA")
+        self.unsupported(Op.RNGSeed, {"Data": b"s" * 32}, "C_SeedRandom")
 
     def test_query_lists_only_what_works(self) -> None:
         operations = as_list(self.call(Op.Query, {
@@ -209,7 +218,8 @@ class EngineOnOpenCryptoki(SmokeScenario, unittest.TestCase):
         capabilities = ock_token().capabilities
         self.assertEqual(capabilities.description.manufacturer, "IBM Corp.")
         self.assertEqual(capabilities.master_wrap().value, "aes-cbc-pad")
-        self.assertEqual({q.value for q in capabilities.quirks}, {"ock-unwrap-template"})
+        self.assertEqual({q.value for q in capabilities.quirks},
+                         {"ock-unwrap-template", "ock-lax-cbc-pad"})
 
 
 _server: RunningServer | None = None

@@ -41,6 +41,7 @@ from kmiphsm.hsm.hashes import HASHES
 from kmiphsm.hsm.keyref import KeyRef
 from kmiphsm.hsm.mechanisms import (
     CURVES,
+    HOST_UNPADDING,
     ParamKind,
     Recipe,
     Route,
@@ -134,6 +135,11 @@ class CryptoOperations:
         usage = usage_for(Operation.ENCRYPT, ref.algorithm, parameters)
         recipe = recipe_for(usage, parameters, offered=self._capabilities)
         _require(ref, KeyClass.PRIVATE if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
+        strict = HOST_UNPADDING.get(recipe.mechanism)
+        if strict is not None and self._capabilities is not None \
+                and self._capabilities.has(Quirk.LAX_CBC_PAD):
+            self._capabilities.check(usage, strict)
+            recipe = strict
         if recipe.route is Route.KEY_WRAP_AS_CIPHER:
             return self._key_unwrap(ref, data, recipe)
         if recipe.iv_length is not None and iv is None:
@@ -162,6 +168,11 @@ class CryptoOperations:
                 parameters.p_source or b"",
             )
         if recipe.route is Route.HOST_BLOCK_PADDING:
+            if strict is recipe:
+                try:
+                    return _unpad(output, recipe)
+                except CryptographicFailure:  # as the token's own CBC-PAD says it
+                    raise CryptographicFailure("decryption failed") from None
             return _unpad(output, recipe)
         return output
 

@@ -436,6 +436,16 @@ _NORMALISERS = {
 }
 
 
+HOST_UNPADDING: dict[Mechanism, Recipe] = {
+    Mechanism.AES_CBC_PAD: Recipe(Mechanism.AES_CBC, ParamKind.IV, route=Route.HOST_BLOCK_PADDING,
+                                  iv_length=16, block_size=16),
+    Mechanism.DES3_CBC_PAD: Recipe(Mechanism.DES3_CBC, ParamKind.IV,
+                                   route=Route.HOST_BLOCK_PADDING, iv_length=8, block_size=8),
+}
+"""CBC decryption with PKCS#7 padding checked on the host (of plaintext the client gets
+anyway), for tokens whose CBC-PAD decryption does not check the padding (quirk
+``ock-lax-cbc-pad``, :mod:`kmiphsm.hsm.quirks`)."""
+
 OAEP_ON_HOST = Recipe(Mechanism.RSA_X_509, route=Route.RSA_OAEP_ON_HOST)
 """Any OAEP the token's CKM_RSA_PKCS_OAEP cannot do (another hash pair, or a label)."""
 

@@ -27,6 +27,13 @@ a behaviour measured on a token, not a guess; with all of them off kmiphsm follo
     or CKA_SENSITIVE=FALSE in the template (measured on its software token), although those
     are the values its unwrapped keys get by default: kmiphsm leaves such entries out of
     unwrap templates (CKA_EXTRACTABLE=FALSE and CKA_SENSITIVE=TRUE are still given).
+``ock-lax-cbc-pad``
+    OpenCryptoki 3.8's CKM_AES_CBC_PAD / CKM_DES3_CBC_PAD decryption reads only the last
+    byte of the padding: garbage decrypts to a short plaintext instead of failing (measured).
+    CBC decryption with PKCS#7 padding then uses plain CBC in the token and checks the whole
+    padding on the host (:data:`kmiphsm.hsm.mechanisms.HOST_UNPADDING`): bad padding is
+    Cryptographic Failure, as on other tokens. (Multi-part decryption is not affected by
+    this quirk.)
 
 Not a quirk: ECB key derivation of one block always uses CKM_AES_CBC_ENCRYPT_DATA with a zero
 IV (the same computation; SoftHSM 2.6's CKM_AES_ECB_ENCRYPT_DATA gives wrong values), on every
@@ -49,6 +56,7 @@ class Quirk(str, enum.Enum):
     KWP_ZERO_PADS = "softhsm-kwp-zero-pads"
     HMAC_KEY_LENGTH = "softhsm-hmac-key-length"
     UNWRAP_TEMPLATE = "ock-unwrap-template"
+    LAX_CBC_PAD = "ock-lax-cbc-pad"
 
 
 #: (manufacturer, model) prefixes, as the token reports them in CK_TOKEN_INFO (blank padding
@@ -56,7 +64,7 @@ class Quirk(str, enum.Enum):
 KNOWN: tuple[tuple[str, str, frozenset[Quirk]], ...] = (
     ("SoftHSM", "SoftHSM", frozenset({Quirk.REREAD_TOKEN_OBJECTS, Quirk.KWP_ZERO_PADS,
                                       Quirk.HMAC_KEY_LENGTH})),
-    ("IBM", "IBM SoftTok", frozenset({Quirk.UNWRAP_TEMPLATE})),
+    ("IBM", "IBM SoftTok", frozenset({Quirk.UNWRAP_TEMPLATE, Quirk.LAX_CBC_PAD})),
 )
 
 
