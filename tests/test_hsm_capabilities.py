@@ -99,6 +99,17 @@ class RecipesAgainstTheToken(unittest.TestCase):
                                   int(Mechanism.AES_KEY_GEN), int(Mechanism.SHA256_HMAC)})
         self.assertIn(int(Mechanism.AES_GCM), offered_mechanisms())
 
+    def test_a_message_is_hashed_on_the_host_where_only_its_digest_can_be_signed(self) -> None:
+        usage = Usage(Operation.SIGN, KeyAlgorithm.RSA, None, Padding.PKCS1_V1_5, Hash.SHA256)
+        recipe = recipe_for(usage)
+        digests_only = capabilities({Mechanism.RSA_PKCS: caps.CKF_SIGN})
+        self.assertTrue(digests_only.usable(usage, recipe))
+        self.assertTrue(digests_only.prehash(usage, recipe))
+        both = capabilities({Mechanism.RSA_PKCS: caps.CKF_SIGN,
+                             Mechanism.SHA256_RSA_PKCS: caps.CKF_SIGN})
+        self.assertFalse(both.prehash(usage, recipe))
+        self.assertFalse(self.offered.usable(usage, recipe))
+
     def test_a_mechanism_without_flags_counts_for_every_use(self) -> None:
         offered = capabilities({Mechanism.AES_GCM: 0})
         self.assertTrue(offered.offers(Mechanism.AES_GCM, caps.CKF_ENCRYPT))

@@ -141,6 +141,16 @@ class SmokeScenario:
             "UniqueIdentifier": public, "Data": b"message", "SignatureData": signature,
             "CryptographicParameters": params})
         self.assertEqual(verified["ValidityIndicator"], Valid.Valid)
+        # PKCS#1 v1.5 with SHA-256: no CKM_SHA256_RSA_PKCS here; the host hashes, the token
+        # signs the DigestInfo with CKM_RSA_PKCS
+        v15 = {**params, "PaddingMethod": PM.PKCS1V1_5}
+        signature = self.call(Op.Sign, {"UniqueIdentifier": private, "Data": b"message",
+                                        "CryptographicParameters": v15})["SignatureData"]
+        key.verify(signature, b"message", padding.PKCS1v15(), hashes.SHA256())
+        verified = self.call(Op.SignatureVerify, {
+            "UniqueIdentifier": public, "Data": b"massage", "SignatureData": signature,
+            "CryptographicParameters": v15})
+        self.assertEqual(verified["ValidityIndicator"], Valid.Invalid)
 
     def test_hmac_sha256(self) -> None:
         raw = os.urandom(32)

@@ -150,9 +150,28 @@ class Capabilities:
         key = (usage, recipe)
         known = self._cache.get(key)
         if known is None:
-            known = all(self.offers(m, f) for m, f in _needs(usage, recipe))
+            known = (all(self.offers(m, f) for m, f in _needs(usage, recipe))
+                     or self._digest_signed(usage))
             self._cache[key] = known
         return known
+
+    def prehash(self, usage: Any, recipe: Any) -> bool:
+        """Whether a signature of a message is made as a signature of its digest: the token
+        lacks the one-part mechanism (OpenCryptoki 3.8 has no CKM_SHA256_RSA_PKCS) but signs
+        digests (CKM_RSA_PKCS with a DigestInfo, CKM_RSA_PKCS_PSS). The host then hashes the
+        message, which holds no key material, as it does for ECDSA."""
+        if all(self.offers(m, f) for m, f in _needs(usage, recipe)):
+            return False
+        return self._digest_signed(usage)
+
+    def _digest_signed(self, usage: Any) -> bool:
+        from kmiphsm.hsm.mechanisms import MECHANISMS
+
+        if usage.operation is not Operation.SIGN or usage.hash is None:
+            return False
+        digest_usage = usage._replace(operation=Operation.SIGN_DIGEST)
+        recipe = MECHANISMS.get(digest_usage)
+        return recipe is not None and self.usable(digest_usage, recipe)
 
     def check(self, usage: Any, recipe: Any) -> None:
         """:class:`UnsupportedMechanism` naming the first missing mechanism of ``recipe``."""

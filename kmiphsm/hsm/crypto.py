@@ -176,6 +176,11 @@ class CryptoOperations:
             return _unpad(output, recipe)
         return output
 
+    def _prehash(self, usage: Usage, recipe: Recipe, digested: bool) -> bool:
+        """Sign the digest instead (:meth:`Capabilities.prehash`)."""
+        return (not digested and self._capabilities is not None
+                and self._capabilities.prehash(usage, recipe))
+
     def _zero_pads(self) -> bool:
         """Quirk softhsm-kwp-zero-pads (:mod:`kmiphsm.hsm.quirks`): on when unknown."""
         return self._capabilities is None or self._capabilities.has(Quirk.KWP_ZERO_PADS)
@@ -299,6 +304,8 @@ class CryptoOperations:
         usage = usage_for(operation, ref.algorithm, parameters)
         recipe = recipe_for(usage, parameters, offered=self._capabilities)
         _require(ref, KeyClass.PRIVATE)
+        if self._prehash(usage, recipe, digested):
+            return self.sign(ref, _host_digest(usage, data), parameters, digested=True)
         param = build_param(recipe, usage, parameters, None, None, 0)
         data = _message_for_token(recipe, usage, data, digested)
         with self._pool.session() as session, self._handles.lease(session, ref) as key:
@@ -324,6 +331,9 @@ class CryptoOperations:
         usage = usage_for(operation, ref.algorithm, parameters)
         recipe = recipe_for(usage, parameters, verifying=True, offered=self._capabilities)
         _require(ref, KeyClass.PUBLIC)
+        if self._prehash(usage, recipe, digested):
+            return self.verify(ref, _host_digest(usage, data), signature, parameters,
+                               digested=True)
         if recipe.route is Route.RSA_PSS_ON_HOST:
             return _pss_verify_on_host(ref, data, signature, usage, parameters, digested)
         param = build_param(recipe, usage, parameters, None, None, 0)
@@ -426,6 +436,12 @@ def _message_for_token(recipe: Recipe, usage: Usage, data: bytes, digested: bool
         assert usage.hash is not None
         return hashlib.new(HASHES[usage.hash].hashlib_name, data).digest()
     return data
+
+
+def _host_digest(usage: Usage, data: bytes) -> bytes:
+    """The message's digest computed on the host (it is no key material)."""
+    assert usage.hash is not None
+    return hashlib.new(HASHES[usage.hash].hashlib_name, data).digest()
 
 
 def _check_digest(data: bytes, hash_: Hash) -> None:
