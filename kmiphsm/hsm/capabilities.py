@@ -121,7 +121,7 @@ class Capabilities:
     mechanisms: Mapping[int, MechanismInfo]
     quirks: frozenset[Quirk] = frozenset()
     wrap_choice: WrapChoice = WrapChoice.AUTO
-    _cache: dict[Any, bool] = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict[Any, bool] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     # --- single mechanisms ----------------------------------------------------------------
 
