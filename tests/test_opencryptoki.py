@@ -16,7 +16,6 @@ from __future__ import annotations
 import hmac
 import json
 import os
-import ssl
 import struct
 import urllib.request
 from typing import Any, Callable
@@ -260,9 +259,7 @@ class ServerOnOpenCryptoki(SmokeScenario, unittest.TestCase):
 
     def test_health_and_the_log_report_the_token(self) -> None:
         context = self.server.client_context("alice")
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        url = f"https://127.0.0.1:{self.server.https_port}/health"
+        url = f"https://localhost:{self.server.https_port}/health"
         with urllib.request.urlopen(url, context=context, timeout=30) as answer:
             health = json.loads(answer.read())
         token = health["token"]
