@@ -12,7 +12,8 @@ daemon ``pkcsslotd`` must run. So a test process that asks for the token
    to it; a later run restores one a crashed run left), starts ``pkcsslotd``
    and initialises a fresh token (``pkcsconf -I`` with the factory SO PIN, then ``-P``,
    ``-u`` and ``-p``) labelled :data:`LABEL` with the test PINs below;
-4. at exit: stops the ``pkcsslotd`` it started, deletes the test token and puts the previous
+4. at exit: stops the ``pkcsslotd`` it started, removes the token's shared memory
+   (``/dev/shm/var.lib.opencryptoki.swtok``), deletes the test token and puts the previous
    store back, and releases the lock.
 
 Test PINs (a throw-away token, documented in docs/hsm.md): SO PIN ``76543210``, user PIN
@@ -42,6 +43,7 @@ MODULE_CANDIDATES = (
 )
 SLOT = 3  # the software token (libpkcs11_sw.so) in Debian's opencryptoki.conf
 STORE = Path("/var/lib/opencryptoki/swtok")
+SHARED_MEMORY = Path("/dev/shm/var.lib.opencryptoki.swtok")
 LOCK_PATH = Path("/run/lock/kmiphsm-opencryptoki.lock")
 LOCK_WAIT = 120.0  # seconds
 BACKUP_PREFIX = ".kmiphsm-swtok-before-"
@@ -165,6 +167,8 @@ class _Session:
                 if not self.daemons & _slotd_pids():
                     break
                 time.sleep(0.1)
+        if self.daemons:  # the test token's shared memory (its processes are gone)
+            SHARED_MEMORY.unlink(missing_ok=True)
         self.daemons = set()
         if self.backup is not None and self.backup.exists():
             shutil.rmtree(STORE, ignore_errors=True)
