@@ -83,6 +83,16 @@ class PKCS11Config:
     #: where keys are protected, reported as Protection Storage Mask (KMIP 2.1 section 4.44):
     #: "software", "hardware", or "auto" (software for SoftHSM, hardware for any other module)
     protection_storage: str = "auto"
+    #: token quirks (kmiphsm.hsm.quirks): "auto" (those known for the token's manufacturer
+    #: and model) or a list of quirk names ([] for none)
+    quirks: str | tuple[str, ...] = "auto"
+    #: how new keys are wrapped under the master key: "auto" (the best the token offers:
+    #: "aes-kwp", else "aes-kw", else "aes-cbc-pad") or one of those
+    master_wrap: str = "auto"
+
+    def token_quirks(self) -> tuple[str, ...] | None:
+        """The configured quirk names, or None for "auto"."""
+        return None if isinstance(self.quirks, str) else self.quirks
 
     def user_pin(self) -> str:
         """The user PIN, from the environment variable or the file (never logged)."""
@@ -186,6 +196,28 @@ def _protection_storage(value: Any) -> str:
     return value
 
 
+_QUIRKS = ("softhsm-reread", "softhsm-kwp-zero-pads", "softhsm-hmac-key-length",
+           "ock-unwrap-template", "ock-lax-cbc-pad")
+_MASTER_WRAPS = ("auto", "aes-kwp", "aes-kw", "aes-cbc-pad")
+
+
+def _quirks(value: Any) -> str | tuple[str, ...]:
+    if value == "auto":
+        return value
+    names = _names(value)
+    unknown = [name for name in names if name not in _QUIRKS]
+    if unknown:
+        raise ValueError(f'unknown quirk {unknown[0]!r}: expected "auto" or a list of '
+                         f'{", ".join(_QUIRKS)}')
+    return names
+
+
+def _master_wrap(value: Any) -> str:
+    if value not in _MASTER_WRAPS:
+        raise ValueError(f"expected one of {', '.join(map(repr, _MASTER_WRAPS))}, got {value!r}")
+    return str(value)
+
+
 def _non_negative_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"expected an integer >= 0, got {value!r}")
@@ -247,6 +279,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "module": _text, "token_label": _text, "pin_file": _text, "pin_env": _text,
         "softhsm_conf": _text, "master_key_label": _text,
         "protection_storage": _protection_storage,
+        "quirks": _quirks, "master_wrap": _master_wrap,
     }),
     "store": (StoreConfig, {"path": _text, "synchronous": _synchronous}),
     "access": (AccessConfig, {"admins": _names, "https_default_identity": _text}),

@@ -166,3 +166,35 @@ class StoreDurabilityTests(unittest.TestCase):
             with self.assertRaises(config.ConfigError) as caught:
                 config.parse({"store": {"synchronous": bad}}, "x.toml")
             self.assertIn("store.synchronous", str(caught.exception))
+
+
+class TokenOptionsTests(unittest.TestCase):
+    """[pkcs11] quirks and master_wrap (docs/hsm.md)."""
+
+    def parse(self, pkcs11: dict[str, object]) -> config.Config:
+        d = Path(tempfile.mkdtemp())
+        self.addCleanup(lambda: __import__("shutil").rmtree(d, True))
+        devpki.ensure(d / "pki", ())
+        tls = {"certificate": f"{d}/pki/server.pem", "private_key": f"{d}/pki/server-key.pem",
+               "ca": f"{d}/pki/ca.pem"}
+        return config.parse({"tls": tls, "pkcs11": {"pin_env": "KMIPHSM_PIN", **pkcs11}},
+                            "x.toml")
+
+    def test_token_quirks_and_master_wrap(self) -> None:
+        from kmiphsm.hsm.quirks import Quirk
+
+        defaults = config.Config().pkcs11
+        self.assertEqual((defaults.token_quirks(), defaults.master_wrap), (None, "auto"))
+        cfg = self.parse({"quirks": ["softhsm-reread"], "master_wrap": "aes-cbc-pad"})
+        self.assertEqual(cfg.pkcs11.token_quirks(), ("softhsm-reread",))
+        self.assertEqual(cfg.pkcs11.master_wrap, "aes-cbc-pad")
+        self.assertEqual(self.parse({"quirks": []}).pkcs11.token_quirks(), ())
+        for key, bad, said in (("quirks", ["softhsm-typo"], "unknown quirk 'softhsm-typo'"),
+                               ("quirks", "none", "expected a list of strings"),
+                               ("master_wrap", "aes-gcm", "expected one of")):
+            with self.assertRaises(config.ConfigError) as caught:
+                self.parse({key: bad})
+            self.assertIn(f"pkcs11.{key}", str(caught.exception))
+            self.assertIn(said, str(caught.exception))
+        # the names the configuration accepts are the quirks kmiphsm.hsm knows
+        self.assertEqual(set(config._QUIRKS), {quirk.value for quirk in Quirk})

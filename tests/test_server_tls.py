@@ -100,7 +100,11 @@ class HttpsPortTests(unittest.TestCase):
         url = f"https://localhost:{self.server.https_port}/health"
         with urllib.request.urlopen(url, context=context, timeout=10) as response:
             self.assertEqual(response.status, 200)
-            self.assertEqual(json.loads(response.read()), {"status": "ok"})
+            health = json.loads(response.read())
+        self.assertEqual(health["status"], "ok")
+        # the token's start-up report (docs/hsm.md)
+        self.assertEqual(health["token"]["manufacturer"], "SoftHSM project")
+        self.assertEqual(health["token"]["features_off"], {})
 
     def test_health_without_client_certificate(self) -> None:
         context = self.server.client_context(None)

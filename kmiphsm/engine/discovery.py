@@ -1,8 +1,11 @@
 """Discover Versions and Query (KMIP 2.1 sections 6.1.16 and 6.1.40).
 
-Query answers only what really works: Operations come from the handler registry, Objects
-from the object types the registered handlers declared. For a 1.x client the model drops
-values its version does not define.
+Query answers only what really works: Operations come from the handler registry, less
+the cryptographic operations no mechanism of the token serves (:data:`TOKEN_OPERATIONS`, from
+the token's capabilities read at start-up: on a token without CKM_ECDH1_DERIVE and
+CKM_AES_CBC_ENCRYPT_DATA, Derive Key is not listed); Objects from the object types the
+registered handlers declared. For a 1.x client the model drops values its version does not
+define.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.registry import handler
+from kmiphsm.hsm.algorithms import Operation as TokenOperation
 from kmiphsm.model.payloads import (
     DiscoverVersionsRequestPayload,
     DiscoverVersionsResponsePayload,
@@ -22,6 +26,30 @@ from kmiphsm.ttlv import enums
 
 Operation = enums.Operation
 QueryFunction = enums.QueryFunction
+
+#: KMIP operations that are only offered when the token serves at least one recipe of the
+#: token operation (:meth:`kmiphsm.hsm.capabilities.Capabilities.supports`).
+TOKEN_OPERATIONS: dict[int, TokenOperation] = {
+    Operation.Encrypt: TokenOperation.ENCRYPT,
+    Operation.Decrypt: TokenOperation.ENCRYPT,
+    Operation.Sign: TokenOperation.SIGN,
+    Operation.SignatureVerify: TokenOperation.SIGN,
+    Operation.MAC: TokenOperation.MAC,
+    Operation.MACVerify: TokenOperation.MAC,
+    Operation.DeriveKey: TokenOperation.DERIVE,
+    Operation.Hash: TokenOperation.DIGEST,
+}
+
+
+def offered_operations(context: OperationContext) -> list[int]:
+    """The registered operations the token can serve (all of them without a token)."""
+    token = context.engine.token
+    operations = context.engine.handlers.operations()
+    if token is None:
+        return operations
+    capabilities = token.capabilities
+    return [op for op in operations
+            if op not in TOKEN_OPERATIONS or capabilities.supports(TOKEN_OPERATIONS[op])]
 
 
 @handler(Operation.DiscoverVersions)
@@ -53,7 +81,7 @@ def query(context: OperationContext, payload: QueryRequestPayload) -> QueryRespo
     asked = set(payload.query_function)
     response = QueryResponsePayload()
     if QueryFunction.QueryOperations in asked:
-        response.operation = [_operation(v) for v in engine.handlers.operations()]
+        response.operation = [_operation(v) for v in offered_operations(context)]
     if QueryFunction.QueryObjects in asked:
         response.object_type = [_object_type(v) for v in engine.handlers.object_types()]
     if QueryFunction.QueryServerInformation in asked:

@@ -15,8 +15,9 @@ C_GetSlotInfo          CK_SLOT_INFO of that slot
 C_GetTokenInfo         CK_TOKEN_INFO: write-protected (nothing can be made through this
                        interface), with a random number generator and a clock; counts and
                        memory sizes "unavailable"
-C_GetMechanismList     the mechanisms the server uses in its token
-                       (:func:`kmiphsm.hsm.mechanisms.offered_mechanisms`)
+C_GetMechanismList     the mechanisms the server uses in its token and the token offers
+                       (:func:`kmiphsm.hsm.mechanisms.offered_mechanisms` of the token's
+                       capabilities, read at start-up)
 =====================  =========================================================================
 
 Any other PKCS#11 function (sessions, objects, keys, cryptography) is Feature Not Supported
@@ -164,7 +165,9 @@ def c_get_token_info(context: OperationContext, parameters: bytes | None) -> Ans
 def c_get_mechanism_list(context: OperationContext, parameters: bytes | None) -> Answer:
     if read_slot(parameters) != SLOT_ID:
         return ReturnCode.SLOT_ID_INVALID, None
-    return ReturnCode.OK, _ulong_array(offered_mechanisms())
+    token = context.engine.token
+    offered = token.capabilities if token is not None else None
+    return ReturnCode.OK, _ulong_array(offered_mechanisms(offered))
 
 
 FUNCTIONS: dict[int, Callable[[OperationContext, bytes | None], Answer]] = {

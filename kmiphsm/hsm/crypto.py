@@ -27,6 +27,7 @@ from kmiphsm.hsm.algorithms import (
     KeyClass,
     Operation,
 )
+from kmiphsm.hsm.capabilities import Capabilities
 from kmiphsm.hsm.errors import (
     BadParameters,
     CryptographicFailure,
@@ -40,6 +41,7 @@ from kmiphsm.hsm.hashes import HASHES
 from kmiphsm.hsm.keyref import KeyRef
 from kmiphsm.hsm.mechanisms import (
     CURVES,
+    HOST_UNPADDING,
     ParamKind,
     Recipe,
     Route,
@@ -48,6 +50,7 @@ from kmiphsm.hsm.mechanisms import (
     recipe_for,
     usage_for,
 )
+from kmiphsm.hsm.quirks import Quirk
 from kmiphsm.hsm.rsa_encoding import digest_info, oaep_decode, pss_encode
 from kmiphsm.hsm.sessions import SessionPool
 
@@ -79,7 +82,9 @@ class Encrypted:
 class CryptoOperations:
     """Operations with keys the caller references; all secret work happens in the token."""
 
-    def __init__(self, pool: SessionPool, handles: KeyHandles, module_path: str = "") -> None:
+    def __init__(self, pool: SessionPool, handles: KeyHandles, module_path: str = "",
+                 capabilities: Capabilities | None = None) -> None:
+        self._capabilities = capabilities
         self._pool = pool
         self._handles = handles
         self._module_path = module_path
@@ -97,7 +102,7 @@ class CryptoOperations:
         aad: bytes | None = None,
     ) -> Encrypted:
         usage = usage_for(Operation.ENCRYPT, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters)
+        recipe = recipe_for(usage, parameters, offered=self._capabilities)
         _require(ref, KeyClass.PUBLIC if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
         if recipe.route is Route.RSA_OAEP_ON_HOST:
             return Encrypted(_oaep_encrypt_on_host(ref, data, usage, parameters))
@@ -128,8 +133,13 @@ class CryptoOperations:
         tag: bytes | None = None,
     ) -> bytes:
         usage = usage_for(Operation.ENCRYPT, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters)
+        recipe = recipe_for(usage, parameters, offered=self._capabilities)
         _require(ref, KeyClass.PRIVATE if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
+        strict = HOST_UNPADDING.get(recipe.mechanism)
+        if strict is not None and self._capabilities is not None \
+                and self._capabilities.has(Quirk.LAX_CBC_PAD):
+            self._capabilities.check(usage, strict)
+            recipe = strict
         if recipe.route is Route.KEY_WRAP_AS_CIPHER:
             return self._key_unwrap(ref, data, recipe)
         if recipe.iv_length is not None and iv is None:
@@ -158,8 +168,22 @@ class CryptoOperations:
                 parameters.p_source or b"",
             )
         if recipe.route is Route.HOST_BLOCK_PADDING:
+            if strict is recipe:
+                try:
+                    return _unpad(output, recipe)
+                except CryptographicFailure:  # as the token's own CBC-PAD says it
+                    raise CryptographicFailure("decryption failed") from None
             return _unpad(output, recipe)
         return output
+
+    def _prehash(self, usage: Usage, recipe: Recipe, digested: bool) -> bool:
+        """Sign the digest instead (:meth:`Capabilities.prehash`)."""
+        return (not digested and self._capabilities is not None
+                and self._capabilities.prehash(usage, recipe))
+
+    def _zero_pads(self) -> bool:
+        """Quirk softhsm-kwp-zero-pads (:mod:`kmiphsm.hsm.quirks`): on when unknown."""
+        return self._capabilities is None or self._capabilities.has(Quirk.KWP_ZERO_PADS)
 
     # --- AES key wrap as a cipher (KMIP Block Cipher Mode NISTKeyWrap / AESKeyWrapPadding) -----
 
@@ -170,7 +194,7 @@ class CryptoOperations:
         if not data:
             raise InvalidArgument("AES key wrap needs data")
         with self._pool.session() as session, self._handles.lease(session, ref) as key:
-            if padded and len(data) % 8:  # SoftHSM would zero-pad: RFC 5649 on the host
+            if padded and len(data) % 8 and self._zero_pads():  # RFC 5649 on the host
                 def encrypt_block(block: bytes) -> bytes:
                     with translated():
                         return bytes(key.encrypt(block, mechanism=Mechanism.AES_ECB))
@@ -224,7 +248,7 @@ class CryptoOperations:
     ) -> streams.CipherStream:
         """Begin a multi-part encryption or decryption (block cipher modes of the token)."""
         usage = usage_for(Operation.ENCRYPT, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters)
+        recipe = recipe_for(usage, parameters, offered=self._capabilities)
         if not recipe.streamable:
             raise UnsupportedMechanism(
                 "multi-part encryption is offered for the AES and Triple DES modes ECB, CBC, "
@@ -278,8 +302,10 @@ class CryptoOperations:
         """``digested``: ``data`` is the digest of the message (KMIP Digested Data)."""
         operation = Operation.SIGN_DIGEST if digested else Operation.SIGN
         usage = usage_for(operation, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters)
+        recipe = recipe_for(usage, parameters, offered=self._capabilities)
         _require(ref, KeyClass.PRIVATE)
+        if self._prehash(usage, recipe, digested):
+            return self.sign(ref, _host_digest(usage, data), parameters, digested=True)
         param = build_param(recipe, usage, parameters, None, None, 0)
         data = _message_for_token(recipe, usage, data, digested)
         with self._pool.session() as session, self._handles.lease(session, ref) as key:
@@ -303,8 +329,11 @@ class CryptoOperations:
         """Whether ``signature`` is valid; a malformed signature is just invalid."""
         operation = Operation.SIGN_DIGEST if digested else Operation.SIGN
         usage = usage_for(operation, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters, verifying=True)
+        recipe = recipe_for(usage, parameters, verifying=True, offered=self._capabilities)
         _require(ref, KeyClass.PUBLIC)
+        if self._prehash(usage, recipe, digested):
+            return self.verify(ref, _host_digest(usage, data), signature, parameters,
+                               digested=True)
         if recipe.route is Route.RSA_PSS_ON_HOST:
             return _pss_verify_on_host(ref, data, signature, usage, parameters, digested)
         param = build_param(recipe, usage, parameters, None, None, 0)
@@ -345,7 +374,7 @@ class CryptoOperations:
 
     def mac(self, ref: KeyRef, data: bytes, parameters: CryptographicParameters) -> bytes:
         usage = usage_for(Operation.MAC, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters)
+        recipe = recipe_for(usage, parameters, offered=self._capabilities)
         _require(ref, KeyClass.SECRET)
         try:
             with self._pool.session() as session, self._handles.lease(session, ref) as key:
@@ -381,7 +410,8 @@ class CryptoOperations:
             session.seed_random(data)
 
     def digest(self, hash_: Hash, data: bytes) -> bytes:
-        recipe = recipe_for(Usage(Operation.DIGEST, None, None, None, hash_))
+        recipe = recipe_for(Usage(Operation.DIGEST, None, None, None, hash_),
+                            offered=self._capabilities)
         with self._pool.session() as session, translated():
             return bytes(session.digest(data, mechanism=recipe.mechanism))
 
@@ -406,6 +436,12 @@ def _message_for_token(recipe: Recipe, usage: Usage, data: bytes, digested: bool
         assert usage.hash is not None
         return hashlib.new(HASHES[usage.hash].hashlib_name, data).digest()
     return data
+
+
+def _host_digest(usage: Usage, data: bytes) -> bytes:
+    """The message's digest computed on the host (it is no key material)."""
+    assert usage.hash is not None
+    return hashlib.new(HASHES[usage.hash].hashlib_name, data).digest()
 
 
 def _check_digest(data: bytes, hash_: Hash) -> None:

@@ -25,8 +25,9 @@ from kmiphsm.hsm.cache import HandleCache, Lease
 from kmiphsm.hsm.errors import KeyNotFound, TokenError, translated
 from kmiphsm.hsm.keyref import KeyRef, Storage
 from kmiphsm.hsm.library import Library
-from kmiphsm.hsm.master import MasterKeys
-from kmiphsm.hsm.mechanisms import DES2_KEY_TYPE, KEY_TYPES, WRAP_MECHANISM
+from kmiphsm.hsm.master import MasterKeys, unwrap_arguments
+from kmiphsm.hsm.mechanisms import DES2_KEY_TYPE, KEY_TYPES
+from kmiphsm.hsm.quirks import unwrap_template
 from kmiphsm.hsm.sessions import SessionPool
 from kmiphsm.hsm.views import KeyView, handle_of
 
@@ -137,14 +138,16 @@ def unwrap(
         template = templates.private_key(ref.algorithm, **lifetime)
         object_class = ObjectClass.PRIVATE_KEY
     unwrapping_key = KeyView(session, master.handle(ref.wrapping_key_id), KeyType.AES)
+    mechanism, param, wrapped = unwrap_arguments(ref.wrap_scheme, ref.material)
     with locks.TOKEN_OBJECTS.shared(), translated(decrypting=True):
         key = unwrapping_key.unwrap_key(
             object_class,
             key_type_of(ref),
-            ref.material,
-            mechanism=WRAP_MECHANISM,
+            wrapped,
+            mechanism=mechanism,
+            mechanism_param=param,
             capabilities=templates.NO_CAPABILITIES,
-            template=template,
+            template=unwrap_template(template, master.quirks),
         )
     return key
 

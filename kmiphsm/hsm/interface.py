@@ -24,6 +24,7 @@ from kmiphsm.hsm.algorithms import (
     KeyClass,
     Mode,
 )
+from kmiphsm.hsm.capabilities import Capabilities
 from kmiphsm.hsm.crypto import NO_PARAMETERS, Encrypted
 from kmiphsm.hsm.keyref import KeyPair, KeyRef
 from kmiphsm.hsm.streams import CipherStream
@@ -31,6 +32,11 @@ from kmiphsm.hsm.streams import CipherStream
 
 class Token(Protocol):
     """Keys and cryptography inside a PKCS#11 token (thread-safe, synchronous)."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the token offers, read once when it was opened."""
+        ...
 
     # -- keys -------------------------------------------------------------------------------
 

@@ -16,7 +16,11 @@ A key lives in one of three places (:class:`Storage`):
     A public key as SubjectPublicKeyInfo DER: public keys are not secret.
 
 The byte form (``to_bytes``) is versioned: magic ``b"KR"``, version 1, then length-prefixed
-fields. It holds no plaintext secret: a CKA_ID, a wrapped blob or a public key.
+fields. It holds no plaintext secret: a CKA_ID, a wrapped blob or a public key. Version 2 adds
+one field after the material: the :class:`WrapScheme` of a blob (how the master key wrapped
+it). A blob wrapped with AES key wrap with padding, the only scheme before version 2, is still
+written as version 1, and version 1 is read as that scheme; other schemes are written as
+version 2, which older servers refuse instead of misreading.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ def created_by(token_id: bytes, pid: int) -> bool:
 
 _MAGIC = b"KR"
 _VERSION = 1
+_VERSION_WITH_SCHEME = 2
 _EXTRACTABLE = 0x01
 _SENSITIVE = 0x02
 
@@ -64,6 +69,16 @@ class Storage(str, enum.Enum):
     TOKEN_OBJECT = "token"
     WRAPPED = "wrapped"
     PUBLIC_DER = "public"
+
+
+class WrapScheme(str, enum.Enum):
+    """How a blob was wrapped under the master key (see :mod:`kmiphsm.hsm.capabilities`).
+
+    ``aes-cbc-pad`` blobs are the 16-byte IV followed by the C_WrapKey output."""
+
+    AES_KWP = "aes-kwp"  # CKM_AES_KEY_WRAP_PAD, RFC 5649
+    AES_KW = "aes-kw"  # CKM_AES_KEY_WRAP, RFC 3394 (values that are multiples of 8 bytes)
+    AES_CBC_PAD = "aes-cbc-pad"  # CKM_AES_CBC_PAD, PKCS#7 padding, random IV
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,7 @@ class KeyRef:
     extractable: bool = True
     sensitive: bool = False
     wrapping_key_id: bytes = b""
+    wrap_scheme: WrapScheme = WrapScheme.AES_KWP
 
     @property
     def token_id(self) -> bytes | None:
@@ -99,9 +115,10 @@ class KeyRef:
     def to_bytes(self) -> bytes:
         """Serialise for the metadata store."""
         flags = (_EXTRACTABLE if self.extractable else 0) | (_SENSITIVE if self.sensitive else 0)
+        version = _VERSION if self.wrap_scheme is WrapScheme.AES_KWP else _VERSION_WITH_SCHEME
         parts = [
             _MAGIC,
-            struct.pack(">BBI", _VERSION, flags, self.length_bits),
+            struct.pack(">BBI", version, flags, self.length_bits),
             _short(self.storage.value.encode()),
             _short(self.key_class.value.encode()),
             _short(self.algorithm.value.encode()),
@@ -110,6 +127,8 @@ class KeyRef:
             struct.pack(">I", len(self.material)),
             self.material,
         ]
+        if version == _VERSION_WITH_SCHEME:
+            parts.append(_short(self.wrap_scheme.value.encode()))
         return b"".join(parts)
 
     @classmethod
@@ -119,7 +138,7 @@ class KeyRef:
             if data[:2] != _MAGIC:
                 raise ValueError("bad magic")
             version, flags, length_bits = struct.unpack_from(">BBI", data, 2)
-            if version != _VERSION:
+            if version not in (_VERSION, _VERSION_WITH_SCHEME):
                 raise ValueError(f"unknown version {version}")
             offset = 8
             storage, offset = _read_short(data, offset)
@@ -130,7 +149,12 @@ class KeyRef:
             (material_length,) = struct.unpack_from(">I", data, offset)
             offset += 4
             material = data[offset : offset + material_length]
-            if len(material) != material_length or offset + material_length != len(data):
+            offset += material_length
+            scheme = WrapScheme.AES_KWP
+            if version == _VERSION_WITH_SCHEME:
+                name, offset = _read_short(data, offset)
+                scheme = WrapScheme(name.decode())
+            if len(material) != material_length or offset != len(data):
                 raise ValueError("truncated or trailing data")
             return cls(
                 storage=Storage(storage.decode()),
@@ -142,6 +166,7 @@ class KeyRef:
                 extractable=bool(flags & _EXTRACTABLE),
                 sensitive=bool(flags & _SENSITIVE),
                 wrapping_key_id=bytes(wrapping_key_id),
+                wrap_scheme=scheme,
             )
         except (ValueError, struct.error, IndexError) as error:
             raise InvalidArgument(f"not a serialised KeyRef: {error}") from None

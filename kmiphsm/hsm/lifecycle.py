@@ -26,6 +26,12 @@ from pkcs11 import KDF, Attribute, Mechanism
 
 from kmiphsm.hsm import keyformats, locks, templates
 from kmiphsm.hsm.algorithms import Curve, KeyAlgorithm, KeyClass, Mode, Operation
+from kmiphsm.hsm.capabilities import (
+    CKF_DERIVE,
+    CKF_GENERATE,
+    CKF_GENERATE_KEY_PAIR,
+    Capabilities,
+)
 from kmiphsm.hsm.errors import (
     BadParameters,
     CryptographicFailure,
@@ -38,18 +44,18 @@ from kmiphsm.hsm.errors import (
 from kmiphsm.hsm.handles import KeyHandles, key_type_of, unwrap
 from kmiphsm.hsm.keyref import KeyPair, KeyRef, Storage, new_token_id
 from kmiphsm.hsm.library import Library
-from kmiphsm.hsm.master import MasterKeys
+from kmiphsm.hsm.master import MasterKeys, wrap_arguments
 from kmiphsm.hsm.mechanisms import (
     CURVES,
     DERIVE_MECHANISM,
     EDWARDS_CURVES,
     KEY_TYPES,
-    WRAP_MECHANISM,
     Route,
     Usage,
     recipe_for,
 )
 from kmiphsm.hsm.params import cbc_encrypt_data_param
+from kmiphsm.hsm.quirks import Quirk
 from kmiphsm.hsm.sessions import SessionPool
 from kmiphsm.hsm.views import KeyView, handle_of
 
@@ -61,7 +67,8 @@ TRIPLE_DES_BITS = {112: 16, 128: 16, 168: 24, 192: 24}  # KMIP length -> key byt
 PERSISTENT_CREATION_ATTEMPTS = 4
 PERSISTENT_RETRY_DELAY = 0.02  # seconds, times the attempt number
 GENERIC_PADDED_BYTES = 64
-"""Imported generic secrets shorter than this are stored zero-padded to it: HMAC zero-pads
+"""With the quirk softhsm-hmac-key-length (:mod:`kmiphsm.hsm.quirks`), imported generic
+secrets shorter than this are stored zero-padded to it: HMAC zero-pads
 keys to its block (64 or 128 bytes) anyway, so every HMAC is unchanged, and SoftHSM's
 minimum HMAC key lengths (up to 64 bytes for SHA-512) are met. Export truncates again."""
 
@@ -70,8 +77,11 @@ class KeyLifecycle:
     """Key generation, import, export and destruction for one open token."""
 
     def __init__(
-        self, library: Library, pool: SessionPool, master: MasterKeys, handles: KeyHandles
+        self, library: Library, pool: SessionPool, master: MasterKeys, handles: KeyHandles,
+        capabilities: Capabilities | None = None,
     ) -> None:
+        #: What the token offers (None: assume everything, for callers without discovery).
+        self.capabilities = capabilities
         self._library = library
         self._pool = pool
         self._master = master
@@ -87,7 +97,9 @@ class KeyLifecycle:
         (computed by the token, C_DigestKey, before the key is wrapped)."""
         length_bytes = secret_length(algorithm, length_bits)
         key_type = secret_key_type(algorithm, length_bits)
-        storage = templates.storage_for(algorithm, KeyClass.SECRET, extractable, length_bytes)
+        self._require(_generation_mechanism(key_type, algorithm), CKF_GENERATE,
+                      f"creating {algorithm.value} keys")
+        storage = self.storage(algorithm, KeyClass.SECRET, extractable, length_bytes)
 
         def generate(session: pkcs11.Session, key_id: bytes | None) -> Any:
             return session.generate_key(
@@ -120,13 +132,15 @@ class KeyLifecycle:
         kind = KEY_TYPES.get(algorithm)
         if kind is None or not kind.pair:
             raise InvalidArgument(f"{algorithm.value} is not a key pair algorithm")
+        self._require(kind.generation, CKF_GENERATE_KEY_PAIR,
+                      f"creating {algorithm.value} key pairs")
         public_template = templates.public_key(algorithm)
         length_bits, key_length = _pair_lengths(algorithm, bits, curve, public_template)
         if algorithm is KeyAlgorithm.RSA:
             public_template[Attribute.PUBLIC_EXPONENT] = public_exponent.to_bytes(
                 (public_exponent.bit_length() + 7) // 8, "big"
             )
-        storage = templates.storage_for(algorithm, KeyClass.PRIVATE, extractable)
+        storage = self.storage(algorithm, KeyClass.PRIVATE, extractable)
 
         def generate(session: pkcs11.Session, key_id: bytes | None) -> Any:
             return session.generate_keypair(
@@ -172,9 +186,10 @@ class KeyLifecycle:
         length_bits = len(raw) * 8
         secret_length(algorithm, length_bits)
         value = raw
-        if algorithm is KeyAlgorithm.GENERIC_SECRET and len(raw) < GENERIC_PADDED_BYTES:
+        if (algorithm is KeyAlgorithm.GENERIC_SECRET and len(raw) < GENERIC_PADDED_BYTES
+                and self._has(Quirk.HMAC_KEY_LENGTH)):
             value = raw.ljust(GENERIC_PADDED_BYTES, b"\x00")
-        storage = templates.storage_for(algorithm, KeyClass.SECRET, extractable, len(value))
+        storage = self.storage(algorithm, KeyClass.SECRET, extractable, len(value))
         ref = KeyRef(storage, KeyClass.SECRET, algorithm, length_bits, b"",
                      extractable=extractable, sensitive=sensitive)
 
@@ -188,7 +203,7 @@ class KeyLifecycle:
     def import_private_key(self, der_pkcs8: bytes, *, extractable: bool, sensitive: bool) -> KeyRef:
         description, _ = keyformats.describe_private_key(der_pkcs8)
         algorithm = description.algorithm
-        storage = templates.storage_for(algorithm, KeyClass.PRIVATE, extractable)
+        storage = self.storage(algorithm, KeyClass.PRIVATE, extractable)
         ref = KeyRef(storage, KeyClass.PRIVATE, algorithm, description.length_bits, b"",
                      curve=description.curve, extractable=extractable, sensitive=sensitive)
 
@@ -229,6 +244,7 @@ class KeyLifecycle:
             raise InvalidArgument("ECDH needs an EC or X25519 private key")
         if algorithm not in (KeyAlgorithm.GENERIC_SECRET, KeyAlgorithm.AES):
             raise InvalidArgument("ECDH derives generic secrets or AES keys")
+        self._require(DERIVE_MECHANISM, CKF_DERIVE, "ECDH key derivation")
         if private_ref.algorithm is KeyAlgorithm.EC:
             assert private_ref.curve is not None
             field_bytes = CURVES[private_ref.curve].field_bytes
@@ -239,7 +255,7 @@ class KeyLifecycle:
         length_bytes = secret_length(algorithm, length_bits)
         if length_bytes > field_bytes:
             raise InvalidArgument("the derived key is longer than the shared secret")
-        storage = templates.storage_for(algorithm, KeyClass.SECRET, extractable, length_bytes)
+        storage = self.storage(algorithm, KeyClass.SECRET, extractable, length_bytes)
 
         def derive(session: pkcs11.Session, key_id: bytes | None) -> Any:
             # The lease comes after create_in_token's exclusive lock: a writer may also read.
@@ -278,7 +294,8 @@ class KeyLifecycle:
         assumed if not provided", KMIP 2.1 §7.12)."""
         if base_ref.key_class is not KeyClass.SECRET:
             raise InvalidArgument("derivation by encryption needs a secret key")
-        recipe = recipe_for(Usage(Operation.DERIVE, base_ref.algorithm, mode, None, None))
+        recipe = recipe_for(Usage(Operation.DERIVE, base_ref.algorithm, mode, None, None),
+                            offered=self.capabilities)
         if algorithm not in (KeyAlgorithm.GENERIC_SECRET, KeyAlgorithm.AES):
             raise InvalidArgument("derivation by encryption makes AES keys or generic secrets")
         length_bytes = secret_length(algorithm, length_bits)
@@ -298,7 +315,7 @@ class KeyLifecycle:
             raise InvalidArgument("the derived key is longer than the derivation data "
                                   "it is encrypted from")
         param = cbc_encrypt_data_param(iv, data)
-        storage = templates.storage_for(algorithm, KeyClass.SECRET, extractable, length_bytes)
+        storage = self.storage(algorithm, KeyClass.SECRET, extractable, length_bytes)
 
         def derive(session: pkcs11.Session, key_id: bytes | None) -> Any:
             with self._handles.lease(session, base_ref) as base:
@@ -391,17 +408,39 @@ class KeyLifecycle:
             self._handles.remember_token_object(ref, handle_of(key))
             return ref
         master_id = self._master.current_id
+        scheme = self._master.wrap_scheme
         wrapping_key = KeyView(key.session, self._master.handle(master_id), KEY_TYPES[
             KeyAlgorithm.AES].key_type)
         try:
+            mechanism, param, prefix = wrap_arguments(scheme, key.session)
             with locks.TOKEN_OBJECTS.shared(), translated():
-                blob = wrapping_key.wrap_key(key, mechanism=WRAP_MECHANISM)
+                blob = prefix + wrapping_key.wrap_key(key, mechanism=mechanism,
+                                                      mechanism_param=param)
         finally:
             with translated():
                 key.destroy()
         return KeyRef(ref.storage, ref.key_class, ref.algorithm, ref.length_bits, blob,
                       curve=ref.curve, extractable=True, sensitive=ref.sensitive,
-                      wrapping_key_id=master_id)
+                      wrapping_key_id=master_id, wrap_scheme=scheme)
+
+    @property
+    def quirks(self) -> frozenset[Quirk]:
+        return self._master.quirks
+
+    def _require(self, mechanism: int, flag: int, purpose: str) -> None:
+        if self.capabilities is not None:
+            self.capabilities.require(mechanism, flag, purpose)
+
+    def _has(self, quirk: Quirk) -> bool:
+        """Whether a quirk is on; every SoftHSM quirk is on when nothing was discovered."""
+        return self.capabilities is None or self.capabilities.has(quirk)
+
+    def storage(self, algorithm: KeyAlgorithm, key_class: KeyClass, extractable: bool,
+                length_bytes: int = 0) -> Storage:
+        """:func:`kmiphsm.hsm.templates.storage_for` under this token's master-key wrapping."""
+        return templates.storage_for(algorithm, key_class, extractable, length_bytes,
+                                     scheme=self._master.wrap_scheme,
+                                     zero_pads=self._master.kwp_zero_pads)
 
     def _read(self, ref: KeyRef, attributes: tuple[Attribute, ...]) -> dict[Attribute, Any]:
         """Plaintext attributes of an extractable key (export only)."""

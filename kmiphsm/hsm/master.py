@@ -6,6 +6,11 @@ Its random CKA_ID is recorded in each wrapped :class:`~kmiphsm.hsm.keyref.KeyRef
 (``wrapping_key_id``), so blobs made under another master key — a token reset, or a future
 rotation that keeps several — are recognised instead of failing to unwrap obscurely. All keys
 with the label are remembered by CKA_ID; the one with the smallest CKA_ID is *current*.
+
+How a blob is wrapped (:class:`~kmiphsm.hsm.keyref.WrapScheme`) is chosen from the token's
+capabilities (:meth:`kmiphsm.hsm.capabilities.Capabilities.master_wrap`) and recorded in the
+blob's KeyRef; :func:`wrap_arguments` and :func:`unwrap_arguments` turn a scheme into the
+C_WrapKey / C_UnwrapKey mechanism, parameter and blob layout.
 """
 
 from __future__ import annotations
@@ -19,11 +24,40 @@ import pkcs11.exceptions as p11
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 
 from kmiphsm.hsm import locks, templates
-from kmiphsm.hsm.errors import KeyNotFound, TokenError, translated
+from kmiphsm.hsm.errors import CryptographicFailure, KeyNotFound, TokenError, translated
+from kmiphsm.hsm.keyref import WrapScheme
+from kmiphsm.hsm.quirks import Quirk
 from kmiphsm.hsm.views import handle_of
 
 MASTER_KEY_ID_BYTES = 16
 MASTER_CREATION_ATTEMPTS = 4
+CBC_IV_BYTES = 16
+
+_MECHANISMS = {
+    WrapScheme.AES_KWP: Mechanism.AES_KEY_WRAP_PAD,
+    WrapScheme.AES_KW: Mechanism.AES_KEY_WRAP,
+    WrapScheme.AES_CBC_PAD: Mechanism.AES_CBC_PAD,
+}
+
+
+def wrap_arguments(scheme: WrapScheme, session: pkcs11.Session
+                   ) -> tuple[Mechanism, bytes | None, bytes]:
+    """(mechanism, mechanism parameter, blob prefix) to wrap a new blob: AES-CBC-PAD takes a
+    fresh IV from the token's generator, kept in front of the blob."""
+    if scheme is WrapScheme.AES_CBC_PAD:
+        with translated():
+            iv = session.generate_random(CBC_IV_BYTES * 8)
+        return _MECHANISMS[scheme], iv, iv
+    return _MECHANISMS[scheme], None, b""
+
+
+def unwrap_arguments(scheme: WrapScheme, blob: bytes) -> tuple[Mechanism, bytes | None, bytes]:
+    """(mechanism, mechanism parameter, wrapped bytes) to unwrap a blob of ``scheme``."""
+    if scheme is WrapScheme.AES_CBC_PAD:
+        if len(blob) <= CBC_IV_BYTES:
+            raise CryptographicFailure("the wrapped key is truncated")
+        return _MECHANISMS[scheme], blob[:CBC_IV_BYTES], blob[CBC_IV_BYTES:]
+    return _MECHANISMS[scheme], None, blob
 
 
 class MasterKeys:
@@ -31,6 +65,12 @@ class MasterKeys:
 
     def __init__(self, label: str) -> None:
         self.label = label
+        #: How new blobs are wrapped (set from the token's capabilities when it is opened).
+        self.wrap_scheme = WrapScheme.AES_KWP
+        #: The token zero-pads before AES key wrap with padding (quirk softhsm-kwp-zero-pads).
+        self.kwp_zero_pads = True
+        #: The token's quirks (set when it is opened; :mod:`kmiphsm.hsm.quirks`).
+        self.quirks: frozenset[Quirk] = frozenset()
         self._handles: dict[bytes, int] = {}
         self._current_id = b""
         self._lock = threading.Lock()

@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from pkcs11 import KeyType, Mechanism
 
@@ -84,6 +84,9 @@ from kmiphsm.hsm.algorithms import (
 )
 from kmiphsm.hsm.errors import BadParameters, UnsupportedMechanism
 from kmiphsm.hsm.hashes import HASHES
+
+if TYPE_CHECKING:
+    from kmiphsm.hsm.capabilities import Capabilities
 
 
 class Usage(NamedTuple):
@@ -433,6 +436,16 @@ _NORMALISERS = {
 }
 
 
+HOST_UNPADDING: dict[Mechanism, Recipe] = {
+    Mechanism.AES_CBC_PAD: Recipe(Mechanism.AES_CBC, ParamKind.IV, route=Route.HOST_BLOCK_PADDING,
+                                  iv_length=16, block_size=16),
+    Mechanism.DES3_CBC_PAD: Recipe(Mechanism.DES3_CBC, ParamKind.IV,
+                                   route=Route.HOST_BLOCK_PADDING, iv_length=8, block_size=8),
+}
+"""CBC decryption with PKCS#7 padding checked on the host (of plaintext the client gets
+anyway), for tokens whose CBC-PAD decryption does not check the padding (quirk
+``ock-lax-cbc-pad``, :mod:`kmiphsm.hsm.quirks`)."""
+
 OAEP_ON_HOST = Recipe(Mechanism.RSA_X_509, route=Route.RSA_OAEP_ON_HOST)
 """Any OAEP the token's CKM_RSA_PKCS_OAEP cannot do (another hash pair, or a label)."""
 
@@ -447,7 +460,8 @@ def mgf1_hash(usage: Usage, parameters: CryptographicParameters) -> Hash:
 
 
 def recipe_for(
-    usage: Usage, parameters: CryptographicParameters | None = None, *, verifying: bool = False
+    usage: Usage, parameters: CryptographicParameters | None = None, *, verifying: bool = False,
+    offered: Capabilities | None = None,
 ) -> Recipe:
     """The recipe of a usage, or :class:`UnsupportedMechanism` naming what was asked.
 
@@ -455,7 +469,18 @@ def recipe_for(
     CKM_RSA_PKCS_OAEP serves only the pairs in :data:`TOKEN_OAEP_HASHES` without a label, and
     its PSS mechanisms only an MGF1 hash equal to the message hash; the rest take host routes.
     ``verifying``: a PSS verification without a salt length takes the host route (any salt).
+    ``offered``: the token's capabilities; a recipe whose mechanism it lacks is
+    :class:`UnsupportedMechanism` naming that mechanism.
     """
+    recipe = _recipe_for(usage, parameters, verifying)
+    if offered is not None:
+        offered.check(usage, recipe)
+    return recipe
+
+
+def _recipe_for(
+    usage: Usage, parameters: CryptographicParameters | None, verifying: bool
+) -> Recipe:
     parameters = parameters or CryptographicParameters()
     mgf_hash = mgf1_hash(usage, parameters)
     try:
@@ -479,11 +504,20 @@ def recipe_for(
         ) from None
 
 
-def offered_mechanisms() -> tuple[int, ...]:
+def offered_mechanisms(offered: Capabilities | None = None) -> tuple[int, ...]:
     """The PKCS#11 mechanisms the server uses in the token (the recipes of :data:`MECHANISMS`,
     key generation, the master key wrap and derivation), as CKM_ values in ascending order:
-    what the KMIP PKCS#11 operation's C_GetMechanismList reports."""
-    found = {int(recipe.mechanism) for recipe in MECHANISMS.values()}
-    found.update(int(kind.generation) for kind in KEY_TYPES.values())
-    found.update({int(WRAP_MECHANISM), int(DERIVE_MECHANISM)})
+    what the KMIP PKCS#11 operation's C_GetMechanismList reports. With the token's
+    ``offered`` capabilities, only those it has (usable recipes, offered generations, the
+    master key wrap in use)."""
+    if offered is None:
+        found = {int(recipe.mechanism) for recipe in MECHANISMS.values()}
+        found.update(int(kind.generation) for kind in KEY_TYPES.values())
+        found.update({int(WRAP_MECHANISM), int(DERIVE_MECHANISM)})
+        return tuple(sorted(found))
+    found = {int(recipe.mechanism) for usage, recipe in MECHANISMS.items()
+             if offered.usable(usage, recipe)}
+    found.update(int(kind.generation) for algorithm, kind in KEY_TYPES.items()
+                 if offered.generation(algorithm))
+    found.add(int(offered.master_wrap_mechanism()))
     return tuple(sorted(found))

@@ -22,7 +22,7 @@ from typing import Any
 from pkcs11 import DEFAULT, Attribute, KeyType, MechanismFlag, ObjectClass
 
 from kmiphsm.hsm.algorithms import KeyAlgorithm, KeyClass
-from kmiphsm.hsm.keyref import Storage
+from kmiphsm.hsm.keyref import Storage, WrapScheme
 from kmiphsm.hsm.mechanisms import WRAPPABLE_PRIVATE_KEYS
 
 Template = dict[Attribute, Any]
@@ -73,29 +73,43 @@ _PUBLIC_ATTRIBUTES = (Attribute.ENCRYPT, Attribute.VERIFY, Attribute.WRAP)
 _NOT_FOR_PUBLIC = (Attribute.DECRYPT, Attribute.SIGN, Attribute.UNWRAP, Attribute.DERIVE)
 
 
-def wrap_is_exact(algorithm: KeyAlgorithm, length_bytes: int) -> bool:
-    """Whether a secret of this length survives a wrap/unwrap round trip as the same key.
+def wrap_is_exact(algorithm: KeyAlgorithm, length_bytes: int, *,
+                  scheme: WrapScheme = WrapScheme.AES_KWP, zero_pads: bool = True) -> bool:
+    """Whether a secret of this length survives a wrap/unwrap round trip under the master key
+    as the same key.
 
-    SoftHSM 2.6 zero-pads a secret to a multiple of 8 bytes before AES key wrap with padding,
-    so it unwraps longer. That is harmless for a generic secret used for HMAC while the padded
-    key still fits one HMAC block (HMAC zero-pads to the block anyway) and export truncates it
-    back; any other secret of such a length is kept as a persistent token object instead.
+    AES-CBC-PAD carries any length. AES key wrap (RFC 3394) carries multiples of 8 bytes from
+    16 bytes on. AES key wrap with padding carries any length, except on a token with the
+    ``softhsm-kwp-zero-pads`` quirk (``zero_pads``): SoftHSM 2.6 zero-pads a secret to a
+    multiple of 8 bytes before wrapping, so it unwraps longer. That is harmless for a generic
+    secret used for HMAC while the padded key still fits one HMAC block (HMAC zero-pads to the
+    block anyway) and export truncates it back; any other secret of such a length is kept as a
+    persistent token object instead.
     """
-    if length_bytes % 8 == 0:
+    if scheme is WrapScheme.AES_CBC_PAD:
+        return True
+    if scheme is WrapScheme.AES_KW:
+        return length_bytes % 8 == 0 and length_bytes >= 16
+    if length_bytes % 8 == 0 or not zero_pads:
         return True
     padded = length_bytes + (-length_bytes % 8)
     return algorithm is KeyAlgorithm.GENERIC_SECRET and padded <= HMAC_BLOCK_BYTES
 
 
 def storage_for(
-    algorithm: KeyAlgorithm, key_class: KeyClass, extractable: bool, length_bytes: int = 0
+    algorithm: KeyAlgorithm, key_class: KeyClass, extractable: bool, length_bytes: int = 0, *,
+    scheme: WrapScheme = WrapScheme.AES_KWP, zero_pads: bool = True,
 ) -> Storage:
-    """Where a new secret or private key is kept (see :mod:`kmiphsm.hsm.keyref`)."""
+    """Where a new secret or private key is kept (see :mod:`kmiphsm.hsm.keyref`), when the
+    master key wraps with ``scheme`` (RFC 3394 cannot carry a PKCS#8 private key of any
+    length: under it private keys stay token objects)."""
     if not extractable:
         return Storage.TOKEN_OBJECT
-    if key_class is KeyClass.PRIVATE and algorithm not in WRAPPABLE_PRIVATE_KEYS:
+    if key_class is KeyClass.PRIVATE and (
+            algorithm not in WRAPPABLE_PRIVATE_KEYS or scheme is WrapScheme.AES_KW):
         return Storage.TOKEN_OBJECT
-    if key_class is KeyClass.SECRET and not wrap_is_exact(algorithm, length_bytes):
+    if key_class is KeyClass.SECRET and not wrap_is_exact(
+            algorithm, length_bytes, scheme=scheme, zero_pads=zero_pads):
         return Storage.TOKEN_OBJECT
     return Storage.WRAPPED
 

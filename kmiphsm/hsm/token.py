@@ -61,12 +61,13 @@ Why a Token and three layers behind it
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Callable
 
 import pkcs11
 import pkcs11.exceptions as p11
 
-from kmiphsm.hsm import library, locks, sessions
+from kmiphsm.hsm import library, locks, quirks, sessions
 from kmiphsm.hsm.algorithms import (
     CryptographicParameters,
     Curve,
@@ -75,6 +76,7 @@ from kmiphsm.hsm.algorithms import (
     KeyClass,
     Mode,
 )
+from kmiphsm.hsm.capabilities import Capabilities, WrapChoice, discover
 from kmiphsm.hsm.crypto import NO_PARAMETERS, CryptoOperations, Encrypted
 from kmiphsm.hsm.errors import TokenError
 from kmiphsm.hsm.handles import KeyHandles
@@ -105,8 +107,16 @@ class Pkcs11Token:
         *,
         master_key_label: str = "kmiphsm-master",
         cache_size: int = 4096,
+        token_quirks: Iterable[str] | None = None,
+        master_wrap: str = "auto",
     ) -> None:
+        """``token_quirks``: ``None`` for the quirks known for the token's manufacturer and
+        model (:mod:`kmiphsm.hsm.quirks`), else exactly those named; ``master_wrap``:
+        ``auto`` or a :class:`~kmiphsm.hsm.keyref.WrapScheme` value for new blobs."""
         self.module_path = module_path
+        self._quirks = None if token_quirks is None else quirks.parse(token_quirks)
+        self._wrap_choice = WrapChoice(master_wrap)
+        self._capabilities: Capabilities | None = None
         self.token_label = token_label
         self._user_pin = user_pin
         self._master = MasterKeys(master_key_label)
@@ -129,6 +139,11 @@ class Pkcs11Token:
             return
         loaded = library.load(self.module_path)
         token = self._find_token(loaded)
+        capabilities = discover(self.module_path, loaded.lib, token, quirks=self._quirks,
+                                wrap_choice=self._wrap_choice)
+        self._master.wrap_scheme = capabilities.master_wrap()
+        self._master.kwp_zero_pads = capabilities.has(quirks.Quirk.KWP_ZERO_PADS)
+        self._master.quirks = capabilities.quirks
         pool = SessionPool(token, self._user_pin)
         pool.open()
         try:
@@ -137,11 +152,16 @@ class Pkcs11Token:
         except BaseException:
             pool.close()
             raise
-        locks.PERSISTENT_WRITES.configure(identity, lambda: self._touch_token(loaded, pool))
+        if capabilities.has(quirks.Quirk.REREAD_TOKEN_OBJECTS):
+            locks.PERSISTENT_WRITES.configure(
+                identity, lambda: self._touch_token(loaded, pool))
+        else:
+            locks.PERSISTENT_WRITES.configure(identity, lambda: None)
         self._handles = KeyHandles(loaded, pool, self._master, self._cache_size)
-        self._keys = KeyLifecycle(loaded, pool, self._master, self._handles)
-        self._crypto = CryptoOperations(pool, self._handles, loaded.module_path)
+        self._keys = KeyLifecycle(loaded, pool, self._master, self._handles, capabilities)
+        self._crypto = CryptoOperations(pool, self._handles, loaded.module_path, capabilities)
         self._wrapping = ClientKeyWrapping(pool, self._handles, self._keys)
+        self._capabilities = capabilities
         self._pool = pool
 
     def _touch_token(self, loaded: library.Library, pool: SessionPool) -> None:
@@ -207,6 +227,13 @@ class Pkcs11Token:
         if self._wrapping is None:
             raise TokenError("the token is not open")
         return self._wrapping
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the token offers, read when it was opened (:mod:`kmiphsm.hsm.capabilities`)."""
+        if self._capabilities is None:
+            raise TokenError("the token is not open")
+        return self._capabilities
 
     @property
     def master_key_id(self) -> bytes:

@@ -99,6 +99,7 @@ from kmiphsm.hsm.mechanisms import (
     recipe_for,
     usage_for,
 )
+from kmiphsm.hsm.quirks import unwrap_template
 from kmiphsm.hsm.sessions import SessionPool
 
 KEY_WRAP_OVERHEAD = 8
@@ -137,7 +138,7 @@ class ClientKeyWrapping:
             return self._encrypt(wrapping_ref, encode(self._value(ref)), usage, parameters)
         if ref.key_class is KeyClass.PUBLIC:
             raise InvalidArgument("public keys are not wrapped")
-        recipe = recipe_for(usage, parameters)
+        recipe = recipe_for(usage, parameters, offered=self._keys.capabilities)
         if not _token_wraps_exactly(ref, usage):
             return self._encrypt(wrapping_ref, self._value(ref), usage, parameters)
         param = build_param(recipe, usage, parameters, None, None, 0)
@@ -214,7 +215,7 @@ class ClientKeyWrapping:
         NIST key wrap (AES key wrap with padding hides the exact length)."""
         _require_wrapping_key(unwrapping_ref, unwrap=True)
         usage = usage_for(Operation.WRAP, unwrapping_ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters)
+        recipe = recipe_for(usage, parameters, offered=self._keys.capabilities)
         param = build_param(recipe, usage, parameters, None, None, 0)
         if key_class is KeyClass.SECRET:
             if length_bits is None:
@@ -222,10 +223,10 @@ class ClientKeyWrapping:
                     raise InvalidArgument("the length of the wrapped key is needed")
                 length_bits = (len(wrapped) - KEY_WRAP_OVERHEAD) * 8
             length_bytes = secret_length(algorithm, length_bits)
-            storage = templates.storage_for(algorithm, key_class, extractable, length_bytes)
+            storage = self._keys.storage(algorithm, key_class, extractable, length_bytes)
             object_class = ObjectClass.SECRET_KEY
         elif key_class is KeyClass.PRIVATE and algorithm in (KeyAlgorithm.RSA, KeyAlgorithm.EC):
-            storage = templates.storage_for(algorithm, key_class, extractable)
+            storage = self._keys.storage(algorithm, key_class, extractable)
             object_class = ObjectClass.PRIVATE_KEY
         else:
             raise InvalidArgument(f"cannot unwrap a {algorithm.value} {key_class.value} key")
@@ -250,7 +251,7 @@ class ClientKeyWrapping:
                     mechanism=recipe.mechanism,
                     mechanism_param=param.value,
                     capabilities=templates.NO_CAPABILITIES,
-                    template=template(key_id),
+                    template=unwrap_template(template(key_id), self._keys.quirks),
                 )
 
         with self._pool.session() as session:

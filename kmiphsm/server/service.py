@@ -131,8 +131,12 @@ def open_token(config: configuration.Config) -> Pkcs11Token:
     if config.pkcs11.softhsm_conf:
         os.environ["SOFTHSM2_CONF"] = os.path.abspath(config.pkcs11.softhsm_conf)
     token = Pkcs11Token(config.pkcs11.module_path(), config.pkcs11.token_label,
-                        config.pkcs11.user_pin(), master_key_label=config.pkcs11.master_key_label)
+                        config.pkcs11.user_pin(), master_key_label=config.pkcs11.master_key_label,
+                        token_quirks=config.pkcs11.token_quirks(),
+                        master_wrap=config.pkcs11.master_wrap)
     token.open()
+    for line in token.capabilities.report_lines():  # the start-up report (docs/hsm.md)
+        log.info("{line}", line=line)
     return token
 
 
@@ -232,7 +236,8 @@ def serving_service(config: configuration.Config, reactor: Any,
                                access_log=access_log,
                                on_connection_closed=engine.connection_closed)
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
-                    config.access.https_default_identity, access_log=access_log)
+                    config.access.https_default_identity, access_log=access_log,
+                    token_report=engine.token.capabilities.report() if engine.token else None)
     # Factory[Any]: the KMIP factory and the HTTPS site make different protocols
     ports: list[tuple[str, int, Factory[Any], IOpenSSLServerConnectionCreator]] = [
         ("kmip", config.server.kmip_port, kmip_factory,

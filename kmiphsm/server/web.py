@@ -4,7 +4,7 @@
   (``application/json``) or XML (``text/xml``, ``application/xml``), answered in the same encoding.
 - ``POST /kmip/2_1``: one bare operation in JSON, answered with its bare response payload,
   or an HTTP error status with a JSON body naming the Result Reason.
-- ``GET /health``: ``{"status": "ok"}``.
+- ``GET /health``: ``{"status": "ok", "token": {...}}``, the token's start-up report.
 
 The client identity comes from the client certificate when one is presented, otherwise from
 the configured development default; without either the request is refused (401). A body is
@@ -15,8 +15,9 @@ without an identity (401), the connection then closed; no body is spooled to dis
 from __future__ import annotations
 
 import io
+import json
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from twisted.internet import threads
 from twisted.internet.interfaces import IReactorFromThreads
@@ -54,11 +55,21 @@ def _media_type(request: IRequest) -> str:
 
 
 class Health(resource.Resource):
+    """``{"status": "ok"}``, and the token's start-up report under ``"token"`` (module,
+    manufacturer, model, features on and off: :meth:`kmiphsm.hsm.capabilities.Capabilities.report`)."""
+
     isLeaf = True
+
+    def __init__(self, token_report: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        body: dict[str, Any] = {"status": "ok"}
+        if token_report is not None:
+            body["token"] = token_report
+        self.body = json.dumps(body).encode()
 
     def render_GET(self, request: IRequest) -> bytes:
         request.setHeader(b"content-type", b"application/json")
-        return b'{"status": "ok"}'
+        return self.body
 
 
 class _KmipResource(resource.Resource):
@@ -250,13 +261,14 @@ class KmipSite(server.Site):
 
 
 def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads, max_body: int,
-         default_identity: str, *, access_log: AccessLog | None = None) -> server.Site:
+         default_identity: str, *, access_log: AccessLog | None = None,
+         token_report: dict[str, Any] | None = None) -> server.Site:
     root = _Root({
         (b"kmip",): KmipMessage(endpoint, pool, reactor, max_body, default_identity,
                                 access_log),
         (b"kmip", b"2_1"): KmipBareOperation(endpoint, pool, reactor, max_body,
                                              default_identity, access_log),
-        (b"health",): Health(),
+        (b"health",): Health(token_report),
     })
     web = KmipSite(root, max_body=max_body, default_identity=default_identity)
     web.displayTracebacks = False

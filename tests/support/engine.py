@@ -17,6 +17,7 @@ its tag has one::
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -42,11 +43,18 @@ _token: Pkcs11Token | None = None
 
 
 def engine_token() -> Pkcs11Token:
-    """One open Pkcs11Token for the test process (PKCS#11 is initialised once per process)."""
+    """One open Pkcs11Token for the test process (PKCS#11 is initialised once per process):
+    SoftHSM, or OpenCryptoki's software token when ``KMIPHSM_TEST_TOKEN=opencryptoki``
+    (``make test`` runs the token-independent engine modules so: tests/support/opencryptoki.py)."""
     global _token
     if _token is None:
-        test_token = shared_token()
-        _token = Pkcs11Token(test_token.module, test_token.label, test_token.user_pin)
+        if os.environ.get("KMIPHSM_TEST_TOKEN") == "opencryptoki":
+            from tests.support.opencryptoki import shared_ock_token
+            ock = shared_ock_token()
+            _token = Pkcs11Token(ock.module, ock.label, ock.user_pin)
+        else:
+            test_token = shared_token()
+            _token = Pkcs11Token(test_token.module, test_token.label, test_token.user_pin)
         _token.open()
     return _token
 
@@ -67,10 +75,11 @@ class EngineHarness:
     """An :class:`Engine` with its own store, on the shared token; closed by the test's
     cleanup. ``admins``: identities that see every object."""
 
-    def __init__(self, test: Any, *, admins: tuple[str, ...] = ("admin",), **options: Any) -> None:
+    def __init__(self, test: Any, *, admins: tuple[str, ...] = ("admin",),
+                 token: Pkcs11Token | None = None, **options: Any) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-engine-"))
         self.store = SqliteStore(str(self.directory / "store.sqlite"))
-        self.token = engine_token()
+        self.token = token or engine_token()
         self.engine = Engine(self.store, self.token, admins=admins, **options)
         test.addCleanup(self.store.close)
 

@@ -38,10 +38,10 @@ def free_port() -> int:
 class RunningServer:
     def __init__(self, *, extra_config: str = "", https_default_identity: str = "",
                  workers: int | str = 1, interop: bool = True, access_log: str = "",
-                 synchronous: str = "full") -> None:
+                 synchronous: str = "full", pkcs11: str = "") -> None:
+        """``pkcs11``: the ``[pkcs11]`` section's body instead of a fresh SoftHSM token's."""
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-server-"))
         self.pki = devpki.ensure(self.directory / "pki", devpki.CLIENTS + ("bob",))
-        subprocess.run([str(INIT_TOKEN), str(self.directory / "softhsm"), "kmiphsm"], check=True)
         self.kmip_port = free_port()
         self.https_port = free_port()
         self.config_path = self.directory / "kmiphsm.toml"
@@ -64,10 +64,7 @@ private_key = "{d}/pki/server-key.pem"
 ca = "{d}/pki/ca.pem"
 
 [pkcs11]
-module = "{softhsm_module()}"
-token_label = "kmiphsm"
-pin_file = "{d}/softhsm/user-pin"
-softhsm_conf = "{d}/softhsm/softhsm2.conf"
+{pkcs11 or self._softhsm_section()}
 
 [store]
 path = "{d}/kmiphsm.sqlite"
@@ -80,6 +77,13 @@ https_default_identity = "{https_default_identity}"
 """)
         self.process: subprocess.Popen[bytes] | None = None
         atexit.register(self.stop)
+
+    def _softhsm_section(self) -> str:
+        d = self.directory
+        subprocess.run([str(INIT_TOKEN), str(d / "softhsm"), "kmiphsm"], check=True)
+        return (f'module = "{softhsm_module()}"\ntoken_label = "kmiphsm"\n'
+                f'pin_file = "{d}/softhsm/user-pin"\n'
+                f'softhsm_conf = "{d}/softhsm/softhsm2.conf"')
 
     def start(self, timeout: float = 30.0) -> "RunningServer":
         log = open(self.directory / "server.log", "wb")
