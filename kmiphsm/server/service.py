@@ -42,6 +42,7 @@ from kmiphsm.hsm import Pkcs11Token
 from kmiphsm.server import logbridge, tls, web
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.limits import WorkerLimits, raise_file_limit
 from kmiphsm.server.protocol import KmipFactory
 from kmiphsm.server.supervisor import Supervisor
 from kmiphsm.store import SqliteStore
@@ -203,11 +204,20 @@ def serving_service(config: configuration.Config, reactor: Any,
     ResourceService([access_log, *resources]).setServiceParent(top)
     ThreadPoolService(pool).setServiceParent(top)
 
+    # one set of connection caps for both ports of this process; a file descriptor for each
+    files = raise_file_limit(config.transport.max_connections + 256)
+    if files < config.transport.max_connections + 64:
+        log.warn("open-file limit {files} is below [transport] max_connections = {cap}: "
+                 "connections over it will fail to open", files=files,
+                 cap=config.transport.max_connections)
+    limits = WorkerLimits(config.transport)
     kmip_factory = KmipFactory(endpoint, pool, reactor, config.server.idle_timeout,
                                config.server.max_message_size, inline=config.server.inline,
-                               access_log=access_log)
+                               access_log=access_log, transport=config.transport,
+                               limits=limits)
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
-                    config.access.https_default_identity, access_log=access_log)
+                    config.access.https_default_identity, access_log=access_log,
+                    transport=config.transport, limits=limits)
     # Factory[Any]: the KMIP factory and the HTTPS site make different protocols
     ports: list[tuple[str, int, Factory[Any], IOpenSSLServerConnectionCreator]] = [
         ("kmip", config.server.kmip_port, kmip_factory,
