@@ -144,8 +144,8 @@ class TransportConfig:
     inline_max_items: int = 4
     #: ... and at most this many bytes
     inline_max_bytes: int = 64 * 1024
-    #: an inline message that took longer (seconds) sends its identity's messages to the
-    #: thread pool for a minute
+    #: an inline message that took more CPU time (seconds, the token's included) sends its
+    #: identity's messages to the thread pool for a minute
     inline_budget: float = 0.005
 
 

@@ -13,7 +13,8 @@ see without decoding it (a byte scan of the frame):
 - at most ``[transport] inline_max_items`` batch items and ``inline_max_bytes`` bytes
   (a large Hash or Encrypt payload, a batch of 2,000 items);
 - the client's identity has not been seen to exceed ``inline_budget``: a message that took
-  longer on the reactor thread (a byte scan cannot see an RSA key behind a Decrypt that
+  more CPU time on the reactor thread (the token's work included: SoftHSM computes in the
+  calling thread) (a byte scan cannot see an RSA key behind a Decrypt that
   carries an IV, nor a 1 MiB RNG Retrieve) sends that identity's messages to the pool for
   :data:`DEMOTION_SECONDS`.
 
@@ -102,7 +103,7 @@ class InlinePolicy:
         return True
 
     def took(self, identity: Hashable, seconds: float) -> None:
-        """An inline message of ``identity`` took ``seconds`` on the reactor thread."""
+        """An inline message of ``identity`` took ``seconds`` of CPU on the reactor thread."""
         if seconds <= self.budget:
             return
         self._demoted[identity] = self.clock() + DEMOTION_SECONDS
