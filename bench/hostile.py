@@ -27,7 +27,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import resource
 import signal
 import socket
 import ssl
@@ -39,28 +38,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kmiphsm.server.limits import raise_file_limit  # noqa: E402
 from kmiphsm.ttlv import binary, enums  # noqa: E402
 from tests.support import kmip_client  # noqa: E402
 from tests.support.messages import query_item, request  # noqa: E402
+from tests.support.processes import rss  # noqa: E402
 from tests.support.server import RunningServer  # noqa: E402
 
 MiB = 1024 * 1024
-
-
-def raise_file_limit(wanted: int) -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = min(wanted, hard) if hard != resource.RLIM_INFINITY else wanted
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

@@ -25,6 +25,7 @@ from tests.support import kmip_client
 from tests.support.engine import PAST
 from tests.support.keys import pkcs8
 from tests.support.messages import query_item, request
+from tests.support.processes import rss
 from tests.support.server import RunningServer
 
 Op = enums.Operation
@@ -50,15 +51,6 @@ max_unsent_bytes = 262144
 """).start()
         atexit.register(_server.cleanup)
     return _server
-
-
-def rss(pid: int) -> int:
-    """Resident memory of process ``pid`` in bytes."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 def closed_within(sock: socket.socket, seconds: float) -> float | None:
