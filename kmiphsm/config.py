@@ -147,6 +147,9 @@ class TransportConfig:
     #: an inline message that took more CPU time (seconds, the token's included) sends its
     #: identity's messages to the thread pool for a minute
     inline_budget: float = 0.005
+    #: threads of the worker's pool one identity may hold at once (the others' work is served
+    #: in turn); at most ``[server] threads``
+    max_threads_per_identity: int = 4
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "max_buffered_bytes": _positive_int, "max_queued_requests": _positive_int,
         "max_unsent_bytes": _positive_int, "inline_max_items": _non_negative_int,
         "inline_max_bytes": _non_negative_int, "inline_budget": _positive_number,
+        "max_threads_per_identity": _positive_int,
     }),
 }
 

@@ -29,7 +29,6 @@ from collections import deque
 from typing import Any, cast
 from typing import Protocol as TypingProtocol
 
-from twisted.internet import threads
 from twisted.internet.interfaces import (
     IAddress,
     IHandshakeListener,
@@ -47,17 +46,14 @@ from kmiphsm.config import TransportConfig
 from kmiphsm.engine.identity import Identity
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
-from kmiphsm.server.inline import CHEAP_OPERATIONS, InlinePolicy, cheap
+from kmiphsm.server.fairpool import FairPool
+from kmiphsm.server.inline import InlinePolicy, cheap
 from kmiphsm.server.limits import Connection, Deadline, WorkerLimits, set_send_buffer
 from kmiphsm.server.tls import peer_identity
 from kmiphsm.ttlv import TTLVError
 from kmiphsm.ttlv.binary import Framer
 
 log = Logger()
-
-#: Kept for callers of the name-only test: the operations that may run inline.
-INLINE_OPERATIONS = CHEAP_OPERATIONS
-
 
 def quick(frame: bytes) -> bool:
     """Whether the message ``frame`` is cheap by its bytes alone, with no item or size cap
@@ -203,9 +199,8 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self._busy = True
         self.setTimeout(None)
         self._flow()
-        d = threads.deferToThreadPool(self.factory.reactor, self.factory.pool,
-                                      self.factory.endpoint.handle_ttlv, frame,
-                                      self._identity)
+        d = self.factory.fair_pool.run(self._identity, self.factory.endpoint.handle_ttlv,
+                                       frame, self._identity)
         d.addCallback(self._answer, started)
         d.addErrback(self._failed)
 
@@ -253,12 +248,16 @@ class KmipFactory(Factory[KmipProtocol]):
                  idle_timeout: float, max_message_size: int, *, inline: bool = True,
                  access_log: AccessLog | None = None,
                  transport: TransportConfig | None = None,
-                 limits: WorkerLimits | None = None) -> None:
+                 limits: WorkerLimits | None = None,
+                 fair_pool: FairPool | None = None) -> None:
         self.endpoint = endpoint
         self.inline = inline
         self.transport = transport or TransportConfig()
         #: shared with the HTTPS site of the same worker (one set of caps per process)
         self.limits = limits or WorkerLimits(self.transport)
+        #: the pool, shared fairly between identities (and with the HTTPS site)
+        self.fair_pool = fair_pool or FairPool(reactor, pool, getattr(pool, "max", 8),
+                                               self.transport.max_threads_per_identity)
         self.inline_policy = InlinePolicy(inline, self.transport.inline_max_items,
                                           self.transport.inline_max_bytes,
                                           self.transport.inline_budget)

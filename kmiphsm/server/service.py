@@ -42,6 +42,7 @@ from kmiphsm.hsm import Pkcs11Token
 from kmiphsm.server import logbridge, tls, web
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.fairpool import FairPool
 from kmiphsm.server.limits import WorkerLimits, raise_file_limit
 from kmiphsm.server.protocol import KmipFactory
 from kmiphsm.server.supervisor import Supervisor
@@ -211,13 +212,15 @@ def serving_service(config: configuration.Config, reactor: Any,
                  "connections over it will fail to open", files=files,
                  cap=config.transport.max_connections)
     limits = WorkerLimits(config.transport)
+    fair_pool = FairPool(reactor, pool, config.server.threads,
+                         config.transport.max_threads_per_identity)
     kmip_factory = KmipFactory(endpoint, pool, reactor, config.server.idle_timeout,
                                config.server.max_message_size, inline=config.server.inline,
                                access_log=access_log, transport=config.transport,
-                               limits=limits)
+                               limits=limits, fair_pool=fair_pool)
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
                     config.access.https_default_identity, access_log=access_log,
-                    transport=config.transport, limits=limits)
+                    transport=config.transport, limits=limits, fair_pool=fair_pool)
     # Factory[Any]: the KMIP factory and the HTTPS site make different protocols
     ports: list[tuple[str, int, Factory[Any], IOpenSSLServerConnectionCreator]] = [
         ("kmip", config.server.kmip_port, kmip_factory,

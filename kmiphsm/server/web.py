@@ -34,6 +34,7 @@ from kmiphsm.engine.identity import Identity
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.channel import KmipChannel
 from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.fairpool import FairPool
 from kmiphsm.server.limits import WorkerLimits
 from kmiphsm.server.tls import peer_identity
 
@@ -77,8 +78,9 @@ class _KmipResource(resource.Resource):
 
     def __init__(self, endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
                  max_body: int, default_identity: str,
-                 access_log: AccessLog | None = None) -> None:
+                 access_log: AccessLog | None = None, fair_pool: FairPool | None = None) -> None:
         super().__init__()
+        self.fair_pool = fair_pool
         self.access_log = access_log or AccessLog("")
         self.endpoint = endpoint
         self.pool = pool
@@ -126,7 +128,10 @@ class _KmipResource(resource.Resource):
                 request.write(_plain(request, 500, "internal error"))
                 request.finish()
 
-        d = threads.deferToThreadPool(self.reactor, self.pool, work)
+        if self.fair_pool is not None:
+            d = self.fair_pool.run(identity, work)
+        else:
+            d = threads.deferToThreadPool(self.reactor, self.pool, work)
         d.addCallbacks(done, failed)
         return server.NOT_DONE_YET
 
@@ -269,12 +274,12 @@ class KmipSite(server.Site):
 def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads, max_body: int,
          default_identity: str, *, access_log: AccessLog | None = None,
          transport: TransportConfig | None = None,
-         limits: WorkerLimits | None = None) -> server.Site:
+         limits: WorkerLimits | None = None, fair_pool: FairPool | None = None) -> server.Site:
     root = _Root({
         (b"kmip",): KmipMessage(endpoint, pool, reactor, max_body, default_identity,
-                                access_log),
+                                access_log, fair_pool),
         (b"kmip", b"2_1"): KmipBareOperation(endpoint, pool, reactor, max_body,
-                                             default_identity, access_log),
+                                             default_identity, access_log, fair_pool),
         (b"health",): Health(),
     })
     web = KmipSite(root, max_body=max_body, default_identity=default_identity,
