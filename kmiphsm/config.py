@@ -154,6 +154,40 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class TransportConfig:
+    """``[transport]``: the caps and deadlines of both ports, per worker process
+    (:mod:`kmiphsm.server.limits`; docs/security.md, "Limits")."""
+
+    #: a TLS handshake not finished within this many seconds closes the connection
+    handshake_timeout: float = 5.0
+    #: HTTPS: seconds to receive one whole request (head and body) from its first byte, or
+    #: from the connection or the previous answer; bytes do not reset it (slowloris)
+    request_timeout: float = 20.0
+    #: open connections on both ports; a new one over the cap is closed at once
+    max_connections: int = 4096
+    #: connections still in their TLS handshake; a new one over the cap is closed at once
+    max_handshaking: int = 256
+    #: bytes held for requests not yet whole (partial TTLV frames, HTTPS bodies being read),
+    #: summed over the connections; the connection whose bytes cross it is closed
+    max_buffered_bytes: int = 64 * 1024 * 1024
+    #: KMIP: whole requests read but not yet answered, per connection; reading stops there
+    max_queued_requests: int = 8
+    #: response bytes not yet sent, per connection; over it nothing more is read or run
+    #: until the client reads
+    max_unsent_bytes: int = 1024 * 1024
+    #: KMIP: a message runs on the reactor thread only if it has at most this many items ...
+    inline_max_items: int = 4
+    #: ... and at most this many bytes
+    inline_max_bytes: int = 64 * 1024
+    #: an inline message that took more CPU time (seconds, the token's included) sends its
+    #: identity's messages to the thread pool for a minute
+    inline_budget: float = 0.005
+    #: threads of the worker's pool one identity may hold at once (the others' work is served
+    #: in turn); at most ``[server] threads``
+    max_threads_per_identity: int = 4
+
+
+@dataclass(frozen=True)
 class Config:
     source: str = "<defaults>"
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -162,6 +196,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    transport: TransportConfig = field(default_factory=TransportConfig)
 
 
 def _port(value: Any) -> int:
@@ -289,6 +324,14 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "stream_max_buffered": _positive_int, "stream_idle_timeout": _positive_number,
         "stream_https_idle_timeout": _positive_number,
         "attribute_value_max_bytes": _positive_int,
+    }),
+    "transport": (TransportConfig, {
+        "handshake_timeout": _positive_number, "request_timeout": _positive_number,
+        "max_connections": _positive_int, "max_handshaking": _positive_int,
+        "max_buffered_bytes": _positive_int, "max_queued_requests": _positive_int,
+        "max_unsent_bytes": _positive_int, "inline_max_items": _non_negative_int,
+        "inline_max_bytes": _non_negative_int, "inline_budget": _positive_number,
+        "max_threads_per_identity": _positive_int,
     }),
 }
 

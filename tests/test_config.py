@@ -61,6 +61,16 @@ pin_file = "{d}/pin"
             config.load(self.write('[server]\nkmip_port = "high"\n'))
         self.assertIn("server.kmip_port: expected a port number", str(caught.exception))
 
+    def test_transport_caps_have_defaults_and_are_checked(self) -> None:
+        cfg = config.load(self.write("[transport]\nhandshake_timeout = 2\n"))
+        self.assertEqual(cfg.transport.handshake_timeout, 2.0)
+        self.assertEqual(cfg.transport.max_connections, 4096)
+        self.assertEqual(config.from_json(config.to_json(cfg)).transport, cfg.transport)
+        with self.assertRaises(config.ConfigError) as caught:
+            config.load(self.write("[transport]\nmax_buffered_bytes = 0\n"))
+        self.assertIn("transport.max_buffered_bytes: expected a positive integer",
+                      str(caught.exception))
+
     def test_tls_ciphers_default_to_forward_secret_aead_and_are_checked(self) -> None:
         self.assertEqual("ECDHE+AESGCM:ECDHE+CHACHA20",
                          config.load(self.write("")).tls.ciphers)

@@ -42,13 +42,17 @@ class ConnectionReleaseTests(unittest.SynchronousTestCase):
         self.endpoint = Endpoint()
         self.pool = ManualPool()
         self.closed: list[int] = []
-        self.factory = KmipFactory(self.endpoint, self.pool, InMemoryReactor(),  # type: ignore[arg-type]
+        self.reactor = InMemoryReactor()
+        self.factory = KmipFactory(self.endpoint, self.pool, self.reactor,  # type: ignore[arg-type]
                                    30.0, 4096, on_connection_closed=self.closed.append)
 
     def connect(self) -> KmipProtocol:
         protocol = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
         assert isinstance(protocol, KmipProtocol)
+        # TimeoutMixin's clock: pipelined inline messages run one per reactor turn
+        protocol.callLater = self.reactor.callLater  # type: ignore[method-assign]
         protocol.makeConnection(TLSStringTransport(client_certificate("alice")))
+        protocol.handshakeCompleted()  # what TLSMemoryBIOProtocol says once TLS is up
         return protocol
 
     @staticmethod
@@ -58,6 +62,7 @@ class ConnectionReleaseTests(unittest.SynchronousTestCase):
     def test_each_connection_has_its_number_and_its_close_is_told_once(self) -> None:
         first, second = self.connect(), self.connect()
         first.dataReceived(DISCOVER + DISCOVER)
+        self.reactor.advance(0)  # the second pipelined message runs on the next turn
         second.dataReceived(DISCOVER)
         numbers = [identity.connection for identity in self.endpoint.identities]
         self.assertEqual(numbers[0], numbers[1])

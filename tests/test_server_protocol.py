@@ -24,6 +24,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial import unittest
 
+from kmiphsm.config import TransportConfig
 from kmiphsm.engine.identity import Identity
 from kmiphsm.server.endpoint import KmipEndpoint
 from kmiphsm.server.protocol import KmipFactory, KmipProtocol, quick
@@ -71,11 +72,12 @@ class RecordingEndpoint:
 class Connection:
     """One KMIP connection in memory: factory, protocol, transport, reactor and pool."""
 
-    def __init__(self, endpoint: Any, *, certificate: bool = True, inline: bool = True) -> None:
+    def __init__(self, endpoint: Any, *, certificate: bool = True, inline: bool = True,
+                 transport: TransportConfig | None = None) -> None:
         self.reactor = InMemoryReactor()
         self.pool = ManualPool()
         self.factory = KmipFactory(endpoint, self.pool, self.reactor, IDLE, LIMIT,  # type: ignore[arg-type]
-                                   inline=inline)
+                                   inline=inline, transport=transport)
         protocol = self.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
         assert isinstance(protocol, KmipProtocol)
         self.protocol = protocol
@@ -84,9 +86,15 @@ class Connection:
         self.transport = (TLSStringTransport(client_certificate("alice")) if certificate
                           else StringTransport())
         protocol.makeConnection(self.transport)
+        protocol.handshakeCompleted()  # what TLSMemoryBIOProtocol says once TLS is up
 
     def send(self, data: bytes) -> None:
         self.protocol.dataReceived(data)
+        self.turns()
+
+    def turns(self) -> None:
+        """Let the reactor run what is due now: pipelined inline messages run one per turn."""
+        self.reactor.advance(0)
 
     @property
     def written(self) -> bytes:
@@ -174,6 +182,7 @@ class Ordering(unittest.SynchronousTestCase):
         self.assertEqual(self.connection.written, b"")
         self.assertEqual(len(self.connection.pool.jobs), 1)
         self.connection.pool.run_next()
+        self.connection.turns()
         self.assertEqual(self.endpoint.frames, [CREATE, DISCOVER, DISCOVER])
         self.assertEqual(self.connection.written, b"answer 1;answer 2;answer 3;")
 
@@ -181,6 +190,7 @@ class Ordering(unittest.SynchronousTestCase):
         self.connection.send(DISCOVER + CREATE + DISCOVER)
         self.assertEqual(self.connection.written, b"answer 1;")
         self.connection.pool.run_next()
+        self.connection.turns()
         self.assertEqual(self.connection.written, b"answer 1;answer 2;answer 3;")
 
     def test_one_message_at_a_time_in_the_pool(self) -> None:
@@ -250,6 +260,64 @@ class IdleTimeout(unittest.SynchronousTestCase):
         self.assertEqual(self.endpoint.frames, [CREATE])
         self.assertEqual(self.connection.written, b"")
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class Backpressure(unittest.SynchronousTestCase):
+    """Reading stops while requests queue or answers are not read (``[transport]``)."""
+
+    def test_reading_stops_at_the_queue_cap_and_resumes_as_it_drains(self) -> None:
+        endpoint = RecordingEndpoint()
+        connection = Connection(endpoint, transport=TransportConfig(max_queued_requests=2))
+        connection.protocol.dataReceived(CREATE + CREATE + CREATE)  # one in the pool, two wait
+        self.assertEqual(connection.transport.producerState, "paused")
+        connection.pool.run_next()
+        self.assertEqual(connection.transport.producerState, "producing")
+
+    def test_nothing_more_runs_while_the_client_does_not_read(self) -> None:
+        endpoint = RecordingEndpoint()
+        connection = Connection(endpoint)
+        self.assertIs(connection.transport.producer, connection.protocol)
+        connection.protocol.pauseProducing()  # what TCP says over max_unsent_bytes
+        connection.send(DISCOVER + DISCOVER)
+        self.assertEqual(endpoint.frames, [])
+        self.assertEqual(connection.transport.producerState, "paused")
+        connection.protocol.resumeProducing()
+        connection.turns()
+        self.assertEqual(connection.written, b"answer 1;answer 2;")
+        self.assertEqual(connection.transport.producerState, "producing")
+
+    def test_a_client_that_never_reads_is_closed_after_the_idle_timeout(self) -> None:
+        connection = Connection(RecordingEndpoint())
+        connection.send(DISCOVER)
+        connection.protocol.pauseProducing()
+        connection.reactor.advance(IDLE + 1)
+        self.assertTrue(connection.closed)
+
+    def test_pipelined_inline_messages_take_one_reactor_turn_each(self) -> None:
+        endpoint = RecordingEndpoint()
+        connection = Connection(endpoint)
+        connection.protocol.dataReceived(DISCOVER * 3)
+        self.assertEqual(len(endpoint.frames), 1)
+        connection.turns()
+        self.assertEqual(len(endpoint.frames), 3)
+
+    def test_no_handshake_within_the_timeout_closes_the_connection(self) -> None:
+        endpoint = RecordingEndpoint()
+        reactor = InMemoryReactor()
+        factory = KmipFactory(endpoint, ManualPool(), reactor, IDLE, LIMIT,  # type: ignore[arg-type]
+                              transport=TransportConfig(handshake_timeout=2))
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        assert isinstance(protocol, KmipProtocol)
+        protocol.callLater = reactor.callLater  # type: ignore[method-assign]
+        transport = TLSStringTransport(client_certificate("alice"))
+        protocol.makeConnection(transport)
+        reactor.advance(1.9)
+        self.assertFalse(transport.disconnecting)
+        reactor.advance(0.2)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(factory.limits.handshaking, 1)
+        protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual((factory.limits.handshaking, factory.limits.connections), (0, 0))
 
 
 class Errors(unittest.SynchronousTestCase):

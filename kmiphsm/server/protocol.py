@@ -1,16 +1,25 @@
 """KMIP over TLS: frame TTLV messages from the stream, answer each in order.
 
 The protocol is thin: bytes → complete frames (``ttlv.binary.Framer``) → the endpoint →
-response bytes written back in request order. A message whose operations are all quick ones
-(:data:`INLINE_OPERATIONS`: Encrypt, Decrypt, MAC, Get, Locate ... with a cached key these take
-tens of microseconds) runs on the reactor thread when the factory's ``inline`` is on: handing
-it to the thread pool and back costs more than the work (measured: +40% Encrypt rate). Every
-other message (key generation, RSA signatures, store writes that wait for the disk) runs off
-the reactor in the factory's thread pool.
+response bytes written back in request order. A cheap message (:mod:`kmiphsm.server.inline`:
+a few items of Encrypt, symmetric Decrypt, Get, Locate ... with a cached key these take tens
+of microseconds) runs on the reactor thread when the factory's ``inline`` is on: handing it
+to the thread pool and back costs more than the work (measured: +40% Encrypt rate), and at
+most one such message of a connection runs per reactor turn. Every other message (key
+generation, RSA private-key operations, large batches or payloads, store writes that wait
+for the disk) runs off the reactor in the factory's thread pool, at most one per
+connection, so the pool's FIFO serves connections in turn.
 Messages of one connection are handled one after another (KMIP answers in order); many
 connections run in parallel. A length over the limit (a forged length, or the bytes of
 another protocol such as HTTP) closes the connection at once; every whole frame gets a KMIP
 response, Invalid Message for bytes that do not decode (``tests/test_server_protocol.py``).
+
+Backpressure (``[transport]``, :mod:`kmiphsm.server.limits`): the protocol is the streaming
+producer of its transport. Reading the socket stops while ``max_queued_requests`` whole
+requests wait, or while more than ``max_unsent_bytes`` of answers wait to be sent (the
+transport pauses the protocol; nothing more runs until the client reads, and the idle
+timer runs meanwhile). A TLS handshake not finished within ``handshake_timeout`` closes the
+connection, as does a partial frame that would take the worker over ``max_buffered_bytes``.
 """
 
 from __future__ import annotations
@@ -19,57 +28,43 @@ import dataclasses
 import itertools
 import time
 from collections import deque
-from typing import Callable, cast
+from typing import Any, Callable, cast
 from typing import Protocol as TypingProtocol
 
-from twisted.internet import threads
-from twisted.internet.interfaces import IAddress, IReactorFromThreads
+from twisted.internet.interfaces import (
+    IAddress,
+    IHandshakeListener,
+    IPushProducer,
+    IReactorFromThreads,
+)
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
+from zope.interface import implementer
 
+from kmiphsm.config import TransportConfig
 from kmiphsm.engine.identity import Identity
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.fairpool import FairPool
+from kmiphsm.server.inline import InlinePolicy, cheap
+from kmiphsm.server.limits import Connection, Deadline, WorkerLimits, set_send_buffer
 from kmiphsm.server.tls import peer_identity
-from kmiphsm.ttlv import TTLVError, enums
+from kmiphsm.ttlv import TTLVError
 from kmiphsm.ttlv.binary import Framer
 
 log = Logger()
 
-Operation = enums.Operation
-
-#: Operations quick enough to run on the reactor thread: reads of the store and the token's
-#: symmetric and elliptic-curve work (no store write, no key generation, no RSA private-key
-#: operation, whose 2048-4096-bit cost is milliseconds).
-INLINE_OPERATIONS = frozenset(int(op) for op in (
-    Operation.Encrypt, Operation.Decrypt, Operation.MAC, Operation.MACVerify, Operation.Hash,
-    Operation.Get, Operation.GetAttributes, Operation.GetAttributeList, Operation.Locate,
-    Operation.Query, Operation.DiscoverVersions, Operation.RNGRetrieve, Operation.Ping,
-    Operation.ObtainLease,
-))
-
 #: Numbers for connections (Identity.connection), unique in the process.
 _connection_numbers = itertools.count(1)
 
-#: The TTLV header of an Operation item: tag 0x42005C, Enumeration, length 4.
-_OPERATION_ITEM = b"\x42\x00\x5c\x05\x00\x00\x00\x04"
-
 
 def quick(frame: bytes) -> bool:
-    """Whether every Operation of the message ``frame`` is in :data:`INLINE_OPERATIONS` (a
-    byte scan, no decoding: a message in which none is found is not quick)."""
-    found = False
-    start = frame.find(_OPERATION_ITEM)
-    while start != -1:
-        value = int.from_bytes(frame[start + 8:start + 12], "big")
-        if value not in INLINE_OPERATIONS:
-            return False
-        found = True
-        start = frame.find(_OPERATION_ITEM, start + 16)
-    return found
+    """Whether the message ``frame`` is cheap by its bytes alone, with no item or size cap
+    (:func:`kmiphsm.server.inline.cheap`)."""
+    return cheap(frame)
 
 
 class _Connection(TypingProtocol):
@@ -79,10 +74,15 @@ class _Connection(TypingProtocol):
     def write(self, data: bytes) -> None: ...
     def getPeer(self) -> IAddress: ...
     def abortConnection(self) -> None: ...
+    def registerProducer(self, producer: object, streaming: bool) -> None: ...
+    def pauseProducing(self) -> None: ...
+    def resumeProducing(self) -> None: ...
 
 
+@implementer(IHandshakeListener, IPushProducer)
 class KmipProtocol(Protocol, TimeoutMixin):
     factory: "KmipFactory"
+    _account: Connection | None = None
 
     @property
     def _connection(self) -> _Connection:
@@ -97,15 +97,45 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self._pending: deque[bytes] = deque()
         self._busy = False
         self._identity: Identity | None = None
+        self._stalled = False  # the client does not read: over max_unsent_bytes
+        self._reading_paused = False
+        self._turn: Any = None  # the reactor call that runs the next inline message
+        self._account = self.factory.limits.admit("kmip", self._peer())
+        if self._account is None:
+            self._connection.abortConnection()
+            return
+        self._handshake = Deadline(self.callLater, self._handshake_expired)
+        self._handshake.start(self.factory.transport.handshake_timeout)
+        set_send_buffer(self.transport, self.factory.transport.max_unsent_bytes)
+        self._connection.registerProducer(self, True)
         self.setTimeout(self.factory.idle_timeout)
 
+    def handshakeCompleted(self) -> None:
+        """IHandshakeListener: the TLS handshake is done (TLSMemoryBIOProtocol calls it)."""
+        if self._account is not None:
+            self._account.handshake_done()
+            self._handshake.cancel()
+
+    def _handshake_expired(self) -> None:
+        log.info("kmip: closing connection from {peer}: no TLS handshake within {seconds} s",
+                 peer=self._peer(), seconds=self.factory.transport.handshake_timeout)
+        self._connection.abortConnection()
+
     def dataReceived(self, data: bytes) -> None:
+        if self._account is None or not self.connected:
+            return
         self.resetTimeout()
         try:
             frames = self._framer.feed(data)
         except TTLVError as exc:
             log.info("kmip: closing connection from {peer}: unreadable frame: {error}",
                      peer=self._peer(), error=str(exc))
+            self._connection.abortConnection()
+            return
+        if not self._account.hold(self._framer.buffered):
+            log.warn("kmip: closing connection from {peer}: its partial message would take "
+                     "the worker over [transport] max_buffered_bytes = {limit}",
+                     peer=self._peer(), limit=self.factory.transport.max_buffered_bytes)
             self._connection.abortConnection()
             return
         self._pending.extend(frames)
@@ -115,34 +145,72 @@ class KmipProtocol(Protocol, TimeoutMixin):
         peer = self._connection.getPeer()
         return f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}"
 
+    # IPushProducer: the transport pauses us while more than max_unsent_bytes wait to be sent
+
+    def pauseProducing(self) -> None:
+        self._stalled = True
+        self._flow()
+
+    def resumeProducing(self) -> None:
+        self._stalled = False
+        if self.connected:
+            self.resetTimeout()
+        self._next()
+
+    def stopProducing(self) -> None:
+        self._pending.clear()
+
+    def _flow(self) -> None:
+        """Read the socket only while the client drains its answers and fewer than
+        ``max_queued_requests`` whole requests wait."""
+        if not self.connected:
+            return
+        pause = self._stalled or len(self._pending) >= self.factory.transport.max_queued_requests
+        if pause and not self._reading_paused:
+            self._reading_paused = True
+            self._connection.pauseProducing()
+        elif not pause and self._reading_paused:
+            self._reading_paused = False
+            self._connection.resumeProducing()
+
     def _next(self) -> None:
-        while not self._busy and self._pending:
-            if self._identity is None:
-                identity = peer_identity(self.transport)
-                if identity is None:  # mutual TLS makes this unreachable; be safe anyway
-                    self._connection.abortConnection()
-                    return
-                # what this connection opens in the engine (streams) ends with it
-                self._identity = dataclasses.replace(identity,
-                                                     connection=next(_connection_numbers))
-            frame = self._pending.popleft()
-            started = time.monotonic()
-            if self.factory.inline and quick(frame):
-                try:
-                    result = self.factory.endpoint.handle_ttlv(frame, self._identity)
-                except Exception:
-                    self._failed(Failure())
-                    return
-                if not self._write(result, started):
-                    return
-                continue
-            self._busy = True
-            self.setTimeout(None)
-            d = threads.deferToThreadPool(self.factory.reactor, self.factory.pool,
-                                          self.factory.endpoint.handle_ttlv, frame,
-                                          self._identity)
-            d.addCallback(self._answer, started)
-            d.addErrback(self._failed)
+        """Start the next message unless one is in the pool or the client does not read:
+        inline (then the one after it on the next reactor turn) or in the pool."""
+        self._turn = None
+        if self._busy or self._stalled or not self._pending or not self.connected:
+            self._flow()
+            return
+        if self._identity is None:
+            identity = peer_identity(self.transport)
+            if identity is None:  # mutual TLS makes this unreachable; be safe anyway
+                self._connection.abortConnection()
+                return
+            # what this connection opens in the engine (streams) ends with it
+            self._identity = dataclasses.replace(identity, connection=next(_connection_numbers))
+        frame = self._pending.popleft()
+        started = time.monotonic()
+        policy = self.factory.inline_policy
+        if policy.inline(frame, self._identity):
+            cpu = time.thread_time()  # CPU time, not wall time: a busy machine is no excuse
+            try:
+                result = self.factory.endpoint.handle_ttlv(frame, self._identity)
+            except Exception:
+                self._failed(Failure())
+                return
+            policy.took(self._identity, time.thread_time() - cpu)
+            if not self._write(result, started):
+                return
+            if self._pending:  # let the other connections have this reactor turn
+                self._turn = self.callLater(0, self._next)
+            self._flow()
+            return
+        self._busy = True
+        self.setTimeout(None)
+        self._flow()
+        d = self.factory.fair_pool.run(self._identity, self.factory.endpoint.handle_ttlv,
+                                       frame, self._identity)
+        d.addCallback(self._answer, started)
+        d.addErrback(self._failed)
 
     def _answer(self, result: tuple[bytes, str], started: float) -> None:
         self._busy = False
@@ -177,6 +245,12 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self.connected = False  # Twisted leaves it set: an answer from the pool is then dropped
         self.setTimeout(None)
         self._pending.clear()
+        if self._account is not None:
+            self._account.close()
+            self._handshake.cancel()
+        if self._turn is not None and self._turn.active():
+            self._turn.cancel()
+        self._turn = None
         if not self._busy:  # else once the request in the pool is answered
             self._release()
 
@@ -194,11 +268,23 @@ class KmipFactory(Factory[KmipProtocol]):
     def __init__(self, endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
                  idle_timeout: float, max_message_size: int, *, inline: bool = True,
                  access_log: AccessLog | None = None,
+                 transport: TransportConfig | None = None,
+                 limits: WorkerLimits | None = None,
+                 fair_pool: FairPool | None = None,
                  on_connection_closed: Callable[[int], None] | None = None) -> None:
         self.endpoint = endpoint
         #: told the number of each connection that closed (Engine.connection_closed)
         self.on_connection_closed = on_connection_closed
         self.inline = inline
+        self.transport = transport or TransportConfig()
+        #: shared with the HTTPS site of the same worker (one set of caps per process)
+        self.limits = limits or WorkerLimits(self.transport)
+        #: the pool, shared fairly between identities (and with the HTTPS site)
+        self.fair_pool = fair_pool or FairPool(reactor, pool, getattr(pool, "max", 8),
+                                               self.transport.max_threads_per_identity)
+        self.inline_policy = InlinePolicy(inline, self.transport.inline_max_items,
+                                          self.transport.inline_max_bytes,
+                                          self.transport.inline_budget)
         self.access_log = access_log or AccessLog("")
         self.pool = pool
         self.reactor = reactor

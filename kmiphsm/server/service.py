@@ -45,6 +45,8 @@ from kmiphsm.model import attribute_types
 from kmiphsm.server import logbridge, tls, web
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.fairpool import FairPool
+from kmiphsm.server.limits import WorkerLimits, raise_file_limit
 from kmiphsm.server.protocol import KmipFactory
 from kmiphsm.server.supervisor import Supervisor
 from kmiphsm.store import SqliteStore
@@ -231,12 +233,23 @@ def serving_service(config: configuration.Config, reactor: Any,
     ResourceService([access_log, *resources]).setServiceParent(top)
     ThreadPoolService(pool).setServiceParent(top)
 
+    # one set of connection caps for both ports of this process; a file descriptor for each
+    files = raise_file_limit(config.transport.max_connections + 256)
+    if files < config.transport.max_connections + 64:
+        log.warn("open-file limit {files} is below [transport] max_connections = {cap}: "
+                 "connections over it will fail to open", files=files,
+                 cap=config.transport.max_connections)
+    limits = WorkerLimits(config.transport)
+    fair_pool = FairPool(reactor, pool, config.server.threads,
+                         config.transport.max_threads_per_identity)
     kmip_factory = KmipFactory(endpoint, pool, reactor, config.server.idle_timeout,
                                config.server.max_message_size, inline=config.server.inline,
-                               access_log=access_log,
+                               access_log=access_log, transport=config.transport,
+                               limits=limits, fair_pool=fair_pool,
                                on_connection_closed=engine.connection_closed)
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
                     config.access.https_default_identity, access_log=access_log,
+                    transport=config.transport, limits=limits, fair_pool=fair_pool,
                     token_report=engine.token.capabilities.report() if engine.token else None)
     # Factory[Any]: the KMIP factory and the HTTPS site make different protocols
     ports: list[tuple[str, int, Factory[Any], IOpenSSLServerConnectionCreator]] = [

@@ -9,7 +9,10 @@
 The client identity comes from the client certificate when one is presented, otherwise from
 the configured development default; without either the request is refused (401). A body is
 refused before it is read (:class:`BoundedRequest`): too large (413) or from a client
-without an identity (401), the connection then closed; no body is spooled to disk.
+without an identity (401), the connection then closed; no body is spooled to disk. A body
+that would take the worker over ``[transport] max_buffered_bytes`` is refused with 503.
+Deadlines, connection caps and backpressure are the connection's
+(:class:`kmiphsm.server.channel.KmipChannel`).
 """
 
 from __future__ import annotations
@@ -27,9 +30,13 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 from twisted.web.iweb import IRequest
 
+from kmiphsm.config import TransportConfig
 from kmiphsm.engine.identity import Identity
 from kmiphsm.server.accesslog import AccessLog
+from kmiphsm.server.channel import KmipChannel
 from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.fairpool import FairPool
+from kmiphsm.server.limits import WorkerLimits
 from kmiphsm.server.tls import peer_identity
 
 log = Logger()
@@ -82,8 +89,9 @@ class _KmipResource(resource.Resource):
 
     def __init__(self, endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
                  max_body: int, default_identity: str,
-                 access_log: AccessLog | None = None) -> None:
+                 access_log: AccessLog | None = None, fair_pool: FairPool | None = None) -> None:
         super().__init__()
+        self.fair_pool = fair_pool
         self.access_log = access_log or AccessLog("")
         self.endpoint = endpoint
         self.pool = pool
@@ -131,7 +139,10 @@ class _KmipResource(resource.Resource):
                 request.write(_plain(request, 500, "internal error"))
                 request.finish()
 
-        d = threads.deferToThreadPool(self.reactor, self.pool, work)
+        if self.fair_pool is not None:
+            d = self.fair_pool.run(identity, work)
+        else:
+            d = threads.deferToThreadPool(self.reactor, self.pool, work)
         d.addCallbacks(done, failed)
         return server.NOT_DONE_YET
 
@@ -224,6 +235,10 @@ class BoundedRequest(server.Request):
         if self.received > site.max_body:
             self._refuse(413, f"request body larger than {site.max_body} bytes")
             return
+        account = getattr(self.channel, "account", None)
+        if account is not None and not account.hold(self.received):
+            self._refuse(503, "the server holds too many request bodies; retry later")
+            return
         assert self.content is not None  # gotLength (before any chunk) set it unless refused
         self.content.write(data)
 
@@ -235,7 +250,8 @@ class BoundedRequest(server.Request):
         self.refused = True
         self.content = io.BytesIO()
         body = (text + "\n").encode()
-        reason = {401: b"Unauthorized", 413: b"Payload Too Large"}[status]
+        reason = {401: b"Unauthorized", 413: b"Payload Too Large",
+                  503: b"Service Unavailable"}[status]
         transport = self.channel.transport
         assert transport is not None  # refused while the body arrives: the connection is up
         transport.write(
@@ -246,13 +262,19 @@ class BoundedRequest(server.Request):
 
 
 class KmipSite(server.Site):
-    """The HTTPS site: its limits are read by :class:`BoundedRequest` before a body is."""
+    """The HTTPS site: its limits are read by :class:`BoundedRequest` before a body is, and
+    by each connection (:class:`KmipChannel`: ``limits`` is the worker's, shared with the
+    KMIP port)."""
 
     requestFactory = BoundedRequest
+    protocol = KmipChannel  # type: ignore[assignment]
 
     def __init__(self, root: resource.Resource, *, max_body: int,
-                 default_identity: str) -> None:
+                 default_identity: str, transport: TransportConfig | None = None,
+                 limits: WorkerLimits | None = None) -> None:
         super().__init__(root)
+        self.transport_config = transport or TransportConfig()
+        self.limits = limits or WorkerLimits(self.transport_config)
         self.max_body = max_body
         self.default_identity = Identity(default_identity) if default_identity else None
 
@@ -262,15 +284,18 @@ class KmipSite(server.Site):
 
 def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads, max_body: int,
          default_identity: str, *, access_log: AccessLog | None = None,
+         transport: TransportConfig | None = None,
+         limits: WorkerLimits | None = None, fair_pool: FairPool | None = None,
          token_report: dict[str, Any] | None = None) -> server.Site:
     root = _Root({
         (b"kmip",): KmipMessage(endpoint, pool, reactor, max_body, default_identity,
-                                access_log),
+                                access_log, fair_pool),
         (b"kmip", b"2_1"): KmipBareOperation(endpoint, pool, reactor, max_body,
-                                             default_identity, access_log),
+                                             default_identity, access_log, fair_pool),
         (b"health",): Health(token_report),
     })
-    web = KmipSite(root, max_body=max_body, default_identity=default_identity)
+    web = KmipSite(root, max_body=max_body, default_identity=default_identity,
+                   transport=transport, limits=limits)
     web.displayTracebacks = False
     web.noisy = False
     return web

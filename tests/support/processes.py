@@ -102,3 +102,12 @@ def wait_until(condition: Callable[[], T | None], timeout: float, what: str) -> 
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def rss(pid: int) -> int:
+    """Resident memory of process ``pid`` in bytes (``VmRSS`` of /proc; Linux)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise ValueError(f"no VmRSS for process {pid}")
