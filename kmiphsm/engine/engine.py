@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 import kmiphsm
-from kmiphsm.engine import managed, tagging
+from kmiphsm.engine import access, managed, tagging
 from kmiphsm.engine.context import PLACEHOLDER_SOURCES, BatchState, OperationContext
 from kmiphsm.engine.errors import KmipError, translate
 from kmiphsm.engine.identity import Identity
@@ -135,7 +135,8 @@ class Engine:
     Query, ...); ``server_information`` maps CamelCase Server Information fields to values
     for Query (:data:`SERVER_INFORMATION` by default; ``VendorIdentification`` is answered on
     its own);
-    ``admins`` are the identity names that may act on every object; ``handlers`` defaults to
+    ``admins`` are the identity names that may act on every object (``access_policy``, the
+    whole access model of :mod:`kmiphsm.engine.access`, replaces it); ``handlers`` defaults to
     every handler of ``kmiphsm.engine``; ``measure`` gives the encoded size of a Node for
     Maximum Response Size (binary TTLV by default); ``enable_interop`` turns the Interop
     operation on (KMIP 2.1 section 6.1.26: not for production servers).
@@ -148,12 +149,18 @@ class Engine:
                  measure: Callable[[Node], int] = ttlv_size,
                  clock: Callable[[], datetime] | None = None,
                  enable_interop: bool = True,
-                 object_policy: Mapping[str, list[Any]] | None = None) -> None:
+                 object_policy: Mapping[str, list[Any]] | None = None,
+                 access_policy: access.AccessPolicy | None = None) -> None:
         self.store = store
         self.token = token
         self.server_information: dict[str, Any] = dict(
             SERVER_INFORMATION if server_information is None else server_information)
         self.admins = frozenset(admins)
+        #: who may do what to which object (engine/access.py); ``admins`` alone by default
+        self.access = (access_policy if access_policy is not None
+                       else access.AccessPolicy(admins=self.admins))
+        #: called with every access decision (engine/access.py Decision): the audit hook
+        self.access_observer: Callable[[access.Decision], None] | None = None
         #: attributes the server gives every new object with key material, unless the request
         #: set them (Lease Time, Protection Storage Mask: server policy)
         self.object_policy: dict[str, list[Any]] = {
@@ -169,7 +176,7 @@ class Engine:
         self._in_version: dict[tuple[int, ProtocolVersion], bool] = {}
 
     def is_admin(self, identity: Identity) -> bool:
-        return identity.name in self.admins
+        return self.access.principal(identity).admin
 
     # -- nodes in, nodes out ------------------------------------------------------------
 
@@ -327,6 +334,7 @@ class Engine:
                                    version=version, batch=batch)
         payload = item.request_payload
         try:
+            access.check_operation(context)
             self._fill_unique_identifier(context, payload)
             result = handler(context, payload)
         except (KmipError, ModelError) as exc:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from kmiphsm.engine import creation, keyblocks, keymaterial, managed
+from kmiphsm.engine import access, creation, keyblocks, keymaterial, managed
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import check_quantum_safe, pair_spec
@@ -91,6 +91,7 @@ def rekey(context: OperationContext, payload: ReKeyRequestPayload) -> ReKeyRespo
             creation.with_links(attributes,
                                 creation.link(LinkType.ReplacedObjectLink, old.unique_identifier)),
             new_key, key_format_type=key_format, unique_identifier=new_uid)
+        access.inherit_grants(context, old, new_uid)
     return ReKeyResponsePayload(unique_identifier=new_uid)
 
 
@@ -139,6 +140,8 @@ def rekey_key_pair(context: OperationContext,
         private_links=(creation.link(LinkType.ReplacedObjectLink, old_private.unique_identifier),),
         public_links=(creation.link(LinkType.ReplacedObjectLink, old_public.unique_identifier),),
         before=before)
+    access.inherit_grants(context, old_private, private.unique_identifier)
+    access.inherit_grants(context, old_public, public.unique_identifier)
     return ReKeyKeyPairResponsePayload(
         private_key_unique_identifier=private.unique_identifier,
         public_key_unique_identifier=public.unique_identifier)

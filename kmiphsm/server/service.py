@@ -37,6 +37,8 @@ from twisted.python.threadpool import ThreadPool
 
 from kmiphsm import config as configuration
 from kmiphsm.engine import Engine
+from kmiphsm.engine.access import ALL, KNOWN_OPERATIONS, AccessPolicy, Role, Scope
+from kmiphsm.engine.access import operation_name as access_operation
 from kmiphsm.engine.reconcile import reconcile as reconcile_ports
 from kmiphsm.hsm import Pkcs11Token
 from kmiphsm.server import logbridge, tls, web
@@ -150,6 +152,28 @@ def object_policy(config: configuration.Config) -> dict[str, list[Any]]:
     return policy
 
 
+def access_policy(config: configuration.Config) -> AccessPolicy:
+    """The ``[access]`` section as the engine's access model (engine/access.py); a role
+    naming an unknown operation is a :class:`~kmiphsm.config.ConfigError`."""
+    section = config.access
+    roles = []
+    for role in section.roles:
+        operations = set()
+        for text in role.operations:
+            name = ALL if text.strip().lower() == ALL else access_operation(text)
+            if name is None:
+                raise configuration.ConfigError(
+                    f"{config.source}: access.roles.{role.name}.operations: unknown operation "
+                    f"{text!r} (known: all, {', '.join(sorted(KNOWN_OPERATIONS))})")
+            operations.add(name)
+        roles.append(Role(role.name, frozenset(operations), frozenset(role.members)))
+    return AccessPolicy(
+        admins=frozenset(section.admins), roles=tuple(roles),
+        groups={name: tuple(groups) for name, groups in section.groups},
+        scopes=tuple(Scope(s.name, frozenset(s.members), frozenset(s.admins))
+                     for s in section.scopes))
+
+
 def build_engine(config: configuration.Config, *,
                  reconcile: bool = True) -> tuple[Engine, list[Any]]:
     """The engine on its store and token; returns (engine, things to close at shutdown, in
@@ -170,7 +194,8 @@ def build_engine(config: configuration.Config, *,
         reconcile_ports(store, token)
     engine = Engine(store, token, admins=config.access.admins,
                     enable_interop=config.server.interop,
-                    object_policy=object_policy(config))
+                    object_policy=object_policy(config),
+                    access_policy=access_policy(config))
     return engine, [token, store]
 
 

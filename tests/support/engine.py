@@ -75,11 +75,13 @@ class EngineHarness:
         test.addCleanup(self.store.close)
 
     def message(self, *items: tuple[int, Any], version: tuple[int, int] = (2, 1),
-                identity: str = "alice", header: dict[str, Any] | None = None) -> Node:
+                identity: str | Identity = "alice", header: dict[str, Any] | None = None) -> Node:
         """Send a request message of ``items`` ((operation, payload)); the response tree.
-        A payload is a plain dict, a list of Nodes, or a Node."""
+        A payload is a plain dict, a list of Nodes, or a Node; ``identity`` a name or an
+        :class:`Identity` (with groups)."""
         request = self.request(*items, version=version, header=header)
-        return self.engine.process_node(request, Identity(identity))
+        who = identity if isinstance(identity, Identity) else Identity(identity)
+        return self.engine.process_node(request, who)
 
     def request(self, *items: tuple[int, Any], version: tuple[int, int] = (2, 1),
                 header: dict[str, Any] | None = None) -> Node:
