@@ -284,6 +284,7 @@ def _groups(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if not isinstance(pairs, (list, type({}.items()))):
         raise ValueError(f"expected a table of identity = [groups], got {value!r}")
     result = []
+    pair: Any
     for pair in pairs:
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)):
             raise ValueError(f"expected identity = [groups], got {pair!r}")

@@ -279,7 +279,11 @@ def inherit_grants(context: "OperationContext", old: StoredObject, new_uid: str)
                  if g.object != ALL_OBJECTS]
     if inherited:
         store.add_grants(inherited)
-        context.on_undo(lambda: store.remove_grants(inherited) and None)
+
+        def undo() -> None:
+            store.remove_grants(inherited)
+
+        context.on_undo(undo)
 
 
 def check_policy_name(attributes: Mapping[str, Iterable[Any]]) -> None:

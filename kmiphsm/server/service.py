@@ -42,6 +42,7 @@ from kmiphsm.engine.access import operation_name as access_operation
 from kmiphsm.engine.reconcile import reconcile as reconcile_ports
 from kmiphsm.hsm import Pkcs11Token
 from kmiphsm.server import logbridge, tls, web
+from kmiphsm.server.access_api import AccessApi
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
 from kmiphsm.server.protocol import KmipFactory
@@ -232,7 +233,8 @@ def serving_service(config: configuration.Config, reactor: Any,
                                config.server.max_message_size, inline=config.server.inline,
                                access_log=access_log)
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
-                    config.access.https_default_identity, access_log=access_log)
+                    config.access.https_default_identity, access_log=access_log,
+                    access=AccessApi(engine))
     # Factory[Any]: the KMIP factory and the HTTPS site make different protocols
     ports: list[tuple[str, int, Factory[Any], IOpenSSLServerConnectionCreator]] = [
         ("kmip", config.server.kmip_port, kmip_factory,

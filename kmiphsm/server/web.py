@@ -5,6 +5,7 @@
 - ``POST /kmip/2_1``: one bare operation in JSON, answered with its bare response payload,
   or an HTTP error status with a JSON body naming the Result Reason.
 - ``GET /health``: ``{"status": "ok"}``.
+- ``/access/...``: grants (Cosmian KMS's routes: :mod:`kmiphsm.server.access_api`).
 
 The client identity comes from the client certificate when one is presented, otherwise from
 the configured development default; without either the request is refused (401). A body is
@@ -27,6 +28,8 @@ from twisted.web import resource, server
 from twisted.web.iweb import IRequest
 
 from kmiphsm.engine.identity import Identity
+from kmiphsm.server import access_api
+from kmiphsm.server.access_api import AccessApi
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
 from kmiphsm.server.tls import peer_identity
@@ -250,8 +253,15 @@ class KmipSite(server.Site):
 
 
 def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads, max_body: int,
-         default_identity: str, *, access_log: AccessLog | None = None) -> server.Site:
+         default_identity: str, *, access_log: AccessLog | None = None,
+         access: AccessApi | None = None) -> server.Site:
+    """The HTTPS site; ``access``: serve the /access routes too (server/access_api.py)."""
+    fallback = Identity(default_identity) if default_identity else None
+    extra = {} if access is None else access_api.routes(
+        access, pool, reactor, max_body,
+        lambda transport: peer_identity(transport) or fallback, access_log)
     root = _Root({
+        **extra,
         (b"kmip",): KmipMessage(endpoint, pool, reactor, max_body, default_identity,
                                 access_log),
         (b"kmip", b"2_1"): KmipBareOperation(endpoint, pool, reactor, max_body,
@@ -276,6 +286,8 @@ class _Root(resource.Resource):
         if segments and segments[-1] == b"":
             segments = segments[:-1]
         target = self.routes.get(segments)
+        if target is None and len(segments) > 1:  # a route whose last segment is a value
+            target = self.routes.get(segments[:-1] + (b"{}",))
         if target is None:
             return NotFound()
         request.prepath.extend(request.postpath)

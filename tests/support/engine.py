@@ -123,7 +123,8 @@ class EngineHarness:
             return failure
         raise AssertionError(f"{enums.Operation(operation).name} succeeded: {result!r}")
 
-    def create_aes(self, length: int = 256, identity: str = "alice", **attributes: Any) -> str:
+    def create_aes(self, length: int = 256, identity: str | Identity = "alice",
+                   **attributes: Any) -> str:
         """A new AES key's Unique Identifier (``attributes``: extra 2.x attributes)."""
         attrs: dict[str, Any] = {"CryptographicAlgorithm": enums.CryptographicAlgorithm.AES,
                                  "CryptographicLength": length,
