@@ -7,6 +7,7 @@ import json
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from twisted.trial import unittest
 
@@ -18,7 +19,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "conf" / "kmiphsm.toml"
 BASE = {"pkcs11": {"pin_env": "KMIPHSM_TEST_PIN"}, "tls": {}}
 
 
-def parse(access: dict[str, object]) -> config.Config:
+def parse(access: Any) -> config.Config:
     return config.parse({**BASE, "access": access}, "k.toml")
 
 

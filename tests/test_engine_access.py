@@ -233,3 +233,15 @@ class DefaultBehaviourTests(unittest.TestCase):
         self.assertEqual(failure.reason, Reason.ObjectNotFound)
         self.assertEqual(h.call(Op.Locate, {}, identity="bob"), {})
 
+
+    def test_scopes_configured_later_keep_owners_on_their_objects(self) -> None:
+        h = EngineHarness(self)
+        uid = h.create_aes()  # made without scopes: of no scope
+        h.engine.access = POLICY
+        self.assertEqual(h.call(Op.Get, {"UniqueIdentifier": uid}, identity=ALICE)[
+            "UniqueIdentifier"], uid)
+        self.assertEqual(h.failure(Op.Get, {"UniqueIdentifier": uid}, identity=ADMIN_A).reason,
+                         Reason.ObjectNotFound)  # an administrator of tenant-a only
+        h.call(Op.Get, {"UniqueIdentifier": uid}, identity=ROOT)
+        found = h.call(Op.Locate, {}, identity=ALICE)["UniqueIdentifier"]
+        self.assertEqual(found, uid)

@@ -22,7 +22,8 @@ handler runs) and once per object the item reaches (:func:`check_object`, called
 - *Scopes* (``[access.scopes.NAME]``): tenants. An object belongs to the scope of the
   identity that made it; an identity reaches only objects of its own scope (an identity of
   no scope: the objects of no scope), administrators too, except the administrators of no
-  scope (``[access] admins`` who are no scope's member): they reach every scope. Each scope
+  scope (``[access] admins`` who are no scope's member): they reach every scope. An owner
+  always reaches its own objects (made before scopes were configured, or before it moved). Each scope
   is its own naming domain for Names (KMIP's server-wide uniqueness holds within a scope).
 
 The answers (issue 19 defect 6, no existence oracle): an object the caller cannot reach is
@@ -225,11 +226,13 @@ def check_object(context: "OperationContext", obj: StoredObject) -> None:
     who = principal(context)
     uid = obj.unique_identifier
     name = _operation(context) or "use"
+    if obj.owner == who.name:  # its own, whatever scope it was made in
+        _record(context, Decision(who.name, name, uid, True, "owner"))
+        return
     if not who.wide and obj.scope != who.scope:
         _refuse(context, who, name, uid, f"object of scope {obj.scope!r}", hidden=True)
-    if obj.owner == who.name or who.admin:
-        _record(context, Decision(who.name, name, uid, True,
-                                  "owner" if obj.owner == who.name else "administrator"))
+    if who.admin:
+        _record(context, Decision(who.name, name, uid, True, "administrator"))
         return
     granted = {g.operation for g in context.store.grants_on(uid, obj.owner)
                if g.grantee in who.names}

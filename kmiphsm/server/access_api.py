@@ -131,9 +131,7 @@ class AccessApi:
                 for user, operations in sorted(by_user.items())]
 
     def owned(self, identity: Identity, _document: Any) -> list[dict[str, Any]]:
-        who = self.access.principal(identity)
-        query = LocateQuery(owner=who.name, scoped=not who.wide, scope=who.scope,
-                            storage_status=ALL_STORAGE)
+        query = LocateQuery(owner=identity.name, storage_status=ALL_STORAGE)
         owned = []
         for uid in self.store.locate(query):
             obj = self.store.get(uid)
@@ -208,9 +206,11 @@ class AccessApi:
         who = self.access.principal(identity)
         obj = self.store.get(uid)
         missing = Refused(404, f"Item not found: {access.not_found(uid).message}")
+        if obj is not None and obj.owner == who.name:
+            return obj
         if obj is None or (not who.wide and obj.scope != who.scope):
             raise missing
-        if obj.owner == who.name or who.admin:
+        if who.admin:
             return obj
         if not any(g.grantee in who.names for g in self.store.grants_on(uid, obj.owner)):
             raise missing

@@ -108,7 +108,8 @@ class LocateQuery:
     #: and groups) holds a ``grant_operation`` grant, on the object or on all its owner's
     grantees: Sequence[str] = ()
     grant_operation: str = "locate"
-    #: only the objects of this scope (None: without a scope), when ``scoped``
+    #: when ``scoped``: only the objects of scope ``scope`` (None: of no scope), except an
+    #: ``owner``'s own objects, which are always its own
     scoped: bool = False
     scope: str | None = None
     object_types: Sequence[int] | None = None
