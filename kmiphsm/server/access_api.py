@@ -23,25 +23,21 @@ naming who asked, the action, the target and the result: the audit trail's hook
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from twisted.internet import threads
 from twisted.internet.interfaces import IReactorFromThreads
-from twisted.logger import Logger
-from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
-from twisted.web import resource, server
+from twisted.web import resource
 
 from kmiphsm.engine import access
 from kmiphsm.engine.engine import Engine
 from kmiphsm.engine.identity import Identity
 from kmiphsm.server.accesslog import AccessLog
+from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.web import _KmipResource, _plain
 from kmiphsm.store import ALL_OBJECTS, Grant, LocateQuery, StoredObject
 from kmiphsm.ttlv import registry
-
-log = Logger()
 
 #: every storage class: owned objects are listed whatever their state
 ALL_STORAGE = 0x7
@@ -243,76 +239,44 @@ def _summary(obj: StoredObject) -> dict[str, Any]:
     return summary
 
 
-class AccessResource(resource.Resource):
+class AccessResource(_KmipResource):
     """``/access/...`` on the HTTPS port: client certificate required (401 without, as
-    ``/kmip``); the work runs in the server's thread pool."""
+    ``/kmip``); the work runs in the server's thread pool, as the KMIP resources'."""
 
-    isLeaf = True
-
-    def __init__(self, api: AccessApi, pool: ThreadPool, reactor: IReactorFromThreads,
-                 action: str, max_body: int, identify: Callable[[Any], Identity | None],
+    def __init__(self, api: AccessApi, action: str, endpoint: KmipEndpoint, pool: ThreadPool,
+                 reactor: IReactorFromThreads, max_body: int, default_identity: str,
                  access_log: AccessLog | None = None) -> None:
-        super().__init__()
+        super().__init__(endpoint, pool, reactor, max_body, default_identity, access_log)
         self.api = api
-        self.pool = pool
-        self.reactor = reactor
         self.action = action
-        self.max_body = max_body
-        self.identify = identify
-        self.access_log = access_log or AccessLog("")
 
     def render(self, request: Any) -> bytes | int:
         method = request.method.decode("latin-1")
-        identity = self.identify(request.channel.transport)
+        identity = self._identity(request)
         if identity is None:
             return _plain(request, 401, "a client certificate is required")
-        body = b""
+        body: bytes | None = b""
         if method == "POST":
-            body = request.content.read(self.max_body + 1) if request.content else b""
-            if len(body) > self.max_body:
+            body = self._body(request)
+            if body is None:
                 return _plain(request, 413, f"request body larger than {self.max_body} bytes")
-        target = None
-        if self.action == "list":
-            target = request.prepath[-1].decode("utf-8", "replace")
-        started = time.monotonic()
-        finished = [False]
-        request.notifyFinish().addErrback(lambda _: finished.__setitem__(0, True))
+        target = request.prepath[-1].decode("utf-8", "replace") if self.action == "list" else None
 
-        def done(answer: AccessAnswer) -> None:
-            self.access_log.request(f"https /access/{self.action}", identity,
-                                    f"{answer.status} {answer.result}", started)
-            if finished[0]:
-                return
-            request.setResponseCode(answer.status)
-            request.setHeader(b"content-type", answer.media_type)
-            request.write(answer.body)
-            request.finish()
+        def work() -> tuple[int, bytes, bytes, str]:
+            answer = self.api.handle(identity, method, self.action, target, body or b"")
+            return answer.status, answer.media_type, answer.body, f"{answer.status} {answer.result}"
 
-        def failed(failure: Failure) -> None:
-            log.failure("https /access: unexpected error", failure)
-            if not finished[0]:
-                request.write(_plain(request, 500, "Internal server error"))
-                request.finish()
-
-        d = threads.deferToThreadPool(self.reactor, self.pool, self.api.handle, identity,
-                                      method, self.action, target, body)
-        d.addCallbacks(done, failed)
-        return server.NOT_DONE_YET
+        return self._run(request, identity, work)
 
 
-def _plain(request: Any, status: int, text: str) -> bytes:
-    request.setResponseCode(status)
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    return (text + "\n").encode()
-
-
-def routes(api: AccessApi, pool: ThreadPool, reactor: IReactorFromThreads, max_body: int,
-           identify: Callable[[Any], Identity | None], access_log: AccessLog | None = None
-           ) -> dict[tuple[bytes, ...], resource.Resource]:
+def routes(api: AccessApi, endpoint: KmipEndpoint, pool: ThreadPool,
+           reactor: IReactorFromThreads, max_body: int, default_identity: str,
+           access_log: AccessLog | None = None) -> dict[tuple[bytes, ...], resource.Resource]:
     """The /access routes for :func:`kmiphsm.server.web.site` (``{}``: the list route's
     last segment, the object's identifier)."""
     def make(action: str) -> AccessResource:
-        return AccessResource(api, pool, reactor, action, max_body, identify, access_log)
+        return AccessResource(api, action, endpoint, pool, reactor, max_body, default_identity,
+                              access_log)
 
     return {
         (b"access", b"grant"): make("grant"),

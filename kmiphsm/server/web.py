@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from twisted.internet import threads
 from twisted.internet.interfaces import IReactorFromThreads
@@ -28,11 +28,12 @@ from twisted.web import resource, server
 from twisted.web.iweb import IRequest
 
 from kmiphsm.engine.identity import Identity
-from kmiphsm.server import access_api
-from kmiphsm.server.access_api import AccessApi
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
 from kmiphsm.server.tls import peer_identity
+
+if TYPE_CHECKING:  # access_api uses this module's helpers
+    from kmiphsm.server.access_api import AccessApi
 
 log = Logger()
 
@@ -256,10 +257,10 @@ def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
          default_identity: str, *, access_log: AccessLog | None = None,
          access: AccessApi | None = None) -> server.Site:
     """The HTTPS site; ``access``: serve the /access routes too (server/access_api.py)."""
-    fallback = Identity(default_identity) if default_identity else None
+    from kmiphsm.server import access_api
+
     extra = {} if access is None else access_api.routes(
-        access, pool, reactor, max_body,
-        lambda transport: peer_identity(transport) or fallback, access_log)
+        access, endpoint, pool, reactor, max_body, default_identity, access_log)
     root = _Root({
         **extra,
         (b"kmip",): KmipMessage(endpoint, pool, reactor, max_body, default_identity,
