@@ -270,6 +270,17 @@ class SqliteStore:
             with self._begun("BEGIN DEFERRED") as conn:  # one snapshot for several SELECTs
                 yield conn
 
+    def _select(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The rows of one SELECT (its own snapshot: no BEGIN / COMMIT around it)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn.execute(sql, params).fetchall()
+        conn = self._acquire()
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            self._release(conn)
+
     # -- objects -----------------------------------------------------------------------------
 
     def new_unique_identifier(self) -> str:
@@ -451,25 +462,23 @@ class SqliteStore:
         return removed
 
     def grants_on(self, unique_identifier: str, owner: str) -> list[Grant]:
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT owner, object, grantee, operation FROM access_grants"
-                " WHERE object = ? OR (object = '*' AND owner = ?)"
-                " ORDER BY object, grantee, operation",
-                (unique_identifier, owner),
-            ).fetchall()
+        rows = self._select(
+            "SELECT owner, object, grantee, operation FROM access_grants"
+            " WHERE object = ? OR (object = '*' AND owner = ?)"
+            " ORDER BY object, grantee, operation",
+            (unique_identifier, owner),
+        )
         return [Grant(*row) for row in rows]
 
     def grants_to(self, grantees: Sequence[str]) -> list[Grant]:
         if not grantees:
             return []
         marks = ", ".join("?" * len(grantees))
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT owner, object, grantee, operation FROM access_grants"
-                f" WHERE grantee IN ({marks}) ORDER BY object, grantee, operation",
-                list(grantees),
-            ).fetchall()
+        rows = self._select(
+            "SELECT owner, object, grantee, operation FROM access_grants"
+            f" WHERE grantee IN ({marks}) ORDER BY object, grantee, operation",
+            list(grantees),
+        )
         return [Grant(*row) for row in rows]
 
     # -- Locate ------------------------------------------------------------------------------
