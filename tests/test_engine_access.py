@@ -205,6 +205,19 @@ class AccessMatrix21(unittest.TestCase):
         self.assertEqual(failure.reason, Reason.InvalidField)
         self.assertIn("default", failure.message)
 
+    def test_cosmian_tags_resolve_among_the_objects_granted_that_operation(self) -> None:
+        tagged = self.h.create_aes(identity=ALICE, Attribute={
+            "VendorIdentification": "cosmian", "AttributeName": "tag",
+            "AttributeValue": '["payroll"]'})
+        if self.VERSION < (2, 0):
+            return  # tags are Cosmian's 2.1 dialect
+        by_tags = {"UniqueIdentifier": '["payroll"]'}
+        self.assertEqual(self.reason(Op.Get, by_tags, BOB)[0], Reason.ItemNotFound)
+        self.grant("bob", "getattributes", uid=tagged)
+        self.assertEqual(self.reason(Op.Get, by_tags, BOB)[0], Reason.ItemNotFound)
+        self.grant("bob", "get", uid=tagged)
+        self.assertEqual(self.call(Op.Get, by_tags, BOB)["UniqueIdentifier"], tagged)
+
     def test_every_decision_is_observed(self) -> None:
         seen: list[Any] = []
         self.h.engine.access_observer = seen.append

@@ -200,6 +200,11 @@ def _operation(context: "OperationContext") -> str | None:
     return None if operation is None else OPERATION_NAMES.get(int(operation))
 
 
+def item_operation(context: "OperationContext") -> str:
+    """The access operation of the item's KMIP operation ("locate" for one without)."""
+    return _operation(context) or "locate"
+
+
 def check_operation(context: "OperationContext") -> None:
     """Permission Denied if the caller's roles do not allow the item's operation."""
     operation = context.item.operation

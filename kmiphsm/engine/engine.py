@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 import kmiphsm
-from kmiphsm.engine import access, managed, tagging
+from kmiphsm.engine import access, tagging
 from kmiphsm.engine.context import PLACEHOLDER_SOURCES, BatchState, OperationContext
 from kmiphsm.engine.errors import KmipError, translate
 from kmiphsm.engine.identity import Identity
@@ -382,8 +382,10 @@ class Engine:
         if isinstance(value, str):
             names = tagging.tag_list(value)
             if names is not None and context.item.operation != enums.Operation.Import:
+                # among the objects the caller may do this operation to
+                reach = access.visibility(context, access.item_operation(context))
                 payload.unique_identifier = tagging.resolve(
-                    context.store, managed.visible_owner(context), names)
+                    context.store, reach.pop("owner"), names, **reach)
             return
         resolved = context.resolve_unique_identifier(value)
         if resolved is not None:
