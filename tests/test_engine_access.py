@@ -188,6 +188,16 @@ class AccessMatrix21(unittest.TestCase):
         self.assertEqual({g.operation for g in self.h.store.grants_on(new, "alice")
                           if g.object == new}, {"encrypt", "rekey"})
 
+    def test_a_grantees_rekey_makes_a_key_of_the_owner(self) -> None:
+        self.activate(self.key)
+        self.grant("bob", "encrypt", "rekey")
+        new = self.call(Op.ReKey, {"UniqueIdentifier": self.key}, BOB)["UniqueIdentifier"]
+        replacement = self.h.store.get(new)
+        assert replacement is not None
+        self.assertEqual((replacement.owner, replacement.scope), ("alice", "tenant-a"))
+        self.assertIn("Data", self.encrypt(BOB, new))
+        self.call(Op.Get, {"UniqueIdentifier": new}, ALICE)
+
     def test_each_scope_is_its_own_naming_domain(self) -> None:
         self.h.create_aes(identity=ALICE, Name=name("payroll"))
         # eve, in another scope, may use the name and learns nothing of alice's

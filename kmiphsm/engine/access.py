@@ -18,7 +18,8 @@ handler runs) and once per object the item reaches (:func:`check_object`, called
   operations on one object, or on all of theirs (``*``), to an identity or group name. They
   are read from the store at each check (never cached), so a revoked grant stops working at
   once in every worker process. Re-key and Re-key Key Pair copy the old object's own grants
-  to the replacement.
+  to the replacement, which belongs to the old object's owner and scope even when a grantee
+  re-keys (``OperationContext.creates_for``).
 - *Scopes* (``[access.scopes.NAME]``): tenants. An object belongs to the scope of the
   identity that made it; an identity reaches only objects of its own scope (an identity of
   no scope: the objects of no scope), administrators too, except the administrators of no

@@ -94,6 +94,9 @@ class OperationContext:
     new_placeholder: str | None = None
     #: the access decisions made for this item (engine/access.py), for the audit trail
     decisions: list[Decision] = field(default_factory=list)
+    #: (owner, scope) of the objects this item makes, when not the caller's: a Re-key's
+    #: replacement belongs to the replaced object's owner
+    creates_for: tuple[str, str | None] | None = None
 
     @property
     def store(self) -> Store:

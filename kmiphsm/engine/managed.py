@@ -358,7 +358,8 @@ def new_object(context: OperationContext, object_type: int,
                unique_identifier: str | None = None, generated: bool = True,
                undo: Any = None, supplied: Mapping[str, list[Any]] | None = None
                ) -> StoredObject:
-    """Store a new object owned by the caller, with the server's attributes; registers an undo
+    """Store a new object owned by the caller (or ``context.creates_for``), with the server's
+    attributes; registers an undo
     that deletes it again (and ``undo``, e.g. destroying its token key, first).
 
     ``supplied``: attributes the server otherwise sets that an Import gives (KMIP 2.1 section
@@ -396,10 +397,11 @@ def new_object(context: OperationContext, object_type: int,
         state, _ = state_at(State.PreActive, attrs, moment)
     attrs = {name: values for name, values in attrs.items() if values}
     uid = unique_identifier or context.store.new_unique_identifier()
+    owner, scope = context.creates_for or (context.identity.name, access.scope_of(context))
     obj = StoredObject(unique_identifier=uid, object_type=int(object_type),
-                       owner=context.identity.name, state=int(state),
+                       owner=owner, state=int(state),
                        key_ref=key.to_bytes() if key is not None else None,
-                       created=moment, attributes=attrs, scope=access.scope_of(context))
+                       created=moment, attributes=attrs, scope=scope)
     context.store.insert(obj)
 
     def remove() -> None:

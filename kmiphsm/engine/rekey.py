@@ -68,6 +68,7 @@ DESTROYED = frozenset({State.Destroyed, State.DestroyedCompromised})
 def rekey(context: OperationContext, payload: ReKeyRequestPayload) -> ReKeyResponsePayload:
     old = existing(context, payload.unique_identifier, ObjectType.SymmetricKey,
                    "Re-key replaces Symmetric Keys (use Re-key Key Pair for a key pair)")
+    context.creates_for = (old.owner, old.scope)  # a grantee's Re-key: still the owner's
     key = managed.key_of(old)
     requested = payload.attributes
     managed.check_client_attributes(requested, creating=True)
@@ -101,6 +102,7 @@ def rekey_key_pair(context: OperationContext,
     old_private = existing(context, payload.private_key_unique_identifier, ObjectType.PrivateKey,
                            "Re-key Key Pair replaces a key pair: name its Private Key")
     old_public = public_half(context, old_private)
+    context.creates_for = (old_private.owner, old_private.scope)
     private_key = managed.key_of(old_private)
     public_key = managed.key_of(old_public)
     requested_private, requested_public = creation.pair_attributes(
