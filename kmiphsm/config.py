@@ -123,9 +123,33 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class RoleConfig:
+    """``[access.roles.NAME]``: the operations a role allows ("all": every one) and the
+    identity or group names that hold it (engine/access.py)."""
+
+    name: str
+    operations: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScopeConfig:
+    """``[access.scopes.NAME]``: a tenant; its members (identity or group names) and its
+    administrators (who reach every object of the scope, and only of it)."""
+
+    name: str
+    members: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AccessConfig:
     admins: tuple[str, ...] = ("admin",)
     https_default_identity: str = ""
+    #: identity name -> its groups (for identities whose certificate has no OU)
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    roles: tuple[RoleConfig, ...] = ()
+    scopes: tuple[ScopeConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -300,6 +324,68 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _tables(value: Any, what: str) -> list[tuple[str, dict[str, Any]]]:
+    """``[access.roles.NAME]`` tables as (NAME, table) pairs; also the list of dicts (with a
+    ``name``) that :func:`to_json` writes."""
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, list) and all(isinstance(v, dict) and "name" in v for v in value):
+        pairs = [(v["name"], {k: x for k, x in v.items() if k != "name"}) for v in value]
+    else:
+        raise ValueError(f"expected [{what}.NAME] tables, got {value!r}")
+    for name, table in pairs:
+        if not isinstance(name, str) or not name or not isinstance(table, dict):
+            raise ValueError(f"expected [{what}.NAME] tables, got {name!r} = {table!r}")
+    return pairs
+
+
+def _member_table(value: Any, what: str, cls: type, keys: tuple[str, ...]) -> tuple[Any, ...]:
+    result = []
+    for name, table in _tables(value, what):
+        for key in table:
+            if key not in keys:
+                raise ValueError(f"{name}: unknown key {key!r} (known: {', '.join(keys)})")
+        try:
+            result.append(cls(name=name, **{key: _names(table.get(key, []))
+                                             for key in keys}))
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    return tuple(result)
+
+
+def _roles(value: Any) -> tuple[RoleConfig, ...]:
+    roles = _member_table(value, "access.roles", RoleConfig, ("operations", "members"))
+    for role in roles:
+        if not role.operations:
+            raise ValueError(f"{role.name}: operations: name at least one operation (or \"all\")")
+    return roles
+
+
+def _scopes(value: Any) -> tuple[ScopeConfig, ...]:
+    scopes = _member_table(value, "access.scopes", ScopeConfig, ("members", "admins"))
+    seen: dict[str, str] = {}
+    for scope in scopes:
+        for member in scope.members + scope.admins:
+            if seen.setdefault(member, scope.name) != scope.name:
+                raise ValueError(f"{member!r} is a member of the scopes {seen[member]!r} and "
+                                 f"{scope.name!r}: a name belongs to one scope")
+    return scopes
+
+
+def _groups(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    pairs = value.items() if isinstance(value, dict) else value
+    if not isinstance(pairs, (list, type({}.items()))):
+        raise ValueError(f"expected a table of identity = [groups], got {value!r}")
+    result = []
+    pair: Any
+    for pair in pairs:
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise ValueError(f"expected identity = [groups], got {pair!r}")
+        result.append((pair[0], _names(list(pair[1]) if isinstance(pair[1], (list, tuple))
+                                       else pair[1])))
+    return tuple(result)
+
+
 _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
     "server": (ServerConfig, {
         "bind": _text, "kmip_port": _port, "https_port": _port,
@@ -317,7 +403,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "quirks": _quirks, "master_wrap": _master_wrap,
     }),
     "store": (StoreConfig, {"path": _text, "synchronous": _synchronous}),
-    "access": (AccessConfig, {"admins": _names, "https_default_identity": _text}),
+    "access": (AccessConfig, {"admins": _names, "https_default_identity": _text,
+                              "groups": _groups, "roles": _roles, "scopes": _scopes}),
     "limits": (LimitsConfig, {
         "stream_max_open": _positive_int, "stream_max_open_per_identity": _positive_int,
         "stream_max_bytes": _positive_int, "stream_max_buffered_per_identity": _positive_int,

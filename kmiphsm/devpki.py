@@ -13,6 +13,7 @@ import argparse
 import datetime
 import ipaddress
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -40,15 +41,18 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _name(common_name: str) -> x509.Name:
+def _name(common_name: str, units: Sequence[str] = ()) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "kmiphsm development"),
+                      *(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit)
+                        for unit in units),
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _builder(subject: str, issuer: x509.Name, public_key: rsa.RSAPublicKey) -> x509.CertificateBuilder:
+def _builder(subject: str, issuer: x509.Name, public_key: rsa.RSAPublicKey,
+             units: Sequence[str] = ()) -> x509.CertificateBuilder:
     now = datetime.datetime.now(datetime.timezone.utc)
     return (x509.CertificateBuilder()
-            .subject_name(_name(subject)).issuer_name(issuer).public_key(public_key)
+            .subject_name(_name(subject, units)).issuer_name(issuer).public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + VALIDITY)
@@ -77,11 +81,11 @@ def _make_ca(directory: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
 
 
 def _issue(directory: Path, name: str, subject: str, ca: tuple[x509.Certificate, rsa.RSAPrivateKey],
-           server: bool) -> None:
+           server: bool, units: Sequence[str] = ()) -> None:
     ca_cert, ca_key = ca
     key = _new_key()
     usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-    builder = (_builder(subject, ca_cert.subject, key.public_key())
+    builder = (_builder(subject, ca_cert.subject, key.public_key(), units)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
@@ -95,8 +99,10 @@ def _issue(directory: Path, name: str, subject: str, ca: tuple[x509.Certificate,
     _write_cert(directory / f"{name}.pem", cert)
 
 
-def ensure(directory: str | os.PathLike[str], clients: tuple[str, ...] = CLIENTS) -> Path:
-    """Create whatever of the development PKI is missing in ``directory``."""
+def ensure(directory: str | os.PathLike[str], clients: tuple[str, ...] = CLIENTS,
+           units: Mapping[str, Sequence[str]] | None = None) -> Path:
+    """Create whatever of the development PKI is missing in ``directory``; ``units``: the OU
+    values (the access model's groups) of a client's certificate, by client name."""
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     if (path / "ca.pem").exists() and (path / "ca-key.pem").exists():
@@ -107,7 +113,8 @@ def ensure(directory: str | os.PathLike[str], clients: tuple[str, ...] = CLIENTS
         _issue(path, "server", "localhost", ca, server=True)
     for client in clients:
         if not (path / f"{client}.pem").exists():
-            _issue(path, client, client, ca, server=False)
+            _issue(path, client, client, ca, server=False,
+                   units=(units or {}).get(client, ()))
     return path
 
 
@@ -115,9 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kmiphsm.devpki", description=__doc__.split("\n")[0])
     parser.add_argument("directory", nargs="?", default="var/pki")
     parser.add_argument("--client", action="append", default=[],
-                        help="also issue a client certificate with this CN (repeatable)")
+                        help="also issue a client certificate with this CN (repeatable); "
+                             "NAME:GROUP,GROUP gives it these OU values (its groups)")
     args = parser.parse_args(argv)
-    ensure(args.directory, CLIENTS + tuple(args.client))
+    clients = tuple(spec.partition(":")[0] for spec in args.client)
+    units = {spec.partition(":")[0]: tuple(g for g in spec.partition(":")[2].split(",") if g)
+             for spec in args.client}
+    ensure(args.directory, CLIENTS + clients, units)
     return 0
 
 

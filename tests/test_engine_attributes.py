@@ -130,10 +130,10 @@ class GetAttributesTests(AttributeTestCase):
         failure = self.failure(Operation.GetAttributes, {})
         self.assertEqual(failure.reason, Reason.InvalidField)
 
-    def test_another_owners_object_is_permission_denied(self) -> None:
+    def test_another_owners_object_is_not_found(self) -> None:
         failure = self.failure(Operation.GetAttributes, {"UniqueIdentifier": self.uid},
                                identity="mallory")
-        self.assertEqual(failure.reason, Reason.PermissionDenied)
+        self.assertEqual(failure.reason, Reason.ObjectNotFound)
 
     def test_an_administrator_reads_every_owners_object(self) -> None:
         found = self.attributes(None, tags.State, identity="admin")
@@ -181,7 +181,7 @@ class GetAttributeListTests(AttributeTestCase):
         self.assertEqual(self.failure(Operation.GetAttributeList,
                                       {"UniqueIdentifier": "nothing"}).reason, Reason.ObjectNotFound)
         self.assertEqual(self.failure(Operation.GetAttributeList, {"UniqueIdentifier": self.uid},
-                                      identity="mallory").reason, Reason.PermissionDenied)
+                                      identity="mallory").reason, Reason.ObjectNotFound)
 
 
 class AddAttributeTests(AttributeTestCase):
@@ -271,7 +271,7 @@ class AddAttributeTests(AttributeTestCase):
     def test_failures_of_access(self) -> None:
         payload = {"UniqueIdentifier": self.uid, "NewAttribute": {"Description": "x"}}
         self.assertEqual(self.failure(Operation.AddAttribute, payload,
-                                      identity="mallory").reason, Reason.PermissionDenied)
+                                      identity="mallory").reason, Reason.ObjectNotFound)
         self.assertEqual(self.failure(Operation.AddAttribute, {
             "UniqueIdentifier": "nothing", "NewAttribute": {"Description": "x"}}).reason,
             Reason.ObjectNotFound)
@@ -403,7 +403,7 @@ class ModifyAttributeTests(AttributeTestCase):
     def test_other_owner(self) -> None:
         self.add({"Description": "old"})
         self.assertEqual(self.modify_failure({"Description": "new"}, identity="mallory").reason,
-                         Reason.PermissionDenied)
+                         Reason.ObjectNotFound)
 
 
 class DeleteAttributeTests(AttributeTestCase):
@@ -447,7 +447,7 @@ class DeleteAttributeTests(AttributeTestCase):
         failure = self.failure(Operation.DeleteAttribute,
                                {"UniqueIdentifier": self.uid, "AttributeReference": tags.Name},
                                identity="mallory")
-        self.assertEqual(failure.reason, Reason.PermissionDenied)
+        self.assertEqual(failure.reason, Reason.ObjectNotFound)
         self.assertEqual(self.stored("Name"), [name("key-one")])
 
 
@@ -578,7 +578,7 @@ class Kmip14Tests(AttributeTestCase):
                          Reason.ItemNotFound)
         self.assertEqual(self.fail14(Operation.AddAttribute, uid_node(self.uid),
                                      attribute_1x("ContactInformation", "c"),
-                                     identity="mallory").reason, Reason.PermissionDenied)
+                                     identity="mallory").reason, Reason.ItemNotFound)
 
     def test_modify_by_index(self) -> None:
         self.call14(Operation.AddAttribute, uid_node(self.uid), attribute_1x("Name", name("k2")))
@@ -647,7 +647,7 @@ class Kmip14Tests(AttributeTestCase):
                          Reason.PermissionDenied)
         self.assertEqual(self.fail14(Operation.DeleteAttribute, uid_node(self.uid),
                                      Node.text(tags.AttributeName, "Name"),
-                                     identity="mallory").reason, Reason.PermissionDenied)
+                                     identity="mallory").reason, Reason.ItemNotFound)
 
     def test_unknown_attribute_name(self) -> None:
         failure = self.fail14(Operation.GetAttributes, uid_node(self.uid),

@@ -244,10 +244,10 @@ class IssuerRuleTests(CertifyBase):
             "Attributes": {"CertificateSubjectCN": "x",
                            "Link": [link(LinkType.CertificateLink, root_uid)]}},
             identity="bob")
-        self.assertEqual(failure.reason, Reason.PermissionDenied)
+        self.assertEqual(failure.reason, Reason.ObjectNotFound)
         failure = self.h.failure(Op.Certify, {"UniqueIdentifier": bob_public,
                                               "Attributes": {"CertificateSubjectCN": "x"}})
-        self.assertEqual(failure.reason, Reason.PermissionDenied)
+        self.assertEqual(failure.reason, Reason.ObjectNotFound)
 
     def test_wrong_objects_and_missing_subject(self) -> None:
         aes = self.h.create_aes()

@@ -532,10 +532,10 @@ class UsageRuleTests(CryptoCase):
         self.fails(Op.Encrypt, {"UniqueIdentifier": uses, "CryptographicParameters": params,
                                 "Data": bytes(16)}, Reason.PermissionDenied)
 
-    def test_another_clients_key_is_denied(self) -> None:
+    def test_another_clients_key_is_not_found(self) -> None:
         uid = self.register_secret(os.urandom(16))
         self.fails(Op.Encrypt, {"UniqueIdentifier": uid, "CryptographicParameters": {
-            "BlockCipherMode": BCM.ECB}, "Data": bytes(16)}, Reason.PermissionDenied,
+            "BlockCipherMode": BCM.ECB}, "Data": bytes(16)}, Reason.ObjectNotFound,
             identity="mallory")
 
     def test_a_key_of_an_algorithm_the_token_lacks(self) -> None:

@@ -482,7 +482,7 @@ class Failures21(KeyWrapBase):
         pre_active = self.raw(os.urandom(32), CryptographicUsageMask=WRAPPING)
         self.get_fails(uid, spec(pre_active), self.reason(Reason.WrongKeyLifecycleState))
         bobs = self.kek(identity="bob")
-        self.get_fails(uid, spec(bobs), Reason.PermissionDenied)
+        self.get_fails(uid, spec(bobs), self.reason(Reason.WrappingObjectNotFound))
         self.get_fails(uid, spec("no-such-key"), self.reason(Reason.WrappingObjectNotFound))
         hmac = self.kek(os.urandom(32), algorithm=Alg.HMAC_SHA256)
         self.get_fails(uid, spec(hmac), Reason.FeatureNotSupported)

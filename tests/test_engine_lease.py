@@ -52,7 +52,7 @@ class ObtainLeaseTests(unittest.TestCase):
     def test_no_lease_for_others_or_destroyed_objects(self) -> None:
         uid = self.harness.create_aes()
         self.assertEqual(self.harness.failure(Op.ObtainLease, {"UniqueIdentifier": uid},
-                                              identity="bob").reason, Reason.PermissionDenied)
+                                              identity="bob").reason, Reason.ObjectNotFound)
         self.harness.call(Op.Destroy, {"UniqueIdentifier": uid})
         self.assertEqual(self.harness.failure(Op.ObtainLease, {"UniqueIdentifier": uid}).reason,
                          Reason.ObjectDestroyed)

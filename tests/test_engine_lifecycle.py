@@ -164,7 +164,8 @@ class LifecycleCase(unittest.TestCase):
                                token=self.token, identity=Identity(identity),
                                is_admin=identity == "admin",
                                version=ProtocolVersion(*self.VERSION),
-                               unique_identifier=lambda value: value)
+                               unique_identifier=lambda value: value,
+                               item=SimpleNamespace(operation=None), decisions=[])
 
 
 # -- Activate --------------------------------------------------------------------------------
@@ -208,9 +209,9 @@ class ActivateTests(LifecycleCase):
     def test_activate_an_unknown_object(self) -> None:
         self.fails(Reason.ObjectNotFound, Op.Activate, {"UniqueIdentifier": "no-such-object"})
 
-    def test_activate_another_clients_object_is_denied(self) -> None:
+    def test_activate_another_clients_object_is_not_found(self) -> None:
         uid = self.create(identity="bob")
-        self.fails(Reason.PermissionDenied, Op.Activate, {"UniqueIdentifier": uid})
+        self.fails(Reason.ObjectNotFound, Op.Activate, {"UniqueIdentifier": uid})
         self.assertEqual(self.state(uid), State.PreActive)
         self.call(Op.Activate, {"UniqueIdentifier": uid}, identity="admin")
         self.assertEqual(self.state(uid), State.Active)
@@ -339,9 +340,9 @@ class RevokeTests(LifecycleCase):
             "UniqueIdentifier": "no-such-object",
             "RevocationReason": {"RevocationReasonCode": Code.KeyCompromise}})
 
-    def test_revoke_another_clients_object_is_denied(self) -> None:
+    def test_revoke_another_clients_object_is_not_found(self) -> None:
         uid = self.create(identity="bob")
-        self.fails(Reason.PermissionDenied, Op.Revoke, {
+        self.fails(Reason.ObjectNotFound, Op.Revoke, {
             "UniqueIdentifier": uid,
             "RevocationReason": {"RevocationReasonCode": Code.KeyCompromise}})
         self.assertEqual(self.state(uid), State.PreActive)
@@ -434,10 +435,10 @@ class DestroyTests(LifecycleCase):
     def test_destroy_an_unknown_object(self) -> None:
         self.fails(Reason.ObjectNotFound, Op.Destroy, {"UniqueIdentifier": "no-such-object"})
 
-    def test_destroy_another_clients_object_is_denied(self) -> None:
+    def test_destroy_another_clients_object_is_not_found(self) -> None:
         uid = self.create(identity="bob", extractable=False)
         ref = KeyRef.from_bytes(self.obj(uid).key_ref)
-        self.fails(Reason.PermissionDenied, Op.Destroy, {"UniqueIdentifier": uid})
+        self.fails(Reason.ObjectNotFound, Op.Destroy, {"UniqueIdentifier": uid})
         self.assertEqual(self.state(uid), State.PreActive)
         self.assertTrue(self.token.exists(ref))
 
@@ -552,11 +553,11 @@ class ArchiveTests(LifecycleCase):
         for operation in (Op.Archive, Op.Recover):
             self.fails(Reason.ObjectNotFound, operation, {"UniqueIdentifier": "no-such-object"})
 
-    def test_another_clients_object_is_denied(self) -> None:
+    def test_another_clients_object_is_not_found(self) -> None:
         uid = self.create(identity="bob")
-        self.fails(Reason.PermissionDenied, Op.Archive, {"UniqueIdentifier": uid})
+        self.fails(Reason.ObjectNotFound, Op.Archive, {"UniqueIdentifier": uid})
         self.call(Op.Archive, {"UniqueIdentifier": uid}, identity="bob")
-        self.fails(Reason.PermissionDenied, Op.Recover, {"UniqueIdentifier": uid})
+        self.fails(Reason.ObjectNotFound, Op.Recover, {"UniqueIdentifier": uid})
         self.assertTrue(self.obj(uid).archived)
 
     def test_archive_is_undone_in_an_undo_batch(self) -> None:
@@ -672,7 +673,7 @@ class CheckTests(LifecycleCase):
     def test_check_unknown_and_others_objects(self) -> None:
         self.fails(Reason.ObjectNotFound, Op.Check, {"UniqueIdentifier": "no-such-object"})
         uid = self.create(identity="bob")
-        self.fails(Reason.PermissionDenied, Op.Check, {"UniqueIdentifier": uid})
+        self.fails(Reason.ObjectNotFound, Op.Check, {"UniqueIdentifier": uid})
 
 
 # -- the dates -------------------------------------------------------------------------------

@@ -665,7 +665,7 @@ class ReKeyKeyPairTests(EngineCase):
 
 
 class OwnershipTests(EngineCase):
-    def test_another_client_gets_permission_denied(self) -> None:
+    def test_another_clients_object_is_not_found(self) -> None:
         uid = self.h.create_aes()
         private_uid, _ = self.create_pair({"CryptographicAlgorithm": Alg.EC,
                                            "CryptographicLength": 256})
@@ -673,8 +673,8 @@ class OwnershipTests(EngineCase):
                 (Op.Get, {"UniqueIdentifier": uid}),
                 (Op.ReKey, {"UniqueIdentifier": uid}),
                 (Op.ReKeyKeyPair, {"PrivateKeyUniqueIdentifier": private_uid})):
-            self.failure(operation, payload, Reason.PermissionDenied, identity="bob")
-            self.failure(operation, payload, Reason.PermissionDenied, identity="bob",
+            self.failure(operation, payload, Reason.ObjectNotFound, identity="bob")
+            self.failure(operation, payload, Reason.ItemNotFound, identity="bob",
                          version=(1, 4))
 
     def test_an_administrator_sees_every_object(self) -> None:

@@ -282,7 +282,7 @@ class ExportTests(TransferBase):
         self.assertEqual(self.h.failure(Op.Export, {"UniqueIdentifier": unextractable}).reason,
                          Reason.NotExtractable)
         self.assertEqual(self.h.failure(Op.Export, {"UniqueIdentifier": sensitive},
-                                        identity="bob").reason, Reason.PermissionDenied)
+                                        identity="bob").reason, Reason.ObjectNotFound)
         self.assertEqual(self.h.failure(Op.Export, {"UniqueIdentifier": "none"}).reason,
                          Reason.ObjectNotFound)
         kek = self.h.create_aes(CryptographicUsageMask=int(Usage.WrapKey), ActivationDate=T0)

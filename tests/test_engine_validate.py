@@ -142,7 +142,7 @@ class ValidateTests(CertifyBase):
         self.assertEqual(failure.reason, Reason.InvalidField)
         self.assertEqual(self.h.failure(Op.Validate, {}).reason, Reason.InvalidField)
         failure = self.h.failure(Op.Validate, {"UniqueIdentifier": [leaf]}, identity="bob")
-        self.assertEqual(failure.reason, Reason.PermissionDenied)
+        self.assertEqual(failure.reason, Reason.ObjectNotFound)
         failure = self.h.failure(Op.Validate, {"UniqueIdentifier": [self.h.create_aes()]})
         self.assertEqual(failure.reason, Reason.InvalidObjectType)
         failure = self.h.failure(Op.Validate, {"Certificate": [value(b"not der")]})

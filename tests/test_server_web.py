@@ -275,7 +275,7 @@ class Answers(unittest.SynchronousTestCase):
                                         "value": uid[0]}]}
         self.assertEqual(self.bare(get)[0], 200)
         code, answer = self.bare(get, client="bob")
-        self.assertEqual((code, answer["ResultReason"]), (403, "PermissionDenied"))
+        self.assertEqual((code, answer["ResultReason"]), (404, "ObjectNotFound"))
         for document, wanted_code, wanted_reason in (
                 (b"{not json", 400, "InvalidMessage"),
                 ([1, 2], 400, "InvalidMessage"),

@@ -43,7 +43,7 @@ import hashlib
 import re
 from typing import Any, Callable
 
-from kmiphsm.engine import managed
+from kmiphsm.engine import access, managed
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
@@ -186,7 +186,8 @@ def check_name_unique(context: OperationContext, instance: AttributeInstance) ->
     if instance.name != "Name":
         return
     name_value = instance.value["NameValue"]
-    query = LocateQuery(owner=None, filters=[AttributeFilter("Name", {"NameValue": name_value})],
+    query = LocateQuery(**access.name_domain(context),
+                        filters=[AttributeFilter("Name", {"NameValue": name_value})],
                         maximum_items=1, storage_status=ONLINE_STORAGE | ARCHIVAL_STORAGE)
     if context.store.locate(query):
         raise KmipError(Reason.NonUniqueNameAttribute, f"the Name {name_value!r} is in use")

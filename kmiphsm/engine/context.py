@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from kmiphsm.engine.access import Decision
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.identity import Identity
 from kmiphsm.hsm import Token
@@ -91,6 +92,11 @@ class OperationContext:
     undo_actions: list[Callable[[], None]] = field(default_factory=list)
     commit_actions: list[Callable[[], None]] = field(default_factory=list)
     new_placeholder: str | None = None
+    #: the access decisions made for this item (engine/access.py), for the audit trail
+    decisions: list[Decision] = field(default_factory=list)
+    #: (owner, scope) of the objects this item makes, when not the caller's: a Re-key's
+    #: replacement belongs to the replaced object's owner
+    creates_for: tuple[str, str | None] | None = None
 
     @property
     def store(self) -> Store:
@@ -110,7 +116,7 @@ class OperationContext:
 
     @property
     def is_admin(self) -> bool:
-        return self.engine.is_admin(self.identity)
+        return self.engine.access.principal(self.identity).admin
 
     @property
     def id_placeholder(self) -> str | None:

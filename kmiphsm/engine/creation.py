@@ -21,7 +21,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Mapping
 
-from kmiphsm.engine import keyblocks, keymaterial, managed
+from kmiphsm.engine import access, keyblocks, keymaterial, managed
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.hsm import KeyRef
@@ -182,7 +182,7 @@ def check_unique_names(context: OperationContext, attributes: Mapping[str, list[
         raise KmipError(Reason.NonUniqueNameAttribute, "the same Name is given twice")
     skip = set(ignore)
     for name in names:
-        query = LocateQuery(owner=None,
+        query = LocateQuery(**access.name_domain(context),
                             filters=(AttributeFilter("Name", {"NameValue": name}),),
                             storage_status=ONLINE_STORAGE | ARCHIVAL_STORAGE)
         if any(uid not in skip for uid in context.store.locate(query)):

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 import kmiphsm
-from kmiphsm.engine import managed, tagging
+from kmiphsm.engine import access, tagging
 from kmiphsm.engine.context import PLACEHOLDER_SOURCES, BatchState, OperationContext
 from kmiphsm.engine.errors import KmipError, translate
 from kmiphsm.engine.identity import Identity
@@ -135,7 +135,8 @@ class Engine:
     Query, ...); ``server_information`` maps CamelCase Server Information fields to values
     for Query (:data:`SERVER_INFORMATION` by default; ``VendorIdentification`` is answered on
     its own);
-    ``admins`` are the identity names that may act on every object; ``handlers`` defaults to
+    ``admins`` are the identity names that may act on every object (``access_policy``, the
+    whole access model of :mod:`kmiphsm.engine.access`, replaces it); ``handlers`` defaults to
     every handler of ``kmiphsm.engine``; ``measure`` gives the encoded size of a Node for
     Maximum Response Size (binary TTLV by default); ``enable_interop`` turns the Interop
     operation on (KMIP 2.1 section 6.1.26: not for production servers); ``stream_limits``
@@ -150,12 +151,18 @@ class Engine:
                  clock: Callable[[], datetime] | None = None,
                  enable_interop: bool = True,
                  object_policy: Mapping[str, list[Any]] | None = None,
-                 stream_limits: StreamLimits | None = None) -> None:
+                 stream_limits: StreamLimits | None = None,
+                 access_policy: access.AccessPolicy | None = None) -> None:
         self.store = store
         self.token = token
         self.server_information: dict[str, Any] = dict(
             SERVER_INFORMATION if server_information is None else server_information)
         self.admins = frozenset(admins)
+        #: who may do what to which object (engine/access.py); ``admins`` alone by default
+        self.access = (access_policy if access_policy is not None
+                       else access.AccessPolicy(admins=self.admins))
+        #: called with every access decision (engine/access.py Decision): the audit hook
+        self.access_observer: Callable[[access.Decision], None] | None = None
         #: attributes the server gives every new object with key material, unless the request
         #: set them (Lease Time, Protection Storage Mask: server policy)
         self.object_policy: dict[str, list[Any]] = {
@@ -171,7 +178,7 @@ class Engine:
         self._in_version: dict[tuple[int, ProtocolVersion], bool] = {}
 
     def is_admin(self, identity: Identity) -> bool:
-        return identity.name in self.admins
+        return self.access.principal(identity).admin
 
     def connection_closed(self, connection: int) -> None:
         """The KMIP connection ``connection`` (:attr:`Identity.connection`) has closed and
@@ -336,6 +343,7 @@ class Engine:
                                    version=version, batch=batch)
         payload = item.request_payload
         try:
+            access.check_operation(context)
             self._fill_unique_identifier(context, payload)
             result = handler(context, payload)
         except (KmipError, ModelError) as exc:
@@ -383,8 +391,10 @@ class Engine:
         if isinstance(value, str):
             names = tagging.tag_list(value)
             if names is not None and context.item.operation != enums.Operation.Import:
+                # among the objects the caller may do this operation to
+                reach = access.visibility(context, access.item_operation(context))
                 payload.unique_identifier = tagging.resolve(
-                    context.store, managed.visible_owner(context), names)
+                    context.store, reach.pop("owner"), names, **reach)
             return
         resolved = context.resolve_unique_identifier(value)
         if resolved is not None:

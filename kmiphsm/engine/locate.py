@@ -7,8 +7,8 @@ attribute of the request, newest first.
   time or two for an inclusive range; Unique Identifier, Object Type and State test the
   object itself. Vendor (1.x custom) attributes match on Vendor Identification, Attribute
   Name and Attribute Value. An empty request matches every object.
-- Only the caller's objects are searched, every owner's for an administrator
-  (:func:`managed.visible_owner`); on-line objects unless the Storage Status Mask asks for
+- Only the objects the caller may Locate are searched, in the store's query: its own, those
+  a Locate grant reaches, its scope's for an administrator (:func:`access.visibility`); on-line objects unless the Storage Status Mask asks for
   archived or destroyed ones.
 - Cosmian KMS's tags (the ``cosmian``/``tag`` vendor attribute, :mod:`kmiphsm.engine.tagging`)
   match every object carrying all the tags listed, and the system tags (``_kk`` ...) its type.
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from kmiphsm.engine import managed, tagging
+from kmiphsm.engine import access, managed, tagging
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.registry import handler
@@ -46,7 +46,9 @@ def tagged(context: OperationContext, query: LocateQuery, required: set[str]
            ) -> tuple[list[str], int]:
     """A Locate by tags (:mod:`kmiphsm.engine.tagging`): every match, then the page asked."""
     everything = tagging.matching(context.store, query.owner, required, query.filters,
-                                  storage_status=query.storage_status)
+                                  storage_status=query.storage_status,
+                                  grantees=query.grantees, scoped=query.scoped,
+                                  scope=query.scope)
     start = query.offset_items
     end = None if query.maximum_items is None else start + query.maximum_items
     return everything[start:end], len(everything)
@@ -89,9 +91,9 @@ def bring_states_up_to_date(context: OperationContext) -> None:
     next loaded (:func:`managed.refresh_state`); before a Locate that filters on State, load
     the caller's objects that are due, so the State filter sees what a Get would."""
     now = managed.now(context)
-    owner = managed.visible_owner(context)
+    visible = access.visibility(context)
     for state, date in DATE_DRIVEN:
-        due = context.store.locate(LocateQuery(owner=owner, filters=[
+        due = context.store.locate(LocateQuery(**visible, filters=[
             AttributeFilter("State", int(state)), AttributeFilter(date, managed.EPOCH),
             AttributeFilter(date, now)]))
         for uid in due:
@@ -114,7 +116,7 @@ def locate(context: OperationContext, payload: LocateRequestPayload) -> LocateRe
             maximum = 1 if maximum is None else min(maximum, 1)
         else:
             raise KmipError(Reason.InvalidField, f"unknown Object Group Member {int(member):#x}")
-    query = LocateQuery(owner=managed.visible_owner(context), filters=conditions,
+    query = LocateQuery(**access.visibility(context), filters=conditions,
                         maximum_items=maximum, offset_items=payload.offset_items or 0,
                         storage_status=payload.storage_status_mask)
     store = context.store

@@ -3,8 +3,9 @@ state its dates give it, whether it may be used, and making a new one in the sto
 
 The rules (KMIP 2.1 sections 3.x "State", 4.57 and 6.1; KMIP 1.4 sections 3.22 and 4):
 
-- An object belongs to the identity that created or registered it (``owner``); another
-  identity gets Permission Denied for it, unless it is an administrator of the config.
+- An object belongs to the identity that created or registered it (``owner``) and to its
+  scope; who else may use it, and the answer to those who may not, is
+  :mod:`kmiphsm.engine.access`'s (checked here, in :func:`load`).
 - State follows the dates (KMIP 2.1 section 4.57, transitions 1, 4 and 6): a Pre-Active
   object whose Activation Date has come is Active; an Active one whose Deactivation Date has
   come is Deactivated (a Pre-Active one stays Pre-Active: Pre-Active to Deactivated is no
@@ -31,7 +32,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
-from kmiphsm.engine import tagging
+from kmiphsm.engine import access, tagging
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import algorithm_enum, curve_enum
@@ -120,16 +121,10 @@ def load(context: OperationContext, unique_identifier: Any) -> StoredObject:
     uid = context.unique_identifier(unique_identifier)
     obj = context.store.get(uid)
     if obj is None:
-        raise KmipError(Reason.ObjectNotFound, f"no object has the Unique Identifier {uid!r}")
-    check_owner(context, obj)
+        raise access.not_found(uid)
+    access.check_object(context, obj)
     refresh_state(context, obj)
     return obj
-
-
-def check_owner(context: OperationContext, obj: StoredObject) -> None:
-    if obj.owner != context.identity.name and not context.is_admin:
-        raise KmipError(Reason.PermissionDenied,
-                        f"object {obj.unique_identifier!r} belongs to another client")
 
 
 def first(obj: StoredObject, name: str, default: Any = None) -> Any:
@@ -313,6 +308,7 @@ def check_client_attributes(attributes: Mapping[str, list[Any]], *, creating: bo
     """Invalid Field for an attribute the client may not give: set only by the server, or
     several instances of a single-instance attribute. ``creating``: Create / Register /
     Create Key Pair / Derive Key, where :data:`CREATION_PARAMETERS` are allowed."""
+    access.check_policy_name(attributes)
     for name, values in attributes.items():
         if name == VENDOR_ATTRIBUTE:
             if any(isinstance(v, dict) and v.get("VendorIdentification") == SERVER_VENDOR
@@ -362,7 +358,8 @@ def new_object(context: OperationContext, object_type: int,
                unique_identifier: str | None = None, generated: bool = True,
                undo: Any = None, supplied: Mapping[str, list[Any]] | None = None
                ) -> StoredObject:
-    """Store a new object owned by the caller, with the server's attributes; registers an undo
+    """Store a new object owned by the caller (or ``context.creates_for``), with the server's
+    attributes; registers an undo
     that deletes it again (and ``undo``, e.g. destroying its token key, first).
 
     ``supplied``: attributes the server otherwise sets that an Import gives (KMIP 2.1 section
@@ -400,10 +397,11 @@ def new_object(context: OperationContext, object_type: int,
         state, _ = state_at(State.PreActive, attrs, moment)
     attrs = {name: values for name, values in attrs.items() if values}
     uid = unique_identifier or context.store.new_unique_identifier()
+    owner, scope = context.creates_for or (context.identity.name, access.scope_of(context))
     obj = StoredObject(unique_identifier=uid, object_type=int(object_type),
-                       owner=context.identity.name, state=int(state),
+                       owner=owner, state=int(state),
                        key_ref=key.to_bytes() if key is not None else None,
-                       created=moment, attributes=attrs)
+                       created=moment, attributes=attrs, scope=scope)
     context.store.insert(obj)
 
     def remove() -> None:
@@ -437,8 +435,9 @@ def touch(context: OperationContext, obj: StoredObject) -> None:
 
 
 def visible_owner(context: OperationContext) -> str | None:
-    """The owner a Locate is restricted to (None for an administrator: every owner)."""
-    return None if context.is_admin else context.identity.name
+    """The owner a search by tags is restricted to (None for an administrator of every
+    scope: every owner)."""
+    return None if access.principal(context).wide else context.identity.name
 
 
 def destroy_quietly(context: OperationContext, key: KeyRef) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from kmiphsm.engine import creation, keyblocks, keymaterial, managed
+from kmiphsm.engine import access, creation, keyblocks, keymaterial, managed
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.keyspec import check_quantum_safe, pair_spec
@@ -68,6 +68,7 @@ DESTROYED = frozenset({State.Destroyed, State.DestroyedCompromised})
 def rekey(context: OperationContext, payload: ReKeyRequestPayload) -> ReKeyResponsePayload:
     old = existing(context, payload.unique_identifier, ObjectType.SymmetricKey,
                    "Re-key replaces Symmetric Keys (use Re-key Key Pair for a key pair)")
+    context.creates_for = (old.owner, old.scope)  # a grantee's Re-key: still the owner's
     key = managed.key_of(old)
     requested = payload.attributes
     managed.check_client_attributes(requested, creating=True)
@@ -91,6 +92,7 @@ def rekey(context: OperationContext, payload: ReKeyRequestPayload) -> ReKeyRespo
             creation.with_links(attributes,
                                 creation.link(LinkType.ReplacedObjectLink, old.unique_identifier)),
             new_key, key_format_type=key_format, unique_identifier=new_uid)
+        access.inherit_grants(context, old, new_uid)
     return ReKeyResponsePayload(unique_identifier=new_uid)
 
 
@@ -100,6 +102,7 @@ def rekey_key_pair(context: OperationContext,
     old_private = existing(context, payload.private_key_unique_identifier, ObjectType.PrivateKey,
                            "Re-key Key Pair replaces a key pair: name its Private Key")
     old_public = public_half(context, old_private)
+    context.creates_for = (old_private.owner, old_private.scope)
     private_key = managed.key_of(old_private)
     public_key = managed.key_of(old_public)
     requested_private, requested_public = creation.pair_attributes(
@@ -139,6 +142,8 @@ def rekey_key_pair(context: OperationContext,
         private_links=(creation.link(LinkType.ReplacedObjectLink, old_private.unique_identifier),),
         public_links=(creation.link(LinkType.ReplacedObjectLink, old_public.unique_identifier),),
         before=before)
+    access.inherit_grants(context, old_private, private.unique_identifier)
+    access.inherit_grants(context, old_public, public.unique_identifier)
     return ReKeyKeyPairResponsePayload(
         private_key_unique_identifier=private.unique_identifier,
         public_key_unique_identifier=public.unique_identifier)

@@ -170,9 +170,10 @@ def matching(store: Any, owner: str | None, required: set[str],
     return found
 
 
-def resolve(store: Any, owner: str | None, tags: list[str]) -> str:
-    """The one object of ``owner`` carrying every tag of ``tags``."""
-    found = matching(store, owner, set(tags))
+def resolve(store: Any, owner: str | None, tags: list[str], **query: Any) -> str:
+    """The one object of ``owner`` (and of the other :class:`LocateQuery` fields ``query``:
+    what else the caller may reach) carrying every tag of ``tags``."""
+    found = matching(store, owner, set(tags), **query)
     if not found:
         raise KmipError(Reason.ItemNotFound, f"no object has the tags {tags}")
     if len(found) > 1:

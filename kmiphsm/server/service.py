@@ -37,12 +37,15 @@ from twisted.python.threadpool import ThreadPool
 
 from kmiphsm import config as configuration
 from kmiphsm.engine import Engine
+from kmiphsm.engine.access import ALL, KNOWN_OPERATIONS, AccessPolicy, Role, Scope
+from kmiphsm.engine.access import operation_name as access_operation
 from kmiphsm.engine.reconcile import reconcile as reconcile_ports
 from kmiphsm.engine.reconcile import reconcile_dead_worker
 from kmiphsm.engine.streams import StreamLimits
 from kmiphsm.hsm import Pkcs11Token
 from kmiphsm.model import attribute_types
 from kmiphsm.server import logbridge, tls, web
+from kmiphsm.server.access_api import AccessApi
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
 from kmiphsm.server.fairpool import FairPool
@@ -159,6 +162,28 @@ def object_policy(config: configuration.Config) -> dict[str, list[Any]]:
     return policy
 
 
+def access_policy(config: configuration.Config) -> AccessPolicy:
+    """The ``[access]`` section as the engine's access model (engine/access.py); a role
+    naming an unknown operation is a :class:`~kmiphsm.config.ConfigError`."""
+    section = config.access
+    roles = []
+    for role in section.roles:
+        operations = set()
+        for text in role.operations:
+            name = ALL if text.strip().lower() == ALL else access_operation(text)
+            if name is None:
+                raise configuration.ConfigError(
+                    f"{config.source}: access.roles.{role.name}.operations: unknown operation "
+                    f"{text!r} (known: all, {', '.join(sorted(KNOWN_OPERATIONS))})")
+            operations.add(name)
+        roles.append(Role(role.name, frozenset(operations), frozenset(role.members)))
+    return AccessPolicy(
+        admins=frozenset(section.admins), roles=tuple(roles),
+        groups={name: tuple(groups) for name, groups in section.groups},
+        scopes=tuple(Scope(s.name, frozenset(s.members), frozenset(s.admins))
+                     for s in section.scopes))
+
+
 def build_engine(config: configuration.Config, *, reconcile: bool = True,
                  dead_workers: tuple[int, ...] = ()) -> tuple[Engine, list[Any]]:
     """The engine on its store and token; returns (engine, things to close at shutdown, in
@@ -185,7 +210,8 @@ def build_engine(config: configuration.Config, *, reconcile: bool = True,
     engine = Engine(store, token, admins=config.access.admins,
                     enable_interop=config.server.interop,
                     object_policy=object_policy(config),
-                    stream_limits=stream_limits(config))
+                    stream_limits=stream_limits(config),
+                    access_policy=access_policy(config))
     return engine, [token, store]
 
 
@@ -250,7 +276,8 @@ def serving_service(config: configuration.Config, reactor: Any,
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
                     config.access.https_default_identity, access_log=access_log,
                     transport=config.transport, limits=limits, fair_pool=fair_pool,
-                    token_report=engine.token.capabilities.report() if engine.token else None)
+                    token_report=engine.token.capabilities.report() if engine.token else None,
+                    access=AccessApi(engine))
     # Factory[Any]: the KMIP factory and the HTTPS site make different protocols
     ports: list[tuple[str, int, Factory[Any], IOpenSSLServerConnectionCreator]] = [
         ("kmip", config.server.kmip_port, kmip_factory,

@@ -48,7 +48,8 @@ def _load_ca_bundle(path: str) -> list[crypto.X509]:
 
 
 def identity_from_certificate(certificate: crypto.X509 | None) -> Identity | None:
-    """The client identity: subject CN, plus DNS/email/URI subject alternative names."""
+    """The client identity: subject CN, plus DNS/email/URI subject alternative names, and
+    the subject's OU values as its groups (the access model's: engine/access.py)."""
     if certificate is None:
         return None
     cert = certificate.to_cryptography()
@@ -68,7 +69,9 @@ def identity_from_certificate(certificate: crypto.X509 | None) -> Identity | Non
         common_name = sans[0]
     else:
         return None
-    return Identity(name=common_name, sans=tuple(sans))
+    units = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    groups = tuple(str(unit.value) for unit in units)
+    return Identity(name=common_name, sans=tuple(sans), groups=groups)
 
 
 def peer_identity(transport: object) -> Identity | None:

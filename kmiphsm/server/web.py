@@ -5,6 +5,7 @@
 - ``POST /kmip/2_1``: one bare operation in JSON, answered with its bare response payload,
   or an HTTP error status with a JSON body naming the Result Reason.
 - ``GET /health``: ``{"status": "ok", "token": {...}}``, the token's start-up report.
+- ``/access/...``: grants (Cosmian KMS's routes: :mod:`kmiphsm.server.access_api`).
 
 The client identity comes from the client certificate when one is presented, otherwise from
 the configured development default; without either the request is refused (401). A body is
@@ -20,7 +21,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet import threads
 from twisted.internet.interfaces import IReactorFromThreads
@@ -38,6 +39,9 @@ from kmiphsm.server.endpoint import KmipEndpoint
 from kmiphsm.server.fairpool import FairPool
 from kmiphsm.server.limits import WorkerLimits
 from kmiphsm.server.tls import peer_identity
+
+if TYPE_CHECKING:  # access_api uses this module's helpers
+    from kmiphsm.server.access_api import AccessApi
 
 log = Logger()
 
@@ -286,8 +290,16 @@ def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
          default_identity: str, *, access_log: AccessLog | None = None,
          transport: TransportConfig | None = None,
          limits: WorkerLimits | None = None, fair_pool: FairPool | None = None,
-         token_report: dict[str, Any] | None = None) -> server.Site:
+         token_report: dict[str, Any] | None = None,
+         access: AccessApi | None = None) -> server.Site:
+    """The HTTPS site; ``access``: serve the /access routes too (server/access_api.py)."""
+    # function-local: access_api builds on this module's _KmipResource (a cycle at import)
+    from kmiphsm.server import access_api
+
+    extra = {} if access is None else access_api.routes(
+        access, endpoint, pool, reactor, max_body, default_identity, access_log, fair_pool)
     root = _Root({
+        **extra,
         (b"kmip",): KmipMessage(endpoint, pool, reactor, max_body, default_identity,
                                 access_log, fair_pool),
         (b"kmip", b"2_1"): KmipBareOperation(endpoint, pool, reactor, max_body,
@@ -313,6 +325,8 @@ class _Root(resource.Resource):
         if segments and segments[-1] == b"":
             segments = segments[:-1]
         target = self.routes.get(segments)
+        if target is None and len(segments) > 1:  # a route whose last segment is a value
+            target = self.routes.get(segments[:-1] + (b"{}",))
         if target is None:
             return NotFound()
         request.prepath.extend(request.postpath)

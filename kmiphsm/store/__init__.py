@@ -28,12 +28,14 @@ from kmiphsm.store.errors import (
     StoreError,
 )
 from kmiphsm.store.interface import (
+    ALL_OBJECTS,
     ARCHIVAL_STORAGE,
     DESTROYED_STATES,
     DESTROYED_STORAGE,
     ONLINE_STORAGE,
     AttributeFilter,
     AttrValue,
+    Grant,
     LocateQuery,
     Store,
     StoredObject,
@@ -41,6 +43,7 @@ from kmiphsm.store.interface import (
 from kmiphsm.store.sqlite import SqliteStore
 
 __all__ = [
+    "ALL_OBJECTS",
     "ARCHIVAL_STORAGE",
     "AttrValue",
     "AttributeFilter",
@@ -48,6 +51,7 @@ __all__ = [
     "DESTROYED_STATES",
     "DESTROYED_STORAGE",
     "DuplicateObjectError",
+    "Grant",
     "InvalidValueError",
     "LocateQuery",
     "NestedTransactionError",

@@ -81,6 +81,10 @@ class AttributeCondition:
 @dataclass(frozen=True)
 class LocatePlan:
     owner: str | None
+    grantees: tuple[str, ...]
+    grant_operation: str
+    scoped: bool
+    scope: str | None
     object_types: tuple[int, ...] | None
     storage_status: int
     columns: tuple[ColumnEquals, ...]
@@ -117,6 +121,10 @@ def plan(query: LocateQuery) -> LocatePlan:
 
     return LocatePlan(
         owner=query.owner,
+        grantees=tuple(query.grantees),
+        grant_operation=query.grant_operation,
+        scoped=query.scoped,
+        scope=query.scope,
         object_types=object_types,
         storage_status=storage,
         columns=tuple(columns),

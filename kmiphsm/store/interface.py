@@ -51,6 +51,24 @@ class StoredObject:
     created: datetime
     attributes: dict[str, list[AttrValue]] = field(default_factory=dict)
     archived: bool = False
+    #: the tenant scope the object belongs to (engine/access.py); None: no scope
+    scope: str | None = None
+
+
+#: ``Grant.object`` of a grant on every object of its owner.
+ALL_OBJECTS = "*"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One access grant: ``grantee`` (an identity or group name) may do ``operation`` (an
+    access operation name, engine/access.py) on ``object`` (a Unique Identifier, or
+    :data:`ALL_OBJECTS`: every object ``owner`` owns)."""
+
+    owner: str
+    object: str
+    grantee: str
+    operation: str
 
 
 @dataclass(frozen=True)
@@ -86,6 +104,14 @@ class LocateQuery:
     """
 
     owner: str | None = None
+    #: with ``owner``: also the objects on which one of these names (the caller's identity
+    #: and groups) holds a ``grant_operation`` grant, on the object or on all its owner's
+    grantees: Sequence[str] = ()
+    grant_operation: str = "locate"
+    #: when ``scoped``: only the objects of scope ``scope`` (None: of no scope), except an
+    #: ``owner``'s own objects, which are always its own
+    scoped: bool = False
+    scope: str | None = None
     object_types: Sequence[int] | None = None
     filters: Sequence[AttributeFilter] = ()
     maximum_items: int | None = None
@@ -138,16 +164,37 @@ class Store(Protocol):
 
     def count_located(self, query: LocateQuery) -> int: ...
 
+    # -- access grants (engine/access.py) ----------------------------------------------
+
+    def add_grants(self, grants: Sequence[Grant]) -> None:
+        """Store ``grants`` (one already there is kept once)."""
+        ...
+
+    def remove_grants(self, grants: Sequence[Grant]) -> int:
+        """Remove ``grants``; how many were there."""
+        ...
+
+    def grants_on(self, unique_identifier: str, owner: str) -> list[Grant]:
+        """The grants that apply to object ``unique_identifier`` of ``owner``: its own and
+        its owner's grants on all their objects."""
+        ...
+
+    def grants_to(self, grantees: Sequence[str]) -> list[Grant]:
+        """Every grant held by one of ``grantees``."""
+        ...
+
     def close(self) -> None: ...
 
 
 __all__ = [
+    "ALL_OBJECTS",
     "ARCHIVAL_STORAGE",
     "AttrValue",
     "AttributeFilter",
     "COLUMN_ATTRIBUTES",
     "DESTROYED_STATES",
     "DESTROYED_STORAGE",
+    "Grant",
     "LocateQuery",
     "ONLINE_STORAGE",
     "Store",

@@ -107,6 +107,24 @@ MIGRATIONS: tuple[Migration, ...] = (
         "object versions for the read cache",
         _statements("ALTER TABLE objects ADD COLUMN version INTEGER NOT NULL DEFAULT 0"),
     ),
+    # Access control (engine/access.py): an object's scope (NULL: none), and the grants an
+    # owner gave: on one object (``object`` = its Unique Identifier) or on every object of
+    # ``owner`` (``object`` = '*'), of one operation each, to an identity or group.
+    Migration(
+        5,
+        "object scopes and access grants",
+        _statements(
+            "ALTER TABLE objects ADD COLUMN scope TEXT",
+            """CREATE TABLE access_grants (
+                owner TEXT NOT NULL,
+                object TEXT NOT NULL,
+                grantee TEXT NOT NULL,
+                operation TEXT NOT NULL,
+                PRIMARY KEY (object, owner, grantee, operation)
+            )""",
+            "CREATE INDEX access_grants_by_grantee ON access_grants (grantee, operation)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -30,7 +30,7 @@ import sqlite3
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
@@ -45,10 +45,16 @@ from kmiphsm.store.errors import (
     ObjectNotFoundError,
     StoreError,
 )
-from kmiphsm.store.interface import COLUMN_ATTRIBUTES, AttrValue, LocateQuery, StoredObject
+from kmiphsm.store.interface import (
+    COLUMN_ATTRIBUTES,
+    AttrValue,
+    Grant,
+    LocateQuery,
+    StoredObject,
+)
 
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
-_OBJECT_COLUMNS = "id, uid, object_type, owner, state, key_ref, created, archived"
+_OBJECT_COLUMNS = "id, uid, object_type, owner, state, key_ref, created, archived, scope"
 _VISIBLE_VERSION = "SELECT id, version FROM objects WHERE uid = ? AND pending = 0"
 _VISIBLE_OBJECT = (
     f"SELECT {_OBJECT_COLUMNS}, version FROM objects WHERE uid = ? AND pending = 0"
@@ -264,6 +270,17 @@ class SqliteStore:
             with self._begun("BEGIN DEFERRED") as conn:  # one snapshot for several SELECTs
                 yield conn
 
+    def _select(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The rows of one SELECT (its own snapshot: no BEGIN / COMMIT around it)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn.execute(sql, params).fetchall()
+        conn = self._acquire()
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            self._release(conn)
+
     # -- objects -----------------------------------------------------------------------------
 
     def new_unique_identifier(self) -> str:
@@ -276,7 +293,7 @@ class SqliteStore:
             try:
                 cursor = conn.execute(
                     "INSERT INTO objects (uid, object_type, owner, state, key_ref, created,"
-                    " pending, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " pending, archived, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         obj.unique_identifier,
                         obj.object_type,
@@ -286,6 +303,7 @@ class SqliteStore:
                         created,
                         int(pending),
                         int(obj.archived),
+                        obj.scope,
                     ),
                 )
             except sqlite3.IntegrityError as error:
@@ -353,6 +371,7 @@ class SqliteStore:
             object_id = _object_id(conn, unique_identifier)
             conn.execute("DELETE FROM attributes WHERE object_id = ?", (object_id,))
             conn.execute("DELETE FROM objects WHERE id = ?", (object_id,))
+            conn.execute("DELETE FROM access_grants WHERE object = ?", (unique_identifier,))
         self._cache.discard(unique_identifier)
 
     # -- attributes --------------------------------------------------------------------------
@@ -419,6 +438,49 @@ class SqliteStore:
                 )
             ]
 
+    # -- access grants -----------------------------------------------------------------------
+    # Never cached: a revoked grant stops working at once, in every process.
+
+    def add_grants(self, grants: Sequence[Grant]) -> None:
+        with self._writing() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO access_grants (owner, object, grantee, operation)"
+                " VALUES (?, ?, ?, ?)",
+                [(g.owner, g.object, g.grantee, g.operation) for g in grants],
+            )
+
+    def remove_grants(self, grants: Sequence[Grant]) -> int:
+        removed = 0
+        with self._writing() as conn:
+            for g in grants:
+                cursor = conn.execute(
+                    "DELETE FROM access_grants WHERE owner = ? AND object = ? AND grantee = ?"
+                    " AND operation = ?",
+                    (g.owner, g.object, g.grantee, g.operation),
+                )
+                removed += cursor.rowcount
+        return removed
+
+    def grants_on(self, unique_identifier: str, owner: str) -> list[Grant]:
+        rows = self._select(
+            "SELECT owner, object, grantee, operation FROM access_grants"
+            " WHERE object = ? OR (object = '*' AND owner = ?)"
+            " ORDER BY object, grantee, operation",
+            (unique_identifier, owner),
+        )
+        return [Grant(*row) for row in rows]
+
+    def grants_to(self, grantees: Sequence[str]) -> list[Grant]:
+        if not grantees:
+            return []
+        marks = ", ".join("?" * len(grantees))
+        rows = self._select(
+            "SELECT owner, object, grantee, operation FROM access_grants"
+            f" WHERE grantee IN ({marks}) ORDER BY object, grantee, operation",
+            list(grantees),
+        )
+        return [Grant(*row) for row in rows]
+
     # -- Locate ------------------------------------------------------------------------------
 
     def locate(self, query: LocateQuery) -> list[str]:
@@ -452,6 +514,8 @@ def _check_object(obj: StoredObject) -> int:
         raise InvalidValueError("unique_identifier must be a non-empty str")
     if not isinstance(obj.owner, str):
         raise InvalidValueError("owner must be a str")
+    if obj.scope is not None and not isinstance(obj.scope, str):
+        raise InvalidValueError("scope must be a str or None")
     _check_int("object_type", obj.object_type)
     _check_int("state", obj.state)
     _check_key_ref(obj.key_ref)
@@ -508,7 +572,7 @@ def _object_id(conn: sqlite3.Connection, unique_identifier: str) -> int:
 
 
 def _load(conn: sqlite3.Connection, row: tuple[Any, ...]) -> StoredObject:
-    object_id, uid, object_type, owner, state, key_ref, created, archived = row[:8]
+    object_id, uid, object_type, owner, state, key_ref, created, archived, scope = row[:9]
     attributes: dict[str, list[AttrValue]] = {}
     for name, text in conn.execute(
         "SELECT name, value FROM attributes WHERE object_id = ? ORDER BY name, idx", (object_id,)
@@ -523,6 +587,7 @@ def _load(conn: sqlite3.Connection, row: tuple[Any, ...]) -> StoredObject:
         created=codec.from_micros(created),
         attributes=attributes,
         archived=bool(archived),
+        scope=scope,
     )
 
 
@@ -604,6 +669,7 @@ def _copy(obj: StoredObject, structured: _Structured) -> StoredObject:
         created=obj.created,
         attributes=attributes,
         archived=obj.archived,
+        scope=obj.scope,
     )
 
 

@@ -89,8 +89,25 @@ def _where(plan: LocatePlan, driver: AttributeCondition | None) -> tuple[str, li
     clauses = ["o.pending = 0"]
     params: list[Any] = []
     if plan.owner is not None:
-        clauses.append("o.owner = ?")
-        params.append(plan.owner)
+        if plan.grantees:
+            # the caller's own objects, or those of its scope a grant lets one of its names
+            # find
+            marks = ", ".join("?" * len(plan.grantees))
+            scope = " AND o.scope IS ?" if plan.scoped else ""
+            clauses.append(
+                f"(o.owner = ? OR (EXISTS (SELECT 1 FROM access_grants AS g"
+                f" WHERE g.grantee IN ({marks}) AND g.operation = ?"
+                f" AND (g.object = o.uid OR (g.object = '*' AND g.owner = o.owner))){scope}))"
+            )
+            params.extend([plan.owner, *plan.grantees, plan.grant_operation])
+            if plan.scoped:
+                params.append(plan.scope)
+        else:
+            clauses.append("o.owner = ?")
+            params.append(plan.owner)
+    elif plan.scoped:
+        clauses.append("o.scope IS ?")
+        params.append(plan.scope)
     if plan.object_types is not None:
         if not plan.object_types:
             clauses.append("0")

@@ -131,7 +131,7 @@ class CosmianClientTests(unittest.TestCase):
         bob = client_for(self.server, "bob")
         with self.assertRaises(Exception) as raised:
             run(lambda: bob.encrypt(b"not mine", uid))
-        self.assertIn("PermissionDenied", str(raised.exception))
+        self.assertIn("ObjectNotFound", str(raised.exception))
         with self.assertRaises(Exception) as raised:
             run(lambda: bob.get_object([mark]))
         self.assertIn("ItemNotFound", str(raised.exception))

@@ -417,10 +417,13 @@ class DiscoveryAndErrors(CosmianJsonCase):
     def test_an_unknown_operation_is_404(self) -> None:
         self.failed(s("Teleport", uid("x")), 404, "OperationNotSupported")
 
-    def test_another_clients_key_is_403(self) -> None:
+    def test_another_clients_key_is_404_as_a_missing_one(self) -> None:
         key = self.aes()
         status, answer = self.post(s("Get", uid(key)), identity="bob")
-        self.assertEqual((403, "PermissionDenied"), (status, answer["ResultReason"]))
+        self.assertEqual((404, "ObjectNotFound"), (status, answer["ResultReason"]))
+        missing = self.post(s("Get", uid("no-such-key")), identity="bob")[1]
+        self.assertEqual(answer["ResultMessage"].replace(key, "X"),
+                         missing["ResultMessage"].replace("no-such-key", "X"))
 
     def test_a_malformed_payload_is_400(self) -> None:
         self.failed(s("Encrypt", leaf("Data", "ByteString", "not hex")), 400, "InvalidMessage")

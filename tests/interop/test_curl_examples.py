@@ -25,12 +25,15 @@ EXAMPLE_FILES = frozenset({
     "query-message.json", "query-message.xml",
     "discover-versions-message.json", "discover-versions-message.xml",
     "query.json", "discover-versions.json",
+    "access-grant.json", "access-revoke.json",
 })
 
 
-def curl(server: RunningServer, path: str, content_type: str, *data: str) -> tuple[int, str, bytes]:
-    """POST with curl as the README does: (HTTP status, Content-Type, body)."""
-    cert, key = server.cert("alice")
+def curl(server: RunningServer, path: str, content_type: str, *data: str,
+         who: str = "alice") -> tuple[int, str, bytes]:
+    """POST (GET without ``data``) with curl as the README does, with ``who``'s certificate:
+    (HTTP status, Content-Type, body)."""
+    cert, key = server.cert(who)
     result = subprocess.run(
         [CURL or "curl", "-sS", "--cacert", server.ca, "--cert", cert, "--key", key,
          "-H", f"Content-Type: {content_type}", *data,
@@ -167,6 +170,23 @@ class CurlExamplesTests(unittest.TestCase):
         self.assertEqual((status, media), (200, "application/json"), body)
         self.assertEqual(json.loads(body)["tag"], "ResponseMessage")
 
+    def test_access_grant_obtained_and_revoke(self) -> None:
+        # README "Access control": alice lets bob encrypt and decrypt with all her keys
+        status, media, body = self.post_example("/access/grant", "application/json",
+                                                "access-grant.json")
+        self.assertEqual((status, media), (200, "application/json"), body)
+        self.assertEqual(json.loads(body), {"success": "Access for bob successfully added"})
+        status, _, body = curl(self.server, "/access/obtained", "application/json", who="bob")
+        self.assertIn({"object_id": "*", "owner_id": "alice", "state": "-",
+                       "operations": ["decrypt", "encrypt"]}, json.loads(body))
+        status, _, body = curl(self.server, "/access/owned", "application/json")
+        self.assertEqual(status, 200)
+        self.assertIsInstance(json.loads(body), list)
+        status, _, body = self.post_example("/access/revoke", "application/json",
+                                            "access-revoke.json")
+        self.assertEqual(json.loads(body), {"success": "Access for bob successfully deleted"})
+        status, _, body = curl(self.server, "/access/obtained", "application/json", who="bob")
+        self.assertNotIn("*", [entry["object_id"] for entry in json.loads(body)])
 
 
 class ExampleFilesTests(unittest.TestCase):

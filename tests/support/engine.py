@@ -84,11 +84,13 @@ class EngineHarness:
         test.addCleanup(self.store.close)
 
     def message(self, *items: tuple[int, Any], version: tuple[int, int] = (2, 1),
-                identity: str = "alice", header: dict[str, Any] | None = None) -> Node:
+                identity: str | Identity = "alice", header: dict[str, Any] | None = None) -> Node:
         """Send a request message of ``items`` ((operation, payload)); the response tree.
-        A payload is a plain dict, a list of Nodes, or a Node."""
+        A payload is a plain dict, a list of Nodes, or a Node; ``identity`` a name or an
+        :class:`Identity` (with groups)."""
         request = self.request(*items, version=version, header=header)
-        return self.engine.process_node(request, Identity(identity))
+        who = identity if isinstance(identity, Identity) else Identity(identity)
+        return self.engine.process_node(request, who)
 
     def request(self, *items: tuple[int, Any], version: tuple[int, int] = (2, 1),
                 header: dict[str, Any] | None = None) -> Node:
@@ -130,7 +132,8 @@ class EngineHarness:
             return failure
         raise AssertionError(f"{enums.Operation(operation).name} succeeded: {result!r}")
 
-    def create_aes(self, length: int = 256, identity: str = "alice", **attributes: Any) -> str:
+    def create_aes(self, length: int = 256, identity: str | Identity = "alice",
+                   **attributes: Any) -> str:
         """A new AES key's Unique Identifier (``attributes``: extra 2.x attributes)."""
         attrs: dict[str, Any] = {"CryptographicAlgorithm": enums.CryptographicAlgorithm.AES,
                                  "CryptographicLength": length,
