@@ -45,6 +45,9 @@ SLOT = 3  # the software token (libpkcs11_sw.so) in Debian's opencryptoki.conf
 STORE = Path("/var/lib/opencryptoki/swtok")
 SHARED_MEMORY = Path("/dev/shm/var.lib.opencryptoki.swtok")
 LOCK_PATH = Path("/run/lock/kmiphsm-opencryptoki.lock")
+#: the pkcsslotd pids a test run started, removed when it stops them: a run killed before
+#: its clean-up leaves them here, so the next run knows the daemon as its own leftover
+DAEMONS_PATH = Path("/run/lock/kmiphsm-opencryptoki.daemons")
 LOCK_WAIT = 120.0  # seconds
 BACKUP_PREFIX = ".kmiphsm-swtok-before-"
 LABEL = "kmiphsm-ock"
@@ -130,6 +133,8 @@ class _Session:
                     raise RuntimeError("another test run holds the OpenCryptoki lock") from None
                 time.sleep(0.5)
         atexit.register(self.close)
+        self.daemons = _slotd_pids() & _recorded_daemons()  # a killed run's leftovers
+        self._stop_daemons()
         if _slotd_pids():
             raise RuntimeError("a pkcsslotd this test run did not start is running; stop it "
                                "(its token is not ours to re-initialise)")
@@ -144,6 +149,7 @@ class _Session:
         _make_like(STORE / "TOK_OBJ", self.backup / "TOK_OBJ")
         subprocess.run(["pkcsslotd"], check=True, capture_output=True, timeout=30)
         self.daemons = _slotd_pids()
+        DAEMONS_PATH.write_text(" ".join(str(pid) for pid in sorted(self.daemons)))
         _pkcsconf(["-I", "-S", FACTORY_SO_PIN], stdin=LABEL + "\n")
         _pkcsconf(["-P", "-S", FACTORY_SO_PIN, "-n", SO_PIN])
         _pkcsconf(["-u", "-S", SO_PIN, "-n", INITIAL_USER_PIN])
@@ -155,8 +161,20 @@ class _Session:
         return OckToken(module, LABEL, USER_PIN, pin_file)
 
     def close(self) -> None:
-        # pkcsslotd ignores SIGTERM while a process (this one: the library is still loaded
-        # at exit) is registered with it; SIGKILL after a short wait.
+        self._stop_daemons()
+        if self.backup is not None and self.backup.exists():
+            shutil.rmtree(STORE, ignore_errors=True)
+            os.rename(self.backup, STORE)
+            self.backup = None
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)  # releases the flock
+            self.lock_fd = None
+
+    def _stop_daemons(self) -> None:
+        """Stop the pkcsslotd processes in ``self.daemons`` (this run's, or a killed run's).
+
+        pkcsslotd ignores SIGTERM while a process (this one: the library is still loaded at
+        exit) is registered with it; SIGKILL after a short wait."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for pid in self.daemons & _slotd_pids():
                 try:
@@ -169,14 +187,16 @@ class _Session:
                 time.sleep(0.1)
         if self.daemons:  # the test token's shared memory (its processes are gone)
             SHARED_MEMORY.unlink(missing_ok=True)
+            DAEMONS_PATH.unlink(missing_ok=True)
         self.daemons = set()
-        if self.backup is not None and self.backup.exists():
-            shutil.rmtree(STORE, ignore_errors=True)
-            os.rename(self.backup, STORE)
-            self.backup = None
-        if self.lock_fd is not None:
-            os.close(self.lock_fd)  # releases the flock
-            self.lock_fd = None
+
+
+def _recorded_daemons() -> set[int]:
+    """The pids in :data:`DAEMONS_PATH` (a killed test run's pkcsslotd), if any."""
+    try:
+        return {int(word) for word in DAEMONS_PATH.read_text().split()}
+    except (OSError, ValueError):
+        return set()
 
 
 def _make_like(path: Path, model: Path) -> None:
