@@ -53,9 +53,9 @@ class ServerConfig:
     #: run quick KMIP messages (Encrypt, Get, Locate ... see server/protocol.py) on the
     #: reactor thread instead of handing them to the thread pool
     inline: bool = True
-    #: one line per request: "" = through the server log, a file path = buffered appends to
-    #: that file (cheaper under load; workers may share it), "off" = none
-    access_log: str = ""
+    #: one line per request: a file path = buffered appends to that file (the default: cheap;
+    #: workers share it), "" = through the server log (dearer per request), "off" = none
+    access_log: str = "var/access.log"
 
 
 #: TLS 1.2 cipher suites by default: forward secrecy (ECDHE) and AEAD only, as the KMIP 2.1
@@ -119,6 +119,20 @@ class AccessConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    """The audit trail (docs/security.md, "The audit trail"): one chained JSON line per
+    request item, durable before the response leaves."""
+
+    #: directory of the audit files (one chain per worker process), or "off"
+    path: str = "var/audit"
+    #: a file is closed and the next one begun once it holds this many bytes
+    max_bytes: int = 64 * 1024 * 1024
+    #: "full": fdatasync each batch of lines before answering (survives a power loss);
+    #: "normal": written to the kernel before answering (survives a crash of the server)
+    synchronous: str = "full"
+
+
+@dataclass(frozen=True)
 class Config:
     source: str = "<defaults>"
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -126,6 +140,7 @@ class Config:
     pkcs11: PKCS11Config = field(default_factory=PKCS11Config)
     store: StoreConfig = field(default_factory=StoreConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
 
 def _port(value: Any) -> int:
@@ -184,6 +199,19 @@ def _text(value: Any) -> str:
     return value
 
 
+def _non_empty_text(value: Any) -> str:
+    text = _text(value)
+    if not text:
+        raise ValueError('expected a path or "off", got ""')
+    return text
+
+
+def _audit_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 4096:
+        raise ValueError(f"expected a number of bytes >= 4096, got {value!r}")
+    return value
+
+
 def _cipher_string(value: Any) -> str:
     """An OpenSSL cipher string that names at least one TLS 1.2 suite."""
     text = _text(value)
@@ -224,6 +252,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
     }),
     "store": (StoreConfig, {"path": _text, "synchronous": _synchronous}),
     "access": (AccessConfig, {"admins": _names, "https_default_identity": _text}),
+    "audit": (AuditConfig, {"path": _non_empty_text, "max_bytes": _audit_size,
+                            "synchronous": _synchronous}),
 }
 
 

@@ -28,9 +28,11 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
+from kmiphsm.audit import AuditTrail
 from kmiphsm.engine.identity import Identity
+from kmiphsm.server import audited
 from kmiphsm.server.accesslog import AccessLog
-from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.endpoint import KmipEndpoint, Summary
 from kmiphsm.server.tls import peer_identity
 from kmiphsm.ttlv import TTLVError, enums
 from kmiphsm.ttlv.binary import Framer
@@ -125,6 +127,10 @@ class KmipProtocol(Protocol, TimeoutMixin):
                 except Exception:
                     self._failed(Failure())
                     return
+                if self.factory.audit is not None:  # answered once its audit line is durable
+                    self._busy = True
+                    self._audit(result, started)
+                    return
                 if not self._write(result, started):
                     return
                 continue
@@ -133,16 +139,37 @@ class KmipProtocol(Protocol, TimeoutMixin):
             d = threads.deferToThreadPool(self.factory.reactor, self.factory.pool,
                                           self.factory.endpoint.handle_ttlv, frame,
                                           self._identity)
-            d.addCallback(self._answer, started)
+            d.addCallback(self._audit, started)
             d.addErrback(self._failed)
 
-    def _answer(self, result: tuple[bytes, str], started: float) -> None:
+    def _audit(self, result: tuple[bytes, Summary], started: float) -> None:
+        """Answer once the message's audit lines are durable (at once without an audit
+        trail); if they cannot be written, answer General Failure instead."""
+        trail = self.factory.audit
+        if trail is None:
+            self._answer(result, started)
+            return
+        response, summary = result
+        d = audited.record(trail, summary, self._identity, self._peer(), "kmip-tls", started)
+
+        def durable(_: None) -> None:
+            self._answer(result, started)
+
+        def unaudited(failure: Failure) -> None:
+            log.error("kmip: answering General Failure: {error}", error=failure.getErrorMessage())
+            self._answer((self.factory.endpoint.audit_failure("ttlv", summary,
+                                                              audited.FAILURE_MESSAGE),
+                          "-=OperationFailed/GeneralFailure(audit)"), started)
+        d.addCallbacks(durable, unaudited)
+        d.addErrback(self._failed)
+
+    def _answer(self, result: tuple[bytes, str | Summary], started: float) -> None:
         self._busy = False
         if self._write(result, started):
             self.setTimeout(self.factory.idle_timeout)
             self._next()
 
-    def _write(self, result: tuple[bytes, str], started: float) -> bool:
+    def _write(self, result: tuple[bytes, str | Summary], started: float) -> bool:
         """Send one response; False if the connection is gone."""
         response, summary = result
         self.factory.log_request("kmip", self._identity, summary, started)
@@ -172,8 +199,9 @@ class KmipFactory(Factory[KmipProtocol]):
 
     def __init__(self, endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
                  idle_timeout: float, max_message_size: int, *, inline: bool = True,
-                 access_log: AccessLog | None = None) -> None:
+                 access_log: AccessLog | None = None, audit: AuditTrail | None = None) -> None:
         self.endpoint = endpoint
+        self.audit = audit
         self.inline = inline
         self.access_log = access_log or AccessLog("")
         self.pool = pool
@@ -181,5 +209,6 @@ class KmipFactory(Factory[KmipProtocol]):
         self.idle_timeout = idle_timeout
         self.max_message_size = max_message_size
 
-    def log_request(self, port: str, identity: Identity | None, summary: str, started: float) -> None:
+    def log_request(self, port: str, identity: Identity | None, summary: str | Summary,
+                    started: float) -> None:
         self.access_log.request(port, identity, summary, started)

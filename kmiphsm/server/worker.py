@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = configuration.from_json(sys.stdin.buffer.read(), args.source)
         top: application.MultiService = serving_service(
-            config, reactor, {"kmip": KMIP_FD, "https": HTTPS_FD}, reconcile=args.reconcile)
+            config, reactor, {"kmip": KMIP_FD, "https": HTTPS_FD}, reconcile=args.reconcile,
+            worker=args.number)
     except Exception:
         log.failure("worker {number} (pid {pid}) could not start", number=args.number,
                     pid=os.getpid())
