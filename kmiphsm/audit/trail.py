@@ -197,8 +197,8 @@ class AuditTrail:
             try:
                 self._write_batch([entry for entries, _ in batch for entry in entries])
             except Exception as exc:  # noqa: BLE001 - every failure fails the batch
-                error = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
-                log.error("cannot write the audit trail %s: %s", self.file, error)
+                error = str(exc)
+                log.error("cannot write the audit trail in %s: %s", self.directory, error)
             self._reactor.callFromThread(_fire, [d for _, d in batch], error)
 
     def _write_batch(self, entries: list[dict[str, Any]]) -> None:
