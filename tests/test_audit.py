@@ -102,7 +102,7 @@ class ChainTests(TrailCase):
         trail.close()
         files = self.files()
         self.assertGreater(len(files), 2)
-        for previous, path in zip(files, files[1:]):
+        for previous, path in zip(files, files[1:], strict=False):
             first = json.loads(path.read_text().splitlines()[0])
             self.assertEqual((first["event"], first["previous_file"]), ("continue", previous.name))
             self.assertLess(previous.stat().st_size, 4096 + 400)
