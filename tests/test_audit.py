@@ -137,6 +137,21 @@ class ChainTests(TrailCase):
         self.assertNotIn("key-999", text)
         self.assertIn("key-1001", text)
 
+    def test_normal_synchronous_writes_at_once_without_a_thread(self) -> None:
+        trail = AuditTrail(str(self.directory), 3, max_bytes=4096, synchronous=False,
+                           reactor=reactor)
+        trail.open()
+        self.trails.append(trail)
+        fired: list[object] = []
+        for index in range(30):
+            trail.record([entry(trail, index)]).addBoth(fired.append)
+        self.assertEqual(fired, [None] * 30)  # already written: no reactor turn needed
+        self.assertIsNone(trail._thread)  # noqa: SLF001
+        trail.close()
+        report, = verify([self.directory])
+        self.assertIsNone(report.problem)
+        self.assertGreater(len(report.files), 1)  # rotated on the way
+
     def test_closed_trail_refuses(self) -> None:
         trail = self.trail()
         trail.close()

@@ -8,6 +8,10 @@ thread takes everything queued since its last write, formats each line once
 durable with one ``write`` and one ``fdatasync``: requests that arrive during a sync share
 the next one (group commit), so the cost per request falls as the load rises.
 
+With ``synchronous`` off (``[audit] synchronous = "normal"``) there is no thread: the lines
+are written by the caller at once (a ``write`` costs microseconds; the kernel has them, so
+they survive a crash of the server but not of the machine).
+
 Several worker processes: each process writes its own chain, in its own files
 (``audit-w<worker>-<seq>.jsonl``), and holds an exclusive ``flock`` on
 ``audit-w<worker>.lock`` for its life, so two processes never append to one chain. Nothing is
@@ -177,6 +181,10 @@ class AuditTrail:
             if self._stopping or self._fd is None:
                 d.errback(AuditError("the audit trail is closed"))
                 return d
+            if not self.synchronous:  # a write() costs microseconds: no thread hand-off
+                error = self._write_now(list(entries))
+                _fire([d], error)
+                return d
             if self._thread is None:  # started on first use: after twistd has daemonised
                 self._thread = threading.Thread(target=self._run, name="kmiphsm-audit",
                                                 daemon=True)
@@ -193,13 +201,17 @@ class AuditTrail:
                 batch, self._queue = self._queue, []
             if not batch:
                 return
-            error: str | None = None
-            try:
-                self._write_batch([entry for entries, _ in batch for entry in entries])
-            except Exception as exc:  # noqa: BLE001 - every failure fails the batch
-                error = str(exc)
-                log.error("cannot write the audit trail in %s: %s", self.directory, error)
+            error = self._write_now([entry for entries, _ in batch for entry in entries])
             self._reactor.callFromThread(_fire, [d for _, d in batch], error)
+
+    def _write_now(self, entries: list[dict[str, Any]]) -> str | None:
+        """Write ``entries``; None, or why they could not be written."""
+        try:
+            self._write_batch(entries)
+        except Exception as exc:  # noqa: BLE001 - every failure fails the batch
+            log.error("cannot write the audit trail in %s: %s", self.directory, exc)
+            return str(exc)
+        return None
 
     def _write_batch(self, entries: list[dict[str, Any]]) -> None:
         """Writer thread: one write and one sync for the whole batch; on failure the chain
