@@ -120,6 +120,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     #: logging configuration label -> its results (LOGGING_RUNS), one list per round
     logging: dict[str, list[list[Result]]] = field(default_factory=dict)
+    #: bench/logging_bench.py: CPU µs per request of each piece of logging, in-process
+    logging_pieces: dict[str, float] = field(default_factory=dict)
 
     def find(self, server: str, scenario: str, connections: int) -> Result | None:
         for result in self.results:
@@ -471,7 +473,18 @@ def measure_kmiphsm(report: Report, directory: Path, runs: tuple[tuple[str, int]
 def measure_logging(report: Report, directory: Path, args: argparse.Namespace) -> None:
     """Server CPU per single Encrypt under each of :data:`LOGGING_CONFIGS`, each on a fresh
     server in its own folder; ``--logging-rounds`` rounds, the configurations taking turns
-    (so that a burst of other work on the machine does not land on one of them only)."""
+    (so that a burst of other work on the machine does not land on one of them only). Then
+    each piece of logging alone, in-process (bench/logging_bench.py)."""
+    log("kmiphsm logging cost, in-process (bench/logging_bench.py)")
+    done = subprocess.run([PYTHON, str(BENCH / "logging_bench.py")], capture_output=True,
+                          text=True, cwd=ROOT, timeout=600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode == 0 and lines:
+        report.logging_pieces = json.loads(lines[-1])
+        for piece, cost in report.logging_pieces.items():
+            log(f"  {piece}: {cost} µs")
+    else:
+        report.notes.append(f"bench/logging_bench.py failed: {done.stderr.strip()[-300:]}")
     for round_number in range(args.logging_rounds):
         for number, (label, server_lines, sections) in enumerate(LOGGING_CONFIGS):
             log(f"kmiphsm logging cost, round {round_number + 1}: {label}")
@@ -543,7 +556,7 @@ def counted_encrypts(port: int, pki: Path, version: str, connections: int, count
 def logging_table(report: Report) -> list[str]:
     """Server CPU per request of each logging configuration, and its cost over nothing
     logged (the last configuration)."""
-    if not report.logging:
+    if not report.logging and not report.logging_pieces:
         return []
 
     def median(label: str, index: int, key: str) -> float:
@@ -572,6 +585,11 @@ def logging_table(report: Report) -> list[str]:
             cells.append("—" if math.isnan(ours) or math.isnan(base) or not base
                          else f"{(ours / base - 1) * 100:+.0f}%")
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    if report.logging_pieces:
+        rows += ["", "Each piece alone (bench/logging_bench.py: CPU of one process per request, "
+                 "an Encrypt's request and response):", "",
+                 "| piece | CPU µs per request |", "|---|--:|"]
+        rows += [f"| {piece} | {cost:,.1f} |" for piece, cost in report.logging_pieces.items()]
     return rows
 
 
@@ -864,6 +882,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": [vars(r) for r in report.results], "notes": report.notes,
         "logging": {label: [[vars(r) for r in results] for results in rounds]
                     for label, rounds in report.logging.items()},
+        "logging_pieces": report.logging_pieces,
         "targets": targets(report)}, indent=1))
     log(f"raw figures in {dump.relative_to(ROOT)}; total {time.monotonic() - started:.0f} s")
     return 0
