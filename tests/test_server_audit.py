@@ -212,3 +212,14 @@ class KilledWorkerTests(unittest.TestCase):
         self.assertEqual(set(acknowledged) - audited, set())  # every answer had its line
         # the restarted worker's file chains to the killed one's
         self.assertEqual(len([line for line in starts() if line["previous_file"]]), 1)
+
+
+class UnopenableAuditTests(unittest.TestCase):
+    def test_a_server_whose_audit_cannot_be_opened_does_not_start(self) -> None:
+        server = RunningServer(extra_config='[audit]\npath = "server.log/audit"\n')
+        self.addCleanup(server.cleanup)
+        with self.assertRaises(RuntimeError) as caught:
+            server.start()
+        self.assertIn("configuration error", str(caught.exception))
+        self.assertIn("audit.path: cannot open the audit trail in server.log/audit",
+                      str(caught.exception))
