@@ -20,6 +20,10 @@ from kmiphsm.audit import AuditError, AuditTrail, item_entry
 from kmiphsm.audit.__main__ import main as audit_main
 from kmiphsm.audit.chain import GENESIS
 from kmiphsm.audit.verify import verify
+from kmiphsm.engine.identity import Identity
+from kmiphsm.server import audited
+from kmiphsm.server.endpoint import MAX_AUDIT_IDS, Summary
+from kmiphsm.ttlv import Node, enums, tags
 
 
 def entry(trail: AuditTrail, index: int) -> dict[str, Any]:
@@ -152,6 +156,19 @@ class ChainTests(TrailCase):
         self.assertIsNone(report.problem)
         self.assertGreater(len(report.files), 1)  # rotated on the way
 
+    async def test_the_one_call_for_access_routes(self) -> None:
+        trail = self.trail()
+        await audited.record_access(trail, Identity("admin"), "127.0.0.1:5000", "grant",
+                                    ["key-1"], "Success", None, time.monotonic())
+        self.assertIsNone(await audited.record_access(None, None, "-", "grant", [], "Success",
+                                                      None, time.monotonic()))
+        trail.close()
+        (path,) = self.files()
+        line = json.loads(path.read_text().splitlines()[1])
+        self.assertEqual((line["transport"], line["identity"], line["operation"], line["ids"],
+                          line["status"], line["version"]),
+                         ("access", "admin", "grant", ["key-1"], "Success", None))
+
     def test_closed_trail_refuses(self) -> None:
         trail = self.trail()
         trail.close()
@@ -244,3 +261,57 @@ class NowTests(unittest.TestCase):
                            reactor=reactor, clock=lambda: 1.5e9 + 0.25)
         self.assertEqual(trail.now(), time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1.5e9))
                          + ".250Z")
+
+
+def message(tag: str, version: tuple[int, int], items: list[Node]) -> Node:
+    header_tag = tags.RequestHeader if tag == "request" else tags.ResponseHeader
+    header = Node.structure(header_tag, [
+        Node.structure(tags.ProtocolVersion, [Node.integer(tags.ProtocolVersionMajor, version[0]),
+                                              Node.integer(tags.ProtocolVersionMinor, version[1])]),
+        Node.integer(tags.BatchCount, len(items))])
+    return Node.structure(tags.RequestMessage if tag == "request" else tags.ResponseMessage,
+                          [header, *items])
+
+
+def response_item(operation: int | None, ids: list[str], reason: int | None = None) -> Node:
+    fields = [Node.enumeration(tags.Operation, operation)] if operation is not None else []
+    fields.append(Node.enumeration(tags.ResultStatus, enums.ResultStatus.Success if reason is None
+                                   else enums.ResultStatus.OperationFailed))
+    if reason is not None:
+        fields.append(Node.enumeration(tags.ResultReason, reason))
+    fields.append(Node.structure(tags.ResponsePayload,
+                                 [Node.text(tags.UniqueIdentifier, uid) for uid in ids]))
+    return Node.structure(tags.BatchItem, fields)
+
+
+class SummaryTests(unittest.TestCase):
+    """What the audit reads of a message: the endpoint's ``Summary.items()``."""
+
+    def test_identifiers_of_request_and_response_and_the_cap(self) -> None:
+        request = message("request", (1, 4), [
+            Node.structure(tags.BatchItem, [
+                Node.enumeration(tags.Operation, enums.Operation.Create),
+                Node.structure(tags.RequestPayload, [
+                    Node.enumeration(tags.ObjectType, enums.ObjectType.SymmetricKey)])]),
+            Node.structure(tags.BatchItem, [
+                Node.enumeration(tags.Operation, enums.Operation.Locate),
+                Node.structure(tags.RequestPayload, [])])])
+        found = [f"k{i}" for i in range(MAX_AUDIT_IDS + 6)]
+        response = message("response", (1, 4), [
+            response_item(enums.Operation.Create, ["new-key"]),
+            response_item(enums.Operation.Locate, found)])
+        create, locate = Summary(request, response).items()
+        self.assertEqual((create.version, create.operation, create.ids, create.status,
+                          create.reason), ("1.4", "Create", ["new-key"], "Success", None))
+        self.assertEqual(locate.ids, found[:MAX_AUDIT_IDS] + [f"... {len(found)} in all"])
+
+    def test_a_message_level_failure_and_a_refused_request(self) -> None:
+        response = message("response", (2, 1), [
+            response_item(None, [], enums.ResultReason.InvalidMessage)])
+        (item,) = Summary(None, response).items()
+        self.assertEqual((item.operation, item.status, item.reason),
+                         (None, "OperationFailed", "InvalidMessage"))
+        (refused,) = Summary(None, None, refused="InvalidMessage").items()
+        self.assertEqual((refused.version, refused.reason), (None, "InvalidMessage"))
+        self.assertEqual(str(Summary(None, None, refused="InvalidMessage")),
+                         "-=OperationFailed/InvalidMessage")
