@@ -218,6 +218,13 @@ class TamperTests(TrailCase):
         self.edit(files[0], lambda lines: lines[:-1])  # the last line of the first file
         self.broken("removed", f"{files[1]}:1")
 
+    async def test_a_line_moved_into_the_next_file(self) -> None:
+        files = await self.chain(max_bytes=4096, count=40)
+        moved = files[0].read_bytes().split(b"\n")[-2]
+        self.edit(files[0], lambda lines: lines[:-1])
+        self.edit(files[1], lambda lines: lines[:1] + [moved] + lines[1:])
+        self.broken("reordered", f"{files[1]}:1")
+
     async def test_a_file_removed(self) -> None:
         files = await self.chain(max_bytes=4096, count=40)
         files[1].unlink()

@@ -9,7 +9,8 @@ Per line, with ``expected`` the number and hash the previous line implies:
 * number and ``prev`` as expected: intact;
 * number as expected, ``prev`` not: the previous line was changed (its hash moved);
 * ``prev`` as expected, number not: this line was changed (its ``n``);
-* neither: lines were removed here, or, if the missing number comes later, reordered.
+* neither: lines were removed here, or, if the missing number comes later (in this file or
+  the next: a chain is read two files at a time), reordered.
 
 An unterminated last line of a file is what a crash while writing leaves (it was never
 acknowledged: the response waits until its line is durable): it is reported and skipped,
@@ -90,12 +91,9 @@ def _parse(line: bytes) -> dict[str, object] | None:
     return None
 
 
-def _load(files: list[Path]) -> list[_Loaded]:
-    loaded = []
-    for path in files:
-        lines, torn = _lines(path)
-        loaded.append(_Loaded(path, lines, [_parse(line) for line in lines], torn))
-    return loaded
+def _load(path: Path) -> _Loaded:
+    lines, torn = _lines(path)
+    return _Loaded(path, lines, [_parse(line) for line in lines], torn)
 
 
 def _first_line(path: Path, number: int, n: int, prev: str, report: ChainReport) -> Problem | None:
@@ -113,19 +111,25 @@ def _first_line(path: Path, number: int, n: int, prev: str, report: ChainReport)
 
 
 class _Walk:
-    """Walks one chain's lines in order, keeping the number and hash the next line needs."""
+    """Walks one chain's lines in order, keeping the number and hash the next line needs.
+    It sees two files at a time (the one walked and the next: a line moved further away is
+    reported as removed where it was missed), so a chain of any length fits in memory."""
 
-    def __init__(self, loaded: list[_Loaded], report: ChainReport) -> None:
-        self.loaded = loaded
+    def __init__(self, report: ChainReport) -> None:
         self.report = report
+        self.loaded: dict[int, _Loaded] = {}  # file index in the chain -> its lines
         self.where: dict[int, tuple[int, int]] = {}  # line number -> (file, line index)
-        for f, file in enumerate(loaded):
-            for i, obj in enumerate(file.objects):
-                if obj is not None:
-                    self.where.setdefault(int(obj["n"]), (f, i))  # type: ignore[call-overload]
         self.expected_n: int | None = None
         self.expected_prev = GENESIS
         self.previous: tuple[Path, int] | None = None
+
+    def show(self, loaded: dict[int, _Loaded]) -> None:
+        self.loaded = loaded
+        self.where = {}
+        for f, file in sorted(loaded.items()):
+            for i, obj in enumerate(file.objects):
+                if obj is not None:
+                    self.where.setdefault(int(obj["n"]), (f, i))  # type: ignore[call-overload]
 
     def step(self, f: int, i: int) -> Problem | None:
         file = self.loaded[f]
@@ -165,22 +169,26 @@ class _Walk:
 
 def verify_chain(name: str, files: list[Path]) -> ChainReport:
     report = ChainReport(name, files)
+    walk = _Walk(report)
     try:
-        loaded = _load(files)
+        following: _Loaded | None = _load(files[0]) if files else None
+        for f in range(len(files)):
+            file = following
+            assert file is not None
+            following = _load(files[f + 1]) if f + 1 < len(files) else None
+            walk.show({f: file} if following is None else {f: file, f + 1: following})
+            for i in range(len(file.lines)):
+                report.problem = walk.step(f, i)
+                if report.problem is not None:
+                    return report
+                report.lines += 1
+            if file.torn:
+                report.notes.append(f"{file.path}:{len(file.lines) + 1}: incomplete last line "
+                                    "(a crash while writing; never acknowledged): ignored")
     except OSError as exc:
         report.problem = Problem(Path(exc.filename or name), 0, "unreadable",
                                  exc.strerror or str(exc))
         return report
-    walk = _Walk(loaded, report)
-    for f, file in enumerate(loaded):
-        for i in range(len(file.lines)):
-            report.problem = walk.step(f, i)
-            if report.problem is not None:
-                return report
-            report.lines += 1
-        if file.torn:
-            report.notes.append(f"{file.path}:{len(file.lines) + 1}: incomplete last line (a "
-                                "crash while writing; never acknowledged): ignored")
     report.last_hash = walk.expected_prev
     return report
 
