@@ -22,7 +22,7 @@ from kmiphsm.audit.chain import GENESIS
 from kmiphsm.audit.verify import verify
 from kmiphsm.engine.identity import Identity
 from kmiphsm.server import audited
-from kmiphsm.server.endpoint import MAX_AUDIT_IDS, Summary
+from kmiphsm.server.endpoint import MAX_AUDIT_ID_CHARS, MAX_AUDIT_IDS, Summary
 from kmiphsm.ttlv import Node, enums, tags
 
 
@@ -311,6 +311,16 @@ class SummaryTests(unittest.TestCase):
         self.assertEqual((create.version, create.operation, create.ids, create.status,
                           create.reason), ("1.4", "Create", ["new-key"], "Success", None))
         self.assertEqual(locate.ids, found[:MAX_AUDIT_IDS] + [f"... {len(found)} in all"])
+
+    def test_a_long_identifier_is_cut(self) -> None:
+        uid = "x" * 5000 + "\n{forged line}"
+        request = message("request", (2, 1), [Node.structure(tags.BatchItem, [
+            Node.enumeration(tags.Operation, enums.Operation.Get),
+            Node.structure(tags.RequestPayload, [Node.text(tags.UniqueIdentifier, uid)])])])
+        response = message("response", (2, 1), [
+            response_item(enums.Operation.Get, [], enums.ResultReason.ItemNotFound)])
+        (item,) = Summary(request, response).items()
+        self.assertEqual(item.ids, ["x" * MAX_AUDIT_ID_CHARS + f"... ({len(uid)} characters)"])
 
     def test_a_message_level_failure_and_a_refused_request(self) -> None:
         response = message("response", (2, 1), [

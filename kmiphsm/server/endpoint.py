@@ -60,6 +60,8 @@ _ID_TAGS = (tags.UniqueIdentifier, tags.PrivateKeyUniqueIdentifier,
             tags.PublicKeyUniqueIdentifier)
 #: at most this many identifiers of one item in the audit trail (a Locate may find thousands)
 MAX_AUDIT_IDS = 64
+#: an identifier longer than this (a client may send any text) is cut in the audit trail
+MAX_AUDIT_ID_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,11 @@ def _ids(item: Node, payload_tag: int) -> list[str]:
     found = []
     for child in payload.value:
         if child.tag in _ID_TAGS:
-            found.append(str(child.value) if child.type != Type.ENUMERATION
-                         else _name("UniqueIdentifier", child.value))
+            text = (str(child.value) if child.type != Type.ENUMERATION
+                    else _name("UniqueIdentifier", child.value))
+            if len(text) > MAX_AUDIT_ID_CHARS:
+                text = f"{text[:MAX_AUDIT_ID_CHARS]}... ({len(text)} characters)"
+            found.append(text)
     return found
 
 
