@@ -9,7 +9,10 @@
    key), under bench/loadgen.py: every scenario of :data:`RUNS`, KMIP 2.1.
 3. The PyKMIP server (bench/pykmip_server.py) under the same scenarios, KMIP 1.2 (PyKMIP's
    Encrypt and Sign need KMIP 1.2). A scenario PyKMIP cannot run is ``n/a`` with the reason.
-4. A table, printed and written between the markers of docs/benchmarks.md (the text around
+4. The cost of logging (issues 14 and 17): kmiphsm again, once per :data:`LOGGING_CONFIGS`
+   (the default configuration: buffered access log and audit trail on; each turned off; the
+   access log through the server log), server CPU per single Encrypt compared with both off.
+5. A table, printed and written between the markers of docs/benchmarks.md (the text around
    them is kept), with the machine, the date and the targets of issue 8 marked met/not met.
    The raw figures go to var/bench/compare-DATE.json as well.
 
@@ -33,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +71,22 @@ QUICK_RUNS = (("query", 8), ("encrypt-gcm", 8), ("encrypt-gcm", 16), ("encrypt-g
 RAW_OP = {"encrypt-gcm": "encrypt-gcm", "encrypt-gcm-batch10": "encrypt-gcm", "get": "get",
           "create-aes": "create-aes", "sign-rsa": "sign-rsa", "sign-ecdsa": "sign-ecdsa"}
 
+#: (label, [server] lines, extra sections) of the logging-cost runs; the first is the
+#: default configuration (no logging key set), the last the baseline with nothing logged
+LOGGING_CONFIGS: tuple[tuple[str, str, str], ...] = (
+    ("default (access log file, audit on)", "", ""),
+    ("access log off, audit on", 'access_log = "off"\n', ""),
+    ("access log file, audit on with synchronous = normal", "",
+     '[audit]\nsynchronous = "normal"\n'),
+    ("access log file, audit off", "", '[audit]\npath = "off"\n'),
+    ("access log in the server log, audit off", 'access_log = ""\n', '[audit]\npath = "off"\n'),
+    ("access log off, audit off", 'access_log = "off"\n', '[audit]\npath = "off"\n'),
+)
+#: the runs of each logging configuration: (connections, requests) of a single AES-GCM Encrypt
+#: each, sent back to back on each connection after a warm-up; the server's CPU is counted
+#: over exactly these requests
+LOGGING_RUNS = ((1, 600), (8, 2400))
+
 #: reasons known in advance why PyKMIP 0.11 cannot run a scenario (checked, not assumed: a
 #: scenario is still tried, and this text only replaces PyKMIP's less readable error)
 PYKMIP_LIMITS = {
@@ -98,6 +118,10 @@ class Report:
     raw: dict[int, dict[str, float]] = field(default_factory=dict)  # processes -> op -> ops/s
     results: list[Result] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: logging configuration label -> its results (LOGGING_RUNS), one list per round
+    logging: dict[str, list[list[Result]]] = field(default_factory=dict)
+    #: bench/logging_bench.py: CPU µs per request of each piece of logging, in-process
+    logging_pieces: dict[str, float] = field(default_factory=dict)
 
     def find(self, server: str, scenario: str, connections: int) -> Result | None:
         for result in self.results:
@@ -347,7 +371,11 @@ def measure_raw(report: Report, directory: Path, args: argparse.Namespace) -> No
                 f"{op} {rate:,.0f}/s" for op, rate in data["ops_per_s"].items()))
 
 
-def kmiphsm_config(directory: Path, kmip_port: int, https_port: int, workers: int | None) -> Path:
+def kmiphsm_config(directory: Path, kmip_port: int, https_port: int, workers: int | None,
+                   server_lines: str = "", sections: str = "") -> Path:
+    """The default configuration (access log and audit trail where the defaults put them,
+    under ``directory``), with ``server_lines`` added to ``[server]`` and ``sections`` at the
+    end."""
     d = directory
     worker_line = f"workers = {workers}\n" if workers is not None else ""
     path = d / "kmiphsm.toml"
@@ -356,8 +384,7 @@ bind = "127.0.0.1"
 kmip_port = {kmip_port}
 https_port = {https_port}
 idle_timeout = 300
-access_log = "{d}/access.log"
-{worker_line}
+{server_lines}{worker_line}
 [tls]
 certificate = "{d}/pki/server.pem"
 private_key = "{d}/pki/server-key.pem"
@@ -374,7 +401,8 @@ path = "{d}/kmiphsm.sqlite"
 
 [access]
 admins = ["admin"]
-""")
+
+{sections}""")
     return path
 
 
@@ -395,14 +423,16 @@ def serving_processes(pid: int) -> int:
     return workers or 1
 
 
-def start_kmiphsm(directory: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, int]:
+def start_kmiphsm(directory: Path, workers: int, server_lines: str = "",
+                  sections: str = "") -> tuple[subprocess.Popen[bytes], int, int]:
     """twistd with ``workers`` workers, or with no such key if the config rejects it."""
     pki = directory / "pki"
     subprocess.run([str(INIT_TOKEN), str(directory / "softhsm"), "kmiphsm"], check=True)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for attempt in (workers, None):
         kmip_port, https_port = free_port(), free_port()
-        config = kmiphsm_config(directory, kmip_port, https_port, attempt)
+        config = kmiphsm_config(directory, kmip_port, https_port, attempt, server_lines,
+                                sections)
         log_path = directory / "kmiphsm.log"
         with open(log_path, "wb") as log_file:
             process = subprocess.Popen(
@@ -438,6 +468,129 @@ def measure_kmiphsm(report: Report, directory: Path, runs: tuple[tuple[str, int]
                                         args.kmiphsm_version, runs, args, server_pid=process.pid)
     finally:
         stop_process(process, signal.SIGTERM, 20)
+
+
+def measure_logging(report: Report, directory: Path, args: argparse.Namespace) -> None:
+    """Server CPU per single Encrypt under each of :data:`LOGGING_CONFIGS`, each on a fresh
+    server in its own folder; ``--logging-rounds`` rounds, the configurations taking turns
+    (so that a burst of other work on the machine does not land on one of them only). Then
+    each piece of logging alone, in-process (bench/logging_bench.py)."""
+    log("kmiphsm logging cost, in-process (bench/logging_bench.py)")
+    done = subprocess.run([PYTHON, str(BENCH / "logging_bench.py")], capture_output=True,
+                          text=True, cwd=ROOT, timeout=600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode == 0 and lines:
+        report.logging_pieces = json.loads(lines[-1])
+        for piece, cost in report.logging_pieces.items():
+            log(f"  {piece}: {cost} µs")
+    else:
+        report.notes.append(f"bench/logging_bench.py failed: {done.stderr.strip()[-300:]}")
+    for round_number in range(args.logging_rounds):
+        for number, (label, server_lines, sections) in enumerate(LOGGING_CONFIGS):
+            log(f"kmiphsm logging cost, round {round_number + 1}: {label}")
+            folder = directory / f"logging-{round_number}-{number}"
+            shutil.copytree(directory / "kmiphsm" / "pki", folder / "pki")
+            try:
+                process, port, _ = start_kmiphsm(folder, args.workers, server_lines, sections)
+            except Exception as exc:  # noqa: BLE001
+                report.notes.append(f"logging run '{label}' did not start: {str(exc)[:300]}")
+                continue
+            try:
+                report.logging.setdefault(label, []).append([
+                    counted_encrypts(port, folder / "pki", args.kmiphsm_version, connections,
+                                     count, process.pid) for connections, count in LOGGING_RUNS])
+            finally:
+                stop_process(process, signal.SIGTERM, 20)
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def counted_encrypts(port: int, pki: Path, version: str, connections: int, count: int,
+                     server_pid: int) -> Result:
+    """``count`` single-Encrypt requests over ``connections`` connections (threads of this
+    process), after 20 per connection of warm-up; the server's CPU over exactly those."""
+    import loadgen
+    result = Result("encrypt-gcm", connections, "kmiphsm")
+    tgt = target(port, pki, version)
+    try:
+        request = loadgen.scenario_requests("encrypt-gcm", tgt)[0]
+        links = [loadgen.connect(tgt) for _ in range(connections)]
+    except Exception as exc:  # noqa: BLE001 - any failure is a reason to report
+        result.reason = f"{type(exc).__name__}: {exc}"
+        return result
+    errors: list[str] = []
+
+    def send(link: Any, n: int) -> None:
+        try:
+            for _ in range(n):
+                loadgen.results(loadgen.round_trip(link, request))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    def all_links(n: int) -> float:
+        threads = [threading.Thread(target=send, args=(link, n)) for link in links]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.monotonic() - started
+    try:
+        all_links(20)
+        before = process_tree_cpu(server_pid)
+        elapsed = all_links(count // connections)
+        cpu = process_tree_cpu(server_pid) - before
+    finally:
+        for link in links:
+            link.close()
+    sent = count // connections * connections
+    if errors:
+        result.reason = errors[0]
+        return result
+    result.data = {"requests": sent, "requests_per_s": sent / elapsed,
+                   "server_cpu_us_per_request": round(cpu / sent * 1e6)}
+    log(f"  {connections} connection(s): {sent / elapsed:,.0f} req/s, server CPU "
+        f"{result.data['server_cpu_us_per_request']} µs/request")
+    return result
+
+
+def logging_table(report: Report) -> list[str]:
+    """Server CPU per request of each logging configuration, and its cost over nothing
+    logged (the last configuration)."""
+    if not report.logging and not report.logging_pieces:
+        return []
+
+    def median(label: str, index: int, key: str) -> float:
+        values = sorted(float(results[index].data.get(key, math.nan))
+                        for results in report.logging.get(label, [])
+                        if index < len(results) and results[index].ok and results[index].data)
+        return values[len(values) // 2] if values else math.nan
+
+    baseline = LOGGING_CONFIGS[-1][0]
+    rounds = max((len(r) for r in report.logging.values()), default=0)
+
+    rows = ["", "### Cost of the access log and the audit trail (issues 14, 17)", "",
+            "Server CPU (µs) per request of a single AES-GCM Encrypt, and its excess over the "
+            f"same run with nothing logged; req/s in brackets; median of {rounds} round(s).", "",
+            "| configuration | " + " | ".join(f"x{c} µs (req/s)" for c, _ in LOGGING_RUNS)
+            + " | " + " | ".join(f"x{c} vs nothing logged" for c, _ in LOGGING_RUNS) + " |",
+            "|---|" + "--:|" * (2 * len(LOGGING_RUNS))]
+    for label, _, _ in LOGGING_CONFIGS:
+        cells = []
+        for index in range(len(LOGGING_RUNS)):
+            cells.append(f"{_number(median(label, index, 'server_cpu_us_per_request'))} "
+                         f"({_number(median(label, index, 'requests_per_s'))})")
+        for index in range(len(LOGGING_RUNS)):
+            ours = median(label, index, "server_cpu_us_per_request")
+            base = median(baseline, index, "server_cpu_us_per_request")
+            cells.append("—" if math.isnan(ours) or math.isnan(base) or not base
+                         else f"{(ours / base - 1) * 100:+.0f}%")
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    if report.logging_pieces:
+        rows += ["", "Each piece alone (bench/logging_bench.py: CPU of one process per request, "
+                 "an Encrypt's request and response):", "",
+                 "| piece | CPU µs per request |", "|---|--:|"]
+        rows += [f"| {piece} | {cost:,.1f} |" for piece, cost in report.logging_pieces.items()]
+    return rows
 
 
 def measure_pykmip(report: Report, directory: Path, runs: tuple[tuple[str, int], ...],
@@ -612,6 +765,7 @@ def render(report: Report) -> str:
                    f"{cpu(result, 'server_cpu_us_per_request')} | "
                    f"{cpu(theirs, 'server_cpu_us_per_request')} | "
                    f"{cpu(result, 'client_cpu_us_per_request')} |")
+    out += logging_table(report)
     out += ["", "### Raw token (python-pkcs11 on SoftHSM, one thread per process)", "",
             "| operation | " + " | ".join(f"{p} process(es) ops/s" for p in sorted(report.raw)) + " |",
             "|---|" + "--:|" * len(report.raw)]
@@ -667,6 +821,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-raw", action="store_true")
     parser.add_argument("--skip-pykmip", action="store_true")
     parser.add_argument("--skip-kmiphsm", action="store_true")
+    parser.add_argument("--skip-logging", action="store_true",
+                        help="skip the runs measuring the cost of the access log and audit")
+    parser.add_argument("--logging-rounds", type=int, default=1,
+                        help="rounds of the logging-cost runs (the table shows medians)")
     parser.add_argument("--output", default=str(DOC), help="Markdown file to update ('' = none)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
@@ -701,6 +859,8 @@ def main(argv: list[str] | None = None) -> int:
             measure_raw(report, directory, args)
         if not args.skip_kmiphsm:
             measure_kmiphsm(report, directory, runs, args)
+        if not args.skip_logging:
+            measure_logging(report, directory, args)
         if not args.skip_pykmip:
             measure_pykmip(report, directory, runs, args)
     finally:
@@ -720,6 +880,9 @@ def main(argv: list[str] | None = None) -> int:
     dump.write_text(json.dumps({
         "machine": report.machine, "settings": report.settings, "raw": report.raw,
         "results": [vars(r) for r in report.results], "notes": report.notes,
+        "logging": {label: [[vars(r) for r in results] for results in rounds]
+                    for label, rounds in report.logging.items()},
+        "logging_pieces": report.logging_pieces,
         "targets": targets(report)}, indent=1))
     log(f"raw figures in {dump.relative_to(ROOT)}; total {time.monotonic() - started:.0f} s")
     return 0

@@ -53,9 +53,9 @@ class ServerConfig:
     #: run quick KMIP messages (Encrypt, Get, Locate ... see server/protocol.py) on the
     #: reactor thread instead of handing them to the thread pool
     inline: bool = True
-    #: one line per request: "" = through the server log, a file path = buffered appends to
-    #: that file (cheaper under load; workers may share it), "off" = none
-    access_log: str = ""
+    #: one line per request: a file path = buffered appends to that file (the default: cheap;
+    #: workers share it), "" = through the server log (dearer per request), "off" = none
+    access_log: str = "var/access.log"
 
 
 #: TLS 1.2 cipher suites by default: forward secrecy (ECDHE) and AEAD only, as the KMIP 2.1
@@ -212,6 +212,20 @@ class TransportConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    """The audit trail (docs/security.md, "The audit trail"): one chained JSON line per
+    request item, durable before the response leaves."""
+
+    #: directory of the audit files (one chain per worker process), or "off"
+    path: str = "var/audit"
+    #: a file is closed and the next one begun once it holds this many bytes
+    max_bytes: int = 64 * 1024 * 1024
+    #: "full": fdatasync each batch of lines before answering (survives a power loss);
+    #: "normal": written to the kernel before answering (survives a crash of the server)
+    synchronous: str = "full"
+
+
+@dataclass(frozen=True)
 class Config:
     source: str = "<defaults>"
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -221,6 +235,7 @@ class Config:
     access: AccessConfig = field(default_factory=AccessConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     transport: TransportConfig = field(default_factory=TransportConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
 
 def _port(value: Any) -> int:
@@ -298,6 +313,19 @@ def _positive_number(value: Any) -> float:
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _non_empty_text(value: Any) -> str:
+    text = _text(value)
+    if not text:
+        raise ValueError('expected a path or "off", got ""')
+    return text
+
+
+def _audit_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 4096:
+        raise ValueError(f"expected a number of bytes >= 4096, got {value!r}")
     return value
 
 
@@ -420,6 +448,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "inline_max_bytes": _non_negative_int, "inline_budget": _positive_number,
         "max_threads_per_identity": _positive_int,
     }),
+    "audit": (AuditConfig, {"path": _non_empty_text, "max_bytes": _audit_size,
+                            "synchronous": _synchronous}),
 }
 
 

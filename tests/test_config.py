@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import tomllib
 from pathlib import Path
 
 from twisted.trial import unittest
@@ -169,6 +170,14 @@ pin_file = "{d}/pin"
                       "limits.stream_max_open (10)", str(error.exception))
 
 
+    def test_audit_off_and_its_options(self) -> None:
+        cfg = config.load(self.write('[audit]\npath = "off"\nmax_bytes = 4096\n'
+                                     'synchronous = "normal"\n'))
+        self.assertEqual((cfg.audit.path, cfg.audit.max_bytes, cfg.audit.synchronous),
+                         ("off", 4096, "normal"))
+        self.assertEqual(config.from_json(config.to_json(cfg)).audit, cfg.audit)
+
+
 class StoreDurabilityTests(unittest.TestCase):
     def test_synchronous_is_full_or_normal(self) -> None:
         self.assertEqual(config.Config().store.synchronous, "full")
@@ -208,3 +217,24 @@ class TokenOptionsTests(unittest.TestCase):
             self.assertIn(said, str(caught.exception))
         # the names the configuration accepts are the quirks kmiphsm.hsm knows
         self.assertEqual(set(config._QUIRKS), {quirk.value for quirk in Quirk})
+
+
+class LoggingDefaultsTests(unittest.TestCase):
+    def test_access_log_to_a_buffered_file_and_audit_on_by_default(self) -> None:
+        defaults = config.Config()
+        self.assertEqual(defaults.server.access_log, "var/access.log")
+        self.assertEqual((defaults.audit.path, defaults.audit.synchronous),
+                         ("var/audit", "full"))
+        self.assertEqual(defaults.audit.max_bytes, 64 * 1024 * 1024)
+        example = tomllib.loads((Path(__file__).parents[1] / "conf" / "kmiphsm.toml").read_text())
+        self.assertEqual(example["server"]["access_log"], "var/access.log")
+        self.assertEqual(example["audit"]["path"], "var/audit")
+
+    def test_audit_keys_are_checked(self) -> None:
+        for key, bad, words in (("path", "", 'a path or "off"'), ("max_bytes", 100, ">= 4096"),
+                                ("max_bytes", "big", ">= 4096"), ("synchronous", "always", "full"),
+                                ("fsync", True, "unknown key")):
+            with self.assertRaises(config.ConfigError) as caught:
+                config.parse({"audit": {key: bad}}, "x.toml")
+            self.assertIn(f"x.toml: audit.{key}: ", str(caught.exception))
+            self.assertIn(words, str(caught.exception))

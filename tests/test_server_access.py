@@ -237,3 +237,25 @@ class AccessOverBothPortsTests(unittest.TestCase):
         # an administrator of every scope manages every object's access
         self.assertEqual(access("admin", "list/" + key),
                          (200, [{"user_id": "bob", "operations": ["get"]}]))
+
+
+class AuditedAccessTests(unittest.TestCase):
+    """Every /access request is a line of the audit trail (issue 14, item 3), refusals too."""
+
+    def records(self) -> list[dict[str, Any]]:
+        lines = []
+        for path in sorted((server().directory / "var" / "audit").glob("audit-w*.jsonl")):
+            lines += [json.loads(line) for line in path.read_text().splitlines() if line]
+        return [line for line in lines if line.get("transport") == "access"]
+
+    def test_grants_and_refusals_are_audited(self) -> None:
+        key = new_key()
+        self.assertEqual(access("alice", "grant", {"unique_identifier": key, "user_id": "bob",
+                                                   "operation_types": ["get"]})[0], 200)
+        self.assertEqual(access("bob", "grant", {"unique_identifier": key, "user_id": "carol",
+                                                 "operation_types": ["get"]})[0], 403)
+        mine = sorted((r for r in self.records() if r.get("ids") == [key]),
+                      key=lambda r: r["time"])  # one chain per worker: in time order
+        self.assertEqual([(r["identity"], r["operation"], r["status"]) for r in mine],
+                         [("alice", "grant", "Success"), ("bob", "grant", "OperationFailed")])
+        self.assertIsNotNone(mine[1]["reason"])

@@ -31,7 +31,7 @@ class AccessApiTests(unittest.TestCase):
                                      "operation_types": ["get"]})
         listed = self.api.handle(Identity("alice"), "GET", "list", self.key, b"")
         self.assertEqual([(a.identity, a.action, a.target, a.status) for a in self.seen],
-                         [("alice", "grant", None, 200), ("bob", "grant", None, 403),
+                         [("alice", "grant", self.key, 200), ("bob", "grant", self.key, 403),
                           ("alice", "list", self.key, 200)])
         self.assertEqual((ok.result, refused.result.split(":")[0]), ("ok", "Access denied"))
         self.assertEqual(json.loads(listed.body),

@@ -24,17 +24,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource
 
+from kmiphsm.audit import AuditTrail
 from kmiphsm.engine import access
 from kmiphsm.engine.engine import Engine
 from kmiphsm.engine.identity import Identity
+from kmiphsm.server import audited
 from kmiphsm.server.accesslog import AccessLog
-from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.endpoint import KmipEndpoint, error_body
 from kmiphsm.server.fairpool import FairPool
 from kmiphsm.server.web import _KmipResource, _plain
 from kmiphsm.store import ALL_OBJECTS, Grant, LocateQuery, StoredObject
@@ -57,6 +60,9 @@ class AccessAnswer:
     body: bytes
     media_type: bytes = b"application/json"
 
+    def __str__(self) -> str:  # the access log's text
+        return f"{self.status} {self.result}"
+
 
 class Refused(Exception):
     def __init__(self, status: int, text: str) -> None:
@@ -78,7 +84,11 @@ class AccessApi:
                body: bytes) -> AccessAnswer:
         """Answer ``method /access/action[/target]`` with ``body`` for ``identity``."""
         try:
-            result: Any = self._dispatch(identity, method, action, target, body)
+            document = _document(body) if method == "POST" else None
+            named = document.get("unique_identifier") if isinstance(document, dict) else None
+            if target is None and isinstance(named, str):
+                target = named  # the grant's object, for the audit line
+            result: Any = self._dispatch(identity, method, action, target, document)
         except Refused as refused:
             answer = AccessAnswer(identity.name, action, target, refused.status, refused.text,
                                   (refused.text + "\n").encode(), b"text/plain; charset=utf-8")
@@ -92,7 +102,7 @@ class AccessApi:
     # -- the routes -----------------------------------------------------------------------
 
     def _dispatch(self, identity: Identity, method: str, action: str, target: str | None,
-                  body: bytes) -> Any:
+                  document: Any) -> Any:
         routes: dict[tuple[str, str], Callable[[Identity, Any], Any]] = {
             ("POST", "grant"): self.grant, ("POST", "revoke"): self.revoke,
             ("GET", "owned"): self.owned, ("GET", "obtained"): self.obtained,
@@ -104,7 +114,7 @@ class AccessApi:
         if action == "list":
             return route(identity, target)
         if method == "POST":
-            return route(identity, _document(body))
+            return route(identity, document)
         return route(identity, None)
 
     def grant(self, identity: Identity, document: Any) -> dict[str, str]:
@@ -246,11 +256,30 @@ class AccessResource(_KmipResource):
 
     def __init__(self, api: AccessApi, action: str, endpoint: KmipEndpoint, pool: ThreadPool,
                  reactor: IReactorFromThreads, max_body: int, default_identity: str,
-                 access_log: AccessLog | None = None, fair_pool: FairPool | None = None) -> None:
+                 access_log: AccessLog | None = None, fair_pool: FairPool | None = None,
+                 audit: AuditTrail | None = None) -> None:
         super().__init__(endpoint, pool, reactor, max_body, default_identity, access_log,
-                         fair_pool)
+                         fair_pool, audit)
         self.api = api
         self.action = action
+
+    #: the audit trail's name of this transport
+    transport = "access"
+
+    def _record(self, trail: AuditTrail, summary: Any, identity: Identity, peer: str,
+                started: float) -> Deferred[None]:
+        """One audit line per /access request: the action, the object, the result."""
+        answer = cast(AccessAnswer, summary)
+        ok = answer.status < 400
+        return audited.record_access(trail, identity, peer, answer.action,
+                                     [answer.target] if answer.target else [],
+                                     "Success" if ok else "OperationFailed",
+                                     None if ok else answer.result, started)
+
+    def _unaudited(self, media_type: bytes, summary: Any) -> tuple[int, bytes, bytes, str]:
+        return (500, b"application/json",
+                error_body("GeneralFailure", audited.FAILURE_MESSAGE),
+                "-=OperationFailed/GeneralFailure(audit)")
 
     def render(self, request: Any) -> bytes | int:
         method = request.method.decode("latin-1")
@@ -264,9 +293,9 @@ class AccessResource(_KmipResource):
                 return _plain(request, 413, f"request body larger than {self.max_body} bytes")
         target = request.prepath[-1].decode("utf-8", "replace") if self.action == "list" else None
 
-        def work() -> tuple[int, bytes, bytes, str]:
+        def work() -> tuple[int, bytes, bytes, AccessAnswer]:
             answer = self.api.handle(identity, method, self.action, target, body or b"")
-            return answer.status, answer.media_type, answer.body, f"{answer.status} {answer.result}"
+            return answer.status, answer.media_type, answer.body, answer
 
         return self._run(request, identity, work)
 
@@ -274,12 +303,13 @@ class AccessResource(_KmipResource):
 def routes(api: AccessApi, endpoint: KmipEndpoint, pool: ThreadPool,
            reactor: IReactorFromThreads, max_body: int, default_identity: str,
            access_log: AccessLog | None = None,
-           fair_pool: FairPool | None = None) -> dict[tuple[bytes, ...], resource.Resource]:
+           fair_pool: FairPool | None = None,
+           audit: AuditTrail | None = None) -> dict[tuple[bytes, ...], resource.Resource]:
     """The /access routes for :func:`kmiphsm.server.web.site` (``{}``: the list route's
     last segment, the object's identifier)."""
     def make(action: str) -> AccessResource:
         return AccessResource(api, action, endpoint, pool, reactor, max_body, default_identity,
-                              access_log, fair_pool)
+                              access_log, fair_pool, audit)
 
     return {
         (b"access", b"grant"): make("grant"),

@@ -41,10 +41,13 @@ class AccessLog:
         self._second = -1
         self._prefix = ""
         if destination not in ("", "off"):
+            os.makedirs(os.path.dirname(destination) or ".", exist_ok=True)
             self._fd = os.open(destination, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
 
-    def request(self, port: str, identity: Identity | None, summary: str, started: float) -> None:
-        """Record one request; ``started`` is its ``time.monotonic()`` start."""
+    def request(self, port: str, identity: Identity | None, summary: object,
+                started: float) -> None:
+        """Record one request; ``started`` is its ``time.monotonic()`` start, ``summary``
+        anything whose ``str()`` is the line's text (an endpoint ``Summary``)."""
         if self.destination == "off":
             return
         name = identity.name if identity else "-"

@@ -55,6 +55,93 @@ HTTP_STATUS_BY_REASON: dict[str, int] = {
 }
 
 
+#: payload fields that name objects, in the audit trail's ``ids``
+_ID_TAGS = (tags.UniqueIdentifier, tags.PrivateKeyUniqueIdentifier,
+            tags.PublicKeyUniqueIdentifier)
+#: at most this many identifiers of one item in the audit trail (a Locate may find thousands)
+MAX_AUDIT_IDS = 64
+#: an identifier longer than this (a client may send any text) is cut in the audit trail
+MAX_AUDIT_ID_CHARS = 256
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """What the audit trail records of one batch item (names and identifiers only)."""
+
+    version: str | None
+    operation: str | None
+    ids: list[str]
+    status: str
+    reason: str | None
+
+
+class Summary:
+    """What one message did: ``str()`` is the access log's text (:func:`summarize`), and
+    :meth:`items` the facts of each item for the audit trail. Both are computed when asked,
+    from the request and response trees (never their payloads' other fields)."""
+
+    __slots__ = ("request", "response", "refused", "_text")
+
+    def __init__(self, request: Node | None, response: Node | None, *,
+                 refused: str | None = None) -> None:
+        self.request = request
+        self.response = response
+        self.refused = refused  # the Result Reason of a request refused before the engine
+        self._text = None if refused is None else f"-=OperationFailed/{refused}"
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = summarize(self.response) if self.response is not None else "-"
+        return self._text
+
+    def items(self) -> list[ItemFacts]:
+        """One entry per response item (a message-level failure is one item without an
+        Operation); a message with no response tree at all is one failed item."""
+        if self.response is None:
+            return [ItemFacts(None, None, [], "OperationFailed", self.refused)]
+        version = _version(self.response)
+        requested = self.request.children(tags.BatchItem) if self.request is not None else []
+        facts = []
+        for index, item in enumerate(self.response.children(tags.BatchItem)):
+            operation = item.get(tags.Operation)
+            ids = _ids(requested[index], tags.RequestPayload) if index < len(requested) else []
+            for uid in _ids(item, tags.ResponsePayload):
+                if uid not in ids:
+                    ids.append(uid)
+            status = item.get(tags.ResultStatus)
+            reason = item.get(tags.ResultReason)
+            facts.append(ItemFacts(
+                version,
+                _name("Operation", operation) if operation is not None else None,
+                ids[:MAX_AUDIT_IDS] + ([f"... {len(ids)} in all"] if len(ids) > MAX_AUDIT_IDS else []),
+                _name("ResultStatus", status) if status is not None else "-",
+                _name("ResultReason", reason) if reason is not None else None))
+        return facts
+
+
+def _ids(item: Node, payload_tag: int) -> list[str]:
+    payload = item.child(payload_tag)
+    if payload is None or payload.type != Type.STRUCTURE:
+        return []
+    found = []
+    for child in payload.value:
+        if child.tag in _ID_TAGS:
+            text = (str(child.value) if child.type != Type.ENUMERATION
+                    else _name("UniqueIdentifier", child.value))
+            if len(text) > MAX_AUDIT_ID_CHARS:
+                text = f"{text[:MAX_AUDIT_ID_CHARS]}... ({len(text)} characters)"
+            found.append(text)
+    return found
+
+
+def _version(response: Node) -> str | None:
+    header = response.child(tags.ResponseHeader)
+    version = header.child(tags.ProtocolVersion) if header is not None else None
+    if version is None:
+        return None
+    return f"{version.get(tags.ProtocolVersionMajor)}.{version.get(tags.ProtocolVersionMinor)}"
+
+
 def summarize(response: Node) -> str:
     """``Operation=Status[/Reason] ...`` for the log line: names only, never payloads."""
     parts = []
@@ -85,25 +172,44 @@ class KmipEndpoint:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def handle_ttlv(self, data: bytes, identity: Identity) -> tuple[bytes, str]:
+    def handle_ttlv(self, data: bytes, identity: Identity) -> tuple[bytes, Summary]:
         return self.handle(data, "ttlv", identity)
 
-    def handle(self, data: bytes, encoding: str, identity: Identity) -> tuple[bytes, str]:
+    def handle(self, data: bytes, encoding: str, identity: Identity) -> tuple[bytes, Summary]:
         """One RequestMessage in ``encoding`` → the ResponseMessage in the same encoding."""
         codec = CODECS[encoding]
-        response = self._process(lambda: codec.decode(data), encoding, identity)
-        return codec.encode(response), summarize(response)
+        request, response = self._process(lambda: codec.decode(data), encoding, identity)
+        return codec.encode(response), Summary(request, response)
 
-    def _process(self, decode: Callable[[], Node], encoding: str, identity: Identity) -> Node:
-        """The ResponseMessage to the RequestMessage ``decode`` reads (Invalid Message if it
-        cannot)."""
+    def _process(self, decode: Callable[[], Node], encoding: str,
+                 identity: Identity) -> tuple[Node | None, Node]:
+        """The RequestMessage ``decode`` reads (None if it cannot) and the ResponseMessage
+        to it (Invalid Message if it cannot be read)."""
         try:
             request = decode()
         except TTLVError as exc:
-            return self.engine.invalid_message_response(f"cannot decode the {encoding} message: {exc}")
-        return self.engine.process_node(request, identity)
+            return None, self.engine.invalid_message_response(
+                f"cannot decode the {encoding} message: {exc}")
+        return request, self.engine.process_node(request, identity)
 
-    def handle_bare_json(self, data: bytes, identity: Identity) -> tuple[int, bytes, str]:
+    def audit_failure(self, encoding: str, summary: Summary, message: str) -> bytes:
+        """The answer that replaces a response whose audit line could not be written: one
+        General Failure item in the request's protocol version and ``encoding``."""
+        version = summary.response.child(tags.ResponseHeader) if summary.response else None
+        protocol = version.child(tags.ProtocolVersion) if version is not None else None
+        header = Node.structure(tags.ResponseHeader, [
+            protocol or Node.structure(tags.ProtocolVersion, [
+                Node.integer(tags.ProtocolVersionMajor, 2),
+                Node.integer(tags.ProtocolVersionMinor, 1)]),
+            Node.date_time(tags.TimeStamp, int(time.time())),
+            Node.integer(tags.BatchCount, 1)])
+        item = Node.structure(tags.BatchItem, [
+            Node.enumeration(tags.ResultStatus, enums.ResultStatus.OperationFailed),
+            Node.enumeration(tags.ResultReason, enums.ResultReason.GeneralFailure),
+            Node.text(tags.ResultMessage, message)])
+        return CODECS[encoding].encode(Node.structure(tags.ResponseMessage, [header, item]))
+
+    def handle_bare_json(self, data: bytes, identity: Identity) -> tuple[int, bytes, Summary]:
         """``POST /kmip/2_1``: one bare operation in Cosmian's JSON → its bare response payload.
 
         Cosmian KMS's dialect (:mod:`kmiphsm.ttlv.cosmian`) is read, and the answer is written
@@ -115,39 +221,43 @@ class KmipEndpoint:
         try:
             document = stdjson.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
-            return 400, _error_body("InvalidMessage", f"not valid JSON: {exc}"), "-"
+            return 400, error_body("InvalidMessage", f"not valid JSON: {exc}"), _refused("InvalidMessage")
         except RecursionError:
-            return 400, _error_body("InvalidMessage", "JSON nested too deeply"), "-"
+            return 400, error_body("InvalidMessage", "JSON nested too deeply"), _refused("InvalidMessage")
         if not isinstance(document, dict) or not isinstance(document.get("tag"), str):
-            return 400, _error_body("InvalidMessage",
-                                    'expected a JSON object {"tag": "<Operation>", "value": [...]}'), "-"
+            return 400, error_body("InvalidMessage",
+                                    'expected a JSON object {"tag": "<Operation>", "value": [...]}'), \
+                _refused("InvalidMessage")
         dialect = cosmian.detect(document)
         if document["tag"] == "RequestMessage":
-            response = self._process(lambda: cosmian.from_object(document), "json", identity)
-            return 200, cosmian.encode(response, dialect).encode(), summarize(response)
+            request, response = self._process(lambda: cosmian.from_object(document), "json", identity)
+            return 200, cosmian.encode(response, dialect).encode(), Summary(request, response)
         operation_name = document["tag"]
         try:
             operation = cosmian.operation_value(operation_name)
         except KeyError:
-            return 404, _error_body("OperationNotSupported",
-                                    f"unknown operation {operation_name!r} (tag of a bare operation)"), "-"
+            return 404, error_body("OperationNotSupported",
+                                    f"unknown operation {operation_name!r} (tag of a bare operation)"), \
+                _refused("OperationNotSupported")
         try:
             payload = cosmian.from_object(document, now=int(time.time()), tag="RequestPayload")
         except TTLVError as exc:
-            return 400, _error_body("InvalidMessage", f"cannot decode the {operation_name} payload: {exc}"), "-"
+            return 400, error_body("InvalidMessage", f"cannot decode the {operation_name} payload: {exc}"), \
+                _refused("InvalidMessage")
         if payload.type != Type.STRUCTURE:
-            return 400, _error_body("InvalidMessage", f"{operation_name} payload must be a structure"), "-"
+            return 400, error_body("InvalidMessage", f"{operation_name} payload must be a structure"), \
+                _refused("InvalidMessage")
         request = _single_item_request(operation, payload)
         response = self.engine.process_node(request, identity)
-        summary = summarize(response)
+        summary = Summary(request, response)
         items = response.children(tags.BatchItem)
         if len(items) != 1:  # a message-level failure
-            return 400, _error_body("InvalidMessage", "the request could not be processed"), summary
+            return 400, error_body("InvalidMessage", "the request could not be processed"), summary
         item = items[0]
         if item.get(tags.ResultStatus) != enums.ResultStatus.Success:
             reason = _name("ResultReason", item.get(tags.ResultReason, enums.ResultReason.GeneralFailure))
             message = item.get(tags.ResultMessage, "") or reason
-            return HTTP_STATUS_BY_REASON.get(reason, 400), _error_body(reason, message), summary
+            return HTTP_STATUS_BY_REASON.get(reason, 400), error_body(reason, message), summary
         result = item.child(tags.ResponsePayload) or Node.structure(tags.ResponsePayload, [])
         encoded = cosmian.to_object(result, dialect, tag=f"{operation_name}Response")
         return 200, stdjson.dumps(encoded, separators=(",", ":")).encode(), summary
@@ -161,6 +271,11 @@ def _single_item_request(operation: int, payload: Node) -> Node:
     return Node.structure(tags.RequestMessage, [header, item])
 
 
-def _error_body(reason: str, message: str) -> bytes:
+def _refused(reason: str) -> Summary:
+    """The summary of a bare request refused before the engine saw it."""
+    return Summary(None, None, refused=reason)
+
+
+def error_body(reason: str, message: str) -> bytes:
     return stdjson.dumps({"ResultStatus": "OperationFailed", "ResultReason": reason,
                           "ResultMessage": message}).encode()

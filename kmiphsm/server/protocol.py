@@ -44,10 +44,12 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
+from kmiphsm.audit import AuditTrail
 from kmiphsm.config import TransportConfig
 from kmiphsm.engine.identity import Identity
+from kmiphsm.server import audited
 from kmiphsm.server.accesslog import AccessLog
-from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.endpoint import KmipEndpoint, Summary
 from kmiphsm.server.fairpool import FairPool
 from kmiphsm.server.inline import InlinePolicy, cheap
 from kmiphsm.server.limits import Connection, Deadline, WorkerLimits, set_send_buffer
@@ -198,6 +200,11 @@ class KmipProtocol(Protocol, TimeoutMixin):
                 self._failed(Failure())
                 return
             policy.took(self._identity, time.thread_time() - cpu)
+            if self.factory.audit is not None:  # answered once its audit line is durable
+                self._busy = True
+                self._flow()
+                self._audit(result, started)
+                return
             if not self._write(result, started):
                 return
             if self._pending:  # let the other connections have this reactor turn
@@ -209,10 +216,31 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self._flow()
         d = self.factory.fair_pool.run(self._identity, self.factory.endpoint.handle_ttlv,
                                        frame, self._identity)
-        d.addCallback(self._answer, started)
+        d.addCallback(self._audit, started)
         d.addErrback(self._failed)
 
-    def _answer(self, result: tuple[bytes, str], started: float) -> None:
+    def _audit(self, result: tuple[bytes, Summary], started: float) -> None:
+        """Answer once the message's audit lines are durable (at once without an audit
+        trail); if they cannot be written, answer General Failure instead."""
+        trail = self.factory.audit
+        if trail is None:
+            self._answer(result, started)
+            return
+        response, summary = result
+        d = audited.record(trail, summary, self._identity, self._peer(), "kmip-tls", started)
+
+        def durable(_: None) -> None:
+            self._answer(result, started)
+
+        def unaudited(failure: Failure) -> None:
+            log.error("kmip: answering General Failure: {error}", error=failure.getErrorMessage())
+            self._answer((self.factory.endpoint.audit_failure("ttlv", summary,
+                                                              audited.FAILURE_MESSAGE),
+                          "-=OperationFailed/GeneralFailure(audit)"), started)
+        d.addCallbacks(durable, unaudited)
+        d.addErrback(self._failed)
+
+    def _answer(self, result: tuple[bytes, str | Summary], started: float) -> None:
         self._busy = False
         if not self.connected:
             self._release()
@@ -220,7 +248,7 @@ class KmipProtocol(Protocol, TimeoutMixin):
             self.setTimeout(self.factory.idle_timeout)
             self._next()
 
-    def _write(self, result: tuple[bytes, str], started: float) -> bool:
+    def _write(self, result: tuple[bytes, str | Summary], started: float) -> bool:
         """Send one response; False if the connection is gone."""
         response, summary = result
         self.factory.log_request("kmip", self._identity, summary, started)
@@ -271,8 +299,10 @@ class KmipFactory(Factory[KmipProtocol]):
                  transport: TransportConfig | None = None,
                  limits: WorkerLimits | None = None,
                  fair_pool: FairPool | None = None,
-                 on_connection_closed: Callable[[int], None] | None = None) -> None:
+                 on_connection_closed: Callable[[int], None] | None = None,
+                 audit: AuditTrail | None = None) -> None:
         self.endpoint = endpoint
+        self.audit = audit
         #: told the number of each connection that closed (Engine.connection_closed)
         self.on_connection_closed = on_connection_closed
         self.inline = inline
@@ -298,5 +328,6 @@ class KmipFactory(Factory[KmipProtocol]):
             except Exception:
                 log.failure("kmip: releasing what a closed connection held failed")
 
-    def log_request(self, port: str, identity: Identity | None, summary: str, started: float) -> None:
+    def log_request(self, port: str, identity: Identity | None, summary: str | Summary,
+                    started: float) -> None:
         self.access_log.request(port, identity, summary, started)

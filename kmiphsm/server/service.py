@@ -36,6 +36,7 @@ from twisted.python import usage
 from twisted.python.threadpool import ThreadPool
 
 from kmiphsm import config as configuration
+from kmiphsm.audit import AuditError, AuditTrail
 from kmiphsm.engine import Engine
 from kmiphsm.engine.access import ALL, KNOWN_OPERATIONS, AccessPolicy, Role, Scope
 from kmiphsm.engine.access import operation_name as access_operation
@@ -238,19 +239,44 @@ def make_service(config: configuration.Config, reactor: Any = None) -> service.M
     return serving_service(config, reactor)
 
 
+def open_audit(config: configuration.Config, reactor: Any, worker: int) -> AuditTrail | None:
+    """This process's audit trail (``[audit]``), opened: chain ``w<worker>`` (0 for a
+    single-process server); None if ``path = "off"``. A trail that cannot be opened stops
+    the start with a configuration error naming why."""
+    if config.audit.path == "off":
+        return None
+    trail = AuditTrail(config.audit.path, worker, max_bytes=config.audit.max_bytes,
+                       synchronous=config.audit.synchronous == "full", reactor=reactor)
+    try:
+        trail.open()
+    except AuditError as exc:
+        raise configuration.ConfigError(f"{config.source}: audit.path: {exc}") from None
+    return trail
+
+
 def serving_service(config: configuration.Config, reactor: Any,
                     adopted: Mapping[str, int] | None = None, *,
-                    reconcile: bool = True,
+                    reconcile: bool = True, worker: int = 0,
                     dead_workers: tuple[int, ...] = ()) -> service.MultiService:
-    """Token, store, engine, pool and both ports, in this process.
+    """Token, store, engine, pool, audit trail and both ports, in this process.
 
     ``adopted`` maps ``"kmip"`` and ``"https"`` to inherited listening sockets (a worker);
     without it the ports are opened here from the config. ``reconcile``: see
     :func:`build_engine` (a worker reconciles only when it is the first one started; one
     started in place of dead ones reconciles what they left, ``dead_workers``).
+    ``worker``: this worker's number, naming its audit chain (0: a single process).
     """
     logbridge.install()
-    engine, resources = build_engine(config, reconcile=reconcile, dead_workers=dead_workers)
+    audit = open_audit(config, reactor, worker)
+    try:
+        engine, resources = build_engine(config, reconcile=reconcile,
+                                         dead_workers=dead_workers)
+    except BaseException:
+        if audit is not None:
+            audit.close()
+        raise
+    if audit is not None:
+        resources.insert(0, audit)  # closed last: after the ports, with every line written
     endpoint = KmipEndpoint(engine)
     pool = ThreadPool(minthreads=1, maxthreads=config.server.threads, name="kmiphsm-engine")
 
@@ -272,12 +298,12 @@ def serving_service(config: configuration.Config, reactor: Any,
                                config.server.max_message_size, inline=config.server.inline,
                                access_log=access_log, transport=config.transport,
                                limits=limits, fair_pool=fair_pool,
-                               on_connection_closed=engine.connection_closed)
+                               on_connection_closed=engine.connection_closed, audit=audit)
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
                     config.access.https_default_identity, access_log=access_log,
                     transport=config.transport, limits=limits, fair_pool=fair_pool,
                     token_report=engine.token.capabilities.report() if engine.token else None,
-                    access=AccessApi(engine))
+                    access=AccessApi(engine), audit=audit)
     # Factory[Any]: the KMIP factory and the HTTPS site make different protocols
     ports: list[tuple[str, int, Factory[Any], IOpenSSLServerConnectionCreator]] = [
         ("kmip", config.server.kmip_port, kmip_factory,

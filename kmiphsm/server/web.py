@@ -24,6 +24,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet import threads
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -31,11 +32,13 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 from twisted.web.iweb import IRequest
 
+from kmiphsm.audit import AuditTrail
 from kmiphsm.config import TransportConfig
 from kmiphsm.engine.identity import Identity
+from kmiphsm.server import audited
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.channel import KmipChannel
-from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.endpoint import KmipEndpoint, Summary, error_body
 from kmiphsm.server.fairpool import FairPool
 from kmiphsm.server.limits import WorkerLimits
 from kmiphsm.server.tls import peer_identity
@@ -93,10 +96,12 @@ class _KmipResource(resource.Resource):
 
     def __init__(self, endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
                  max_body: int, default_identity: str,
-                 access_log: AccessLog | None = None, fair_pool: FairPool | None = None) -> None:
+                 access_log: AccessLog | None = None, fair_pool: FairPool | None = None,
+                 audit: AuditTrail | None = None) -> None:
         super().__init__()
         self.fair_pool = fair_pool
         self.access_log = access_log or AccessLog("")
+        self.audit = audit
         self.endpoint = endpoint
         self.pool = pool
         self.reactor = reactor
@@ -120,13 +125,40 @@ class _KmipResource(resource.Resource):
         body = request.content.read(self.max_body + 1)
         return None if len(body) > self.max_body else body
 
+    #: the audit trail's name of this resource's transport
+    transport = "https"
+
+    def _unaudited(self, media_type: bytes, summary: Summary) -> tuple[int, bytes, bytes, str]:
+        """The answer that replaces one whose audit line could not be written."""
+        raise NotImplementedError
+
+    def _record(self, trail: AuditTrail, summary: Any, identity: Identity, peer: str,
+                started: float) -> Deferred[None]:
+        """Queue the audit lines of one answered request (one per KMIP item)."""
+        return audited.record(trail, summary, identity, peer, self.transport, started)
+
     def _run(self, request: server.Request, identity: Identity,
-             work: Callable[[], tuple[int, bytes, bytes, str]]) -> int:
+             work: Callable[[], tuple[int, bytes, bytes, Any]]) -> int:
         started = time.monotonic()
         finished = [False]
         request.notifyFinish().addErrback(lambda _: finished.__setitem__(0, True))
 
-        def done(result: tuple[int, bytes, bytes, str]) -> None:
+        def audit(result: tuple[int, bytes, bytes, Summary]) -> object:
+            """The answer once its audit lines are durable; General Failure if they fail."""
+            if self.audit is None:
+                return result
+            address = request.getClientAddress()
+            peer = f"{getattr(address, 'host', '?')}:{getattr(address, 'port', '?')}"
+            d = self._record(self.audit, result[3], identity, peer, started)
+
+            def unaudited(failure: Failure) -> tuple[int, bytes, bytes, str]:
+                log.error("https: answering General Failure: {error}",
+                          error=failure.getErrorMessage())
+                return self._unaudited(result[1], result[3])
+            d.addCallbacks(lambda _: result, unaudited)
+            return d
+
+        def done(result: tuple[int, bytes, bytes, str | Summary]) -> None:
             status, media_type, body, summary = result
             self.access_log.request("https " + request.path.decode("latin-1"), identity,
                                     summary, started)
@@ -147,6 +179,7 @@ class _KmipResource(resource.Resource):
             d = self.fair_pool.run(identity, work)
         else:
             d = threads.deferToThreadPool(self.reactor, self.pool, work)
+        d.addCallback(audit)
         d.addCallbacks(done, failed)
         return server.NOT_DONE_YET
 
@@ -163,6 +196,14 @@ class _KmipResource(resource.Resource):
 class KmipMessage(_KmipResource):
     """``POST /kmip``: a RequestMessage in TTLV, JSON or XML."""
 
+    transport = "https-kmip"
+
+    def _unaudited(self, media_type: bytes, summary: Summary) -> tuple[int, bytes, bytes, str]:
+        encoding = next(name for name, media in MEDIA_TYPES.items() if media == media_type)
+        return (200, media_type,
+                self.endpoint.audit_failure(encoding, summary, audited.FAILURE_MESSAGE),
+                "-=OperationFailed/GeneralFailure(audit)")
+
     def render_POST(self, request: server.Request) -> bytes | int:
         encoding = CONTENT_TYPES.get(_media_type(request))
         if encoding is None:
@@ -173,7 +214,7 @@ class KmipMessage(_KmipResource):
             return prepared
         identity, body = prepared
 
-        def work() -> tuple[int, bytes, bytes, str]:
+        def work() -> tuple[int, bytes, bytes, Summary]:
             response, summary = self.endpoint.handle(body, encoding, identity)
             return 200, MEDIA_TYPES[encoding], response, summary
         return self._run(request, identity, work)
@@ -181,6 +222,13 @@ class KmipMessage(_KmipResource):
 
 class KmipBareOperation(_KmipResource):
     """``POST /kmip/2_1``: one bare KMIP 2.1 operation in JSON."""
+
+    transport = "https-2_1"
+
+    def _unaudited(self, media_type: bytes, summary: Summary) -> tuple[int, bytes, bytes, str]:
+        return (500, b"application/json",
+                error_body("GeneralFailure", audited.FAILURE_MESSAGE),
+                "-=OperationFailed/GeneralFailure(audit)")
 
     def render_POST(self, request: server.Request) -> bytes | int:
         if _media_type(request) != "application/json":
@@ -190,7 +238,7 @@ class KmipBareOperation(_KmipResource):
             return prepared
         identity, body = prepared
 
-        def work() -> tuple[int, bytes, bytes, str]:
+        def work() -> tuple[int, bytes, bytes, Summary]:
             status, response, summary = self.endpoint.handle_bare_json(body, identity)
             return status, b"application/json", response, summary
         return self._run(request, identity, work)
@@ -291,19 +339,20 @@ def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
          transport: TransportConfig | None = None,
          limits: WorkerLimits | None = None, fair_pool: FairPool | None = None,
          token_report: dict[str, Any] | None = None,
-         access: AccessApi | None = None) -> server.Site:
+         access: AccessApi | None = None,
+         audit: AuditTrail | None = None) -> server.Site:
     """The HTTPS site; ``access``: serve the /access routes too (server/access_api.py)."""
     # function-local: access_api builds on this module's _KmipResource (a cycle at import)
     from kmiphsm.server import access_api
 
     extra = {} if access is None else access_api.routes(
-        access, endpoint, pool, reactor, max_body, default_identity, access_log, fair_pool)
+        access, endpoint, pool, reactor, max_body, default_identity, access_log, fair_pool, audit)
     root = _Root({
         **extra,
         (b"kmip",): KmipMessage(endpoint, pool, reactor, max_body, default_identity,
-                                access_log, fair_pool),
+                                access_log, fair_pool, audit),
         (b"kmip", b"2_1"): KmipBareOperation(endpoint, pool, reactor, max_body,
-                                             default_identity, access_log, fair_pool),
+                                             default_identity, access_log, fair_pool, audit),
         (b"health",): Health(token_report),
     })
     web = KmipSite(root, max_body=max_body, default_identity=default_identity,

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         config = configuration.from_json(sys.stdin.buffer.read(), args.source)
         top: application.MultiService = serving_service(
             config, reactor, {"kmip": KMIP_FD, "https": HTTPS_FD}, reconcile=args.reconcile,
-            dead_workers=tuple(args.dead_worker))
+            dead_workers=tuple(args.dead_worker), worker=args.number)
     except Exception:
         log.failure("worker {number} (pid {pid}) could not start", number=args.number,
                     pid=os.getpid())
