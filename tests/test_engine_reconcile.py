@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from twisted.trial import unittest
 
-from kmiphsm.engine.reconcile import Reconciliation, reconcile
+from kmiphsm.engine.reconcile import Reconciliation, destroy_orphans, reconcile
 from kmiphsm.hsm import KeyAlgorithm, KeyRef
 from kmiphsm.store import StoredObject
 from kmiphsm.ttlv import enums
@@ -130,3 +130,42 @@ class ReconcileTests(unittest.TestCase):
         self.store.update_state(uid, State.DestroyedCompromised)
         self.assertNotEqual(self.reconcile(), Reconciliation())
         self.assertEqual(self.reconcile(), Reconciliation())
+
+
+class OtherNodesServingTests(ReconcileTests):
+    """``grace``: another node shares the store and token and may be half-way through a
+    Create (its key made, its object not yet committed) while this one starts."""
+
+    def test_a_key_of_a_create_in_progress_elsewhere_survives(self) -> None:
+        in_flight = self.persistent_key()  # another node's Create, before its store commit
+        with captured_logs():
+            report = reconcile(self.store, self.token, grace=600)
+        self.assertEqual(report, Reconciliation(orphan_candidates={in_flight.token_id}))
+        self.assertTrue(self.token.exists(in_flight))
+        # the other node commits its object; the delayed pass leaves the key alone
+        self.store.insert(StoredObject(
+            unique_identifier="elsewhere", object_type=enums.ObjectType.SymmetricKey,
+            owner="alice", state=State.PreActive, key_ref=in_flight.to_bytes(),
+            created=datetime.now(timezone.utc), attributes={}))
+        self.assertEqual(destroy_orphans(self.store, self.token, report.orphan_candidates), 0)
+        self.assertTrue(self.token.exists(in_flight))
+
+    def test_an_orphan_still_unreferenced_after_the_grace_is_destroyed(self) -> None:
+        orphan = self.persistent_key()
+        with captured_logs():
+            report = reconcile(self.store, self.token, grace=600)
+            self.assertEqual(destroy_orphans(self.store, self.token, report.orphan_candidates), 1)
+        self.assertFalse(self.token.exists(orphan))
+
+    def test_only_pending_objects_older_than_the_grace_are_removed(self) -> None:
+        now = datetime.now(timezone.utc)
+        for uid, created in (("young", now - timedelta(seconds=5)),
+                             ("old", now - timedelta(seconds=3600))):
+            self.store.insert(StoredObject(
+                unique_identifier=uid, object_type=enums.ObjectType.SymmetricKey,
+                owner="alice", state=State.PreActive, key_ref=None, created=created,
+                attributes={}), pending=True)
+        with captured_logs():
+            report = reconcile(self.store, self.token, grace=600, now=now)
+        self.assertEqual(report, Reconciliation(pending_removed=1, pending_kept=1))
+        self.assertEqual([obj.unique_identifier for obj in self.store.list_pending()], ["young"])

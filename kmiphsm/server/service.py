@@ -37,6 +37,7 @@ from twisted.python.threadpool import ThreadPool
 
 from kmiphsm import config as configuration
 from kmiphsm.engine import Engine
+from kmiphsm.engine.reconcile import destroy_orphans
 from kmiphsm.engine.reconcile import reconcile as reconcile_ports
 from kmiphsm.hsm import Pkcs11Token
 from kmiphsm.server import logbridge, tls, web
@@ -44,7 +45,7 @@ from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
 from kmiphsm.server.protocol import KmipFactory
 from kmiphsm.server.supervisor import Supervisor
-from kmiphsm.store import SqliteStore
+from kmiphsm.store import SqliteStore, Store
 from kmiphsm.ttlv import enums
 
 log = Logger()
@@ -117,8 +118,13 @@ class AdoptedPortService(service.Service):
         return None
 
 
-def open_store(config: configuration.Config) -> SqliteStore:
-    """The configured metadata store (``[store]``)."""
+def open_store(config: configuration.Config) -> Store:
+    """The configured metadata store (``[store]``): PostgreSQL when ``url`` is set, else
+    the SQLite file at ``path``."""
+    if config.store.url:
+        from kmiphsm.store.postgres import PostgresStore
+
+        return PostgresStore(config.store.url, pool_size=config.store.pool_size)
     return SqliteStore(config.store.path, synchronous=config.store.synchronous.upper())
 
 
@@ -167,7 +173,12 @@ def build_engine(config: configuration.Config, *,
         store.close()
         raise
     if reconcile:
-        reconcile_ports(store, token)
+        # several nodes may share a PostgreSQL store: another may be creating keys right now
+        grace = config.store.pending_grace if config.store.url else 0.0
+        report = reconcile_ports(store, token, grace=grace)
+        if report.orphan_candidates:
+            default_reactor.callLater(grace, default_reactor.callInThread, destroy_orphans,
+                                      store, token, report.orphan_candidates)
     engine = Engine(store, token, admins=config.access.admins,
                     enable_interop=config.server.interop,
                     object_policy=object_policy(config))

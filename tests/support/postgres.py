@@ -113,6 +113,19 @@ def open_test_store(path: str, **options: Any) -> Any:
     return SqliteStore(path, **options)
 
 
+def same_database(store: Any, **options: Any) -> Any:
+    """Another store on ``store``'s database: another worker process, or another node."""
+    url = getattr(store, "url", None)
+    if url is not None:
+        from kmiphsm.store.postgres import PostgresStore
+
+        kept = {k: v for k, v in options.items() if k in ("cache_size", "pool_size")}
+        return PostgresStore(url, **kept)
+    from kmiphsm.store import SqliteStore
+
+    return SqliteStore(store.path, **options)
+
+
 def only_sqlite(reason: str) -> None:
     """Skip a test that is about SQLite itself when the suite runs on PostgreSQL."""
     if test_store_kind() != "sqlite":
