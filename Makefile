@@ -8,13 +8,29 @@ PY := $(VENV)/bin/python
 CONFIG ?= conf/kmiphsm.toml
 TOKEN_LABEL := kmiphsm
 
-.PHONY: serve test lint setup softhsm venv token pki conformance fuzz bench clean
+.PHONY: serve test test-postgresql postgresql lint setup softhsm venv token pki conformance fuzz bench clean
 
 serve: setup
 	SOFTHSM2_CONF=$(CURDIR)/var/softhsm/softhsm2.conf $(VENV)/bin/twistd -n kmiphsm --config $(CONFIG)
 
 test: setup lint
 	$(VENV)/bin/trial --temp-directory=var/_trial_temp tests
+	$(MAKE) test-postgresql
+
+# The store and engine suites again on PostgreSQL (a throwaway cluster from Debian's
+# postgresql package, started by tests/support/postgres.py; skipped with a message if absent).
+STORE_SUITES = $(patsubst tests/%.py,tests.%,$(wildcard tests/test_store_*.py tests/test_engine_*.py))
+test-postgresql: setup postgresql
+	KMIPHSM_TEST_STORE=postgresql $(VENV)/bin/trial --temp-directory=var/_trial_temp_pg $(STORE_SUITES)
+
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q postgresql >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q postgresql)) ; \
+	  else \
+	    echo "the PostgreSQL tests need Debian's postgresql: run 'sudo apt-get install postgresql'"; \
+	  fi; \
+	fi
 
 # ruff and mypy from the virtualenv (pinned in setup.cfg's test extras; settings in
 # pyproject.toml): run by `make test` before the tests.

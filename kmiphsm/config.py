@@ -118,6 +118,9 @@ class StoreConfig:
     #: seconds after which start-up reconciliation treats a pending (half-created) object as
     #: abandoned; younger ones may belong to another node's Create in progress
     pending_grace: float = 600.0
+    #: at most this many concurrent write transactions share one COMMIT (group commit;
+    #: 1 = every transaction commits alone)
+    group_commit: int = 32
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "protection_storage": _protection_storage,
     }),
     "store": (StoreConfig, {"path": _text, "synchronous": _synchronous, "url": _store_url,
-                            "pool_size": _positive_int, "pending_grace": _positive_number}),
+                            "pool_size": _positive_int, "pending_grace": _positive_number,
+                            "group_commit": _positive_int}),
     "access": (AccessConfig, {"admins": _names, "https_default_identity": _text}),
 }
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import inspect
 import multiprocessing
 import os
-import sqlite3
 import stat
 import sys
 import threading

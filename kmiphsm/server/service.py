@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 from twisted.application import internet, service
 from twisted.internet import reactor as default_reactor
+from twisted.internet import threads
 from twisted.internet.interfaces import IListeningPort, IOpenSSLServerConnectionCreator
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
@@ -124,8 +125,10 @@ def open_store(config: configuration.Config) -> Store:
     if config.store.url:
         from kmiphsm.store.postgres import PostgresStore
 
-        return PostgresStore(config.store.url, pool_size=config.store.pool_size)
-    return SqliteStore(config.store.path, synchronous=config.store.synchronous.upper())
+        return PostgresStore(config.store.url, pool_size=config.store.pool_size,
+                             group_commit=config.store.group_commit)
+    return SqliteStore(config.store.path, synchronous=config.store.synchronous.upper(),
+                       group_commit=config.store.group_commit)
 
 
 def open_token(config: configuration.Config) -> Pkcs11Token:
@@ -177,7 +180,7 @@ def build_engine(config: configuration.Config, *,
         grace = config.store.pending_grace if config.store.url else 0.0
         report = reconcile_ports(store, token, grace=grace)
         if report.orphan_candidates:
-            default_reactor.callLater(grace, default_reactor.callInThread, destroy_orphans,
+            default_reactor.callLater(grace, threads.deferToThread, destroy_orphans,
                                       store, token, report.orphan_candidates)
     engine = Engine(store, token, admins=config.access.admins,
                     enable_interop=config.server.interop,

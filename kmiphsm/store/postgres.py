@@ -7,6 +7,8 @@ It implements the :class:`~kmiphsm.store.interface.Store` port with the same beh
 - Schema: :mod:`kmiphsm.store.postgres_schema`, the SQLite migrations' twins, same versions.
 - Connections: a ``psycopg_pool.ConnectionPool`` (``pool_size`` connections at most) of
   autocommit connections; a thread inside ``transaction()`` keeps one until the block ends.
+- Group commit (:mod:`kmiphsm.store.group`): concurrent write transactions of a process share
+  one database transaction and one COMMIT, each in a savepoint of its own.
 - Write transactions run one at a time across every node: each takes the transaction-level
   advisory lock :data:`~kmiphsm.store.postgres_schema.WRITE_LOCK` first, as SQLite's
   ``BEGIN IMMEDIATE`` takes the database's write lock. The engine checks, inside one
@@ -40,9 +42,11 @@ from kmiphsm.store.errors import (
     ObjectNotFoundError,
     StoreError,
 )
+from kmiphsm.store.group import GroupCommit
 from kmiphsm.store.interface import AttrValue, LocateQuery, StoredObject
 from kmiphsm.store.sqlite import (
     DEFAULT_CACHE_SIZE,
+    DEFAULT_GROUP_COMMIT,
     AttributeRow,
     _attribute_rows,
     _check_int,
@@ -78,7 +82,8 @@ class PostgresStore:
     """
 
     def __init__(self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE,
-                 cache_size: int = DEFAULT_CACHE_SIZE, connect_timeout: float = 30.0) -> None:
+                 cache_size: int = DEFAULT_CACHE_SIZE, connect_timeout: float = 30.0,
+                 group_commit: int = DEFAULT_GROUP_COMMIT) -> None:
         if psycopg is None or ConnectionPool is None:
             raise StoreError("a PostgreSQL store needs psycopg 3 and psycopg_pool:"
                              " pip install 'psycopg[binary]' psycopg_pool")
@@ -87,6 +92,8 @@ class PostgresStore:
         self.url = url
         self._local = threading.local()
         self._cache = _ObjectCache(cache_size)
+        self._group = GroupCommit(self._group_begin, self._group_commit, self._group_rollback,
+                                  lambda conn: conn.transaction(), _alive, group_commit)
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_size,
                                     kwargs={"autocommit": True}, open=False,
                                     timeout=connect_timeout,
@@ -133,13 +140,36 @@ class PostgresStore:
             raise NestedTransactionError("transaction() is already open in this thread")
         if self._pool.closed:
             raise StoreError("the store is closed")
-        with _translated(), self._pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (postgres_schema.WRITE_LOCK,))
+        with _translated(), self._group.member() as conn:
             self._local.conn = conn
             try:
                 yield self
             finally:
                 self._local.conn = None
+
+    def _group_begin(self) -> Any:
+        """A group commit's transaction: BEGIN, then the write lock of every node."""
+        conn = self._pool.getconn()
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (postgres_schema.WRITE_LOCK,))
+        except BaseException:
+            self._group_rollback(conn)
+            raise
+        return conn
+
+    def _group_commit(self, conn: Any) -> None:
+        try:
+            conn.execute("COMMIT")
+        finally:
+            self._group_rollback(conn)
+
+    def _group_rollback(self, conn: Any) -> None:
+        try:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+        finally:
+            self._pool.putconn(conn)
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
@@ -308,6 +338,11 @@ def _translated() -> Iterator[None]:
         raise InvalidValueError(f"a value PostgreSQL cannot store: {error}") from error
     except psycopg.Error as error:
         raise StoreError(f"PostgreSQL: {str(error).strip()}") from error
+
+
+def _alive(conn: Any) -> bool:
+    """Is the group's transaction still usable (not aborted, not gone)?"""
+    return bool(conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS)
 
 
 def _insert_attributes(conn: Any, object_id: int, rows: list[AttributeRow]) -> None:
