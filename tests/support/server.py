@@ -38,14 +38,23 @@ def free_port() -> int:
 class RunningServer:
     def __init__(self, *, extra_config: str = "", https_default_identity: str = "",
                  workers: int | str = 1, interop: bool = True, access_log: str = "",
-                 synchronous: str = "full") -> None:
+                 synchronous: str = "full", store_url: str = "",
+                 share_with: "RunningServer | None" = None) -> None:
+        """``store_url``: a PostgreSQL store instead of SQLite; ``share_with``: another node,
+        whose PKI and SoftHSM token this server uses (several nodes, one token)."""
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-server-"))
-        self.pki = devpki.ensure(self.directory / "pki", devpki.CLIENTS + ("bob",))
-        subprocess.run([str(INIT_TOKEN), str(self.directory / "softhsm"), "kmiphsm"], check=True)
+        if share_with is None:
+            self.pki = devpki.ensure(self.directory / "pki", devpki.CLIENTS + ("bob",))
+            subprocess.run([str(INIT_TOKEN), str(self.directory / "softhsm"), "kmiphsm"],
+                           check=True)
+            d = self.directory
+        else:
+            self.pki = share_with.pki
+            d = share_with.directory
         self.kmip_port = free_port()
         self.https_port = free_port()
         self.config_path = self.directory / "kmiphsm.toml"
-        d = self.directory
+        store_url_line = f"url = {json.dumps(store_url)}" if store_url else ""
         self.config_path.write_text(f"""
 [server]
 bind = "127.0.0.1"
@@ -70,8 +79,9 @@ pin_file = "{d}/softhsm/user-pin"
 softhsm_conf = "{d}/softhsm/softhsm2.conf"
 
 [store]
-path = "{d}/kmiphsm.sqlite"
+path = "{self.directory}/kmiphsm.sqlite"
 synchronous = "{synchronous}"
+{store_url_line}
 
 [access]
 admins = ["admin"]
