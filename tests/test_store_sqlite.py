@@ -312,6 +312,18 @@ class TransactionTests(StoreTestCase):
             {"ObjectGroup": ["a"], "Comment": ["kept"]},
         )
 
+    def test_a_value_the_store_refuses_leaves_the_transaction_usable(self) -> None:
+        # PostgreSQL text cannot hold NUL: refused before the database would abort the
+        # transaction (SQLite stores it)
+        with self.store.transaction():
+            kept = self.make()
+            try:
+                self.make(attributes={"Comment": ["a\x00b"]})
+            except InvalidValueError:
+                pass
+            self.store.set_attribute(kept.unique_identifier, "Comment", ["after"])
+        self.assertEqual(self.store.get(kept.unique_identifier).attributes, {"Comment": ["after"]})
+
     def test_nested_transaction_raises_and_outer_one_still_commits(self) -> None:
         with self.store.transaction():
             obj = self.make()

@@ -97,7 +97,7 @@ class PostgresStore:
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_size,
                                     kwargs={"autocommit": True}, open=False,
                                     timeout=connect_timeout,
-                                    check=ConnectionPool.check_connection)
+                                    )
         try:
             self._pool.open(wait=True, timeout=connect_timeout)
             with self._pool.connection() as conn:
@@ -183,6 +183,19 @@ class PostgresStore:
         with _translated(), conn.transaction():
             yield conn
 
+    @contextmanager
+    def _statement(self) -> Iterator[Any]:
+        """A write of one statement, atomic by itself: no savepoint inside a transaction
+        (a round trip saved). Its values are checked first (:func:`_no_nul`), so it fails
+        only on a database fault, which aborts the transaction (and fails it as a whole)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            with self.transaction():
+                yield self._local.conn
+            return
+        with _translated():
+            yield conn
+
     # -- objects -----------------------------------------------------------------------------
 
     def new_unique_identifier(self) -> str:
@@ -191,18 +204,20 @@ class PostgresStore:
     def insert(self, obj: StoredObject, pending: bool = False) -> None:
         created = _check_object(obj)
         rows = [row for name, vals in obj.attributes.items() for row in _attribute_rows(name, vals)]
-        try:
-            with self._writing() as conn:
-                (object_id,) = conn.execute(
-                    "INSERT INTO objects (uid, object_type, owner, state, key_ref, created,"
-                    " pending, archived) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                    (obj.unique_identifier, obj.object_type, obj.owner, obj.state, obj.key_ref,
-                     created, int(pending), int(obj.archived)),
-                ).fetchone()
-                _insert_attributes(conn, object_id, rows)
-        except DuplicateObjectError:
+        _no_nul(obj.unique_identifier, obj.owner)
+        with self._statement() as conn:
+            found = conn.execute(
+                "WITH o AS (INSERT INTO objects (uid, object_type, owner, state, key_ref,"
+                " created, pending, archived) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (uid) DO NOTHING RETURNING id),"
+                f" a AS ({_INSERT_ATTRIBUTES.format(object_id='o.id', source='o, ')})"
+                " SELECT id FROM o",
+                (obj.unique_identifier, obj.object_type, obj.owner, obj.state, obj.key_ref,
+                 created, int(pending), int(obj.archived), *_attribute_columns(rows)),
+            ).fetchone()
+        if found is None:
             raise DuplicateObjectError(
-                f"an object with Unique Identifier {obj.unique_identifier!r} exists") from None
+                f"an object with Unique Identifier {obj.unique_identifier!r} exists")
 
     def get(self, unique_identifier: str) -> StoredObject | None:
         conn = getattr(self._local, "conn", None)
@@ -242,7 +257,8 @@ class PostgresStore:
         self._update_column(unique_identifier, "key_ref", key_ref)
 
     def _update_column(self, unique_identifier: str, column: str, value: Any) -> None:
-        with self._writing() as conn:
+        _no_nul(unique_identifier)
+        with self._statement() as conn:
             cursor = conn.execute(
                 f"UPDATE objects SET {column} = %s, version = version + 1 WHERE uid = %s",
                 (value, unique_identifier))
@@ -250,7 +266,8 @@ class PostgresStore:
                 raise ObjectNotFoundError(unique_identifier)
 
     def delete(self, unique_identifier: str) -> None:
-        with self._writing() as conn:
+        _no_nul(unique_identifier)
+        with self._statement() as conn:
             cursor = conn.execute("DELETE FROM objects WHERE uid = %s", (unique_identifier,))
             if cursor.rowcount == 0:
                 raise ObjectNotFoundError(unique_identifier)
@@ -290,7 +307,8 @@ class PostgresStore:
 
     def commit_pending(self, unique_identifier: str) -> None:
         """Make a pending object visible. Committing a visible object again does nothing."""
-        with self._writing() as conn:
+        _no_nul(unique_identifier)
+        with self._statement() as conn:
             cursor = conn.execute(
                 "UPDATE objects SET pending = 0, version = version + 1"
                 " WHERE uid = %s AND pending = 1", (unique_identifier,))
@@ -345,15 +363,37 @@ def _alive(conn: Any) -> bool:
     return bool(conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS)
 
 
+_INSERT_ATTRIBUTES = (
+    "INSERT INTO attributes (object_id, name, idx, value, key_kind, key_int, key_text,"
+    " key_bytes) SELECT {object_id}, x.* FROM {source}unnest(%s::text[], %s::int[],"
+    " %s::text[], %s::text[], %s::bigint[], %s::text[], %s::bytea[]) AS x"
+)
+
+
+def _no_nul(*texts: str) -> None:
+    """PostgreSQL text cannot hold NUL: refuse it before the database fails the statement
+    (and with it the transaction)."""
+    for text in texts:
+        if "\x00" in text:
+            raise InvalidValueError(f"a NUL character cannot be stored: {text!r}")
+
+
+def _attribute_columns(rows: list[AttributeRow]) -> list[list[Any]]:
+    """``rows`` as the seven arrays :data:`_INSERT_ATTRIBUTES` unnests."""
+    columns: list[list[Any]] = [[], [], [], [], [], [], []]
+    for name, idx, text, kind, key in rows:
+        keys = postgres_schema.key_columns(kind, key)
+        _no_nul(name, kind, *(k for k in keys[1:2] if k is not None))
+        for column, value in zip(columns, (name, idx, text, kind, *keys), strict=True):
+            column.append(value)
+    return columns
+
+
 def _insert_attributes(conn: Any, object_id: int, rows: list[AttributeRow]) -> None:
-    if not rows:
-        return
-    with conn.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO attributes (object_id, name, idx, value, key_kind, key_int, key_text,"
-            " key_bytes) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [(object_id, name, idx, text, kind, *postgres_schema.key_columns(kind, key))
-             for name, idx, text, kind, key in rows])
+    """All of ``rows`` in one statement (one round trip, however many values)."""
+    if rows:
+        conn.execute(_INSERT_ATTRIBUTES.format(object_id="%s", source=""),
+                     (object_id, *_attribute_columns(rows)))
 
 
 def _replace_attribute(conn: Any, object_id: int, name: str, rows: list[AttributeRow]) -> None:
