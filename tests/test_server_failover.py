@@ -28,6 +28,7 @@ from tests.support import kmip_client
 from tests.support.engine import KmipFailure
 from tests.support.haproxy import Haproxy
 from tests.support.postgres import new_url
+from tests.support.requests import create_aes
 from tests.support.server import RunningServer
 
 Operation = enums.Operation
@@ -36,19 +37,6 @@ CLIENTS = 8
 #: seconds of traffic, and when node A is killed
 DURATION, KILL_AT = 6.0, 2.0
 PAST = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
-
-
-def create_payload(extractable: bool) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
-        "CryptographicAlgorithm": enums.CryptographicAlgorithm.AES,
-        "CryptographicLength": 256,
-        "CryptographicUsageMask": int(enums.CryptographicUsageMask.Encrypt
-                                      | enums.CryptographicUsageMask.Decrypt),
-        "ActivationDate": PAST,  # Active at once
-    }
-    if not extractable:
-        attributes["Extractable"] = False
-    return {"ObjectType": enums.ObjectType.SymmetricKey, "Attributes": attributes}
 
 
 class Client(threading.Thread):
@@ -76,8 +64,8 @@ class Client(threading.Thread):
             try:
                 if connection is None:
                     connection = self.connect()
-                uid = kmip_client.call(connection, Operation.Create,
-                                       create_payload(self.extractable))["UniqueIdentifier"]
+                uid = kmip_client.call(connection, Operation.Create, create_aes(
+                    extractable=self.extractable, ActivationDate=PAST))["UniqueIdentifier"]
                 self.created.append(uid)
                 data = os.urandom(32)
                 sealed = kmip_client.call(connection, Operation.Encrypt, {

@@ -20,26 +20,12 @@ from kmiphsm.ttlv import enums
 from tests.support import kmip_client
 from tests.support.engine import KmipFailure
 from tests.support.postgres import new_url
+from tests.support.requests import create_aes
 from tests.support.server import RunningServer
 
 Operation = enums.Operation
 Reason = enums.ResultReason
 GCM = {"BlockCipherMode": enums.BlockCipherMode.GCM, "TagLength": 16}
-
-
-def create_payload(name: str | None = None, extractable: bool = True) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
-        "CryptographicAlgorithm": enums.CryptographicAlgorithm.AES,
-        "CryptographicLength": 256,
-        "CryptographicUsageMask": int(enums.CryptographicUsageMask.Encrypt
-                                      | enums.CryptographicUsageMask.Decrypt),
-    }
-    if name is not None:
-        attributes["Name"] = {"NameValue": name,
-                              "NameType": enums.NameType.UninterpretedTextString}
-    if not extractable:
-        attributes["Extractable"] = False
-    return {"ObjectType": enums.ObjectType.SymmetricKey, "Attributes": attributes}
 
 
 class TwoNodes:
@@ -87,7 +73,7 @@ class TwoNodeTests(unittest.TestCase):
         raise AssertionError(f"{enums.Operation(operation).name} succeeded: {answer!r}")
 
     def activated(self, node: RunningServer, name: str, extractable: bool = True) -> str:
-        uid = self.call(node, Operation.Create, create_payload(name, extractable))[
+        uid = self.call(node, Operation.Create, create_aes(name, extractable))[
             "UniqueIdentifier"]
         self.call(node, Operation.Activate, {"UniqueIdentifier": uid})
         return str(uid)
@@ -112,7 +98,7 @@ class TwoNodeTests(unittest.TestCase):
     def test_a_destroy_on_one_node_is_seen_on_the_other_at_once(self) -> None:
         a, b = self.nodes.a, self.nodes.b
         name = f"doomed-{os.urandom(4).hex()}"
-        uid = self.call(a, Operation.Create, create_payload(name))["UniqueIdentifier"]
+        uid = self.call(a, Operation.Create, create_aes(name))["UniqueIdentifier"]
         for _ in range(2):  # node A has the object in its read cache
             self.call(a, Operation.GetAttributes, {"UniqueIdentifier": uid})
         self.call(b, Operation.Destroy, {"UniqueIdentifier": uid})
@@ -138,7 +124,7 @@ class TwoNodeTests(unittest.TestCase):
                     start.wait(10)
                     try:
                         results[label] = kmip_client.call(
-                            connection, Operation.Create, create_payload(name))
+                            connection, Operation.Create, create_aes(name))
                     except KmipFailure as failure:
                         results[label] = failure
 

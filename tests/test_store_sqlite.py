@@ -294,7 +294,8 @@ class TransactionTests(StoreTestCase):
         self.assertEqual(self.locate(), [kept.unique_identifier])
 
     def test_failed_call_inside_transaction_leaves_no_partial_write(self) -> None:
-        obj = self.make(attributes={"ObjectGroup": ["a"]})
+        obj = self.make(attributes={"ObjectGroup": ["a", "b"]})
+
         class DiskError(Exception):
             pass
 
@@ -305,11 +306,11 @@ class TransactionTests(StoreTestCase):
                 "_insert_attributes",
                 lambda *args: (_ for _ in ()).throw(DiskError("disk I/O error")),
             )
-            with self.assertRaises(DiskError):  # deleted "a", then failed
-                self.store.set_attribute(obj.unique_identifier, "ObjectGroup", ["b"])
+            with self.assertRaises(DiskError):  # deleted "a" and "b", then failed
+                self.store.delete_attribute(obj.unique_identifier, "ObjectGroup", 0)
         self.assertEqual(
             self.store.get(obj.unique_identifier).attributes,
-            {"ObjectGroup": ["a"], "Comment": ["kept"]},
+            {"ObjectGroup": ["a", "b"], "Comment": ["kept"]},
         )
 
     def test_a_value_the_store_refuses_leaves_the_transaction_usable(self) -> None:

@@ -7,7 +7,8 @@ callers run one after another inside one open database transaction, each in a sa
 its own, and commits them with one COMMIT (one fsync):
 
 - a member's block raising rolls back to its savepoint: only that member fails, the batch
-  goes on and the others commit;
+  goes on and the others commit (the first member of a batch needs no savepoint: if it
+  fails, the transaction, which holds nothing else yet, is rolled back);
 - when a member's block ends and other threads are waiting for their turn (and the batch has
   fewer than ``max_members``), it hands the open transaction on and waits; the member that
   finds nobody waiting commits the batch;
@@ -34,6 +35,7 @@ class _Batch(Generic[C]):
         self.members = 0
         self.done = threading.Event()
         self.error: BaseException | None = None
+        self.ended = False
 
 
 class GroupCommit(Generic[C]):
@@ -72,21 +74,28 @@ class GroupCommit(Generic[C]):
         self._turn.acquire()
         with self._count_lock:
             self._queued -= 1
+        fresh = self._batch is None
         try:
-            if self._batch is None:
+            if fresh:
                 self._batch = _Batch(self._begin())
         except BaseException:
             self._turn.release()
             raise
         batch = self._batch
+        assert batch is not None
         failure: BaseException | None = None
         try:
-            with self._savepoint(batch.conn):
+            if fresh:  # alone in the batch: the transaction itself is its savepoint
                 yield batch.conn
+            else:
+                with self._savepoint(batch.conn):
+                    yield batch.conn
             batch.members += 1
         except BaseException as error:
             failure = error
-            if not self._alive(batch.conn):
+            if fresh:
+                batch.ended = True  # rolled back whole: nobody else is in it yet
+            elif not self._alive(batch.conn):
                 batch.error = error
         finally:
             self._end_turn(batch)
@@ -101,11 +110,12 @@ class GroupCommit(Generic[C]):
         try:
             with self._count_lock:
                 waiting = self._queued
-            if waiting and batch.members < self.max_members and batch.error is None:
+            usable = batch.error is None and not batch.ended
+            if waiting and batch.members < self.max_members and usable:
                 return  # the next caller runs in this batch; one of them commits it
             self._batch = None
             try:
-                if batch.members and batch.error is None:
+                if batch.members and usable:
                     self._commit(batch.conn)
                     self.batches += 1
                     self.members += batch.members

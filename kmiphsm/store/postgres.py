@@ -35,7 +35,6 @@ from typing import Any
 from kmiphsm.store import filters, postgres_locate, postgres_schema
 from kmiphsm.store import values as codec
 from kmiphsm.store.errors import (
-    AttributeNotFoundError,
     DuplicateObjectError,
     InvalidValueError,
     NestedTransactionError,
@@ -53,6 +52,7 @@ from kmiphsm.store.sqlite import (
     _check_key_ref,
     _check_object,
     _ObjectCache,
+    remaining_values,
 )
 
 try:
@@ -151,8 +151,8 @@ class PostgresStore:
         """A group commit's transaction: BEGIN, then the write lock of every node."""
         conn = self._pool.getconn()
         try:
-            conn.execute("BEGIN")
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (postgres_schema.WRITE_LOCK,))
+            # one round trip (no parameters: the simple query protocol takes both)
+            conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({postgres_schema.WRITE_LOCK:d})")
         except BaseException:
             self._group_rollback(conn)
             raise
@@ -278,10 +278,12 @@ class PostgresStore:
     def set_attribute(self, unique_identifier: str, name: str, values: list[AttrValue]) -> None:
         """Replace every value of attribute ``name`` with ``values`` (empty: remove it)."""
         rows = _attribute_rows(name, values)
-        with self._writing() as conn:
-            object_id = _object_id(conn, unique_identifier)
-            _replace_attribute(conn, object_id, name, rows)
-            _bump(conn, object_id)
+        _no_nul(unique_identifier, name)
+        with self._statement() as conn:
+            found = conn.execute(_SET_ATTRIBUTE, (
+                unique_identifier, *_attribute_columns(rows), name, len(rows))).fetchone()
+        if found is None:
+            raise ObjectNotFoundError(unique_identifier)
 
     def delete_attribute(self, unique_identifier: str, name: str, index: int | None = None) -> None:
         """Remove value ``index`` of attribute ``name`` (later values move down), or all."""
@@ -290,16 +292,7 @@ class PostgresStore:
             stored = [text for (text,) in conn.execute(
                 "SELECT value FROM attributes WHERE object_id = %s AND name = %s ORDER BY idx",
                 (object_id, name))]
-            if index is None:
-                if not stored:
-                    raise AttributeNotFoundError(unique_identifier, name)
-                remaining: list[AttrValue] = []
-            else:
-                if isinstance(index, bool) or not isinstance(index, int):
-                    raise InvalidValueError(f"attribute index must be an int, not {index!r}")
-                if not 0 <= index < len(stored):
-                    raise AttributeNotFoundError(unique_identifier, name, index)
-                remaining = [codec.loads(text) for i, text in enumerate(stored) if i != index]
+            remaining = remaining_values(unique_identifier, name, stored, index)
             _replace_attribute(conn, object_id, name, _attribute_rows(name, remaining))
             _bump(conn, object_id)
 
@@ -367,6 +360,22 @@ _INSERT_ATTRIBUTES = (
     "INSERT INTO attributes (object_id, name, idx, value, key_kind, key_int, key_text,"
     " key_bytes) SELECT {object_id}, x.* FROM {source}unnest(%s::text[], %s::int[],"
     " %s::text[], %s::text[], %s::bigint[], %s::text[], %s::bytea[]) AS x"
+)
+
+
+#: Set Attribute in one statement: the new values overwrite positions 0..n-1 (upsert), the
+#: positions from n on are deleted (disjoint rows, so the two never touch the same row),
+#: and the object's version is bumped; no row back: no such object (and nothing changed).
+_SET_ATTRIBUTE = (
+    "WITH o AS (SELECT id FROM objects WHERE uid = %s),"
+    " put AS (" + _INSERT_ATTRIBUTES.format(object_id="o.id", source="o, ") +
+    " ON CONFLICT (object_id, name, idx) DO UPDATE SET value = EXCLUDED.value,"
+    " key_kind = EXCLUDED.key_kind, key_int = EXCLUDED.key_int,"
+    " key_text = EXCLUDED.key_text, key_bytes = EXCLUDED.key_bytes),"
+    " cut AS (DELETE FROM attributes WHERE object_id = (SELECT id FROM o) AND name = %s"
+    " AND idx >= %s),"
+    " bump AS (UPDATE objects SET version = version + 1 WHERE id = (SELECT id FROM o))"
+    " SELECT id FROM o"
 )
 
 

@@ -414,16 +414,7 @@ class SqliteStore:
                     (object_id, name),
                 )
             ]
-            if index is None:
-                if not stored:
-                    raise AttributeNotFoundError(unique_identifier, name)
-                remaining: list[AttrValue] = []
-            else:
-                if isinstance(index, bool) or not isinstance(index, int):
-                    raise InvalidValueError(f"attribute index must be an int, not {index!r}")
-                if not 0 <= index < len(stored):
-                    raise AttributeNotFoundError(unique_identifier, name, index)
-                remaining = [codec.loads(text) for i, text in enumerate(stored) if i != index]
+            remaining = remaining_values(unique_identifier, name, stored, index)
             _replace_attribute(conn, object_id, name, _attribute_rows(name, remaining))
             _bump(conn, object_id)
 
@@ -486,6 +477,22 @@ def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
             conn.execute("RELEASE member")
         raise
     conn.execute("RELEASE member")
+
+
+def remaining_values(unique_identifier: str, name: str, stored: list[str],
+                     index: int | None) -> list[AttrValue]:
+    """The values of attribute ``name`` left once value ``index`` (None: every value) of its
+    ``stored`` tagged-JSON values is deleted; Attribute Not Found if there is no such value.
+    (Shared by the stores' ``delete_attribute``.)"""
+    if index is None:
+        if not stored:
+            raise AttributeNotFoundError(unique_identifier, name)
+        return []
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise InvalidValueError(f"attribute index must be an int, not {index!r}")
+    if not 0 <= index < len(stored):
+        raise AttributeNotFoundError(unique_identifier, name, index)
+    return [codec.loads(text) for i, text in enumerate(stored) if i != index]
 
 
 def _check_int(what: str, value: Any) -> None:
