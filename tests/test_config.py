@@ -143,3 +143,21 @@ class StoreDurabilityTests(unittest.TestCase):
             with self.assertRaises(config.ConfigError) as caught:
                 config.parse({"store": {"synchronous": bad}}, "x.toml")
             self.assertIn("store.synchronous", str(caught.exception))
+
+    def test_postgresql_url_pool_grace_and_group_commit(self) -> None:
+        defaults = config.Config().store
+        self.assertEqual((defaults.url, defaults.pool_size, defaults.pending_grace,
+                          defaults.group_commit), ("", 8, 600.0, 32))
+        cfg = config.parse({"store": {"url": "postgresql://kmiphsm@db:5432/kmiphsm",
+                                      "pool_size": 4, "pending_grace": 30,
+                                      "group_commit": 1}}, "x.toml")
+        self.assertEqual((cfg.store.url, cfg.store.pool_size, cfg.store.pending_grace,
+                          cfg.store.group_commit),
+                         ("postgresql://kmiphsm@db:5432/kmiphsm", 4, 30, 1))
+        self.assertEqual(config.parse({"store": {"url": "host=db dbname=k"}}, "x").store.url,
+                         "host=db dbname=k")
+        for key, bad in (("url", "mysql://db/k"), ("pool_size", 0), ("group_commit", 0),
+                         ("pending_grace", -1)):
+            with self.assertRaises(config.ConfigError) as caught:
+                config.parse({"store": {key: bad}}, "x.toml")
+            self.assertIn(f"store.{key}", str(caught.exception))

@@ -96,8 +96,7 @@ class PostgresStore:
                                   lambda conn: conn.transaction(), _alive, group_commit)
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_size,
                                     kwargs={"autocommit": True}, open=False,
-                                    timeout=connect_timeout,
-                                    )
+                                    timeout=connect_timeout)
         try:
             self._pool.open(wait=True, timeout=connect_timeout)
             with self._pool.connection() as conn:
