@@ -44,7 +44,7 @@ def captured_logs(name: str = "kmiphsm") -> Iterator[list[logging.LogRecord]]:
         logger.propagate = propagate
 
 
-class ReconcileTests(unittest.TestCase):
+class ReconcileCase(unittest.TestCase):
 
     def setUp(self) -> None:
         self.harness = EngineHarness(self)
@@ -65,6 +65,8 @@ class ReconcileTests(unittest.TestCase):
         assert obj is not None and obj.key_ref is not None
         return KeyRef.from_bytes(obj.key_ref)
 
+
+class ReconcileTests(ReconcileCase):
     def test_an_orphan_persistent_object_is_destroyed(self) -> None:
         # a crash after the token made the key and before the store had the object
         orphan = self.persistent_key()
@@ -132,7 +134,7 @@ class ReconcileTests(unittest.TestCase):
         self.assertEqual(self.reconcile(), Reconciliation())
 
 
-class OtherNodesServingTests(ReconcileTests):
+class OtherNodesServingTests(ReconcileCase):
     """``grace``: another node shares the store and token and may be half-way through a
     Create (its key made, its object not yet committed) while this one starts."""
 
