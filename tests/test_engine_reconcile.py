@@ -142,7 +142,9 @@ class OtherNodesServingTests(ReconcileCase):
         in_flight = self.persistent_key()  # another node's Create, before its store commit
         with captured_logs():
             report = reconcile(self.store, self.token, grace=600)
-        self.assertEqual(report, Reconciliation(orphan_candidates={in_flight.token_id}))
+        # (keys earlier tests left that this token cannot destroy may be candidates too)
+        self.assertIn(in_flight.token_id, report.orphan_candidates)
+        self.assertEqual(report.orphans_destroyed, 0)
         self.assertTrue(self.token.exists(in_flight))
         # the other node commits its object; the delayed pass leaves the key alone
         self.store.insert(StoredObject(
@@ -169,5 +171,5 @@ class OtherNodesServingTests(ReconcileCase):
                 attributes={}), pending=True)
         with captured_logs():
             report = reconcile(self.store, self.token, grace=600, now=now)
-        self.assertEqual(report, Reconciliation(pending_removed=1, pending_kept=1))
+        self.assertEqual((report.pending_removed, report.pending_kept), (1, 1))
         self.assertEqual([obj.unique_identifier for obj in self.store.list_pending()], ["young"])
