@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= conf/kmiphsm.toml
 TOKEN_LABEL := kmiphsm
 
-.PHONY: serve test lint setup softhsm opencryptoki test-opencryptoki venv token pki conformance fuzz bench clean
+.PHONY: serve test test-postgresql postgresql lint setup softhsm opencryptoki test-opencryptoki venv token pki conformance fuzz bench clean
 
 serve: setup
 	SOFTHSM2_CONF=$(CURDIR)/var/softhsm/softhsm2.conf $(VENV)/bin/twistd -n kmiphsm --config $(CONFIG)
@@ -16,6 +16,7 @@ serve: setup
 test: setup opencryptoki lint
 	$(VENV)/bin/trial --temp-directory=var/_trial_temp tests
 	$(MAKE) test-opencryptoki
+	$(MAKE) test-postgresql
 
 # The second token (docs/hsm.md): Debian's opencryptoki, installed when root; its software
 # token is set up and torn down by tests/support/opencryptoki.py (system-wide: under a lock).
@@ -34,6 +35,21 @@ test-opencryptoki: setup opencryptoki
 	@if command -v pkcsslotd >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  KMIPHSM_TEST_TOKEN=opencryptoki $(VENV)/bin/trial --temp-directory=var/_trial_temp_ock $(OCK_ENGINE_TESTS); \
 	else echo "test-opencryptoki: skipped (needs root and Debian's opencryptoki)"; fi
+
+# The store and engine suites again on PostgreSQL (a throwaway cluster from Debian's
+# postgresql package, started by tests/support/postgres.py; skipped with a message if absent).
+STORE_SUITES = $(patsubst tests/%.py,tests.%,$(wildcard tests/test_store_*.py tests/test_engine_*.py))
+test-postgresql: setup postgresql
+	KMIPHSM_TEST_STORE=postgresql $(VENV)/bin/trial --temp-directory=var/_trial_temp_pg $(STORE_SUITES)
+
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q postgresql >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q postgresql)) ; \
+	  else \
+	    echo "the PostgreSQL tests need Debian's postgresql: run 'sudo apt-get install postgresql'"; \
+	  fi; \
+	fi
 
 # ruff and mypy from the virtualenv (pinned in setup.cfg's test extras; settings in
 # pyproject.toml): run by `make test` before the tests.

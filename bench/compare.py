@@ -371,6 +371,10 @@ def measure_raw(report: Report, directory: Path, args: argparse.Namespace) -> No
                 f"{op} {rate:,.0f}/s" for op, rate in data["ops_per_s"].items()))
 
 
+#: [store] options of the kmiphsm runs (--group-commit, --postgresql)
+STORE_OPTIONS: dict[str, object] = {"group_commit": 32}
+
+
 def kmiphsm_config(directory: Path, kmip_port: int, https_port: int, workers: int | None,
                    server_lines: str = "", sections: str = "") -> Path:
     """The default configuration (access log and audit trail where the defaults put them,
@@ -378,6 +382,10 @@ def kmiphsm_config(directory: Path, kmip_port: int, https_port: int, workers: in
     end."""
     d = directory
     worker_line = f"workers = {workers}\n" if workers is not None else ""
+    store_lines = f"group_commit = {STORE_OPTIONS['group_commit']}\n"
+    if STORE_OPTIONS.get("url"):
+        store_lines += f'url = "{STORE_OPTIONS["url"]}"\n'
+
     path = d / "kmiphsm.toml"
     path.write_text(f"""[server]
 bind = "127.0.0.1"
@@ -398,7 +406,7 @@ softhsm_conf = "{d}/softhsm/softhsm2.conf"
 
 [store]
 path = "{d}/kmiphsm.sqlite"
-
+{store_lines}
 [access]
 admins = ["admin"]
 
@@ -818,6 +826,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="load generator processes (at most the connection count)")
     parser.add_argument("--kmiphsm-version", default="2.1", help="KMIP version sent to kmiphsm")
     parser.add_argument("--scenario", action="append", help="only these scenarios (repeatable)")
+    parser.add_argument("--group-commit", type=int, default=32,
+                        help="[store] group_commit of kmiphsm (1: each Create commits alone)")
+    parser.add_argument("--postgresql", action="store_true",
+                        help="kmiphsm on a throwaway PostgreSQL cluster instead of SQLite")
     parser.add_argument("--skip-raw", action="store_true")
     parser.add_argument("--skip-pykmip", action="store_true")
     parser.add_argument("--skip-kmiphsm", action="store_true")
@@ -828,6 +840,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(DOC), help="Markdown file to update ('' = none)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
+    STORE_OPTIONS["group_commit"] = args.group_commit
+    if args.postgresql:
+        sys.path.insert(0, str(ROOT))
+        from tests.support.postgres import new_url
+
+        STORE_OPTIONS["url"] = new_url()
     if args.quick:
         args.duration, args.warmup = min(args.duration, 1.0), min(args.warmup, 0.5)
     if args.raw_duration is None:

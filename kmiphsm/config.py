@@ -120,6 +120,17 @@ class StoreConfig:
     #: "normal" (WAL without a sync per commit: survives a crash of the server, not of the
     #: machine; Creates are faster)
     synchronous: str = "full"
+    #: a PostgreSQL database instead of the SQLite file (several nodes share it):
+    #: "postgresql://user@host:5432/kmiphsm" or a libpq connection string; "" = SQLite at path
+    url: str = ""
+    #: PostgreSQL connections each worker process opens at most
+    pool_size: int = 8
+    #: seconds after which start-up reconciliation treats a pending (half-created) object as
+    #: abandoned; younger ones may belong to another node's Create in progress
+    pending_grace: float = 600.0
+    #: at most this many concurrent write transactions share one COMMIT (group commit;
+    #: 1 = every transaction commits alone)
+    group_commit: int = 32
 
 
 @dataclass(frozen=True)
@@ -262,6 +273,13 @@ def _synchronous(value: Any) -> str:
     if value not in ("full", "normal"):
         raise ValueError(f'expected "full" or "normal", got {value!r}')
     return value
+
+
+def _store_url(value: Any) -> str:
+    text = _text(value)
+    if text and not (text.startswith(("postgresql://", "postgres://")) or "=" in text):
+        raise ValueError(f'expected "postgresql://..." or a libpq connection string, got {text!r}')
+    return text
 
 
 def _protection_storage(value: Any) -> str:
@@ -430,7 +448,9 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "protection_storage": _protection_storage,
         "quirks": _quirks, "master_wrap": _master_wrap,
     }),
-    "store": (StoreConfig, {"path": _text, "synchronous": _synchronous}),
+    "store": (StoreConfig, {"path": _text, "synchronous": _synchronous, "url": _store_url,
+                            "pool_size": _positive_int, "pending_grace": _positive_number,
+                            "group_commit": _positive_int}),
     "access": (AccessConfig, {"admins": _names, "https_default_identity": _text,
                               "groups": _groups, "roles": _roles, "scopes": _scopes}),
     "limits": (LimitsConfig, {

@@ -140,6 +140,24 @@ pin_file = "{d}/pin"
         with self.assertRaises(config.ConfigError):
             config.from_json("[1]", "k.toml")
 
+    def test_postgresql_url_pool_grace_and_group_commit(self) -> None:
+        defaults = config.Config().store
+        self.assertEqual((defaults.url, defaults.pool_size, defaults.pending_grace,
+                          defaults.group_commit), ("", 8, 600.0, 32))
+        cfg = config.load(self.write(
+            '[store]\nurl = "postgresql://kmiphsm@db:5432/kmiphsm"\npool_size = 4\n'
+            'pending_grace = 30\ngroup_commit = 1\n'))
+        self.assertEqual((cfg.store.url, cfg.store.pool_size, cfg.store.pending_grace,
+                          cfg.store.group_commit),
+                         ("postgresql://kmiphsm@db:5432/kmiphsm", 4, 30, 1))
+        self.assertEqual(config.load(self.write('[store]\nurl = "host=db dbname=k"\n')).store.url,
+                         "host=db dbname=k")
+        for key, bad in (("url", '"mysql://db/k"'), ("pool_size", "0"), ("group_commit", "0"),
+                         ("pending_grace", "-1")):
+            with self.assertRaises(config.ConfigError) as caught:
+                config.load(self.write(f"[store]\n{key} = {bad}\n"))
+            self.assertIn(f"store.{key}", str(caught.exception))
+
     def test_example_configuration_sets_workers_and_interop(self) -> None:
         text = (Path(__file__).parent.parent / "conf" / "kmiphsm.toml").read_text()
         data = __import__("tomllib").loads(text)

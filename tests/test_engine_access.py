@@ -11,9 +11,10 @@ from twisted.trial import unittest
 
 from kmiphsm.engine.access import AccessPolicy, Role, Scope
 from kmiphsm.engine.identity import Identity
-from kmiphsm.store import ALL_OBJECTS, Grant, SqliteStore
+from kmiphsm.store import ALL_OBJECTS, Grant
 from kmiphsm.ttlv import Node, enums, tags
 from tests.support.engine import EngineHarness, KmipFailure, name, template
+from tests.support.postgres import same_database
 
 Op = enums.Operation
 Reason = enums.ResultReason
@@ -232,7 +233,7 @@ class AccessMatrix21(unittest.TestCase):
 
     def test_grants_survive_a_restart(self) -> None:
         self.grant("bob", "get")
-        reopened = SqliteStore(self.h.store.path)
+        reopened = same_database(self.h.store)  # another process on the same store
         self.addCleanup(reopened.close)
         self.assertEqual(reopened.grants_on(self.key, "alice"),
                          [Grant("alice", self.key, "bob", "get")])

@@ -11,11 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from twisted.trial import unittest
 
-from kmiphsm.engine.reconcile import Reconciliation, reconcile, reconcile_dead_worker
+from kmiphsm.engine.reconcile import (
+    Reconciliation,
+    destroy_orphans,
+    reconcile,
+    reconcile_dead_worker,
+)
 from kmiphsm.hsm import KeyAlgorithm, KeyRef, created_by, lifecycle
 from kmiphsm.hsm.keyref import new_token_id
 from kmiphsm.store import StoredObject
@@ -45,7 +50,7 @@ def captured_logs(name: str = "kmiphsm") -> Iterator[list[logging.LogRecord]]:
         logger.propagate = propagate
 
 
-class ReconcileTests(unittest.TestCase):
+class ReconcileCase(unittest.TestCase):
 
     def setUp(self) -> None:
         self.harness = EngineHarness(self)
@@ -66,6 +71,8 @@ class ReconcileTests(unittest.TestCase):
         assert obj is not None and obj.key_ref is not None
         return KeyRef.from_bytes(obj.key_ref)
 
+
+class ReconcileTests(ReconcileCase):
     def test_an_orphan_persistent_object_is_destroyed(self) -> None:
         # a crash after the token made the key and before the store had the object
         orphan = self.persistent_key()
@@ -97,6 +104,19 @@ class ReconcileTests(unittest.TestCase):
         self.assertTrue(self.token.exists(self.ref(acknowledged)))
         self.assertEqual(reconcile_dead_worker(self.store, self.token, [4242]),
                          Reconciliation())
+
+    def test_with_other_nodes_a_dead_workers_orphans_wait_for_the_grace(self) -> None:
+        """Several nodes on one token: a pid of this machine may be a live process's on
+        another, so a restarted worker only names the candidates; destroy_orphans takes
+        them once the grace has passed (server/service.py schedules it)."""
+        self.made_by(4244)
+        orphan = self.persistent_key()
+        report = reconcile_dead_worker(self.store, self.token, [4244], grace=600)
+        self.assertEqual(report.orphan_candidates, {orphan.token_id})
+        self.assertEqual(report.orphans_destroyed, 0)
+        self.assertTrue(self.token.exists(orphan))
+        self.assertEqual(destroy_orphans(self.store, self.token, report.orphan_candidates), 1)
+        self.assertFalse(self.token.exists(orphan))
 
     def test_referenced_keys_are_kept(self) -> None:
         persistent = self.harness.create_aes(Extractable=False)
@@ -154,3 +174,44 @@ class ReconcileTests(unittest.TestCase):
         self.store.update_state(uid, State.DestroyedCompromised)
         self.assertNotEqual(self.reconcile(), Reconciliation())
         self.assertEqual(self.reconcile(), Reconciliation())
+
+
+class OtherNodesServingTests(ReconcileCase):
+    """``grace``: another node shares the store and token and may be half-way through a
+    Create (its key made, its object not yet committed) while this one starts."""
+
+    def test_a_key_of_a_create_in_progress_elsewhere_survives(self) -> None:
+        in_flight = self.persistent_key()  # another node's Create, before its store commit
+        with captured_logs():
+            report = reconcile(self.store, self.token, grace=600)
+        # (keys earlier tests left that this token cannot destroy may be candidates too)
+        self.assertIn(in_flight.token_id, report.orphan_candidates)
+        self.assertEqual(report.orphans_destroyed, 0)
+        self.assertTrue(self.token.exists(in_flight))
+        # the other node commits its object; the delayed pass leaves the key alone
+        self.store.insert(StoredObject(
+            unique_identifier="elsewhere", object_type=enums.ObjectType.SymmetricKey,
+            owner="alice", state=State.PreActive, key_ref=in_flight.to_bytes(),
+            created=datetime.now(timezone.utc), attributes={}))
+        self.assertEqual(destroy_orphans(self.store, self.token, report.orphan_candidates), 0)
+        self.assertTrue(self.token.exists(in_flight))
+
+    def test_an_orphan_still_unreferenced_after_the_grace_is_destroyed(self) -> None:
+        orphan = self.persistent_key()
+        with captured_logs():
+            report = reconcile(self.store, self.token, grace=600)
+            self.assertEqual(destroy_orphans(self.store, self.token, report.orphan_candidates), 1)
+        self.assertFalse(self.token.exists(orphan))
+
+    def test_only_pending_objects_older_than_the_grace_are_removed(self) -> None:
+        now = datetime.now(timezone.utc)
+        for uid, created in (("young", now - timedelta(seconds=5)),
+                             ("old", now - timedelta(seconds=3600))):
+            self.store.insert(StoredObject(
+                unique_identifier=uid, object_type=enums.ObjectType.SymmetricKey,
+                owner="alice", state=State.PreActive, key_ref=None, created=created,
+                attributes={}), pending=True)
+        with captured_logs():
+            report = reconcile(self.store, self.token, grace=600, now=now)
+        self.assertEqual((report.pending_removed, report.pending_kept), (1, 1))
+        self.assertEqual([obj.unique_identifier for obj in self.store.list_pending()], ["young"])

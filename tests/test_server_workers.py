@@ -22,6 +22,7 @@ from twisted.trial import unittest
 
 import kmiphsm
 from kmiphsm import config as configuration
+from kmiphsm.engine.reconcile import Reconciliation
 from kmiphsm.server import service
 from kmiphsm.server.handover import EVENTS_FD, HTTPS_FD, KMIP_FD
 from kmiphsm.server.supervisor import Supervisor, WorkerProcess
@@ -168,7 +169,8 @@ class BuildEngineTests(unittest.TestCase):
         reconciled: list[object] = []
         self.patch(service, "open_store", lambda config: store)
         self.patch(service, "open_token", lambda config: token)
-        self.patch(service, "reconcile_ports", lambda *ports: reconciled.append(ports))
+        self.patch(service, "reconcile_ports", lambda *ports, grace=0.0: (
+            reconciled.append(ports), Reconciliation())[1])
         config = configuration.Config(server=configuration.ServerConfig(interop=interop))
         engine, resources = service.build_engine(config, reconcile=reconcile)
         self.assertIs(engine.store, store)

@@ -1,8 +1,9 @@
-"""Tests for the read cache of kmiphsm.store.sqlite.SqliteStore: never stale, whoever wrote.
+"""Tests for the read cache of the stores: never stale, whoever wrote.
 
-Worker processes share one SQLite file, each with its own store: a change made through one
-must be seen by the next ``get`` of every other. A second ``SqliteStore`` on the same file
-stands for another process (its own connections); one test uses a real second process.
+Worker processes share one SQLite file, each with its own store, and nodes share one
+PostgreSQL database (KMIPHSM_TEST_STORE=postgresql): a change made through one must be seen
+by the next ``get`` of every other. A second store on the same database stands for another
+process or node (its own connections); one test uses a real second process.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sqlite3
+import sys
 from datetime import datetime, timezone
 from typing import Any
 
 from twisted.trial import unittest
 
 from kmiphsm.store import SqliteStore, StoredObject
-from kmiphsm.store import sqlite as sqlite_module
 from kmiphsm.store.migrations import migrate
+from tests.support.postgres import only_sqlite, open_test_store, same_database
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 SYMMETRIC_KEY, PRE_ACTIVE, ACTIVE, DEACTIVATED = 2, 1, 2, 3
@@ -47,18 +49,19 @@ def _object(uid: str = "k1", **attributes: Any) -> StoredObject:
 class CacheTestCase(unittest.TestCase):
     def setUp(self) -> None:
         self.path = os.path.abspath(self.mktemp() + ".db")
-        self.store = SqliteStore(self.path)  # the process under test
-        self.other = SqliteStore(self.path)  # another worker process
+        self.store = open_test_store(self.path)  # the process under test
+        self.other = same_database(self.store)  # another worker process, or another node
         self.addCleanup(self.store.close)
         self.addCleanup(self.other.close)
         self.loads = 0
-        real_load = sqlite_module._load
+        module = sys.modules[type(self.store).__module__]
+        real_load = module._load
 
-        def counting_load(conn: sqlite3.Connection, row: tuple[Any, ...]) -> StoredObject:
+        def counting_load(*args: Any) -> Any:
             self.loads += 1
-            return real_load(conn, row)
+            return real_load(*args)
 
-        self.patch(sqlite_module, "_load", counting_load)
+        self.patch(module, "_load", counting_load)
 
     def cached(self, uid: str = "k1") -> StoredObject:
         """``uid`` as the store under test has it, after making sure it is in its cache."""
@@ -103,7 +106,7 @@ class HitTests(CacheTestCase):
         self.assertEqual(self.store.get("missing"), _object("missing"))
 
     def test_cache_size_zero_reads_the_database_every_time(self) -> None:
-        store = SqliteStore(self.path, cache_size=0)
+        store = same_database(self.store, cache_size=0)
         self.addCleanup(store.close)
         store.insert(_object())
         store.get("k1")
@@ -111,7 +114,7 @@ class HitTests(CacheTestCase):
         self.assertEqual(self.loads, 2)
 
     def test_least_recently_used_objects_are_dropped_beyond_the_size(self) -> None:
-        store = SqliteStore(self.path, cache_size=2)
+        store = same_database(self.store, cache_size=2)
         self.addCleanup(store.close)
         for uid in ("a", "b", "c"):
             store.insert(_object(uid))
@@ -183,8 +186,10 @@ class ChangesByAnotherStoreTests(CacheTestCase):
 
     def test_every_write_bumps_the_version(self) -> None:
         def version() -> int:
-            with sqlite3.connect(self.path) as conn:
-                (found,) = conn.execute("SELECT version FROM objects WHERE uid = 'k1'").fetchone()
+            with self.other.transaction():  # the row as the database has it, not a cached copy
+                with self.other._writing() as conn:
+                    (found,) = conn.execute(
+                        "SELECT version FROM objects WHERE uid = 'k1'").fetchone()
             return int(found)
 
         writes = [
@@ -235,6 +240,7 @@ class TransactionTests(CacheTestCase):
 
 class MigratedDatabaseTests(unittest.TestCase):
     def test_objects_written_before_versions_existed_are_read_and_cached(self) -> None:
+        only_sqlite("a database migrated step by step from SQLite's schema 3")
         path = self.mktemp() + ".db"
         conn = sqlite3.connect(path, isolation_level=None)
         migrate(conn, target=3)
@@ -263,6 +269,7 @@ def _change_in_another_process(path: str) -> None:
 
 class MultiProcessTests(unittest.TestCase):
     def test_a_change_made_by_another_process_is_seen_by_the_next_get(self) -> None:
+        only_sqlite("the second process is another worker on the same SQLite file")
         path = os.path.abspath(self.mktemp() + ".db")
         store = SqliteStore(path)
         self.addCleanup(store.close)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from twisted.trial import unittest
 
-from kmiphsm.store import ALL_OBJECTS, Grant, LocateQuery, SqliteStore, StoredObject
+from kmiphsm.store import ALL_OBJECTS, Grant, LocateQuery, StoredObject
+from tests.support.postgres import open_test_store
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -17,7 +18,7 @@ T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 class GrantStoreTests(unittest.TestCase):
     def setUp(self) -> None:
         self.path = str(Path(tempfile.mkdtemp()) / "store.sqlite")
-        self.store = SqliteStore(self.path)
+        self.store = open_test_store(self.path)  # SQLite, or PostgreSQL in make test-postgresql
         self.addCleanup(self.store.close)
         for uid, owner, scope in (("a1", "alice", "A"), ("a2", "alice", "A"),
                                   ("b1", "bob", "A"), ("e1", "eve", "B"), ("n1", "alice", None)):

@@ -11,6 +11,7 @@ from twisted.trial import unittest
 
 from kmiphsm.store import AttributeFilter, LocateQuery, SqliteStore, StoredObject, values
 from kmiphsm.store.migrations import migrate
+from tests.support.postgres import only_sqlite, open_test_store
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -21,7 +22,7 @@ def vendor(name: str, value: object, vendor_id: str = "x") -> dict[str, object]:
 
 class VendorAttributeTests(unittest.TestCase):
     def setUp(self) -> None:
-        self.store = SqliteStore(self.mktemp() + ".db")
+        self.store = open_test_store(self.mktemp() + ".db")
         self.addCleanup(self.store.close)
         objects = {
             "a": [vendor("tenant", "acme"), vendor("colour", "blue")],
@@ -64,6 +65,7 @@ class VendorAttributeTests(unittest.TestCase):
         plan = filters.plan(LocateQuery(filters=[
             AttributeFilter("VendorAttribute", vendor("tenant", "acme"))]))
         self.assertTrue(plan.attributes[0].indexed)
+        only_sqlite("SQLite's choice of the driving condition")
         with self.store._reading() as conn:
             self.assertIs(sqlite_locate._choose_driver(conn, plan, limited=False),
                           plan.attributes[0])
@@ -71,6 +73,7 @@ class VendorAttributeTests(unittest.TestCase):
 
 class RekeyMigrationTests(unittest.TestCase):
     def test_rows_written_by_version_2_are_found_after_the_upgrade(self) -> None:
+        only_sqlite("a database written by SQLite schema version 2")
         path = self.mktemp() + ".db"
         conn = sqlite3.connect(path, isolation_level=None)
         migrate(conn, target=2)

@@ -1,12 +1,13 @@
-"""Tests for kmiphsm.store.sqlite.SqliteStore: storage, transactions, pending objects, Locate."""
+"""Tests for the stores (kmiphsm.store.sqlite.SqliteStore; with KMIPHSM_TEST_STORE=postgresql
+kmiphsm.store.postgres.PostgresStore): storage, transactions, pending objects, Locate."""
 
 from __future__ import annotations
 
 import inspect
 import multiprocessing
 import os
-import sqlite3
 import stat
+import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from itertools import count
@@ -30,7 +31,8 @@ from kmiphsm.store import (
     StoredObject,
     sqlite_locate,
 )
-from kmiphsm.store import sqlite as sqlite_module
+from kmiphsm.store.postgres import PostgresStore
+from tests.support.postgres import new_url, only_sqlite, open_test_store, test_store_kind
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 SYMMETRIC_KEY, PRIVATE_KEY = 2, 4
@@ -42,7 +44,7 @@ LINK_PUBLIC_KEY = 0x103
 
 class StoreTestCase(unittest.TestCase):
     def setUp(self) -> None:
-        self.store = SqliteStore(self.mktemp() + ".db")
+        self.store = open_test_store(self.mktemp() + ".db")
         self.addCleanup(self.store.close)
         self._clock = count()
 
@@ -73,12 +75,13 @@ class InterfaceTests(unittest.TestCase):
         self.assertIn("locate", methods)
         for name in methods:
             port = inspect.signature(getattr(Store, name))
-            implementation = inspect.signature(getattr(SqliteStore, name))
-            self.assertEqual(list(implementation.parameters), list(port.parameters), name)
-            for parameter in port.parameters.values():
-                self.assertEqual(
-                    implementation.parameters[parameter.name].default, parameter.default, name
-                )
+            for store_class in (SqliteStore, PostgresStore):
+                implementation = inspect.signature(getattr(store_class, name))
+                self.assertEqual(list(implementation.parameters), list(port.parameters), name)
+                for parameter in port.parameters.values():
+                    self.assertEqual(
+                        implementation.parameters[parameter.name].default, parameter.default,
+                        name)
 
 
 class RoundTripTests(StoreTestCase):
@@ -291,20 +294,36 @@ class TransactionTests(StoreTestCase):
         self.assertEqual(self.locate(), [kept.unique_identifier])
 
     def test_failed_call_inside_transaction_leaves_no_partial_write(self) -> None:
-        obj = self.make(attributes={"ObjectGroup": ["a"]})
+        obj = self.make(attributes={"ObjectGroup": ["a", "b"]})
+
+        class DiskError(Exception):
+            pass
+
         with self.store.transaction():
             self.store.set_attribute(obj.unique_identifier, "Comment", ["kept"])
             self.patch(
-                sqlite_module,
+                sys.modules[type(self.store).__module__],
                 "_insert_attributes",
-                lambda *args: (_ for _ in ()).throw(sqlite3.OperationalError("disk I/O error")),
+                lambda *args: (_ for _ in ()).throw(DiskError("disk I/O error")),
             )
-            with self.assertRaises(sqlite3.OperationalError):  # deleted "a", then failed
-                self.store.set_attribute(obj.unique_identifier, "ObjectGroup", ["b"])
+            with self.assertRaises(DiskError):  # deleted "a" and "b", then failed
+                self.store.delete_attribute(obj.unique_identifier, "ObjectGroup", 0)
         self.assertEqual(
             self.store.get(obj.unique_identifier).attributes,
-            {"ObjectGroup": ["a"], "Comment": ["kept"]},
+            {"ObjectGroup": ["a", "b"], "Comment": ["kept"]},
         )
+
+    def test_a_value_the_store_refuses_leaves_the_transaction_usable(self) -> None:
+        # PostgreSQL text cannot hold NUL: refused before the database would abort the
+        # transaction (SQLite stores it)
+        with self.store.transaction():
+            kept = self.make()
+            try:
+                self.make(attributes={"Comment": ["a\x00b"]})
+            except InvalidValueError:
+                pass
+            self.store.set_attribute(kept.unique_identifier, "Comment", ["after"])
+        self.assertEqual(self.store.get(kept.unique_identifier).attributes, {"Comment": ["after"]})
 
     def test_nested_transaction_raises_and_outer_one_still_commits(self) -> None:
         with self.store.transaction():
@@ -677,6 +696,7 @@ class LocateTests(StoreTestCase):
                 maximum_items=10,
             ),
         ]
+        only_sqlite("the choice of a driving condition is SQLite's query plan")
         driven = [self.store.locate(q) for q in queries]
         self.patch(sqlite_locate, "PROBE_LIMIT", 1)  # every candidate now looks too common
         scanned = [self.store.locate(q) for q in queries]
@@ -684,9 +704,16 @@ class LocateTests(StoreTestCase):
         self.assertTrue(all(driven))
 
 
-def _insert_many(path: str, tag: str, how_many: int) -> None:
+def _open(target: str) -> Any:
+    """The store at ``target``: a PostgreSQL URL or an SQLite file."""
+    if target.startswith("postgresql:"):
+        return PostgresStore(target)
+    return SqliteStore(target, busy_timeout=60)
+
+
+def _insert_many(target: str, tag: str, how_many: int) -> None:
     """Run in a spawned process: insert ``how_many`` objects, half of them in transactions."""
-    with SqliteStore(path, busy_timeout=60) as store:
+    with _open(target) as store:
         for i in range(how_many):
             obj = StoredObject(
                 unique_identifier=f"{tag}-{i}",
@@ -711,7 +738,9 @@ def _insert_many(path: str, tag: str, how_many: int) -> None:
 class MultiProcessTests(unittest.TestCase):
     def test_two_processes_inserting_into_one_file_lose_nothing(self) -> None:
         path = os.path.abspath(self.mktemp() + ".db")
-        SqliteStore(path).close()
+        if test_store_kind() == "postgresql":
+            path = new_url()
+        _open(path).close()
         context = multiprocessing.get_context("spawn")
         per_process = 300
         workers = [
@@ -720,7 +749,7 @@ class MultiProcessTests(unittest.TestCase):
         ]
         for worker in workers:
             worker.start()
-        with SqliteStore(path) as reader:  # reads go on, unblocked, while both processes write
+        with _open(path) as reader:  # reads go on, unblocked, while both processes write
             in_group = LocateQuery(filters=[AttributeFilter("ObjectGroup", "mp")])
             while any(worker.is_alive() for worker in workers):
                 seen = reader.locate(in_group)
@@ -730,7 +759,7 @@ class MultiProcessTests(unittest.TestCase):
         for worker in workers:
             worker.join(120)
         self.assertEqual([worker.exitcode for worker in workers], [0, 0])
-        with SqliteStore(path) as store:
+        with _open(path) as store:
             found = store.locate(LocateQuery(filters=[AttributeFilter("ObjectGroup", "mp")]))
             expected = {f"{tag}-{i}" for tag in ("p1", "p2") for i in range(per_process)}
             self.assertEqual(len(found), len(expected))
@@ -743,6 +772,7 @@ class MultiProcessTests(unittest.TestCase):
 
 class FilePermissionTests(unittest.TestCase):
     def test_the_database_and_its_companions_are_private_to_the_owner(self) -> None:
+        only_sqlite("file permissions")
         previous = os.umask(0o022)  # a usual umask, which would make files world-readable
         self.addCleanup(os.umask, previous)
         path = self.mktemp() + ".db"

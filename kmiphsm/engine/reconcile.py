@@ -11,6 +11,16 @@ references its key. :func:`reconcile`, run once at start-up before any request i
 finishes such destructions, destroys orphans, and reports objects whose persistent key is
 missing.
 
+Several nodes (a shared PostgreSQL store and a shared token) make "nobody else is serving"
+false: another node may be half-way through a Create, its persistent key in the token and its
+object not yet committed. With ``grace`` (seconds, ``[store] pending_grace``) reconcile is
+safe while other nodes serve: it removes only pending objects older than ``grace``, and it
+destroys no orphan at once; it returns the orphans it saw (``orphan_candidates``), and
+:func:`destroy_orphans`, called ``grace`` seconds later, destroys those that are orphans
+still. A Create commits its object well within seconds of making its key (or destroys the key
+itself when its transaction fails), so a key unreferenced at both looks, ``grace`` apart,
+belongs to no Create in progress.
+
 A worker that dies while others serve (``kill -9``, a crash of the library) can leave the same
 orphans, but the other workers are then half-way through their own Creates: their new token
 objects are not yet in the store either, so the full :func:`reconcile` would destroy keys that
@@ -29,6 +39,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from kmiphsm.engine.lifecycle import finish_destroy
@@ -49,12 +60,22 @@ class Reconciliation:
     pending_removed: int = 0
     missing_keys: list[str] = field(default_factory=list)
     destructions_finished: int = 0
+    #: orphans seen but left for :func:`destroy_orphans` (with a ``grace``)
+    orphan_candidates: set[bytes] = field(default_factory=set)
+    #: pending objects left because they are younger than ``grace``
+    pending_kept: int = 0
 
 
-def reconcile(store: Store, token: Token) -> Reconciliation:
-    """Make store and token agree after a crash (see the module docstring)."""
+def reconcile(store: Store, token: Token, *, grace: float = 0.0,
+              now: datetime | None = None) -> Reconciliation:
+    """Make store and token agree after a crash (see the module docstring). ``grace`` > 0:
+    other nodes may be serving the same store and token."""
     report = Reconciliation()
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(seconds=grace)
     for obj in store.list_pending():
+        if grace and obj.created > cutoff:
+            report.pending_kept += 1
+            continue
         if obj.key_ref is not None:
             try:
                 token.destroy(KeyRef.from_bytes(obj.key_ref))
@@ -63,16 +84,17 @@ def reconcile(store: Store, token: Token) -> Reconciliation:
         store.delete(obj.unique_identifier)
         report.pending_removed += 1
     report.destructions_finished = finish_destructions(store, token)
-    token_ids: dict[str, bytes] = {}  # object -> CKA_ID of its persistent key
-    for uid, raw in store.all_key_refs():
-        ref = _parse(raw)
-        if ref is None:
-            log.error("object %s has an unreadable key reference", uid)
-        elif ref.token_id is not None:
-            token_ids[uid] = ref.token_id
-    present = token.list_persistent_ids()
-    report.orphans_destroyed = _destroy_orphans(token, present - set(token_ids.values()))
+    present = token.list_persistent_ids()  # before the store is read: see _referenced
+    token_ids = _referenced(store)
+    orphans = present - set(token_ids.values())
+    if grace:
+        report.orphan_candidates = orphans
+    else:
+        report.orphans_destroyed = _destroy(token, orphans)
     report.missing_keys = [uid for uid, key_id in token_ids.items() if key_id not in present]
+    if grace and report.missing_keys:  # made by another node since the token's list?
+        present = token.list_persistent_ids()
+        report.missing_keys = [uid for uid in report.missing_keys if token_ids[uid] not in present]
     for uid in report.missing_keys:
         log.error("object %s: its persistent key is missing from the token", uid)
     if report.orphans_destroyed or report.pending_removed or report.destructions_finished:
@@ -83,9 +105,14 @@ def reconcile(store: Store, token: Token) -> Reconciliation:
     return report
 
 
-def reconcile_dead_worker(store: Store, token: Token, pids: Iterable[int]) -> Reconciliation:
+def reconcile_dead_worker(store: Store, token: Token, pids: Iterable[int], *,
+                          grace: float = 0.0) -> Reconciliation:
     """Destroy the persistent token objects that the dead worker processes ``pids`` made and
-    no object references (see the module docstring); safe while other workers serve."""
+    no object references (see the module docstring); safe while other workers serve.
+
+    With ``grace`` (several nodes on one token: a process of another machine may carry the
+    same pid) nothing is destroyed now: the orphans are returned as ``orphan_candidates`` for
+    :func:`destroy_orphans` ``grace`` seconds later, as :func:`reconcile` does."""
     report = Reconciliation()
     dead = list(pids)
     # token first: an object of a dead process that is in the token is either in the store
@@ -94,12 +121,11 @@ def reconcile_dead_worker(store: Store, token: Token, pids: Iterable[int]) -> Re
             if any(created_by(key_id, pid) for pid in dead)}
     if not made:
         return report
-    referenced: set[bytes] = set()
-    for _uid, raw in store.all_key_refs():
-        ref = _parse(raw)
-        if ref is not None and ref.token_id is not None:
-            referenced.add(ref.token_id)
-    report.orphans_destroyed = _destroy_orphans(token, made - referenced)
+    referenced = set(_referenced(store).values())
+    if grace:
+        report.orphan_candidates = made - referenced
+        return report
+    report.orphans_destroyed = _destroy(token, made - referenced)
     if report.orphans_destroyed:
         log.warning("restart reconciliation: %d orphan token object(s) of dead worker "
                     "process(es) %s destroyed", report.orphans_destroyed,
@@ -107,8 +133,34 @@ def reconcile_dead_worker(store: Store, token: Token, pids: Iterable[int]) -> Re
     return report
 
 
-def _destroy_orphans(token: Token, orphans: Iterable[bytes]) -> int:
-    """Destroy the persistent token objects of these CKA_IDs; how many were destroyed."""
+def destroy_orphans(store: Store, token: Token, candidates: set[bytes]) -> int:
+    """Destroy the ``candidates`` (persistent key ids from an earlier :func:`reconcile` with
+    a grace) that no object references now; how many."""
+    if not candidates:
+        return 0
+    present = token.list_persistent_ids()
+    orphans = (candidates & present) - set(_referenced(store).values())
+    destroyed = _destroy(token, orphans)
+    if destroyed:
+        log.warning("reconciliation: %d orphan token object(s) destroyed", destroyed)
+    return destroyed
+
+
+def _referenced(store: Store) -> dict[str, bytes]:
+    """Object -> CKA_ID of its persistent key. Read after the token's list: a key that a
+    Create made before that list is, by the time the store is read, either referenced by a
+    committed object or, in a Create still in progress, protected by the grace."""
+    token_ids: dict[str, bytes] = {}
+    for uid, raw in store.all_key_refs():
+        ref = _parse(raw)
+        if ref is None:
+            log.error("object %s has an unreadable key reference", uid)
+        elif ref.token_id is not None:
+            token_ids[uid] = ref.token_id
+    return token_ids
+
+
+def _destroy(token: Token, orphans: set[bytes]) -> int:
     destroyed = 0
     for orphan in orphans:
         try:

@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 from twisted.application import internet, service
 from twisted.internet import reactor as default_reactor
+from twisted.internet import threads
 from twisted.internet.interfaces import IListeningPort, IOpenSSLServerConnectionCreator
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
@@ -40,8 +41,8 @@ from kmiphsm.audit import AuditError, AuditTrail
 from kmiphsm.engine import Engine
 from kmiphsm.engine.access import ALL, KNOWN_OPERATIONS, AccessPolicy, Role, Scope
 from kmiphsm.engine.access import operation_name as access_operation
+from kmiphsm.engine.reconcile import destroy_orphans, reconcile_dead_worker
 from kmiphsm.engine.reconcile import reconcile as reconcile_ports
-from kmiphsm.engine.reconcile import reconcile_dead_worker
 from kmiphsm.engine.streams import StreamLimits
 from kmiphsm.hsm import Pkcs11Token
 from kmiphsm.model import attribute_types
@@ -53,7 +54,7 @@ from kmiphsm.server.fairpool import FairPool
 from kmiphsm.server.limits import WorkerLimits, raise_file_limit
 from kmiphsm.server.protocol import KmipFactory
 from kmiphsm.server.supervisor import Supervisor
-from kmiphsm.store import SqliteStore
+from kmiphsm.store import SqliteStore, Store
 from kmiphsm.ttlv import enums
 
 log = Logger()
@@ -126,9 +127,16 @@ class AdoptedPortService(service.Service):
         return None
 
 
-def open_store(config: configuration.Config) -> SqliteStore:
-    """The configured metadata store (``[store]``)."""
-    return SqliteStore(config.store.path, synchronous=config.store.synchronous.upper())
+def open_store(config: configuration.Config) -> Store:
+    """The configured metadata store (``[store]``): PostgreSQL when ``url`` is set, else
+    the SQLite file at ``path``."""
+    if config.store.url:
+        from kmiphsm.store.postgres import PostgresStore
+
+        return PostgresStore(config.store.url, pool_size=config.store.pool_size,
+                             group_commit=config.store.group_commit)
+    return SqliteStore(config.store.path, synchronous=config.store.synchronous.upper(),
+                       group_commit=config.store.group_commit)
 
 
 def open_token(config: configuration.Config) -> Pkcs11Token:
@@ -203,10 +211,16 @@ def build_engine(config: configuration.Config, *, reconcile: bool = True,
     except BaseException:
         store.close()
         raise
+    # several nodes may share a PostgreSQL store: another may be creating keys right now
+    grace = config.store.pending_grace if config.store.url else 0.0
+    report = None
     if reconcile:
-        reconcile_ports(store, token)
+        report = reconcile_ports(store, token, grace=grace)
     elif dead_workers:
-        reconcile_dead_worker(store, token, dead_workers)
+        report = reconcile_dead_worker(store, token, dead_workers, grace=grace)
+    if report is not None and report.orphan_candidates:
+        default_reactor.callLater(grace, threads.deferToThread, destroy_orphans,
+                                  store, token, report.orphan_candidates)
     attribute_types.set_max_value_bytes(config.limits.attribute_value_max_bytes)
     engine = Engine(store, token, admins=config.access.admins,
                     enable_interop=config.server.interop,

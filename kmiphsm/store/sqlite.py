@@ -45,6 +45,7 @@ from kmiphsm.store.errors import (
     ObjectNotFoundError,
     StoreError,
 )
+from kmiphsm.store.group import GroupCommit
 from kmiphsm.store.interface import (
     COLUMN_ATTRIBUTES,
     AttrValue,
@@ -62,6 +63,8 @@ _VISIBLE_OBJECT = (
 
 #: Objects :meth:`SqliteStore.get` remembers by default (a few KiB each).
 DEFAULT_CACHE_SIZE = 4096
+#: Write transactions that may share one COMMIT by default (kmiphsm.store.group).
+DEFAULT_GROUP_COMMIT = 32
 
 AttributeRow = tuple[str, int, str, str, Any]  # name, idx, value, key_kind, key
 
@@ -115,7 +118,8 @@ class SqliteStore:
     ``synchronous`` is SQLite's durability setting (``FULL``: a committed transaction
     survives power loss; ``NORMAL`` is faster and may lose the last ones, never corrupt).
     ``cache_size`` is how many objects :meth:`get` keeps (0: no read cache; see the module
-    docstring for why the cache is never stale).
+    docstring for why the cache is never stale). ``group_commit``: at most this many
+    concurrent write transactions share one COMMIT (:mod:`kmiphsm.store.group`; 1: off).
     """
 
     def __init__(
@@ -126,6 +130,7 @@ class SqliteStore:
         synchronous: str = "FULL",
         max_idle_connections: int = 8,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        group_commit: int = DEFAULT_GROUP_COMMIT,
     ) -> None:
         if path == ":memory:" or path.startswith("file::memory:"):
             raise InvalidValueError("SqliteStore needs a file: connections share it through WAL")
@@ -141,6 +146,8 @@ class SqliteStore:
         self._closed = False
         self._local = threading.local()
         self._cache = _ObjectCache(cache_size)
+        self._group = GroupCommit(self._group_begin, self._group_end,
+                                  lambda conn: self._group_end(conn, commit=False), savepoint, lambda conn: conn.in_transaction, group_commit)
         with self._write_lock:  # one opener at a time: WAL set-up and migrations write
             private_file(path)
             conn = self._connect()
@@ -227,14 +234,45 @@ class SqliteStore:
         finally:
             self._release(conn)
 
+    def _group_begin(self) -> sqlite3.Connection:
+        """A group commit's transaction: the write queue's turn, then BEGIN IMMEDIATE."""
+        self._write_lock.__enter__()
+        try:
+            conn = self._acquire()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._release(conn)
+                raise
+        except BaseException:
+            self._write_lock.__exit__(None, None, None)
+            raise
+        return conn
+
+    def _group_end(self, conn: sqlite3.Connection, commit: bool = True) -> None:
+        try:
+            if not commit:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            elif conn.in_transaction:
+                conn.execute("COMMIT")
+            else:
+                raise StoreError("the transaction was rolled back by SQLite")
+        finally:
+            try:
+                self._release(conn)
+            finally:
+                self._write_lock.__exit__(None, None, None)
+
     @contextmanager
     def transaction(self) -> Iterator[SqliteStore]:
-        """Make this thread's store calls in the block one atomic write transaction."""
+        """Make this thread's store calls in the block one atomic write transaction,
+        committed with those of other threads that arrive together (group commit)."""
         if getattr(self._local, "conn", None) is not None:
             raise NestedTransactionError(
                 "transaction() is already open in this thread; SQLite has no nested transactions"
             )
-        with self._begun("BEGIN IMMEDIATE") as conn:
+        with self._group.member() as conn:
             self._local.conn = conn
             try:
                 yield self
@@ -248,8 +286,8 @@ class SqliteStore:
         keeps none of that call's partial writes)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            with self._begun("BEGIN IMMEDIATE") as conn:
-                yield conn
+            with self.transaction():
+                yield self._local.conn
             return
         conn.execute("SAVEPOINT store_call")
         try:
@@ -395,16 +433,7 @@ class SqliteStore:
                     (object_id, name),
                 )
             ]
-            if index is None:
-                if not stored:
-                    raise AttributeNotFoundError(unique_identifier, name)
-                remaining: list[AttrValue] = []
-            else:
-                if isinstance(index, bool) or not isinstance(index, int):
-                    raise InvalidValueError(f"attribute index must be an int, not {index!r}")
-                if not 0 <= index < len(stored):
-                    raise AttributeNotFoundError(unique_identifier, name, index)
-                remaining = [codec.loads(text) for i, text in enumerate(stored) if i != index]
+            remaining = remaining_values(unique_identifier, name, stored, index)
             _replace_attribute(conn, object_id, name, _attribute_rows(name, remaining))
             _bump(conn, object_id)
 
@@ -496,6 +525,36 @@ class SqliteStore:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+@contextmanager
+def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    """One group-commit member's writes: rolled back alone if its block raises."""
+    conn.execute("SAVEPOINT member")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO member")
+            conn.execute("RELEASE member")
+        raise
+    conn.execute("RELEASE member")
+
+
+def remaining_values(unique_identifier: str, name: str, stored: list[str],
+                     index: int | None) -> list[AttrValue]:
+    """The values of attribute ``name`` left once value ``index`` (None: every value) of its
+    ``stored`` tagged-JSON values is deleted; Attribute Not Found if there is no such value.
+    (Shared by the stores' ``delete_attribute``.)"""
+    if index is None:
+        if not stored:
+            raise AttributeNotFoundError(unique_identifier, name)
+        return []
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise InvalidValueError(f"attribute index must be an int, not {index!r}")
+    if not 0 <= index < len(stored):
+        raise AttributeNotFoundError(unique_identifier, name, index)
+    return [codec.loads(text) for i, text in enumerate(stored) if i != index]
 
 
 def _check_int(what: str, value: Any) -> None:

@@ -1,4 +1,5 @@
-"""An engine on a real SoftHSM token and a temporary SQLite store, for in-process tests of the
+"""An engine on a real SoftHSM token and a temporary store (SQLite, or PostgreSQL with
+KMIPHSM_TEST_STORE=postgresql: see tests/support/postgres.py), for in-process tests of the
 operations (the server tests in ``tests/support/server.py`` cover the wire).
 
 Payloads are written as plain values (:func:`kmiphsm.model.values.to_node`): a dict is a
@@ -29,9 +30,9 @@ from kmiphsm.engine import Engine, Identity
 from kmiphsm.hsm import Pkcs11Token
 from kmiphsm.model.attributes import attribute_to_node_1x
 from kmiphsm.model.values import plain, to_node
-from kmiphsm.store import SqliteStore
 from kmiphsm.store.interface import LocateQuery
 from kmiphsm.ttlv import Node, enums, tags
+from tests.support.postgres import open_test_store
 from tests.support.softhsm import shared_token
 
 Status = enums.ResultStatus
@@ -78,7 +79,7 @@ class EngineHarness:
     def __init__(self, test: Any, *, admins: tuple[str, ...] = ("admin",),
                  token: Pkcs11Token | None = None, **options: Any) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-engine-"))
-        self.store = SqliteStore(str(self.directory / "store.sqlite"))
+        self.store = open_test_store(str(self.directory / "store.sqlite"))
         self.token = token or engine_token()
         self.engine = Engine(self.store, self.token, admins=admins, **options)
         test.addCleanup(self.store.close)

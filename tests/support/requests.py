@@ -27,3 +27,15 @@ def cosmian_import(uid: str, key: bytes = KEY, replace: bool = False,
                 "KeyFormatType": Fmt.TransparentSymmetricKey,
                 "KeyValue": {"KeyMaterial": {"Key": key}},
                 "CryptographicAlgorithm": Alg.AES, "CryptographicLength": len(key) * 8}}}
+
+
+def create_aes(name: str | None = None, extractable: bool = True,
+               **attributes: Any) -> dict[str, Any]:
+    """A Create of an AES-256 Encrypt/Decrypt key (``name``: its Name; ``attributes``: more)."""
+    attrs: dict[str, Any] = {"CryptographicAlgorithm": Alg.AES, "CryptographicLength": 256,
+                             "CryptographicUsageMask": ENCRYPT_DECRYPT, **attributes}
+    if name is not None:
+        attrs["Name"] = {"NameValue": name, "NameType": enums.NameType.UninterpretedTextString}
+    if not extractable:
+        attrs["Extractable"] = False
+    return {"ObjectType": OT.SymmetricKey, "Attributes": attrs}

@@ -38,14 +38,22 @@ def free_port() -> int:
 class RunningServer:
     def __init__(self, *, extra_config: str = "", https_default_identity: str = "",
                  workers: int | str = 1, interop: bool = True, access_log: str = "",
-                 synchronous: str = "full", pkcs11: str = "") -> None:
-        """``pkcs11``: the ``[pkcs11]`` section's body instead of a fresh SoftHSM token's."""
+                 synchronous: str = "full", pkcs11: str = "", store_url: str = "",
+                 share_with: "RunningServer | None" = None) -> None:
+        """``pkcs11``: the ``[pkcs11]`` section's body instead of a fresh SoftHSM token's;
+        ``store_url``: a PostgreSQL store instead of SQLite; ``share_with``: another node,
+        whose PKI and SoftHSM token this server uses (several nodes, one token)."""
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-server-"))
-        self.pki = devpki.ensure(self.directory / "pki", devpki.CLIENTS + ("bob",))
+        if share_with is None:
+            self.pki = devpki.ensure(self.directory / "pki", devpki.CLIENTS + ("bob",))
+            d = self.directory
+        else:
+            self.pki = share_with.pki
+            d = share_with.directory
         self.kmip_port = free_port()
         self.https_port = free_port()
         self.config_path = self.directory / "kmiphsm.toml"
-        d = self.directory
+        store_url_line = f"url = {json.dumps(store_url)}" if store_url else ""
         self.config_path.write_text(f"""
 [server]
 bind = "127.0.0.1"
@@ -64,11 +72,12 @@ private_key = "{d}/pki/server-key.pem"
 ca = "{d}/pki/ca.pem"
 
 [pkcs11]
-{pkcs11 or self._softhsm_section()}
+{pkcs11 or self._softhsm_section(d, initialise=share_with is None)}
 
 [store]
-path = "{d}/kmiphsm.sqlite"
+path = "{self.directory}/kmiphsm.sqlite"
 synchronous = "{synchronous}"
+{store_url_line}
 
 [access]
 admins = ["admin"]
@@ -78,9 +87,11 @@ https_default_identity = "{https_default_identity}"
         self.process: subprocess.Popen[bytes] | None = None
         atexit.register(self.stop)
 
-    def _softhsm_section(self) -> str:
-        d = self.directory
-        subprocess.run([str(INIT_TOKEN), str(d / "softhsm"), "kmiphsm"], check=True)
+    @staticmethod
+    def _softhsm_section(d: Path, *, initialise: bool) -> str:
+        """The SoftHSM token under ``d`` (made now if ``initialise``: not another node's)."""
+        if initialise:
+            subprocess.run([str(INIT_TOKEN), str(d / "softhsm"), "kmiphsm"], check=True)
         return (f'module = "{softhsm_module()}"\ntoken_label = "kmiphsm"\n'
                 f'pin_file = "{d}/softhsm/user-pin"\n'
                 f'softhsm_conf = "{d}/softhsm/softhsm2.conf"')
