@@ -83,6 +83,10 @@ class PKCS11Config:
     #: where keys are protected, reported as Protection Storage Mask (KMIP 2.1 section 4.44):
     #: "software", "hardware", or "auto" (software for SoftHSM, hardware for any other module)
     protection_storage: str = "auto"
+    #: seconds between each server process's look for a new master key (a rotation by
+    #: ``kmiphsm rotate-master-key``, which waits twice this long before trusting that no
+    #: process still wraps under the old one)
+    master_key_refresh: float = 30.0
 
     def user_pin(self) -> str:
         """The user PIN, from the environment variable or the file (never logged)."""
@@ -221,6 +225,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "module": _text, "token_label": _text, "pin_file": _text, "pin_env": _text,
         "softhsm_conf": _text, "master_key_label": _text,
         "protection_storage": _protection_storage,
+        "master_key_refresh": _positive_number,
     }),
     "store": (StoreConfig, {"path": _text, "synchronous": _synchronous}),
     "access": (AccessConfig, {"admins": _names, "https_default_identity": _text}),

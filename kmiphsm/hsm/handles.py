@@ -136,7 +136,8 @@ def unwrap(
     else:
         template = templates.private_key(ref.algorithm, **lifetime)
         object_class = ObjectClass.PRIVATE_KEY
-    unwrapping_key = KeyView(session, master.handle(ref.wrapping_key_id), KeyType.AES)
+    unwrapping_key = KeyView(
+        session, master.handle_refreshing(session, ref.wrapping_key_id), KeyType.AES)
     with locks.TOKEN_OBJECTS.shared(), translated(decrypting=True):
         key = unwrapping_key.unwrap_key(
             object_class,

@@ -128,7 +128,8 @@ def open_token(config: configuration.Config) -> Pkcs11Token:
     if config.pkcs11.softhsm_conf:
         os.environ["SOFTHSM2_CONF"] = os.path.abspath(config.pkcs11.softhsm_conf)
     token = Pkcs11Token(config.pkcs11.module_path(), config.pkcs11.token_label,
-                        config.pkcs11.user_pin(), master_key_label=config.pkcs11.master_key_label)
+                        config.pkcs11.user_pin(), master_key_label=config.pkcs11.master_key_label,
+                        master_key_refresh=config.pkcs11.master_key_refresh)
     token.open()
     return token
 

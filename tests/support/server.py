@@ -38,7 +38,7 @@ def free_port() -> int:
 class RunningServer:
     def __init__(self, *, extra_config: str = "", https_default_identity: str = "",
                  workers: int | str = 1, interop: bool = True, access_log: str = "",
-                 synchronous: str = "full") -> None:
+                 synchronous: str = "full", pkcs11_config: str = "") -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-server-"))
         self.pki = devpki.ensure(self.directory / "pki", devpki.CLIENTS + ("bob",))
         subprocess.run([str(INIT_TOKEN), str(self.directory / "softhsm"), "kmiphsm"], check=True)
@@ -68,6 +68,7 @@ module = "{softhsm_module()}"
 token_label = "kmiphsm"
 pin_file = "{d}/softhsm/user-pin"
 softhsm_conf = "{d}/softhsm/softhsm2.conf"
+{pkcs11_config}
 
 [store]
 path = "{d}/kmiphsm.sqlite"
