@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from kmiphsm import config as configuration
@@ -101,11 +102,16 @@ def token_status(config: configuration.Config) -> Result:
         token.close()
     refs: list[tuple[str, bytes]] = []
     try:
+        if not os.path.exists(config.store.path):  # no store yet: do not make one
+            raise FileNotFoundError
+
         store = SqliteStore(config.store.path)
         try:
             refs = store.all_key_refs()
         finally:
             store.close()
+    except FileNotFoundError:
+        pass
     except StoreError as error:
         raise Failure(f"cannot read the store {config.store.path}: {error}") from None
     found = backups.inventory(refs)
