@@ -56,6 +56,12 @@ class ServerConfig:
     #: one line per request: "" = through the server log, a file path = buffered appends to
     #: that file (cheaper under load; workers may share it), "off" = none
     access_log: str = ""
+    #: plain-HTTP port serving only GET /metrics to a scraper without a client certificate
+    #: (0 = none: /metrics is on the HTTPS port only)
+    metrics_port: int = 0
+    metrics_bind: str = "127.0.0.1"
+    #: where each process writes its metrics snapshot ("" = the store path + ".metrics")
+    metrics_dir: str = ""
 
 
 #: TLS 1.2 cipher suites by default: forward secrecy (ECDHE) and AEAD only, as the KMIP 2.1
@@ -217,7 +223,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "idle_timeout": _positive_number, "max_message_size": _positive_int,
         "workers": _workers, "threads": _positive_int, "interop": _boolean,
         "lease_time": _non_negative_int, "inline": _boolean,
-        "access_log": _text,
+        "access_log": _text, "metrics_port": _port, "metrics_bind": _text,
+        "metrics_dir": _text,
     }),
     "tls": (TLSConfig, {"certificate": _existing_file, "private_key": _existing_file,
                         "ca": _existing_file, "ciphers": _cipher_string}),
@@ -263,6 +270,11 @@ def parse(data: dict[str, Any], source: str = "<config>") -> Config:
     if pk.pin_file and not pk.pin_env and not os.path.isfile(pk.pin_file):
         raise ConfigError(f"{source}: pkcs11.pin_file: file {pk.pin_file!r} does not exist")
     return config
+
+
+def metrics_dir(config: Config) -> str:
+    """The directory of the processes' metrics snapshots (``[server] metrics_dir``)."""
+    return config.server.metrics_dir or config.store.path + ".metrics"
 
 
 def load(path: str | os.PathLike[str]) -> Config:

@@ -387,6 +387,10 @@ class KeyLifecycle:
             )
         return self.settle(dataclasses.replace(ref, material=key_id or b""), key)
 
+    def read_master_id(self, session: pkcs11.Session) -> bytes:
+        """CKA_ID of the current master key, read from the token (a health check)."""
+        return self._library.read_id(session, self._master.current_handle)
+
     def rewrap(self, ref: KeyRef) -> KeyRef:
         """``ref`` wrapped under the current master key (unchanged if it already is, or is not
         a blob): unwrap into a sensitive session object, wrap, destroy — all in the token."""

@@ -266,6 +266,13 @@ class Pkcs11Token:
         into a session object, wrapped, destroyed: never in plaintext on the host)."""
         return self.keys.rewrap(ref)
 
+    def check(self) -> None:
+        """Raise :class:`TokenError` unless the token answers: a session, the login, and the
+        current master key readable in the token's storage (for ``GET /health``)."""
+        pool = self._open_pool()
+        with pool.session() as session:
+            self.keys.read_master_id(session)
+
     def _open_pool(self) -> SessionPool:
         if self._pool is None:
             raise TokenError("the token is not open")

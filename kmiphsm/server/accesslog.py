@@ -40,11 +40,15 @@ class AccessLog:
         self._fd: int | None = None
         self._second = -1
         self._prefix = ""
+        #: where each request is also counted (:mod:`kmiphsm.server.metrics`), if set
+        self.metrics: Any = None
         if destination not in ("", "off"):
             self._fd = os.open(destination, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
 
     def request(self, port: str, identity: Identity | None, summary: str, started: float) -> None:
         """Record one request; ``started`` is its ``time.monotonic()`` start."""
+        if self.metrics is not None:
+            self.metrics.request(port, summary, time.monotonic() - started)
         if self.destination == "off":
             return
         name = identity.name if identity else "-"

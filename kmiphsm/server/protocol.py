@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from typing import Any, cast
 from typing import Protocol as TypingProtocol
-from typing import cast
 
 from twisted.internet import threads
 from twisted.internet.interfaces import IAddress, IReactorFromThreads
@@ -93,6 +93,8 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self._busy = False
         self._identity: Identity | None = None
         self.setTimeout(self.factory.idle_timeout)
+        if self.factory.metrics is not None:
+            self.factory.metrics.add("kmiphsm_open_connections", 1, transport="kmip")
 
     def dataReceived(self, data: bytes) -> None:
         self.resetTimeout()
@@ -165,6 +167,8 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self.connected = False  # Twisted leaves it set: an answer from the pool is then dropped
         self.setTimeout(None)
         self._pending.clear()
+        if self.factory.metrics is not None:
+            self.factory.metrics.add("kmiphsm_open_connections", -1, transport="kmip")
 
 
 class KmipFactory(Factory[KmipProtocol]):
@@ -180,6 +184,8 @@ class KmipFactory(Factory[KmipProtocol]):
         self.reactor = reactor
         self.idle_timeout = idle_timeout
         self.max_message_size = max_message_size
+        #: open connections are counted here (:mod:`kmiphsm.server.metrics`), if set
+        self.metrics: Any = None
 
     def log_request(self, port: str, identity: Identity | None, summary: str, started: float) -> None:
         self.access_log.request(port, identity, summary, started)

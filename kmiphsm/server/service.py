@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 from twisted.application import internet, service
 from twisted.internet import reactor as default_reactor
+from twisted.internet import task
 from twisted.internet.interfaces import IListeningPort, IOpenSSLServerConnectionCreator
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
@@ -39,9 +40,11 @@ from kmiphsm import config as configuration
 from kmiphsm.engine import Engine
 from kmiphsm.engine.reconcile import reconcile as reconcile_ports
 from kmiphsm.hsm import Pkcs11Token
-from kmiphsm.server import logbridge, tls, web
+from kmiphsm.server import health, logbridge, tls, web
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
+from kmiphsm.server.health import InstrumentedStore, InstrumentedToken
+from kmiphsm.server.metrics import WRITE_INTERVAL, Metrics
 from kmiphsm.server.protocol import KmipFactory
 from kmiphsm.server.supervisor import Supervisor
 from kmiphsm.store import SqliteStore
@@ -151,8 +154,8 @@ def object_policy(config: configuration.Config) -> dict[str, list[Any]]:
     return policy
 
 
-def build_engine(config: configuration.Config, *,
-                 reconcile: bool = True) -> tuple[Engine, list[Any]]:
+def build_engine(config: configuration.Config, *, reconcile: bool = True,
+                 metrics: Metrics | None = None) -> tuple[Engine, list[Any]]:
     """The engine on its store and token; returns (engine, things to close at shutdown, in
     order).
 
@@ -169,7 +172,9 @@ def build_engine(config: configuration.Config, *,
         raise
     if reconcile:
         reconcile_ports(store, token)
-    engine = Engine(store, token, admins=config.access.admins,
+    store_port: Any = store if metrics is None else InstrumentedStore(store, metrics)
+    token_port: Any = token if metrics is None else InstrumentedToken(token, metrics)
+    engine = Engine(store_port, token_port, admins=config.access.admins,
                     enable_interop=config.server.interop,
                     object_policy=object_policy(config))
     return engine, [token, store]
@@ -180,9 +185,40 @@ def make_service(config: configuration.Config, reactor: Any = None) -> service.M
     reactor = reactor or default_reactor
     if config.server.workers > 1:
         top = service.MultiService()
-        Supervisor(config, reactor).setServiceParent(top)
+        supervisor = Supervisor(config, reactor)
+        supervisor.metrics = Metrics(configuration.metrics_dir(config))
+        supervisor.setServiceParent(top)
+        add_metrics_port(top, config, supervisor.metrics)
         return top
     return serving_service(config, reactor)
+
+
+def add_metrics_port(top: service.MultiService, config: configuration.Config,
+                     metrics: Metrics) -> None:
+    """The plain-HTTP ``/metrics`` port, if configured (served by the supervisor, or by the
+    one process)."""
+    if config.server.metrics_port:
+        internet.TCPServer(config.server.metrics_port, health.metrics_site(metrics),
+                           interface=config.server.metrics_bind).setServiceParent(top)
+
+
+class MetricsWriter(service.Service):
+    """Writes this process's metrics snapshot about once a second (see server/metrics.py)."""
+
+    def __init__(self, metrics: Metrics, checks: health.HealthChecks) -> None:
+        self.metrics = metrics
+        self.checks = checks
+        self.loop = task.LoopingCall(metrics.write)
+
+    def startService(self) -> None:
+        super().startService()
+        self.loop.start(WRITE_INTERVAL, now=False)
+
+    def stopService(self) -> None:
+        super().stopService()
+        self.checks.stopping = True
+        if self.loop.running:
+            self.loop.stop()
 
 
 def serving_service(config: configuration.Config, reactor: Any,
@@ -195,20 +231,34 @@ def serving_service(config: configuration.Config, reactor: Any,
     :func:`build_engine` (a worker reconciles only when it is the first one started).
     """
     logbridge.install()
-    engine, resources = build_engine(config, reconcile=reconcile)
+    metrics = Metrics(configuration.metrics_dir(config))
+    engine, resources = build_engine(config, reconcile=reconcile, metrics=metrics)
+    token, store = resources
     endpoint = KmipEndpoint(engine)
     pool = ThreadPool(minthreads=1, maxthreads=config.server.threads, name="kmiphsm-engine")
 
     access_log = AccessLog(config.server.access_log, reactor)
+    access_log.metrics = metrics
+    checks = health.HealthChecks(
+        {"token": token.check, "store": lambda: store.get("kmiphsm-health-check")}, metrics)
     top = service.MultiService()
     ResourceService([access_log, *resources]).setServiceParent(top)
     ThreadPoolService(pool).setServiceParent(top)
+    MetricsWriter(metrics, checks).setServiceParent(top)
+    if adopted is None:
+        add_metrics_port(top, config, metrics)
 
     kmip_factory = KmipFactory(endpoint, pool, reactor, config.server.idle_timeout,
                                config.server.max_message_size, inline=config.server.inline,
                                access_log=access_log)
+    kmip_factory.metrics = metrics
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
-                    config.access.https_default_identity, access_log=access_log)
+                    config.access.https_default_identity, access_log=access_log,
+                    extra_routes={
+                        (b"health",): health.HealthResource(checks, pool, reactor, ready=False),
+                        (b"ready",): health.HealthResource(checks, pool, reactor, ready=True),
+                        (b"metrics",): health.MetricsResource(metrics),
+                    })
     # Factory[Any]: the KMIP factory and the HTTPS site make different protocols
     ports: list[tuple[str, int, Factory[Any], IOpenSSLServerConnectionCreator]] = [
         ("kmip", config.server.kmip_port, kmip_factory,

@@ -4,7 +4,8 @@
   (``application/json``) or XML (``text/xml``, ``application/xml``), answered in the same encoding.
 - ``POST /kmip/2_1``: one bare operation in JSON, answered with its bare response payload,
   or an HTTP error status with a JSON body naming the Result Reason.
-- ``GET /health``: ``{"status": "ok"}``.
+- ``GET /health``, ``GET /ready``, ``GET /metrics``: :mod:`kmiphsm.server.health` (the
+  server's; a bare ``site()`` answers ``/health`` with ``{"status": "ok"}``).
 
 The client identity comes from the client certificate when one is presented, otherwise from
 the configured development default; without either the request is refused (401). A body is
@@ -250,13 +251,17 @@ class KmipSite(server.Site):
 
 
 def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads, max_body: int,
-         default_identity: str, *, access_log: AccessLog | None = None) -> server.Site:
+         default_identity: str, *, access_log: AccessLog | None = None,
+         extra_routes: dict[tuple[bytes, ...], resource.Resource] | None = None) -> server.Site:
+    """The HTTPS site; ``extra_routes`` (``/health``, ``/ready``, ``/metrics`` from
+    :mod:`kmiphsm.server.health`) replace or add to the KMIP routes."""
     root = _Root({
         (b"kmip",): KmipMessage(endpoint, pool, reactor, max_body, default_identity,
                                 access_log),
         (b"kmip", b"2_1"): KmipBareOperation(endpoint, pool, reactor, max_body,
                                              default_identity, access_log),
         (b"health",): Health(),
+        **(extra_routes or {}),
     })
     web = KmipSite(root, max_body=max_body, default_identity=default_identity)
     web.displayTracebacks = False

@@ -38,7 +38,8 @@ def free_port() -> int:
 class RunningServer:
     def __init__(self, *, extra_config: str = "", https_default_identity: str = "",
                  workers: int | str = 1, interop: bool = True, access_log: str = "",
-                 synchronous: str = "full", pkcs11_config: str = "") -> None:
+                 synchronous: str = "full", pkcs11_config: str = "",
+                 server_config: str = "") -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-server-"))
         self.pki = devpki.ensure(self.directory / "pki", devpki.CLIENTS + ("bob",))
         subprocess.run([str(INIT_TOKEN), str(self.directory / "softhsm"), "kmiphsm"], check=True)
@@ -57,6 +58,7 @@ threads = 4
 workers = {json.dumps(workers)}
 interop = {json.dumps(interop)}
 access_log = {json.dumps(access_log)}
+{server_config}
 
 [tls]
 certificate = "{d}/pki/server.pem"
