@@ -82,6 +82,14 @@ class AccessLog:
             log.error("cannot write the access log {path}: {error}", path=self.destination,
                       error=str(error))
 
+    def reopen(self) -> None:
+        """Flush, then open the file again by name (after logrotate moved it: SIGHUP)."""
+        self.flush()
+        if self._fd is not None:
+            fd = os.open(self.destination, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            os.close(self._fd)
+            self._fd = fd
+
     def close(self) -> None:
         self.flush()
         if self._fd is not None:

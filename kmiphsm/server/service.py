@@ -22,9 +22,10 @@ docs/architecture.md, "Threads and SoftHSM").
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from twisted.application import internet, service
 from twisted.internet import reactor as default_reactor
@@ -188,6 +189,7 @@ def make_service(config: configuration.Config, reactor: Any = None) -> service.M
         supervisor = Supervisor(config, reactor)
         supervisor.metrics = Metrics(configuration.metrics_dir(config))
         supervisor.setServiceParent(top)
+        ReopenOnHangup(reactor, supervisor.hang_up_workers).setServiceParent(top)
         add_metrics_port(top, config, supervisor.metrics)
         return top
     return serving_service(config, reactor)
@@ -200,6 +202,34 @@ def add_metrics_port(top: service.MultiService, config: configuration.Config,
     if config.server.metrics_port:
         internet.TCPServer(config.server.metrics_port, health.metrics_site(metrics),
                            interface=config.server.metrics_bind).setServiceParent(top)
+
+
+class ReopenOnHangup(service.Service):
+    """SIGHUP reopens the access log file (logrotate's ``postrotate``; ``systemctl reload``
+    signals every process of the service). Without a handler SIGHUP would stop the process.
+    The server log itself goes to standard output under systemd (journald), or is twistd's
+    own ``--logfile``, which twistd rotates on SIGUSR1."""
+
+    def __init__(self, reactor: Any, reopen: Callable[[], None] = lambda: None) -> None:
+        self.reactor = reactor
+        self.reopen = reopen
+        self.previous: Any = None
+
+    def startService(self) -> None:
+        super().startService()
+        self.previous = signal.signal(signal.SIGHUP, self._hangup)
+
+    def stopService(self) -> None:
+        super().stopService()
+        if self.previous is not None:
+            signal.signal(signal.SIGHUP, self.previous)
+
+    def _hangup(self, signum: int, frame: Any) -> None:
+        self.reactor.callFromThread(self._reopen)
+
+    def _reopen(self) -> None:
+        self.reopen()
+        log.info("SIGHUP: log files reopened")
 
 
 class MetricsWriter(service.Service):
@@ -245,6 +275,7 @@ def serving_service(config: configuration.Config, reactor: Any,
     ResourceService([access_log, *resources]).setServiceParent(top)
     ThreadPoolService(pool).setServiceParent(top)
     MetricsWriter(metrics, checks).setServiceParent(top)
+    ReopenOnHangup(reactor, access_log.reopen).setServiceParent(top)
     if adopted is None:
         add_metrics_port(top, config, metrics)
 

@@ -247,6 +247,11 @@ class Supervisor(service.Service):
             self.metrics.add("kmiphsm_worker_restarts_total")
             self.metrics.write(force=True)
 
+    def hang_up_workers(self) -> None:
+        """Pass SIGHUP on to every worker (each reopens its access log)."""
+        for worker in list(self.workers.values()):
+            self._signal(worker, "HUP")
+
     def _stop_with_failure(self) -> None:
         """Stop the reactor; twistd then exits with status 1 rather than 0."""
         if not self.failed:
