@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from kmiphsm import config as configuration
+from kmiphsm import devpki
 from kmiphsm.admin import backup as backups
 from kmiphsm.admin import rotation
 from kmiphsm.admin.backup import BackupError
@@ -91,6 +93,20 @@ def restore(config: configuration.Config, source: str) -> Result:
         text += (f"\n  {len(absent)} token-resident keys are not in this token: restore the "
                  "token with the HSM vendor's tools")
     return text, manifest, True
+
+
+def client_cert(config: configuration.Config, name: str, out: str,
+                ca_key: str | None) -> Result:
+    ca_cert = Path(config.tls.ca)
+    key_path = Path(ca_key) if ca_key else ca_cert.with_name("ca-key.pem")
+    try:
+        ca = devpki.load_ca(ca_cert, key_path)
+        cert, key = devpki.issue_client(Path(out), name, ca)
+    except (OSError, ValueError) as error:
+        raise Failure(f"cannot issue a certificate for {name!r}: {error}") from None
+    data = {"identity": name, "certificate": str(cert), "private_key": str(key),
+            "ca": str(ca_cert)}
+    return f"issued {cert} and {key} (identity {name!r}, CA {ca_cert})", data, True
 
 
 def token_status(config: configuration.Config) -> Result:
