@@ -138,13 +138,15 @@ class InstrumentedToken:
         if name.startswith("_") or not callable(target):
             return target
         metrics = self._metrics
+        calls = ("kmiphsm_token_operations_total", (("operation", name),))
+        errors = ("kmiphsm_token_errors_total", (("operation", name),))
 
         def counted(*args: Any, **kwargs: Any) -> Any:
-            metrics.add("kmiphsm_token_operations_total", operation=name)
+            metrics.add_key(calls)
             try:
                 return target(*args, **kwargs)
             except Exception:
-                metrics.add("kmiphsm_token_errors_total", operation=name)
+                metrics.add_key(errors)
                 raise
 
         self.__dict__[name] = counted  # later calls skip __getattr__

@@ -28,6 +28,7 @@ What is counted (never key material or identities):
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import threading
@@ -38,6 +39,7 @@ from typing import Any
 #: Seconds; the histogram's upper bounds (``+Inf`` is added).
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 WRITE_INTERVAL = 1.0  # seconds between two snapshots of a process
+PARSED_SUMMARIES = 4096  # request summaries remembered, parsed, per process
 
 HELP = {
     "kmiphsm_requests_total": ("counter", "KMIP batch items answered"),
@@ -66,40 +68,56 @@ class Metrics:
         self._histograms: dict[tuple[str, Labels], list[float]] = {}  # buckets..., sum, count
         self._written = 0.0
         self._dirty = False
+        self._parsed: dict[tuple[str, str], list[tuple[str, Labels]]] = {}
         if directory:
             os.makedirs(directory, mode=0o700, exist_ok=True)
 
     # -- counting --------------------------------------------------------------------------
 
     def add(self, name: str, amount: float = 1.0, **labels: str) -> None:
-        key = (name, tuple(sorted(labels.items())))
+        self.add_key((name, tuple(sorted(labels.items()))), amount)
+
+    def add_key(self, key: tuple[str, Labels], amount: float = 1.0) -> None:
+        """:meth:`add` with the labels already sorted (the hot path)."""
         with self._lock:
             self._values[key] = self._values.get(key, 0.0) + amount
             self._dirty = True
 
     def observe(self, name: str, seconds: float, **labels: str) -> None:
-        key = (name, tuple(sorted(labels.items())))
+        self.observe_key((name, tuple(sorted(labels.items()))), seconds)
+
+    def observe_key(self, key: tuple[str, Labels], seconds: float) -> None:
+        """Count ``seconds`` in its bucket (buckets are made cumulative when rendered)."""
+        index = bisect.bisect_left(BUCKETS, seconds)
         with self._lock:
             found = self._histograms.get(key)
             if found is None:
-                found = self._histograms[key] = [0.0] * (len(BUCKETS) + 2)
-            for index, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    found[index] += 1
+                found = self._histograms[key] = [0.0] * (len(BUCKETS) + 3)
+            found[index] += 1  # index len(BUCKETS): above the last bound
             found[-2] += seconds
             found[-1] += 1
             self._dirty = True
 
     def request(self, port: str, summary: str, seconds: float) -> None:
         """One request, from the access log's ``port`` and ``summary``
-        (``Operation=Status[/Reason] ...``, :func:`kmiphsm.server.endpoint.summarize`)."""
+        (``Operation=Status[/Reason] ...``, :func:`kmiphsm.server.endpoint.summarize`);
+        a summary is parsed once, then remembered."""
         transport = "kmip" if port.startswith("kmip") else "https"
-        self.observe("kmiphsm_request_duration_seconds", seconds, transport=transport)
-        for part in summary.split():
-            operation, _, outcome = part.partition("=")
-            result, _, reason = outcome.partition("/")
-            self.add("kmiphsm_requests_total", transport=transport, operation=operation,
-                     result=result or "-", reason=reason or "-")
+        keys = self._parsed.get((transport, summary))
+        if keys is None:
+            keys = []
+            for part in summary.split():
+                operation, _, outcome = part.partition("=")
+                result, _, reason = outcome.partition("/")
+                keys.append(("kmiphsm_requests_total", (
+                    ("operation", operation), ("reason", reason or "-"),
+                    ("result", result or "-"), ("transport", transport))))
+            if len(self._parsed) < PARSED_SUMMARIES:
+                self._parsed[(transport, summary)] = keys
+        self.observe_key(("kmiphsm_request_duration_seconds", (("transport", transport),)),
+                         seconds)
+        for key in keys:
+            self.add_key(key)
 
     def timed(self, name: str, call: Callable[[], Any], **labels: str) -> Any:
         started = time.perf_counter()
@@ -196,10 +214,13 @@ def _exposition(values: dict[tuple[str, Labels], float],
         for (metric, labels), counts in sorted(histograms.items()):
             if metric != name:
                 continue
-            for bound, count in zip((*BUCKETS, "+Inf"), [*counts[:len(BUCKETS)], counts[-1]],
-                                    strict=True):
-                le = bound if isinstance(bound, str) else repr(bound)
-                lines.append(f"{name}_bucket{_labels((*labels, ('le', le)))} {_number(count)}")
+            cumulative = 0.0
+            for bound, count in zip(BUCKETS, counts[:len(BUCKETS)], strict=True):
+                cumulative += count
+                lines.append(f"{name}_bucket{_labels((*labels, ('le', repr(bound))))} "
+                             f"{_number(cumulative)}")
+            lines.append(f"{name}_bucket{_labels((*labels, ('le', '+Inf')))} "
+                         f"{_number(counts[-1])}")
             lines.append(f"{name}_sum{_labels(labels)} {counts[-2]!r}")
             lines.append(f"{name}_count{_labels(labels)} {_number(counts[-1])}")
     return "\n".join(lines) + "\n"
