@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def rotate_master_key(config: configuration.Config, batch: int, grace: float | N
 def backup(config: configuration.Config, destination: str) -> Result:
     try:
         manifest = backups.backup(config.store.path, destination, config.pkcs11.master_key_label)
-    except (BackupError, OSError) as error:
+    except (BackupError, OSError, sqlite3.Error) as error:
         raise Failure(f"backup failed: {error}") from None
     resident = manifest["token_resident"]["keys"]
     text = (f"backup {destination}: {manifest['objects']} objects, "
@@ -82,8 +83,10 @@ def restore(config: configuration.Config, source: str) -> Result:
     token = _token(config)
     try:
         manifest = backups.restore(source, config.store.path, token)
-    except (BackupError, OSError) as error:
+    except BackupError as error:
         raise Failure(str(error)) from None
+    except (OSError, sqlite3.Error) as error:
+        raise Failure(f"restore failed: {error}") from None
     finally:
         token.close()
     absent = manifest["missing_token_resident"]
