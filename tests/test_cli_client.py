@@ -138,6 +138,28 @@ class ClientCommandTests(unittest.TestCase):
         missing = self.kmiphsm("get", "no-such-object", code=1)
         self.assertIn("ObjectNotFound: no object has the Unique Identifier", missing.stderr)
 
+    def test_export_then_import_under_another_identifier(self) -> None:
+        uid = self.active_key()
+        exported = self.work / "key.json"
+        self.assertEqual(self.json("export", uid, "--out", str(exported))["ObjectType"],
+                         "SymmetricKey")
+        self.assertEqual(exported.stat().st_mode & 0o777, 0o600)
+        self.assertIn('"tag":"SymmetricKey"', exported.read_text())
+        copy = f"{uid}-copy"
+        self.assertEqual(self.json("import", str(exported), "--uid", copy),
+                         {"UniqueIdentifier": copy, "file": str(exported)})
+        plain, sealed, back = (self.work / name for name in ("p", "s", "b"))
+        plain.write_bytes(b"same key, two identifiers")
+        self.kmiphsm("encrypt", uid, "--in", str(plain), "--out", str(sealed))
+        self.kmiphsm("decrypt", copy, "--in", str(sealed), "--out", str(back))
+        self.assertEqual(back.read_bytes(), plain.read_bytes())
+        again = self.kmiphsm("import", str(exported), "--uid", copy, code=1)
+        self.assertIn("ObjectAlreadyExists", again.stderr)
+        self.kmiphsm("import", str(exported), "--uid", copy, "--replace")
+        (self.work / "junk.json").write_text("{}")
+        junk = self.kmiphsm("import", str(self.work / "junk.json"), code=1)
+        self.assertIn("not a KMIP JSON export", junk.stderr)
+
     def test_query_versions_and_print_kmip(self) -> None:
         self.assertIn("Encrypt", self.json("query")["operations"])
         versions = self.kmiphsm("--json", "versions", "--print-kmip")

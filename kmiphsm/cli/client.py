@@ -7,6 +7,9 @@ Where the server is and who the client is: ``--server HOST[:PORT]``, ``--cert``,
 ``$KMIPHSM_CLIENT_CONFIG`` or ``~/.config/kmiphsm/client.toml``) whose ``[client]`` table has
 ``server``, ``cert``, ``key`` and ``ca``.
 
+``export`` writes a KMIP Export response payload (value and attributes) as KMIP JSON, a 0600
+file; ``import`` sends it back as a KMIP Import, under the same or another identifier.
+
 Files are encrypted with AES-GCM by default: the output is the 12-byte nonce, the ciphertext
 and the 16-byte tag, which ``decrypt`` reads back. A file larger than ``--chunk`` bytes is
 streamed (KMIP 2.1 Encrypt/Decrypt with Init Indicator, Correlation Value and Final
@@ -28,7 +31,9 @@ from cryptography.hazmat.primitives import serialization
 
 from kmiphsm.cli.kmip import DEFAULT_PORT, KmipCallFailed, KmipClient, readable
 from kmiphsm.cli.progress import ProgressBar
-from kmiphsm.ttlv import enums, registry
+from kmiphsm.model.values import to_node
+from kmiphsm.ttlv import Node, enums, registry
+from kmiphsm.ttlv import json as ttlv_json
 
 Result = tuple[str, Any, bool]
 Op = enums.Operation
@@ -203,6 +208,16 @@ def add_commands(commands: Any) -> None:
     mac.add_argument("--in", dest="input", type=Path, required=True)
     mac.add_argument("--hash", choices=sorted(HASHES), default="sha256")
 
+    export = command("export", "an object with all its attributes into a KMIP JSON file")
+    export.add_argument("uid")
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--wrap-key", help="wrap the key under this key on the server "
+                                           "(else its value is in the file in plaintext)")
+    load = command("import", "an object exported by 'kmiphsm export' (or any KMIP Export)")
+    load.add_argument("file", type=Path)
+    load.add_argument("--uid", help="import under this Unique Identifier (default: the file's)")
+    load.add_argument("--replace", action="store_true", help="replace an object of that id")
+
     command("query", "what the server offers")
     command("versions", "the KMIP versions the server speaks")
 
@@ -303,8 +318,6 @@ def _register(client: KmipClient, args: argparse.Namespace) -> Result:
     else:
         value = ("SecretData", {"SecretDataType": enums.SecretDataType.Password, "KeyBlock": {
             "KeyFormatType": enums.KeyFormatType.Opaque, "KeyValue": {"KeyMaterial": content}}})
-    from kmiphsm.model.values import to_node
-
     payload = [to_node("ObjectType", kind), to_node("Attributes", attributes),
                to_node(value[0], value[1])]
     return _uid_result("registered", client.call(Op.Register, payload))
@@ -420,14 +433,10 @@ def _attributes(client: KmipClient, args: argparse.Namespace) -> Result:
         if args.value is None:
             raise UsageError("attributes set: give the new value")
         value: Any = int(args.value) if args.value.lstrip("-").isdigit() else args.value
-        from kmiphsm.model.values import to_node
-
         client.call(Op.SetAttribute, [to_node("UniqueIdentifier", args.uid),
                                       to_node("NewAttribute", {args.name: value})])
         data = {"UniqueIdentifier": args.uid, args.name: value}
         return _table(data, "set"), data, True
-    from kmiphsm.model.values import to_node
-
     client.call(Op.DeleteAttribute, {"UniqueIdentifier": args.uid,
                                      "AttributeReference": _tag(args.name)})
     data = {"UniqueIdentifier": args.uid, "deleted": args.name}
@@ -562,6 +571,61 @@ def _mac(client: KmipClient, args: argparse.Namespace) -> Result:
     return _table(data, "mac"), data, True
 
 
+def _export(client: KmipClient, args: argparse.Namespace) -> Result:
+    payload: dict[str, Any] = {"UniqueIdentifier": args.uid}
+    if args.wrap_key:
+        payload["KeyWrappingSpecification"] = {
+            "WrappingMethod": enums.WrappingMethod.Encrypt,
+            "EncryptionKeyInformation": {"UniqueIdentifier": args.wrap_key}}
+    node = client.call_node(Op.Export, payload)
+    descriptor = _open_private(args.out)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(ttlv_json.encode(node) + "\n")
+    summary = readable(node)
+    data = {"UniqueIdentifier": args.uid, "ObjectType": summary.get("ObjectType"),
+            "file": str(args.out), "wrapped": bool(args.wrap_key)}
+    return _table(data, "exported"), data, True
+
+
+def _import(client: KmipClient, args: argparse.Namespace) -> Result:
+    try:
+        exported = ttlv_json.decode(_read(args.file))
+    except ValueError as error:
+        raise ClientFailure(f"{args.file}: not a KMIP JSON export: {error}") from None
+    fields = {registry.tag_name(child.tag): child for child in exported.value}
+    kinds = [name for name in fields if name in OBJECT_TAGS]
+    if "ObjectType" not in fields or len(kinds) != 1:
+        raise ClientFailure(f"{args.file}: not an Export response payload (no Object Type or "
+                            "no single object)")
+    uid = args.uid or fields["UniqueIdentifier"].value
+    attributes = fields.get("Attributes")
+    if attributes is not None:  # the identifier is the request's
+        attributes = Node.structure(attributes.tag, [
+            child for child in attributes.value
+            if registry.tag_name(child.tag) != "UniqueIdentifier"])
+    payload = [to_node("UniqueIdentifier", uid), fields["ObjectType"]]
+    if args.replace:
+        payload.append(to_node("ReplaceExisting", True))
+    if attributes is not None:
+        payload.append(attributes)
+    payload.append(fields[kinds[0]])
+    result = client.call(Op.Import, payload)
+    data = {"UniqueIdentifier": result["UniqueIdentifier"], "file": str(args.file)}
+    return _table(data, "imported"), data, True
+
+
+OBJECT_TAGS = frozenset({"SymmetricKey", "PrivateKey", "PublicKey", "Certificate",
+                         "SecretData", "OpaqueObject", "SplitKey", "PGPKey",
+                         "CertificateRequest"})
+
+
+def _open_private(path: Path) -> int:
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as error:
+        raise ClientFailure(f"{path}: {error.strerror}") from None
+
+
 def _query(client: KmipClient, args: argparse.Namespace) -> Result:
     result = readable(client.call_node(Op.Query, {"QueryFunction": [
         enums.QueryFunction.QueryOperations, enums.QueryFunction.QueryObjects,
@@ -588,7 +652,7 @@ HANDLERS: dict[str, Callable[[KmipClient, argparse.Namespace], Result]] = {
     "activate": _simple(Op.Activate, "activated"), "destroy": _simple(Op.Destroy, "destroyed"),
     "rekey": _simple(Op.ReKey, "re-keyed"), "revoke": _revoke,
     "encrypt": _encrypt, "decrypt": _decrypt, "sign": _sign, "verify": _verify, "mac": _mac,
-    "query": _query, "versions": _versions,
+    "export": _export, "import": _import, "query": _query, "versions": _versions,
 }
 
 

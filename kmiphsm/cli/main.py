@@ -3,7 +3,7 @@
 KMIP client commands, to any server over TLS with a client certificate
 (:mod:`kmiphsm.cli.client`: ``create``, ``create-key-pair``, ``register``, ``get``, ``locate``,
 ``attributes get|set|delete``, ``activate``, ``revoke``, ``destroy``, ``rekey``, ``encrypt``,
-``decrypt``, ``sign``, ``verify``, ``mac``, ``query``, ``versions``); ``--print-kmip`` shows
+``decrypt``, ``sign``, ``verify``, ``mac``, ``export``, ``import``, ``query``, ``versions``); ``--print-kmip`` shows
 each request and response as KMIP JSON on standard error.
 
 Server administration, run on the server machine with the server's configuration
