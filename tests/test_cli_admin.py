@@ -30,6 +30,8 @@ class AdminCommandTests(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         status = json.loads(done.stdout)
         self.assertEqual(status["token_label"], "kmiphsm")
+        self.assertEqual(status["token"]["model"], "SoftHSM v2")
+        self.assertEqual(status["token"]["label"], "kmiphsm")
         self.assertEqual(len(status["master_keys"]), 1)
         self.assertTrue(status["master_keys"][0]["current"])
         self.assertFalse(status["rotation_in_progress"])
@@ -39,6 +41,7 @@ class AdminCommandTests(unittest.TestCase):
         table = run_kmiphsm(self.server, "token", "status").stdout
         self.assertRegex(table, r"master key \(current\) +[0-9a-f]{32} generation 0\n")
         self.assertRegex(table, r"\ntoken resident keys +\d+\n")
+        self.assertRegex(table, r"\ntoken model +SoftHSM project SoftHSM v2\n")
 
     def test_client_cert_issues_a_certificate_the_server_accepts(self) -> None:
         out = os.path.abspath(self.mktemp())

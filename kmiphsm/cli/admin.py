@@ -117,6 +117,7 @@ def token_status(config: configuration.Config) -> Result:
     try:
         masters = token.master_key_ids()
         persistent = token.list_persistent_ids()
+        described = token.describe()
     finally:
         token.close()
     refs: list[tuple[str, bytes]] = []
@@ -138,6 +139,7 @@ def token_status(config: configuration.Config) -> Result:
     data: dict[str, Any] = {
         "module": config.pkcs11.module_path(),
         "token_label": config.pkcs11.token_label,
+        "token": described,
         "master_key_label": config.pkcs11.master_key_label,
         "master_keys": [{"cka_id": k.hex(), "generation": generation_of(k),
                          "current": k == current} for k in masters],
@@ -149,6 +151,9 @@ def token_status(config: configuration.Config) -> Result:
         "public_keys": found.public,
     }
     rows = [("module", data["module"]), ("token", data["token_label"]),
+            ("slot", str(described["slot"])),
+            ("token serial", str(described["serial"])),
+            ("token model", f"{described['manufacturer']} {described['model']}"),
             ("master key label", data["master_key_label"])]
     rows += [(f"master key{' (current)' if m['current'] else ''}",
               f"{m['cka_id']} generation {m['generation']}") for m in data["master_keys"]]

@@ -117,6 +117,7 @@ class Pkcs11Token:
         self._refresher: threading.Thread | None = None
         self._stop_refresh = threading.Event()
         self._identity = ""
+        self._description: dict[str, object] = {}
         self._pool: SessionPool | None = None
         self._handles: KeyHandles | None = None
         self._keys: KeyLifecycle | None = None
@@ -150,6 +151,11 @@ class Pkcs11Token:
         self._wrapping = ClientKeyWrapping(pool, self._handles, self._keys)
         self._pool = pool
         self._identity = identity
+        self._description = {
+            "slot": int(token.slot.slot_id), "label": token.label,
+            "serial": _text(token.serial), "manufacturer": _text(token.manufacturer_id),
+            "model": _text(token.model),
+        }
         if self._master_key_refresh > 0:
             self._stop_refresh = threading.Event()
             self._refresher = threading.Thread(
@@ -265,6 +271,11 @@ class Pkcs11Token:
         """A wrapped key re-wrapped under the current master key, inside the token (unwrapped
         into a session object, wrapped, destroyed: never in plaintext on the host)."""
         return self.keys.rewrap(ref)
+
+    def describe(self) -> dict[str, object]:
+        """Slot, label, serial, manufacturer and model of the open token (``token status``)."""
+        self._open_pool()
+        return dict(self._description)
 
     def check(self) -> None:
         """Raise :class:`TokenError` unless the token answers: a session, the login, and the
@@ -591,3 +602,9 @@ class Pkcs11Token:
         """Hash ``data`` in the token."""
         return self.operations.digest(hash_, data)
 
+
+def _text(value: object) -> str:
+    """A token information field (bytes or str, space-padded) as text."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return str(value).strip()
