@@ -59,7 +59,8 @@ class BackupRestoreTests(unittest.TestCase):
 
         self.server.stop()
         for leftover in self.server.directory.glob("kmiphsm.sqlite*"):
-            leftover.unlink()
+            if leftover.is_file():  # the database, -wal, -shm, .writers (not .metrics/)
+                leftover.unlink()
         # Not started on the empty store: its start-up reconciliation would destroy the
         # token-resident keys no object references (docs/operations.md says so).
         wiped = run_kmiphsm(self.server, "--json", "token", "status")

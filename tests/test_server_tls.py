@@ -100,7 +100,8 @@ class HttpsPortTests(unittest.TestCase):
         url = f"https://localhost:{self.server.https_port}/health"
         with urllib.request.urlopen(url, context=context, timeout=10) as response:
             self.assertEqual(response.status, 200)
-            self.assertEqual(json.loads(response.read()), {"status": "ok"})
+            self.assertEqual(json.loads(response.read()),
+                             {"status": "ok", "token": "ok", "store": "ok"})
 
     def test_health_without_client_certificate(self) -> None:
         context = self.server.client_context(None)
