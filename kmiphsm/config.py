@@ -56,6 +56,12 @@ class ServerConfig:
     #: one line per request: a file path = buffered appends to that file (the default: cheap;
     #: workers share it), "" = through the server log (dearer per request), "off" = none
     access_log: str = "var/access.log"
+    #: plain-HTTP port serving only GET /metrics to a scraper without a client certificate
+    #: (0 = none: /metrics is on the HTTPS port only)
+    metrics_port: int = 0
+    metrics_bind: str = "127.0.0.1"
+    #: where each process writes its metrics snapshot ("" = the store path + ".metrics")
+    metrics_dir: str = ""
 
 
 #: TLS 1.2 cipher suites by default: forward secrecy (ECDHE) and AEAD only, as the KMIP 2.1
@@ -89,6 +95,10 @@ class PKCS11Config:
     #: how new keys are wrapped under the master key: "auto" (the best the token offers:
     #: "aes-kwp", else "aes-kw", else "aes-cbc-pad") or one of those
     master_wrap: str = "auto"
+    #: seconds between each server process's look for a new master key (a rotation by
+    #: ``kmiphsm rotate-master-key``, which waits twice this long before trusting that no
+    #: process still wraps under the old one)
+    master_key_refresh: float = 30.0
 
     def token_quirks(self) -> tuple[str, ...] | None:
         """The configured quirk names, or None for "auto"."""
@@ -438,7 +448,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "idle_timeout": _positive_number, "max_message_size": _positive_int,
         "workers": _workers, "threads": _positive_int, "interop": _boolean,
         "lease_time": _non_negative_int, "inline": _boolean,
-        "access_log": _text,
+        "access_log": _text, "metrics_port": _port, "metrics_bind": _text,
+        "metrics_dir": _text,
     }),
     "tls": (TLSConfig, {"certificate": _existing_file, "private_key": _existing_file,
                         "ca": _existing_file, "ciphers": _cipher_string}),
@@ -447,6 +458,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "softhsm_conf": _text, "master_key_label": _text,
         "protection_storage": _protection_storage,
         "quirks": _quirks, "master_wrap": _master_wrap,
+        "master_key_refresh": _positive_number,
     }),
     "store": (StoreConfig, {"path": _text, "synchronous": _synchronous, "url": _store_url,
                             "pool_size": _positive_int, "pending_grace": _positive_number,
@@ -515,6 +527,11 @@ def _check_limits(limits: LimitsConfig, source: str) -> None:
         if getattr(limits, smaller) > getattr(limits, larger):
             raise ConfigError(f"{source}: limits.{smaller}: {getattr(limits, smaller)} is "
                               f"more than limits.{larger} ({getattr(limits, larger)})")
+
+
+def metrics_dir(config: Config) -> str:
+    """The directory of the processes' metrics snapshots (``[server] metrics_dir``)."""
+    return config.server.metrics_dir or config.store.path + ".metrics"
 
 
 def load(path: str | os.PathLike[str]) -> Config:

@@ -60,9 +60,28 @@ def _builder(subject: str, issuer: x509.Name, public_key: rsa.RSAPublicKey,
 
 
 def _load_ca(directory: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
-    key = serialization.load_pem_private_key((directory / "ca-key.pem").read_bytes(), None)
-    assert isinstance(key, rsa.RSAPrivateKey)
+    return load_ca(directory / "ca.pem", directory / "ca-key.pem")
+
+
+def load_ca(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    """A CA certificate and its unencrypted RSA key (PEM files); ValueError if unusable."""
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{key_path}: not an RSA private key")
+    return cert, key
+
+
+def issue_client(directory: Path, name: str,
+                 ca: tuple[x509.Certificate, rsa.RSAPrivateKey]) -> tuple[Path, Path]:
+    """A client certificate for identity ``name`` signed by ``ca``, written as
+    ``directory/NAME.pem`` and ``NAME-key.pem`` (0600); FileExistsError if either exists."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}-key.pem"
+    for path in (cert, key):
+        if path.exists():
+            raise FileExistsError(f"{path} exists")
+    directory.mkdir(parents=True, exist_ok=True)
+    _issue(directory, name, name, ca, server=False)
     return cert, key
 
 

@@ -137,7 +137,8 @@ def unwrap(
     else:
         template = templates.private_key(ref.algorithm, **lifetime)
         object_class = ObjectClass.PRIVATE_KEY
-    unwrapping_key = KeyView(session, master.handle(ref.wrapping_key_id), KeyType.AES)
+    unwrapping_key = KeyView(
+        session, master.handle_refreshing(session, ref.wrapping_key_id), KeyType.AES)
     mechanism, param, wrapped = unwrap_arguments(ref.wrap_scheme, ref.material)
     with locks.TOKEN_OBJECTS.shared(), translated(decrypting=True):
         key = unwrapping_key.unwrap_key(

@@ -402,6 +402,19 @@ class KeyLifecycle:
             )
         return self.settle(dataclasses.replace(ref, material=key_id or b""), key)
 
+    def read_master_id(self, session: pkcs11.Session) -> bytes:
+        """CKA_ID of the current master key, read from the token (a health check)."""
+        return self._library.read_id(session, self._master.current_handle)
+
+    def rewrap(self, ref: KeyRef) -> KeyRef:
+        """``ref`` wrapped under the current master key (unchanged if it already is, or is not
+        a blob): unwrap into a sensitive session object, wrap, destroy — all in the token."""
+        if ref.storage is not Storage.WRAPPED or ref.wrapping_key_id == self._master.current_id:
+            return ref
+        with self._pool.session() as session:
+            key = unwrap(session, self._master, ref, for_export=False)
+            return self.settle(ref, key)
+
     def settle(self, ref: KeyRef, key: Any) -> KeyRef:
         """Cache a new persistent object's handle, or wrap a session object and destroy it."""
         if ref.storage is Storage.TOKEN_OBJECT:

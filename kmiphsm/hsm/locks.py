@@ -69,6 +69,11 @@ class SharedExclusiveLock:
                     elif not self._readers:
                         self._condition.notify_all()
 
+    def held_shared(self) -> bool:
+        """Whether this thread holds the shared side (it must not ask for the exclusive one)."""
+        with self._condition:
+            return threading.get_ident() in self._readers
+
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         me = threading.get_ident()

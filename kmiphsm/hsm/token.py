@@ -60,6 +60,7 @@ Why a Token and three layers behind it
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from typing import Callable
@@ -109,6 +110,7 @@ class Pkcs11Token:
         cache_size: int = 4096,
         token_quirks: Iterable[str] | None = None,
         master_wrap: str = "auto",
+        master_key_refresh: float = 30.0,
     ) -> None:
         """``token_quirks``: ``None`` for the quirks known for the token's manufacturer and
         model (:mod:`kmiphsm.hsm.quirks`), else exactly those named; ``master_wrap``:
@@ -121,6 +123,11 @@ class Pkcs11Token:
         self._user_pin = user_pin
         self._master = MasterKeys(master_key_label)
         self._cache_size = cache_size
+        self._master_key_refresh = master_key_refresh
+        self._refresher: threading.Thread | None = None
+        self._stop_refresh = threading.Event()
+        self._identity = ""
+        self._description: dict[str, object] = {}
         self._pool: SessionPool | None = None
         self._handles: KeyHandles | None = None
         self._keys: KeyLifecycle | None = None
@@ -163,6 +170,30 @@ class Pkcs11Token:
         self._wrapping = ClientKeyWrapping(pool, self._handles, self._keys)
         self._capabilities = capabilities
         self._pool = pool
+        self._identity = identity
+        self._description = {
+            "slot": int(token.slot.slot_id), "label": token.label,
+            "serial": _text(token.serial), "manufacturer": _text(token.manufacturer_id),
+            "model": _text(token.model),
+        }
+        if self._master_key_refresh > 0:
+            self._stop_refresh = threading.Event()
+            self._refresher = threading.Thread(
+                target=self._refresh_master_keys, args=(pool, self._stop_refresh),
+                name="kmiphsm-master-key-refresh", daemon=True)
+            self._refresher.start()
+
+    def _refresh_master_keys(self, pool: SessionPool, stop: threading.Event) -> None:
+        """Background thread: look for a new master key every ``master_key_refresh`` seconds
+        (a rotation in another process; see :mod:`kmiphsm.hsm.master`)."""
+        while not stop.wait(self._master_key_refresh):
+            if self._pool is not pool:
+                return
+            try:
+                with pool.session() as session:
+                    self._master.refresh(session)
+            except TokenError:
+                pass  # the next round tries again; using the keys reports real failures
 
     def _touch_token(self, loaded: library.Library, pool: SessionPool) -> None:
         """Read an attribute of a token object (the master key): SoftHSM then re-reads the
@@ -196,6 +227,10 @@ class Pkcs11Token:
     def close(self) -> None:
         """Close every session and log out. Callers must have finished their calls."""
         pool, self._pool = self._pool, None
+        self._stop_refresh.set()
+        if self._refresher is not None:
+            self._refresher.join()
+            self._refresher = None
         if self._handles is not None:
             self._handles.clear()
         self._handles = self._keys = self._crypto = self._wrapping = None
@@ -239,6 +274,47 @@ class Pkcs11Token:
     def master_key_id(self) -> bytes:
         """CKA_ID of the current master key."""
         return self._master.current_id
+
+    # --- master keys (administration: kmiphsm.admin) -------------------------------------------
+
+    def master_key_ids(self) -> list[bytes]:
+        """CKA_IDs of every master key in the token (searched again now), current first."""
+        with self._open_pool().session() as session:
+            self._master.refresh(session)
+        return self._master.key_ids
+
+    def create_master_key(self) -> bytes:
+        """Make a master key of the next generation; it becomes current (in other processes
+        at their next refresh). Returns its CKA_ID."""
+        with self._open_pool().session() as session:
+            return self._master.create_next(session, self._identity)
+
+    def destroy_master_key(self, key_id: bytes) -> None:
+        """Destroy an old master key: every blob wrapped under it becomes unusable."""
+        with self._open_pool().session() as session:
+            self._master.destroy(session, key_id)
+
+    def rewrap(self, ref: KeyRef) -> KeyRef:
+        """A wrapped key re-wrapped under the current master key, inside the token (unwrapped
+        into a session object, wrapped, destroyed: never in plaintext on the host)."""
+        return self.keys.rewrap(ref)
+
+    def describe(self) -> dict[str, object]:
+        """Slot, label, serial, manufacturer and model of the open token (``token status``)."""
+        self._open_pool()
+        return dict(self._description)
+
+    def check(self) -> None:
+        """Raise :class:`TokenError` unless the token answers: a session, the login, and the
+        current master key readable in the token's storage (for ``GET /health``)."""
+        pool = self._open_pool()
+        with pool.session() as session:
+            self.keys.read_master_id(session)
+
+    def _open_pool(self) -> SessionPool:
+        if self._pool is None:
+            raise TokenError("the token is not open")
+        return self._pool
 
     # --- keys -----------------------------------------------------------------------------------
 
@@ -553,3 +629,9 @@ class Pkcs11Token:
         """Hash ``data`` in the token."""
         return self.operations.digest(hash_, data)
 
+
+def _text(value: object) -> str:
+    """A token information field (bytes or str, space-padded) as text."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return str(value).strip()

@@ -40,6 +40,8 @@ class AccessLog:
         self._fd: int | None = None
         self._second = -1
         self._prefix = ""
+        #: where each request is also counted (:mod:`kmiphsm.server.metrics`), if set
+        self.metrics: Any = None
         if destination not in ("", "off"):
             os.makedirs(os.path.dirname(destination) or ".", exist_ok=True)
             self._fd = os.open(destination, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
@@ -48,6 +50,8 @@ class AccessLog:
                 started: float) -> None:
         """Record one request; ``started`` is its ``time.monotonic()`` start, ``summary``
         anything whose ``str()`` is the line's text (an endpoint ``Summary``)."""
+        if self.metrics is not None:
+            self.metrics.request(port, str(summary), time.monotonic() - started)
         if self.destination == "off":
             return
         name = identity.name if identity else "-"
@@ -80,6 +84,14 @@ class AccessLog:
         except OSError as error:
             log.error("cannot write the access log {path}: {error}", path=self.destination,
                       error=str(error))
+
+    def reopen(self) -> None:
+        """Flush, then open the file again by name (after logrotate moved it: SIGHUP)."""
+        self.flush()
+        if self._fd is not None:
+            fd = os.open(self.destination, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            os.close(self._fd)
+            self._fd = fd
 
     def close(self) -> None:
         self.flush()

@@ -111,6 +111,8 @@ class KmipProtocol(Protocol, TimeoutMixin):
         set_send_buffer(self.transport, self.factory.transport.max_unsent_bytes)
         self._connection.registerProducer(self, True)
         self.setTimeout(self.factory.idle_timeout)
+        if self.factory.metrics is not None:
+            self.factory.metrics.add("kmiphsm_open_connections", 1, transport="kmip")
 
     def handshakeCompleted(self) -> None:
         """IHandshakeListener: the TLS handshake is done (TLSMemoryBIOProtocol calls it)."""
@@ -273,6 +275,8 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self.connected = False  # Twisted leaves it set: an answer from the pool is then dropped
         self.setTimeout(None)
         self._pending.clear()
+        if self.factory.metrics is not None:
+            self.factory.metrics.add("kmiphsm_open_connections", -1, transport="kmip")
         if self._account is not None:
             self._account.close()
             self._handshake.cancel()
@@ -320,6 +324,8 @@ class KmipFactory(Factory[KmipProtocol]):
         self.reactor = reactor
         self.idle_timeout = idle_timeout
         self.max_message_size = max_message_size
+        #: open connections are counted here (:mod:`kmiphsm.server.metrics`), if set
+        self.metrics: Any = None
 
     def connection_closed(self, connection: int) -> None:
         if self.on_connection_closed is not None:

@@ -22,13 +22,14 @@ docs/architecture.md, "Threads and SoftHSM").
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from twisted.application import internet, service
 from twisted.internet import reactor as default_reactor
-from twisted.internet import threads
+from twisted.internet import task, threads
 from twisted.internet.interfaces import IListeningPort, IOpenSSLServerConnectionCreator
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
@@ -46,12 +47,14 @@ from kmiphsm.engine.reconcile import reconcile as reconcile_ports
 from kmiphsm.engine.streams import StreamLimits
 from kmiphsm.hsm import Pkcs11Token
 from kmiphsm.model import attribute_types
-from kmiphsm.server import logbridge, tls, web
+from kmiphsm.server import health, logbridge, tls, web
 from kmiphsm.server.access_api import AccessApi
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
 from kmiphsm.server.fairpool import FairPool
+from kmiphsm.server.health import InstrumentedStore, InstrumentedToken
 from kmiphsm.server.limits import WorkerLimits, raise_file_limit
+from kmiphsm.server.metrics import WRITE_INTERVAL, Metrics
 from kmiphsm.server.protocol import KmipFactory
 from kmiphsm.server.supervisor import Supervisor
 from kmiphsm.store import SqliteStore, Store
@@ -147,7 +150,8 @@ def open_token(config: configuration.Config) -> Pkcs11Token:
     token = Pkcs11Token(config.pkcs11.module_path(), config.pkcs11.token_label,
                         config.pkcs11.user_pin(), master_key_label=config.pkcs11.master_key_label,
                         token_quirks=config.pkcs11.token_quirks(),
-                        master_wrap=config.pkcs11.master_wrap)
+                        master_wrap=config.pkcs11.master_wrap,
+                        master_key_refresh=config.pkcs11.master_key_refresh)
     token.open()
     for line in token.capabilities.report_lines():  # the start-up report (docs/hsm.md)
         log.info("{line}", line=line)
@@ -194,7 +198,8 @@ def access_policy(config: configuration.Config) -> AccessPolicy:
 
 
 def build_engine(config: configuration.Config, *, reconcile: bool = True,
-                 dead_workers: tuple[int, ...] = ()) -> tuple[Engine, list[Any]]:
+                 dead_workers: tuple[int, ...] = (),
+                 metrics: Metrics | None = None) -> tuple[Engine, list[Any]]:
     """The engine on its store and token; returns (engine, things to close at shutdown, in
     order).
 
@@ -222,7 +227,9 @@ def build_engine(config: configuration.Config, *, reconcile: bool = True,
         default_reactor.callLater(grace, threads.deferToThread, destroy_orphans,
                                   store, token, report.orphan_candidates)
     attribute_types.set_max_value_bytes(config.limits.attribute_value_max_bytes)
-    engine = Engine(store, token, admins=config.access.admins,
+    store_port: Any = store if metrics is None else InstrumentedStore(store, metrics)
+    token_port: Any = token if metrics is None else InstrumentedToken(token, metrics)
+    engine = Engine(store_port, token_port, admins=config.access.admins,
                     enable_interop=config.server.interop,
                     object_policy=object_policy(config),
                     stream_limits=stream_limits(config),
@@ -248,7 +255,11 @@ def make_service(config: configuration.Config, reactor: Any = None) -> service.M
     reactor = reactor or default_reactor
     if config.server.workers > 1:
         top = service.MultiService()
-        Supervisor(config, reactor).setServiceParent(top)
+        supervisor = Supervisor(config, reactor)
+        supervisor.metrics = Metrics(configuration.metrics_dir(config))
+        supervisor.setServiceParent(top)
+        ReopenOnHangup(reactor, supervisor.hang_up_workers).setServiceParent(top)
+        add_metrics_port(top, config, supervisor.metrics)
         return top
     return serving_service(config, reactor)
 
@@ -268,6 +279,62 @@ def open_audit(config: configuration.Config, reactor: Any, worker: int) -> Audit
     return trail
 
 
+def add_metrics_port(top: service.MultiService, config: configuration.Config,
+                     metrics: Metrics) -> None:
+    """The plain-HTTP ``/metrics`` port, if configured (served by the supervisor, or by the
+    one process)."""
+    if config.server.metrics_port:
+        internet.TCPServer(config.server.metrics_port, health.metrics_site(metrics),
+                           interface=config.server.metrics_bind).setServiceParent(top)
+
+
+class ReopenOnHangup(service.Service):
+    """SIGHUP reopens the access log file (logrotate's ``postrotate``; ``systemctl reload``
+    signals every process of the service). Without a handler SIGHUP would stop the process.
+    The server log itself goes to standard output under systemd (journald), or is twistd's
+    own ``--logfile``, which twistd rotates on SIGUSR1."""
+
+    def __init__(self, reactor: Any, reopen: Callable[[], None] = lambda: None) -> None:
+        self.reactor = reactor
+        self.reopen = reopen
+        self.previous: Any = None
+
+    def startService(self) -> None:
+        super().startService()
+        self.previous = signal.signal(signal.SIGHUP, self._hangup)
+
+    def stopService(self) -> None:
+        super().stopService()
+        if self.previous is not None:
+            signal.signal(signal.SIGHUP, self.previous)
+
+    def _hangup(self, signum: int, frame: Any) -> None:
+        self.reactor.callFromThread(self._reopen)
+
+    def _reopen(self) -> None:
+        self.reopen()
+        log.info("SIGHUP: log files reopened")
+
+
+class MetricsWriter(service.Service):
+    """Writes this process's metrics snapshot about once a second (see server/metrics.py)."""
+
+    def __init__(self, metrics: Metrics, checks: health.HealthChecks) -> None:
+        self.metrics = metrics
+        self.checks = checks
+        self.loop = task.LoopingCall(metrics.write)
+
+    def startService(self) -> None:
+        super().startService()
+        self.loop.start(WRITE_INTERVAL, now=False)
+
+    def stopService(self) -> None:
+        super().stopService()
+        self.checks.stopping = True
+        if self.loop.running:
+            self.loop.stop()
+
+
 def serving_service(config: configuration.Config, reactor: Any,
                     adopted: Mapping[str, int] | None = None, *,
                     reconcile: bool = True, worker: int = 0,
@@ -281,23 +348,32 @@ def serving_service(config: configuration.Config, reactor: Any,
     ``worker``: this worker's number, naming its audit chain (0: a single process).
     """
     logbridge.install()
+    metrics = Metrics(configuration.metrics_dir(config))
     audit = open_audit(config, reactor, worker)
     try:
         engine, resources = build_engine(config, reconcile=reconcile,
-                                         dead_workers=dead_workers)
+                                         dead_workers=dead_workers, metrics=metrics)
     except BaseException:
         if audit is not None:
             audit.close()
         raise
+    token, store = resources
     if audit is not None:
         resources.insert(0, audit)  # closed last: after the ports, with every line written
     endpoint = KmipEndpoint(engine)
     pool = ThreadPool(minthreads=1, maxthreads=config.server.threads, name="kmiphsm-engine")
 
     access_log = AccessLog(config.server.access_log, reactor)
+    access_log.metrics = metrics
+    checks = health.HealthChecks(
+        {"token": token.check, "store": lambda: store.get("kmiphsm-health-check")}, metrics)
     top = service.MultiService()
     ResourceService([access_log, *resources]).setServiceParent(top)
     ThreadPoolService(pool).setServiceParent(top)
+    MetricsWriter(metrics, checks).setServiceParent(top)
+    ReopenOnHangup(reactor, access_log.reopen).setServiceParent(top)
+    if adopted is None:
+        add_metrics_port(top, config, metrics)
 
     # one set of connection caps for both ports of this process; a file descriptor for each
     files = raise_file_limit(config.transport.max_connections + 256)
@@ -313,11 +389,17 @@ def serving_service(config: configuration.Config, reactor: Any,
                                access_log=access_log, transport=config.transport,
                                limits=limits, fair_pool=fair_pool,
                                on_connection_closed=engine.connection_closed, audit=audit)
+    kmip_factory.metrics = metrics
+    report = token.capabilities.report()
     site = web.site(endpoint, pool, reactor, config.server.max_message_size,
                     config.access.https_default_identity, access_log=access_log,
                     transport=config.transport, limits=limits, fair_pool=fair_pool,
-                    token_report=engine.token.capabilities.report() if engine.token else None,
-                    access=AccessApi(engine), audit=audit)
+                    access=AccessApi(engine), audit=audit, extra_routes={
+                        (b"health",): health.HealthResource(checks, pool, reactor, ready=False,
+                                                            token_report=report),
+                        (b"ready",): health.HealthResource(checks, pool, reactor, ready=True),
+                        (b"metrics",): health.MetricsResource(metrics),
+                    })
     # Factory[Any]: the KMIP factory and the HTTPS site make different protocols
     ports: list[tuple[str, int, Factory[Any], IOpenSSLServerConnectionCreator]] = [
         ("kmip", config.server.kmip_port, kmip_factory,

@@ -174,6 +174,8 @@ class Supervisor(service.Service):
         self.any_ready = False
         self.stopping = False
         self.failed = False
+        #: counts worker restarts (:mod:`kmiphsm.server.metrics`), if set
+        self.metrics: Any = None
 
     # -- start ----------------------------------------------------------------------------
 
@@ -266,6 +268,14 @@ class Supervisor(service.Service):
                  "restarting it in {delay:.1f} s", number=worker.number, pid=worker.pid,
                  how=how, uptime=uptime, delay=delay)
         self.restarts[worker.number] = self.reactor.callLater(delay, self._spawn, worker.number)
+        if self.metrics is not None:
+            self.metrics.add("kmiphsm_worker_restarts_total")
+            self.metrics.write(force=True)
+
+    def hang_up_workers(self) -> None:
+        """Pass SIGHUP on to every worker (each reopens its access log)."""
+        for worker in list(self.workers.values()):
+            self._signal(worker, "HUP")
 
     def _stop_with_failure(self) -> None:
         """Stop the reactor; twistd then exits with status 1 rather than 0."""

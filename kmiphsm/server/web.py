@@ -4,7 +4,9 @@
   (``application/json``) or XML (``text/xml``, ``application/xml``), answered in the same encoding.
 - ``POST /kmip/2_1``: one bare operation in JSON, answered with its bare response payload,
   or an HTTP error status with a JSON body naming the Result Reason.
-- ``GET /health``: ``{"status": "ok", "token": {...}}``, the token's start-up report.
+- ``GET /health``, ``GET /ready``, ``GET /metrics``: :mod:`kmiphsm.server.health` (the
+  server's; a bare ``site()`` answers ``/health`` with ``{"status": "ok"}`` and the token's
+  start-up report if given).
 - ``/access/...``: grants (Cosmian KMS's routes: :mod:`kmiphsm.server.access_api`).
 
 The client identity comes from the client certificate when one is presented, otherwise from
@@ -340,8 +342,11 @@ def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
          limits: WorkerLimits | None = None, fair_pool: FairPool | None = None,
          token_report: dict[str, Any] | None = None,
          access: AccessApi | None = None,
-         audit: AuditTrail | None = None) -> server.Site:
-    """The HTTPS site; ``access``: serve the /access routes too (server/access_api.py)."""
+         audit: AuditTrail | None = None,
+         extra_routes: dict[tuple[bytes, ...], resource.Resource] | None = None) -> server.Site:
+    """The HTTPS site; ``access``: serve the /access routes too (server/access_api.py);
+    ``extra_routes`` (``/health``, ``/ready``, ``/metrics`` from :mod:`kmiphsm.server.health`)
+    replace or add to the KMIP routes."""
     # function-local: access_api builds on this module's _KmipResource (a cycle at import)
     from kmiphsm.server import access_api
 
@@ -354,6 +359,7 @@ def site(endpoint: KmipEndpoint, pool: ThreadPool, reactor: IReactorFromThreads,
         (b"kmip", b"2_1"): KmipBareOperation(endpoint, pool, reactor, max_body,
                                              default_identity, access_log, fair_pool, audit),
         (b"health",): Health(token_report),
+        **(extra_routes or {}),
     })
     web = KmipSite(root, max_body=max_body, default_identity=default_identity,
                    transport=transport, limits=limits)

@@ -257,6 +257,20 @@ class PostgresStore:
         _check_key_ref(key_ref)
         self._update_column(unique_identifier, "key_ref", key_ref)
 
+    def replace_key_refs(self, changes: list[tuple[str, bytes, bytes]]) -> int:
+        """For each ``(uid, old, new)``: the object's key reference becomes ``new`` if it is
+        still ``old`` (compare-and-set, as the SQLite store), in one transaction."""
+        changed = 0
+        with self._writing() as conn:
+            for uid, old, new in changes:
+                _check_key_ref(new)
+                _no_nul(uid)
+                cursor = conn.execute(
+                    "UPDATE objects SET key_ref = %s, version = version + 1"
+                    " WHERE uid = %s AND key_ref = %s", (new, uid, old))
+                changed += cursor.rowcount
+        return changed
+
     def _update_column(self, unique_identifier: str, column: str, value: Any) -> None:
         _no_nul(unique_identifier)
         with self._statement() as conn:

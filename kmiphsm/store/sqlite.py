@@ -395,6 +395,22 @@ class SqliteStore:
         _check_key_ref(key_ref)
         self._update_column(unique_identifier, "key_ref", key_ref)
 
+    def replace_key_refs(self, changes: list[tuple[str, bytes, bytes]]) -> int:
+        """For each ``(uid, old, new)``: set the object's key reference to ``new`` if it is
+        still ``old`` (compare-and-set: a key rekeyed or destroyed meanwhile is left alone),
+        all in one transaction that changes nothing else. Returns how many changed."""
+        changed = 0
+        with self._writing() as conn:
+            for uid, old, new in changes:
+                _check_key_ref(new)
+                cursor = conn.execute(
+                    "UPDATE objects SET key_ref = ?, version = version + 1"
+                    " WHERE uid = ? AND key_ref = ?",
+                    (new, uid, old),
+                )
+                changed += cursor.rowcount
+        return changed
+
     def _update_column(self, unique_identifier: str, column: str, value: Any) -> None:
         with self._writing() as conn:
             cursor = conn.execute(

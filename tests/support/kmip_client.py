@@ -7,40 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmiphsm.model.values import plain, to_node
-from kmiphsm.ttlv import Node, binary, enums, tags
+from kmiphsm.cli.kmip import read_message, request_message
+from kmiphsm.model.values import plain
+from kmiphsm.ttlv import enums, tags
 from tests.support.engine import KmipFailure
 
 
 def request(items: list[tuple[int, Any]], version: tuple[int, int] = (2, 1)) -> bytes:
-    """A RequestMessage of ``items`` ((operation, payload)) as TTLV bytes. A payload is a
-    plain dict or a list of Nodes; several items get Unique Batch Item IDs, as required."""
-    header = Node.structure(tags.RequestHeader, [
-        to_node("ProtocolVersion", {"ProtocolVersionMajor": version[0],
-                                    "ProtocolVersionMinor": version[1]}),
-        Node.integer(tags.BatchCount, len(items))])
-    batch = []
-    for number, (operation, payload) in enumerate(items, 1):
-        fields = [Node.enumeration(tags.Operation, int(operation))]
-        if len(items) > 1:
-            fields.append(Node.bytes(tags.UniqueBatchItemID, b"%d" % number))
-        children = payload if isinstance(payload, list) else to_node(
-            "RequestPayload", payload).value
-        fields.append(Node.structure(tags.RequestPayload, children))
-        batch.append(Node.structure(tags.BatchItem, fields))
-    return binary.encode(Node.structure(tags.RequestMessage, [header, *batch]))
-
-
-def read_message(connection: Any) -> Node:
-    """The next whole response message on ``connection``."""
-    framer = binary.Framer()
-    while True:
-        data = connection.recv(65536)
-        if not data:
-            raise ConnectionError("connection closed before a whole response")
-        frames = framer.feed(data)
-        if frames:
-            return binary.decode(frames[0])
+    """A RequestMessage of ``items`` ((operation, payload)) as TTLV bytes (the ``kmiphsm``
+    command's own :func:`kmiphsm.cli.kmip.request_message`)."""
+    return request_message(items, version)
 
 
 def call(connection: Any, operation: int, payload: Any,

@@ -39,8 +39,10 @@ class RunningServer:
     def __init__(self, *, extra_config: str = "", https_default_identity: str = "",
                  workers: int | str = 1, interop: bool = True, access_log: str = "",
                  synchronous: str = "full", pkcs11: str = "", store_url: str = "",
-                 share_with: "RunningServer | None" = None) -> None:
-        """``pkcs11``: the ``[pkcs11]`` section's body instead of a fresh SoftHSM token's;
+                 share_with: "RunningServer | None" = None, pkcs11_config: str = "",
+                 server_config: str = "") -> None:
+        """``pkcs11``: the ``[pkcs11]`` section's body instead of a fresh SoftHSM token's, and
+        ``pkcs11_config`` lines added to it; ``server_config``: lines added to ``[server]``;
         ``store_url``: a PostgreSQL store instead of SQLite; ``share_with``: another node,
         whose PKI and SoftHSM token this server uses (several nodes, one token)."""
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-server-"))
@@ -65,6 +67,7 @@ threads = 4
 workers = {json.dumps(workers)}
 interop = {json.dumps(interop)}
 access_log = {json.dumps(access_log)}
+{server_config}
 
 [tls]
 certificate = "{d}/pki/server.pem"
@@ -73,6 +76,7 @@ ca = "{d}/pki/ca.pem"
 
 [pkcs11]
 {pkcs11 or self._softhsm_section(d, initialise=share_with is None)}
+{pkcs11_config}
 
 [store]
 path = "{self.directory}/kmiphsm.sqlite"

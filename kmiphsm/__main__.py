@@ -1,0 +1,7 @@
+"""``python -m kmiphsm``: the ``kmiphsm`` command."""
+
+import sys
+
+from kmiphsm.cli.main import main
+
+sys.exit(main())
