@@ -986,7 +986,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="rounds of the logging-cost runs (the table shows medians)")
     parser.add_argument("--skip-access", action="store_true",
                         help="skip the runs measuring the cost of access control with audit")
-    parser.add_argument("--access-rounds", type=int, default=2,
+    parser.add_argument("--access-rounds", type=int, default=1,
                         help="rounds of the access-control cost runs (the table shows medians)")
     parser.add_argument("--only", choices=PARTS,
                         help="run only this part (and write no Markdown unless --output)")
