@@ -554,46 +554,45 @@ def measure_logging(report: Report, directory: Path, args: argparse.Namespace) -
     for round_number in range(args.logging_rounds):
         for number, (label, server_lines, sections) in enumerate(LOGGING_CONFIGS):
             log(f"kmiphsm logging cost, round {round_number + 1}: {label}")
-            folder = directory / f"logging-{round_number}-{number}"
-            shutil.copytree(directory / "kmiphsm" / "pki", folder / "pki")
-            try:
-                process, port, _ = start_kmiphsm(folder, args.workers, server_lines, sections)
-            except Exception as exc:  # noqa: BLE001
-                report.notes.append(f"logging run '{label}' did not start: {str(exc)[:300]}")
-                continue
-            try:
-                report.logging.setdefault(label, []).append([
-                    counted_encrypts(port, folder / "pki", args.kmiphsm_version, connections,
-                                     count, process.pid) for connections, count in LOGGING_RUNS])
-            finally:
-                stop_process(process, signal.SIGTERM, 20)
-                shutil.rmtree(folder, ignore_errors=True)
+            results = counted_server(report, directory / f"logging-{round_number}-{number}",
+                                     f"logging run '{label}'", args, server_lines, sections)
+            if results is not None:
+                report.logging.setdefault(label, []).append(results)
+
+
+def counted_server(report: Report, folder: Path, name: str, args: argparse.Namespace,
+                   server_lines: str, sections: str, client: str = OWNER) -> list[Result] | None:
+    """A fresh kmiphsm in ``folder`` with these configuration lines, and the
+    :func:`counted_encrypts` of each of :data:`LOGGING_RUNS` sent as ``client``; None (and a
+    note naming ``name``) if the server does not start."""
+    from kmiphsm import devpki
+    shutil.copytree(folder.parent / "kmiphsm" / "pki", folder / "pki")
+    devpki.ensure(folder / "pki", (OWNER, GRANTEE))
+    try:
+        process, port, _ = start_kmiphsm(folder, args.workers, server_lines, sections)
+    except Exception as exc:  # noqa: BLE001
+        report.notes.append(f"{name} did not start: {str(exc)[:300]}")
+        return None
+    try:
+        return [counted_encrypts(port, folder / "pki", args.kmiphsm_version, connections, count,
+                                 process.pid, client, https_port_of(folder))
+                for connections, count in LOGGING_RUNS]
+    finally:
+        stop_process(process, signal.SIGTERM, 20)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def measure_access(report: Report, directory: Path, args: argparse.Namespace) -> None:
     """Server CPU per single Encrypt under each of :data:`ACCESS_CONFIGS`, each on a fresh
     server in its own folder, as :func:`measure_logging` does: ``--access-rounds`` rounds,
     the configurations taking turns."""
-    from kmiphsm import devpki
     for round_number in range(args.access_rounds):
         for number, (label, client, sections) in enumerate(ACCESS_CONFIGS):
             log(f"kmiphsm access-control cost, round {round_number + 1}: {label}")
-            folder = directory / f"access-{round_number}-{number}"
-            shutil.copytree(directory / "kmiphsm" / "pki", folder / "pki")
-            devpki.ensure(folder / "pki", (OWNER, GRANTEE))
-            try:
-                process, port, _ = start_kmiphsm(folder, args.workers, "", sections)
-            except Exception as exc:  # noqa: BLE001
-                report.notes.append(f"access run '{label}' did not start: {str(exc)[:300]}")
-                continue
-            try:
-                report.access.setdefault(label, []).append([
-                    counted_encrypts(port, folder / "pki", args.kmiphsm_version, connections,
-                                     count, process.pid, client, https_port_of(folder))
-                    for connections, count in LOGGING_RUNS])
-            finally:
-                stop_process(process, signal.SIGTERM, 20)
-                shutil.rmtree(folder, ignore_errors=True)
+            results = counted_server(report, directory / f"access-{round_number}-{number}",
+                                     f"access run '{label}'", args, "", sections, client)
+            if results is not None:
+                report.access.setdefault(label, []).append(results)
 
 
 def median_of(runs: dict[str, list[list[Result]]], label: str, index: int, key: str) -> float:
