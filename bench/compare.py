@@ -1,6 +1,6 @@
 """kmiphsm against PyKMIP 0.11 and against the raw token, in one run: ``make bench``.
 
-    .venv/bin/python bench/compare.py [--duration 3] [--warmup 1] [--quick]
+    .venv/bin/python bench/compare.py [--duration 3] [--warmup 1] [--quick] [--only access]
 
 1. The raw python-pkcs11 rate of each token operation (bench/raw_token.py) on a fresh SoftHSM
    token, in 1 process and in as many processes as the server has workers.
@@ -12,7 +12,10 @@
 4. The cost of logging (issues 14 and 17): kmiphsm again, once per :data:`LOGGING_CONFIGS`
    (the default configuration: buffered access log and audit trail on; each turned off; the
    access log through the server log), server CPU per single Encrypt compared with both off.
-5. A table, printed and written between the markers of docs/benchmarks.md (the text around
+5. The cost of access control with the audit trail (issue 14): a single Encrypt sent by a
+   *grantee* of the key (a role, groups and scopes configured, the grant read on every
+   request, audit on) against its owner on a server with neither (:data:`ACCESS_CONFIGS`).
+6. A table, printed and written between the markers of docs/benchmarks.md (the text around
    them is kept), with the machine, the date and the targets of issue 8 marked met/not met.
    The raw figures go to var/bench/compare-DATE.json as well.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import http.client
 import json
 import math
 import os
@@ -33,11 +37,13 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +93,36 @@ LOGGING_CONFIGS: tuple[tuple[str, str, str], ...] = (
 #: over exactly these requests
 LOGGING_RUNS = ((1, 600), (8, 2400))
 
+#: the identity owning the bench's keys (bench/loadgen.py's default client certificate)
+OWNER = "alice"
+#: the identity the access-control run encrypts as, through a grant from :data:`OWNER`
+GRANTEE = "bob"
+#: [access] lines of the access-control run (as conf/kmiphsm.toml's example): the grantee
+#: holds a role allowing encrypt through a group; owner and grantee share a scope
+ACCESS_SECTIONS = """groups = { bob = ["payments"] }
+
+[access.roles.payments-app]
+operations = ["encrypt", "decrypt", "locate"]
+members = ["payments"]
+
+[access.scopes.team-a]
+members = ["alice", "payments"]
+admins = ["alice"]
+
+[access.scopes.team-b]
+members = ["team-b"]
+"""
+#: (label, client, extra sections) of the access-control cost runs (issue 14), run as
+#: :data:`LOGGING_RUNS`; the first is the baseline: no access configuration, the owner
+#: encrypting, audit off (access log as by default in both)
+ACCESS_CONFIGS: tuple[tuple[str, str, str], ...] = (
+    ("owner, no access configuration, audit off", OWNER, '[audit]\npath = "off"\n'),
+    ("grantee (role + grant lookup), scopes, audit on (synchronous = full)", GRANTEE,
+     ACCESS_SECTIONS),
+)
+#: issue 14: the second configuration may cost at most this share of the first's server CPU
+ACCESS_TARGET = 1.15
+
 #: reasons known in advance why PyKMIP 0.11 cannot run a scenario (checked, not assumed: a
 #: scenario is still tried, and this text only replaces PyKMIP's less readable error)
 PYKMIP_LIMITS = {
@@ -122,6 +158,8 @@ class Report:
     logging: dict[str, list[list[Result]]] = field(default_factory=dict)
     #: bench/logging_bench.py: CPU µs per request of each piece of logging, in-process
     logging_pieces: dict[str, float] = field(default_factory=dict)
+    #: access configuration label -> its results (LOGGING_RUNS), one list per round
+    access: dict[str, list[list[Result]]] = field(default_factory=dict)
 
     def find(self, server: str, scenario: str, connections: int) -> Result | None:
         for result in self.results:
@@ -222,11 +260,39 @@ def process_tree_cpu(root: int) -> float:
 
 # -- the load generator ----------------------------------------------------------------------
 
-def target(port: int, pki: Path, version: str) -> Any:
+def target(port: int, pki: Path, version: str, client: str = OWNER) -> Any:
+    """Where and how bench/loadgen.py connects: as ``client`` (its certificate in ``pki``)."""
     import loadgen
     major, minor = (int(x) for x in version.split("."))
-    return loadgen.Target("127.0.0.1", port, str(pki / "ca.pem"), str(pki / "alice.pem"),
-                          str(pki / "alice-key.pem"), (major, minor))
+    return loadgen.Target("127.0.0.1", port, str(pki / "ca.pem"), str(pki / f"{client}.pem"),
+                          str(pki / f"{client}-key.pem"), (major, minor))
+
+
+def grant(https_port: int, pki: Path, owner: str, uid: str, grantee: str,
+          operations: list[str]) -> None:
+    """``POST /access/grant`` as ``owner`` (its client certificate): ``grantee`` may do
+    ``operations`` on ``uid``. Raises RuntimeError with the server's answer if refused."""
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    context.load_cert_chain(str(pki / f"{owner}.pem"), str(pki / f"{owner}-key.pem"))
+    connection = http.client.HTTPSConnection("127.0.0.1", https_port, timeout=30,
+                                             context=context)
+    body = json.dumps({"unique_identifier": uid, "user_id": grantee,
+                       "operation_types": operations}).encode()
+    try:
+        connection.request("POST", "/access/grant", body=body,
+                           headers={"Content-Type": "application/json"})
+        answer = connection.getresponse()
+        text = answer.read().decode(errors="replace")
+    finally:
+        connection.close()
+    if answer.status != 200:
+        raise RuntimeError(f"grant refused: {answer.status} {text[:200]}")
+
+
+def https_port_of(directory: Path) -> int:
+    """The HTTPS port of the server whose configuration :func:`kmiphsm_config` wrote."""
+    config = tomllib.loads((directory / "kmiphsm.toml").read_text())
+    return int(config["server"]["https_port"])
 
 
 def probe(port: int, pki: Path, version: str, scenario: str) -> str:
@@ -496,31 +562,110 @@ def measure_logging(report: Report, directory: Path, args: argparse.Namespace) -
     for round_number in range(args.logging_rounds):
         for number, (label, server_lines, sections) in enumerate(LOGGING_CONFIGS):
             log(f"kmiphsm logging cost, round {round_number + 1}: {label}")
-            folder = directory / f"logging-{round_number}-{number}"
-            shutil.copytree(directory / "kmiphsm" / "pki", folder / "pki")
-            try:
-                process, port, _ = start_kmiphsm(folder, args.workers, server_lines, sections)
-            except Exception as exc:  # noqa: BLE001
-                report.notes.append(f"logging run '{label}' did not start: {str(exc)[:300]}")
+            results = counted_server(report, directory / f"logging-{round_number}-{number}",
+                                     f"logging run '{label}'", args, server_lines, sections)
+            if results is not None:
+                report.logging.setdefault(label, []).append(results)
+
+
+def counted_server(report: Report, folder: Path, name: str, args: argparse.Namespace,
+                   server_lines: str, sections: str, client: str = OWNER) -> list[Result] | None:
+    """A fresh kmiphsm in ``folder`` with these configuration lines, and the
+    :func:`counted_encrypts` of each of :data:`LOGGING_RUNS` sent as ``client``; None (and a
+    note naming ``name``) if the server does not start."""
+    from kmiphsm import devpki
+    shutil.copytree(folder.parent / "kmiphsm" / "pki", folder / "pki")
+    devpki.ensure(folder / "pki", (OWNER, GRANTEE))
+    try:
+        process, port, _ = start_kmiphsm(folder, args.workers, server_lines, sections)
+    except Exception as exc:  # noqa: BLE001
+        report.notes.append(f"{name} did not start: {str(exc)[:300]}")
+        return None
+    try:
+        return [counted_encrypts(port, folder / "pki", args.kmiphsm_version, connections, count,
+                                 process.pid, client, https_port_of(folder))
+                for connections, count in LOGGING_RUNS]
+    finally:
+        stop_process(process, signal.SIGTERM, 20)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure_access(report: Report, directory: Path, args: argparse.Namespace) -> None:
+    """Server CPU per single Encrypt under each of :data:`ACCESS_CONFIGS`, each on a fresh
+    server in its own folder, as :func:`measure_logging` does: ``--access-rounds`` rounds,
+    the configurations taking turns."""
+    for round_number in range(args.access_rounds):
+        for number, (label, client, sections) in enumerate(ACCESS_CONFIGS):
+            log(f"kmiphsm access-control cost, round {round_number + 1}: {label}")
+            results = counted_server(report, directory / f"access-{round_number}-{number}",
+                                     f"access run '{label}'", args, "", sections, client)
+            if results is not None:
+                report.access.setdefault(label, []).append(results)
+
+
+def median_of(runs: dict[str, list[list[Result]]], label: str, index: int, key: str) -> float:
+    """The median of ``key`` over the rounds of ``label``'s ``index``-th run (NaN if none)."""
+    values = sorted(float(results[index].data.get(key, math.nan))
+                    for results in runs.get(label, [])
+                    if index < len(results) and results[index].ok and results[index].data)
+    return values[len(values) // 2] if values else math.nan
+
+
+def access_table(report: Report) -> list[str]:
+    """Server CPU per request with and without access control and audit, the ratio, and
+    whether issue 14's target holds."""
+    if not report.access:
+        return []
+    baseline = ACCESS_CONFIGS[0][0]
+    rounds = max((len(r) for r in report.access.values()), default=0)
+    rows = ["", "### Cost of access control with the audit trail (issue 14)", "",
+            "Server CPU (µs) per request of a single AES-GCM Encrypt: the key's owner on a server "
+            "with no access configuration and audit off, against a grantee (a role allowing "
+            "encrypt, groups and scopes configured, the grant read on every request) with the "
+            f"audit trail on; req/s in brackets; median of {rounds} round(s). Target: at most "
+            f"{ACCESS_TARGET:.0%} of the baseline.", "",
+            "| configuration | " + " | ".join(f"x{c} µs (req/s)" for c, _ in LOGGING_RUNS)
+            + " | " + " | ".join(f"x{c} vs baseline" for c, _ in LOGGING_RUNS) + " |",
+            "|---|" + "--:|" * (2 * len(LOGGING_RUNS))]
+    verdicts = []
+    for label, _, _ in ACCESS_CONFIGS:
+        cells = []
+        for index in range(len(LOGGING_RUNS)):
+            cells.append(
+                f"{_number(median_of(report.access, label, index, 'server_cpu_us_per_request'))} "
+                f"({_number(median_of(report.access, label, index, 'requests_per_s'))})")
+        for index, (connections, _) in enumerate(LOGGING_RUNS):
+            ours = median_of(report.access, label, index, "server_cpu_us_per_request")
+            base = median_of(report.access, baseline, index, "server_cpu_us_per_request")
+            if math.isnan(ours) or math.isnan(base) or not base:
+                cells.append("—")
+                if label != baseline:
+                    verdicts.append(f"x{connections}: not measured")
                 continue
-            try:
-                report.logging.setdefault(label, []).append([
-                    counted_encrypts(port, folder / "pki", args.kmiphsm_version, connections,
-                                     count, process.pid) for connections, count in LOGGING_RUNS])
-            finally:
-                stop_process(process, signal.SIGTERM, 20)
-                shutil.rmtree(folder, ignore_errors=True)
+            cells.append(f"{ours / base:.0%}")
+            if label != baseline:
+                verdicts.append(f"x{connections}: {ours / base:.0%}, "
+                                + ("**met**" if ours / base <= ACCESS_TARGET else "**not met**"))
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    rows += ["", f"Target ≤ {ACCESS_TARGET:.0%}: " + "; ".join(verdicts) + "."]
+    return rows
 
 
 def counted_encrypts(port: int, pki: Path, version: str, connections: int, count: int,
-                     server_pid: int) -> Result:
+                     server_pid: int, client: str = OWNER, https_port: int = 0) -> Result:
     """``count`` single-Encrypt requests over ``connections`` connections (threads of this
-    process), after 20 per connection of warm-up; the server's CPU over exactly those."""
+    process), after 20 per connection of warm-up; the server's CPU over exactly those.
+    A ``client`` other than :data:`OWNER` encrypts with a key :data:`OWNER` created and
+    granted it ("encrypt") through ``POST /access/grant`` on ``https_port``."""
     import loadgen
     result = Result("encrypt-gcm", connections, "kmiphsm")
-    tgt = target(port, pki, version)
+    tgt = target(port, pki, version, client)
     try:
-        request = loadgen.scenario_requests("encrypt-gcm", tgt)[0]
+        if client == OWNER:
+            request = loadgen.scenario_requests("encrypt-gcm", tgt)[0]
+        else:
+            uid, request = loadgen.encrypt_request(target(port, pki, version, OWNER))
+            grant(https_port, pki, OWNER, uid, client, ["encrypt"])
         links = [loadgen.connect(tgt) for _ in range(connections)]
     except Exception as exc:  # noqa: BLE001 - any failure is a reason to report
         result.reason = f"{type(exc).__name__}: {exc}"
@@ -568,10 +713,7 @@ def logging_table(report: Report) -> list[str]:
         return []
 
     def median(label: str, index: int, key: str) -> float:
-        values = sorted(float(results[index].data.get(key, math.nan))
-                        for results in report.logging.get(label, [])
-                        if index < len(results) and results[index].ok and results[index].data)
-        return values[len(values) // 2] if values else math.nan
+        return median_of(report.logging, label, index, key)
 
     baseline = LOGGING_CONFIGS[-1][0]
     rounds = max((len(r) for r in report.logging.values()), default=0)
@@ -774,9 +916,11 @@ def render(report: Report) -> str:
                    f"{cpu(theirs, 'server_cpu_us_per_request')} | "
                    f"{cpu(result, 'client_cpu_us_per_request')} |")
     out += logging_table(report)
-    out += ["", "### Raw token (python-pkcs11 on SoftHSM, one thread per process)", "",
-            "| operation | " + " | ".join(f"{p} process(es) ops/s" for p in sorted(report.raw)) + " |",
-            "|---|" + "--:|" * len(report.raw)]
+    out += access_table(report)
+    if report.raw:
+        out += ["", "### Raw token (python-pkcs11 on SoftHSM, one thread per process)", "",
+                "| operation | " + " | ".join(f"{p} process(es) ops/s" for p in sorted(report.raw))
+                + " |", "|---|" + "--:|" * len(report.raw)]
     ops = sorted({op for rates in report.raw.values() for op in rates})
     for op in ops:
         out.append(f"| {op} | " + " | ".join(_number(report.raw[p].get(op, math.nan))
@@ -812,6 +956,20 @@ def write_doc(text: str, path: Path) -> None:
     path.write_text(new)
 
 
+#: the parts of a run, as ``--only`` names them (each has a ``--skip-PART``)
+PARTS = ("raw", "kmiphsm", "logging", "access", "pykmip")
+
+
+def only(args: argparse.Namespace) -> None:
+    """``--only PART``: skip every other part; no Markdown written unless ``--output``."""
+    if args.only:
+        for part in PARTS:
+            if part != args.only:
+                setattr(args, f"skip_{part}", True)
+    if args.output is None:
+        args.output = "" if args.only else str(DOC)
+
+
 def main(argv: list[str] | None = None) -> int:
     cores = machine()["cores"]
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -837,7 +995,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the runs measuring the cost of the access log and audit")
     parser.add_argument("--logging-rounds", type=int, default=1,
                         help="rounds of the logging-cost runs (the table shows medians)")
-    parser.add_argument("--output", default=str(DOC), help="Markdown file to update ('' = none)")
+    parser.add_argument("--skip-access", action="store_true",
+                        help="skip the runs measuring the cost of access control with audit")
+    parser.add_argument("--access-rounds", type=int, default=1,
+                        help="rounds of the access-control cost runs (the table shows medians)")
+    parser.add_argument("--only", choices=PARTS,
+                        help="run only this part (and write no Markdown unless --output)")
+    parser.add_argument("--output", default=None,
+                        help="Markdown file to update ('' = none; default docs/benchmarks.md, "
+                             "none with --only)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     STORE_OPTIONS["group_commit"] = args.group_commit
@@ -846,6 +1012,7 @@ def main(argv: list[str] | None = None) -> int:
         from tests.support.postgres import new_url
 
         STORE_OPTIONS["url"] = new_url()
+    only(args)
     if args.quick:
         args.duration, args.warmup = min(args.duration, 1.0), min(args.warmup, 0.5)
     if args.raw_duration is None:
@@ -879,6 +1046,8 @@ def main(argv: list[str] | None = None) -> int:
             measure_kmiphsm(report, directory, runs, args)
         if not args.skip_logging:
             measure_logging(report, directory, args)
+        if not args.skip_access:
+            measure_access(report, directory, args)
         if not args.skip_pykmip:
             measure_pykmip(report, directory, runs, args)
     finally:
@@ -901,6 +1070,8 @@ def main(argv: list[str] | None = None) -> int:
         "logging": {label: [[vars(r) for r in results] for results in rounds]
                     for label, rounds in report.logging.items()},
         "logging_pieces": report.logging_pieces,
+        "access": {label: [[vars(r) for r in results] for results in rounds]
+                   for label, rounds in report.access.items()},
         "targets": targets(report)}, indent=1))
     log(f"raw figures in {dump.relative_to(ROOT)}; total {time.monotonic() - started:.0f} s")
     return 0

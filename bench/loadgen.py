@@ -137,6 +137,15 @@ def _encrypt_items(uid: str, count: int) -> list[tuple[int, list[Node]]]:
                                        Node.bytes(tags.Data, data)])] * count
 
 
+def encrypt_request(target: Target) -> tuple[str, bytes]:
+    """A fresh active AES-256 key owned by ``target``'s identity (its client certificate) and a
+    single AES-GCM Encrypt request on it. The request names no identity: whoever sends it is
+    the one the server checks, so another identity can send it once granted the key."""
+    with connect(target) as conn:
+        uid = _create_aes(conn, target)
+    return uid, request_message(target.version, _encrypt_items(uid, 1))
+
+
 def _key_pair(conn: ssl.SSLSocket, target: Target, algorithm: str) -> str:
     usage = enums.CryptographicUsageMask
     common = [Node.integer(tags.CryptographicUsageMask, int(usage.Sign | usage.Verify))]

@@ -1,5 +1,6 @@
 """bench/loadgen.py and bench/harness.py keep working: a short Query load against a real
-server answers at a positive rate with no errors."""
+server answers at a positive rate with no errors. bench/compare.py's access-control line
+(issue 14) really encrypts as a grantee, and states whether its target holds."""
 
 from __future__ import annotations
 
@@ -18,16 +19,18 @@ from tests.support.server import shared_server
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
-def load_harness() -> ModuleType:
-    """bench/harness.py as a module (bench/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("kmiphsm_bench_harness", BENCH / "harness.py")
+def load_script(name: str) -> ModuleType:
+    """bench/NAME.py as a module (bench/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"kmiphsm_bench_{name}", BENCH / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
 
 
-harness = load_harness()
+harness = load_script("harness")
+compare = load_script("compare")
 
 
 class LoadgenTests(unittest.TestCase):
@@ -73,3 +76,46 @@ class HarnessTests(unittest.TestCase):
             self.assertEqual(line["errors"], 0, line)
             self.assertGreater(line["requests_per_s"], 0, line)
             self.assertEqual(line["server_workers"], 1)
+
+
+class AccessCostTests(unittest.TestCase):
+    """bench/compare.py's "Encrypt with grants and audit on" line (issue 14)."""
+
+    def test_grantee_encrypts_a_key_granted_to_it(self) -> None:
+        server = shared_server()
+        assert server.process is not None
+        result = compare.counted_encrypts(server.kmip_port, server.pki, "2.1", 2, 10,
+                                          server.process.pid, client=compare.GRANTEE,
+                                          https_port=server.https_port)
+        self.assertTrue(result.ok, result.reason)
+        self.assertEqual(result.data["requests"], 10)
+        self.assertGreater(result.data["server_cpu_us_per_request"], 0)
+
+    def test_the_grantee_is_refused_without_the_grant(self) -> None:
+        """The line measures the grant lookup: the grantee's requests reach the key only
+        through it."""
+        server = shared_server()
+        owner = compare.target(server.kmip_port, server.pki, "2.1")
+        grantee = compare.target(server.kmip_port, server.pki, "2.1", compare.GRANTEE)
+        self.assertTrue(grantee.cert.endswith("bob.pem"))
+        loadgen = sys.modules["loadgen"]  # bench/compare.py's own import of bench/loadgen.py
+        _, request = loadgen.encrypt_request(owner)
+        with loadgen.connect(grantee) as link:
+            with self.assertRaises(RuntimeError):
+                loadgen.results(loadgen.round_trip(link, request))
+        with loadgen.connect(owner) as link:
+            self.assertEqual(len(loadgen.results(loadgen.round_trip(link, request))), 1)
+
+    def test_table_states_whether_the_target_holds(self) -> None:
+        def runs(*cpu: int) -> list[object]:
+            return [compare.Result("encrypt-gcm", c, "kmiphsm",
+                                   {"requests": 10, "requests_per_s": 100.0,
+                                    "server_cpu_us_per_request": u})
+                    for (c, _), u in zip(compare.LOGGING_RUNS, cpu, strict=True)]
+        report = compare.Report({}, {})
+        base, ours = (label for label, _, _ in compare.ACCESS_CONFIGS)
+        report.access = {base: [runs(1000, 1000)], ours: [runs(1100, 1200)]}
+        text = "\n".join(compare.access_table(report))
+        self.assertIn("x1: 110%, **met**", text)
+        self.assertIn("x8: 120%, **not met**", text)
+        self.assertEqual(compare.access_table(compare.Report({}, {})), [])
