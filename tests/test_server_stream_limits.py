@@ -11,7 +11,7 @@ from typing import Any
 
 from twisted.trial import unittest
 
-from kmiphsm.ttlv import Node, enums, tags
+from kmiphsm.ttlv import Node, binary, enums, tags
 from tests.support import kmip_client
 from tests.support.kmip_client import read_message
 from tests.support.server import RunningServer
@@ -38,12 +38,12 @@ def items(connection: Any, batch: list[tuple[int, Any]], *, continue_on_error: b
     """Send one message; its response batch items."""
     message = kmip_client.request(batch, version)
     if continue_on_error:  # the header's Batch Error Continuation Option: Continue
-        decoded = kmip_client.binary.decode(message)
+        decoded = binary.decode(message)
         header = decoded.child(tags.RequestHeader)
         assert header is not None
         header.value.insert(1, Node.enumeration(
             tags.BatchErrorContinuationOption, enums.BatchErrorContinuationOption.Continue))
-        message = kmip_client.binary.encode(decoded)
+        message = binary.encode(decoded)
     connection.sendall(message)
     return read_message(connection).children(tags.BatchItem)
 
