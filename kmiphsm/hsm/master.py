@@ -114,10 +114,10 @@ class MasterKeys:
         """Find the master key by label, creating it if the token has none."""
         with translated():
             with locks.TOKEN_OBJECTS.exclusive():
-                found = self._find(session)
+                found = self._find_retrying(session)
             if not found:
                 with locks.master_key_creation(token_identity):
-                    found = self._find(session)  # another process may have won the race
+                    found = self._find_retrying(session)  # another process may have won
                     if not found:
                         found = self._create(session)
         self._adopt(found)
@@ -192,6 +192,18 @@ class MasterKeys:
                 found = {k: h for k, h in self._find(session).items() if k == key_id}
                 if found:  # the failed attempt left the key
                     return found
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _find_retrying(self, session: pkcs11.Session) -> dict[bytes, int]:
+        """:meth:`_find`, retried when SoftHSM 2.6 answers CKR_GENERAL_ERROR because another
+        process is writing a token object at that moment (processes starting together)."""
+        for attempt in range(MASTER_CREATION_ATTEMPTS):
+            try:
+                return self._find(session)
+            except p11.GeneralError:
+                if attempt + 1 == MASTER_CREATION_ATTEMPTS:
+                    raise
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
 
