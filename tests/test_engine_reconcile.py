@@ -263,7 +263,7 @@ class OtherStoresTests(ReconcileCase):
         report = self.reconcile()
         self.assertEqual(report, Reconciliation(orphans_destroyed=1))
         self.assertFalse(self.token.exists(own_orphan))
-        for uid, ref in zip(keys, refs):
+        for uid, ref in zip(keys, refs, strict=True):
             self.assertTrue(self.token.exists(ref))
             self.assertEqual(self.harness.call(enums.Operation.Check,
                                                {"UniqueIdentifier": uid})["UniqueIdentifier"],
