@@ -68,12 +68,16 @@ class ReconcileCase(unittest.TestCase):
         self.token = self.harness.token
         # start from a token this store agrees with: destroy what earlier tests left (the
         # keys of their stores, which this store's reconcile leaves alone)
+        # (secret keys, and private keys of pairs; a CKA_ID may name more than one object)
         for key_id in self.token.list_persistent_ids():
-            try:
-                self.token.destroy(KeyRef(Storage.TOKEN_OBJECT, KeyClass.SECRET,
-                                          KeyAlgorithm.AES, 0, key_id))
-            except TokenError:
-                pass
+            for key_class in KeyClass:
+                ref = KeyRef(Storage.TOKEN_OBJECT, key_class, KeyAlgorithm.AES, 0, key_id)
+                while self.token.exists(ref):
+                    try:
+                        self.token.destroy(ref)
+                    except TokenError:
+                        break
+        self.assertEqual(self.token.list_persistent_ids(), set())
 
     def reconcile(self) -> Reconciliation:
         with captured_logs() as self.logged:
