@@ -1,9 +1,9 @@
 """The start-up reconciliation of store and token (:func:`kmiphsm.engine.reconcile.reconcile`):
 what a crash can leave behind, and what reconcile makes of it.
 
-These tests use the test process's shared SoftHSM token: reconcile against a store of its
-own destroys every persistent kmiphsm key that store does not reference, including those
-left by earlier tests (which are finished by then; trial runs one test at a time).
+These tests use the test process's shared SoftHSM token. Reconcile destroys only its own
+store's orphans, so each test first destroys by hand every persistent key earlier tests left
+(finished by then: trial runs one test at a time) to start from a token its store agrees with.
 """
 
 from __future__ import annotations
@@ -21,7 +21,17 @@ from kmiphsm.engine.reconcile import (
     reconcile,
     reconcile_dead_worker,
 )
-from kmiphsm.hsm import KeyAlgorithm, KeyRef, created_by, lifecycle
+from kmiphsm.hsm import (
+    KeyAlgorithm,
+    KeyClass,
+    KeyRef,
+    Storage,
+    TokenError,
+    created_by,
+    lifecycle,
+    store_tag,
+    tag_of,
+)
 from kmiphsm.hsm.keyref import new_token_id
 from kmiphsm.store import StoredObject
 from kmiphsm.ttlv import enums
@@ -56,7 +66,18 @@ class ReconcileCase(unittest.TestCase):
         self.harness = EngineHarness(self)
         self.store = self.harness.store
         self.token = self.harness.token
-        self.reconcile()  # start from a token this store agrees with
+        # start from a token this store agrees with: destroy what earlier tests left (the
+        # keys of their stores, which this store's reconcile leaves alone)
+        # (secret keys, and private keys of pairs; a CKA_ID may name more than one object)
+        for key_id in self.token.list_persistent_ids():
+            for key_class in KeyClass:
+                ref = KeyRef(Storage.TOKEN_OBJECT, key_class, KeyAlgorithm.AES, 0, key_id)
+                while self.token.exists(ref):
+                    try:
+                        self.token.destroy(ref)
+                    except TokenError:
+                        break
+        self.assertEqual(self.token.list_persistent_ids(), set())
 
     def reconcile(self) -> Reconciliation:
         with captured_logs() as self.logged:
@@ -84,7 +105,8 @@ class ReconcileTests(ReconcileCase):
 
     def made_by(self, pid: int) -> None:
         """Persistent keys made from now on carry ``pid`` as their creator."""
-        self.patch(lifecycle, "new_token_id", lambda: new_token_id(pid))
+        self.patch(lifecycle, "new_token_id",
+                   lambda tag=b"": new_token_id(pid, tag))
 
     def test_a_dead_workers_orphans_go_and_nobody_elses(self) -> None:
         """Defect 8: a worker restarted after kill -9 cleans what its predecessor left while
@@ -215,3 +237,87 @@ class OtherNodesServingTests(ReconcileCase):
             report = reconcile(self.store, self.token, grace=600, now=now)
         self.assertEqual((report.pending_removed, report.pending_kept), (1, 1))
         self.assertEqual([obj.unique_identifier for obj in self.store.list_pending()], ["young"])
+
+
+class OtherStoresTests(ReconcileCase):
+    """A token holding another store's keys: a store not yet restored, a new or mistyped
+    ``[store] path``, a PostgreSQL URL naming a fresh database. Reconcile on such a store
+    must destroy none of them (it used to destroy every unreferenced persistent key)."""
+
+    def other_store(self) -> EngineHarness:
+        """Store B, empty, on the same token; the token tags new keys with A's tag again."""
+        other = EngineHarness(self)
+        self.token.set_store_tag(store_tag(self.store.store_identifier()))
+        return other
+
+    def test_an_empty_store_destroys_none_of_another_stores_keys(self) -> None:
+        keys = [self.harness.create_aes(Extractable=False) for _ in range(3)]
+        own_orphan = self.persistent_key()  # A's crash orphan, tagged A
+        refs = [self.ref(uid) for uid in keys]
+        b = self.other_store()
+        self.assertNotEqual(b.store.store_identifier(), self.store.store_identifier())
+        with captured_logs() as logged:
+            report = reconcile(b.store, self.token)
+        self.assertEqual(report, Reconciliation(orphans_left=4))
+        self.assertIn("4 persistent token object(s) belong to no object of this store: left "
+                      "alone", "".join(r.getMessage() for r in logged))
+        for ref in refs + [own_orphan]:
+            self.assertTrue(self.token.exists(ref))
+        # A's own reconcile still takes A's crash orphan, and only it
+        report = self.reconcile()
+        self.assertEqual(report, Reconciliation(orphans_destroyed=1))
+        self.assertFalse(self.token.exists(own_orphan))
+        for uid, ref in zip(keys, refs, strict=True):
+            self.assertTrue(self.token.exists(ref))
+            self.assertEqual(self.harness.call(enums.Operation.Check,
+                                               {"UniqueIdentifier": uid})["UniqueIdentifier"],
+                             uid)
+
+    def test_new_persistent_keys_carry_their_stores_tag(self) -> None:
+        uid = self.harness.create_aes(Extractable=False)
+        tag = store_tag(self.store.store_identifier())
+        self.assertEqual(tag_of(self.ref(uid).token_id or b""), tag)
+        self.assertEqual(tag_of(self.persistent_key().token_id or b""), tag)
+
+    def test_an_untagged_legacy_orphan_is_kept_and_reported(self) -> None:
+        self.patch(lifecycle, "new_token_id", lambda tag=b"": new_token_id())  # old layout
+        legacy = self.persistent_key()
+        self.assertIsNone(tag_of(legacy.token_id or b""))
+        report = self.reconcile()
+        self.assertEqual(report, Reconciliation(orphans_left=1))
+        self.assertTrue(self.token.exists(legacy))
+        self.assertIn("left alone", "".join(r.getMessage() for r in self.logged))
+
+    def test_a_dead_worker_of_another_store_keeps_its_keys(self) -> None:
+        """Same pid, two stores on one token: a restarted worker of A takes A's orphan of
+        that pid, not B's, nor an untagged one of that pid."""
+        b = EngineHarness(self)  # the token tags with B now
+        self.patch(lifecycle, "new_token_id", lambda tag=b"": new_token_id(4250, tag))
+        b_orphan = self.persistent_key()
+        self.token.set_store_tag(store_tag(self.store.store_identifier()))
+        a_orphan = self.persistent_key()
+        self.patch(lifecycle, "new_token_id", lambda tag=b"": new_token_id(4250))
+        legacy = self.persistent_key()
+        with captured_logs():
+            report = reconcile_dead_worker(self.store, self.token, [4250])
+        self.assertEqual(report, Reconciliation(orphans_destroyed=1, orphans_left=2))
+        self.assertFalse(self.token.exists(a_orphan))
+        self.assertTrue(self.token.exists(b_orphan))
+        self.assertTrue(self.token.exists(legacy))
+        del b
+
+    def test_with_a_grace_another_stores_keys_are_no_candidates(self) -> None:
+        a_orphan = self.persistent_key()
+        b = EngineHarness(self)
+        b_key = self.persistent_key()  # tagged B, referenced by nothing of A
+        with captured_logs():
+            report = reconcile(self.store, self.token, grace=600)
+            self.assertEqual(report.orphan_candidates, {a_orphan.token_id})
+            self.assertEqual(report.orphans_left, 1)
+            # even named as a candidate, B's key is not destroyed by A's delayed pass
+            self.assertEqual(destroy_orphans(self.store, self.token,
+                                             {a_orphan.token_id or b"", b_key.token_id or b""}),
+                             1)
+        self.assertFalse(self.token.exists(a_orphan))
+        self.assertTrue(self.token.exists(b_key))
+        del b

@@ -21,7 +21,11 @@ from kmiphsm.hsm import (
     Pkcs11Token,
     Storage,
     TokenError,
+    created_by,
+    store_tag,
+    tag_of,
 )
+from kmiphsm.hsm.keyref import new_token_id
 from tests.support.hsm import SECRET, count_objects, open_token
 
 GCM = CryptographicParameters(block_cipher_mode=Mode.GCM)
@@ -429,6 +433,23 @@ class KeyRefTests(unittest.TestCase):
         for data in (b"", b"XX", good.to_bytes()[:-1], good.to_bytes() + b"!",
                      b"KR\x09" + good.to_bytes()[3:]):
             self.assertRaises(InvalidArgument, KeyRef.from_bytes, data)
+
+    def test_token_ids_carry_the_pid_and_the_store_tag(self) -> None:
+        """A tagged CKA_ID names its process and its store; a legacy one (pid and random
+        bytes, from before store tags) still names its process and carries no tag."""
+        tag = store_tag(bytes(range(16)))
+        tagged = new_token_id(4321, tag)
+        self.assertEqual(len(tagged), 24)
+        self.assertTrue(created_by(tagged, 4321))
+        self.assertFalse(created_by(tagged, 4322))
+        self.assertEqual(tag_of(tagged), tag)
+        legacy = new_token_id(4321)
+        self.assertEqual(len(legacy), 16)
+        self.assertTrue(created_by(legacy, 4321))
+        self.assertIsNone(tag_of(legacy))
+        self.assertIsNone(tag_of(os.urandom(24)))  # not ours: no magic
+        self.assertNotEqual(new_token_id(4321, tag), tagged)
+        self.assertRaises(InvalidArgument, new_token_id, 4321, b"short")
 
     def test_repr_hides_material(self) -> None:
         ref = KeyRef(Storage.WRAPPED, KeyClass.SECRET, KeyAlgorithm.AES, 128, b"\xAB" * 40)

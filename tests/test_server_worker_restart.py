@@ -156,7 +156,7 @@ def main() -> None:
     store/token inventory (``tests.support.kmip_client.key_inventory``) and the CKA_IDs
     present."""
     from kmiphsm import config as configuration
-    from kmiphsm.hsm import KeyAlgorithm, lifecycle
+    from kmiphsm.hsm import KeyAlgorithm, lifecycle, store_tag
     from kmiphsm.hsm.keyref import new_token_id
     from kmiphsm.server.service import open_store, open_token
     from tests.support.kmip_client import key_inventory
@@ -167,7 +167,13 @@ def main() -> None:
     try:
         if mode == "plant":
             pid = int(sys.argv[3])
-            lifecycle.new_token_id = lambda: new_token_id(pid)  # type: ignore[assignment]
+            store = open_store(config)  # the key carries its store's tag, as the server's do
+            try:
+                token.set_store_tag(store_tag(store.store_identifier()))
+            finally:
+                store.close()
+            lifecycle.new_token_id = (  # type: ignore[assignment]
+                lambda tag=b"": new_token_id(pid, tag))
             ref = token.generate_secret(KeyAlgorithm.AES, 256, extractable=False)
             assert ref.token_id is not None
             print(json.dumps({"id": ref.token_id.hex()}))

@@ -212,6 +212,12 @@ class FakePort:
     def close(self) -> None:
         pass
 
+    def store_identifier(self) -> bytes:  # as a store
+        return bytes(16)
+
+    def set_store_tag(self, tag: bytes) -> None:  # as a token
+        self.tag = tag
+
 
 # -- the supervisor alone, with a fake reactor ---------------------------------------------
 

@@ -9,6 +9,8 @@ from twisted.trial import unittest
 
 from kmiphsm.store import AttributeFilter, LocateQuery, SchemaError, SqliteStore, values
 from kmiphsm.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, current_version, migrate
+from kmiphsm.store.postgres_schema import STEPS
+from tests.support.postgres import open_test_store, same_database
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -130,3 +132,35 @@ class MigrationTests(unittest.TestCase):
         self.addCleanup(conn.close)
         (rows,) = conn.execute("SELECT count(*) FROM schema_version").fetchone()
         self.assertEqual(rows, len(MIGRATIONS))
+
+
+class StoreIdentifierTests(unittest.TestCase):
+    """Migration 6: each store has a random identifier, made once (its tag marks the store's
+    persistent keys, so that reconciliation never destroys another store's:
+    kmiphsm.engine.reconcile). SQLite, or PostgreSQL with KMIPHSM_TEST_STORE=postgresql."""
+
+    def test_each_store_has_its_own_identifier_kept_across_openings(self) -> None:
+        first = open_test_store(self.mktemp() + ".db")
+        self.addCleanup(first.close)
+        second = open_test_store(self.mktemp() + ".db")
+        self.addCleanup(second.close)
+        identifier = first.store_identifier()
+        self.assertEqual(len(identifier), 16)
+        self.assertNotEqual(identifier, second.store_identifier())
+        again = same_database(first)  # another worker, node, or a later start
+        self.addCleanup(again.close)
+        self.assertEqual(again.store_identifier(), identifier)
+
+    def test_an_existing_database_gets_an_identifier_when_migrated(self) -> None:
+        path = self.mktemp() + ".db"
+        conn = _connect(path)
+        self.addCleanup(conn.close)
+        migrate(conn, target=5)  # a store from before store identifiers
+        store = SqliteStore(path)
+        self.addCleanup(store.close)
+        self.assertEqual(current_version(conn), LATEST_VERSION)
+        self.assertEqual(len(store.store_identifier()), 16)
+
+    def test_postgresql_has_the_same_steps(self) -> None:
+        self.assertEqual([(number, description) for number, description, _ in STEPS],
+                         [(m.version, m.description) for m in MIGRATIONS])

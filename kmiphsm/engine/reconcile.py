@@ -33,6 +33,15 @@ Destroys cut short (a live worker's Destroy in an Undo batch is legitimately hal
 :mod:`kmiphsm.engine.lifecycle`): those wait for the next full start-up, and meanwhile the
 Destroyed object refuses every use of its key. The engine inserts no pending store rows, so
 there are none of the dead worker's to remove.
+
+A token may hold the keys of more than one store: a store not yet restored, a new or mistyped
+``[store] path``, a PostgreSQL URL naming a fresh database, or two servers sharing a token. An
+unreferenced key is only an orphan *of this store* if this store made it, so each store has a
+random identifier (``store_meta``, :meth:`kmiphsm.store.Store.store_identifier`) and every
+persistent key's CKA_ID carries its tag (:func:`kmiphsm.hsm.keyref.new_token_id`; the token
+learns it when the engine is built). All three functions here destroy only unreferenced keys
+carrying this store's tag; the others (another store's, or untagged ones made before tags) are
+left alone, logged once at WARNING and counted in :attr:`Reconciliation.orphans_left`.
 """
 
 from __future__ import annotations
@@ -43,7 +52,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from kmiphsm.engine.lifecycle import finish_destroy
-from kmiphsm.hsm import KeyAlgorithm, KeyClass, KeyRef, Storage, Token, TokenError, created_by
+from kmiphsm.hsm import (
+    KeyAlgorithm,
+    KeyClass,
+    KeyRef,
+    Storage,
+    Token,
+    TokenError,
+    created_by,
+    store_tag,
+    tag_of,
+)
 from kmiphsm.store import DESTROYED_STORAGE, LocateQuery, Store
 from kmiphsm.store.errors import StoreError
 
@@ -64,6 +83,8 @@ class Reconciliation:
     orphan_candidates: set[bytes] = field(default_factory=set)
     #: pending objects left because they are younger than ``grace``
     pending_kept: int = 0
+    #: unreferenced token objects left alone: another store's keys, or untagged ones
+    orphans_left: int = 0
 
 
 def reconcile(store: Store, token: Token, *, grace: float = 0.0,
@@ -86,7 +107,7 @@ def reconcile(store: Store, token: Token, *, grace: float = 0.0,
     report.destructions_finished = finish_destructions(store, token)
     present = token.list_persistent_ids()  # before the store is read: see _referenced
     token_ids = _referenced(store)
-    orphans = present - set(token_ids.values())
+    orphans = _own(store, present - set(token_ids.values()), report)
     if grace:
         report.orphan_candidates = orphans
     else:
@@ -121,11 +142,11 @@ def reconcile_dead_worker(store: Store, token: Token, pids: Iterable[int], *,
             if any(created_by(key_id, pid) for pid in dead)}
     if not made:
         return report
-    referenced = set(_referenced(store).values())
+    orphans = _own(store, made - set(_referenced(store).values()), report)
     if grace:
-        report.orphan_candidates = made - referenced
+        report.orphan_candidates = orphans
         return report
-    report.orphans_destroyed = _destroy(token, made - referenced)
+    report.orphans_destroyed = _destroy(token, orphans)
     if report.orphans_destroyed:
         log.warning("restart reconciliation: %d orphan token object(s) of dead worker "
                     "process(es) %s destroyed", report.orphans_destroyed,
@@ -139,7 +160,8 @@ def destroy_orphans(store: Store, token: Token, candidates: set[bytes]) -> int:
     if not candidates:
         return 0
     present = token.list_persistent_ids()
-    orphans = (candidates & present) - set(_referenced(store).values())
+    unreferenced = (candidates & present) - set(_referenced(store).values())
+    orphans = _own(store, unreferenced, Reconciliation())
     destroyed = _destroy(token, orphans)
     if destroyed:
         log.warning("reconciliation: %d orphan token object(s) destroyed", destroyed)
@@ -158,6 +180,21 @@ def _referenced(store: Store) -> dict[str, bytes]:
         elif ref.token_id is not None:
             token_ids[uid] = ref.token_id
     return token_ids
+
+
+def _own(store: Store, unreferenced: set[bytes], report: Reconciliation) -> set[bytes]:
+    """The unreferenced CKA_IDs that carry this store's tag (this store's orphans); the
+    others are counted in ``report.orphans_left`` and logged once, never destroyed."""
+    if not unreferenced:
+        return set()
+    tag = store_tag(store.store_identifier())
+    own = {key_id for key_id in unreferenced if tag_of(key_id) == tag}
+    report.orphans_left = len(unreferenced) - len(own)
+    if report.orphans_left:
+        log.warning("%d persistent token object(s) belong to no object of this store: left "
+                    "alone (another store's keys, or made before keys carried their store's "
+                    "tag)", report.orphans_left)
+    return own
 
 
 def _destroy(token: Token, orphans: set[bytes]) -> int:

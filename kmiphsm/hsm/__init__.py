@@ -29,7 +29,7 @@ from kmiphsm.hsm.errors import (
 )
 from kmiphsm.hsm.interface import Token
 from kmiphsm.hsm.keyformats import public_point
-from kmiphsm.hsm.keyref import KeyPair, KeyRef, Storage, created_by
+from kmiphsm.hsm.keyref import KeyPair, KeyRef, Storage, created_by, store_tag, tag_of
 from kmiphsm.hsm.streams import CipherStream
 from kmiphsm.hsm.token import Pkcs11Token
 
@@ -59,4 +59,6 @@ __all__ = [
     "UnsupportedMechanism",
     "created_by",
     "public_point",
+    "store_tag",
+    "tag_of",
 ]

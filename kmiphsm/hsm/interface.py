@@ -71,6 +71,8 @@ class Token(Protocol):
 
     def list_persistent_ids(self) -> set[bytes]: ...
 
+    def set_store_tag(self, tag: bytes) -> None: ...
+
     def derive_ecdh(self, private_ref: KeyRef, peer_public_point: bytes, *,
                     algorithm: KeyAlgorithm = KeyAlgorithm.GENERIC_SECRET,
                     length_bits: int | None = None, extractable: bool = True,

@@ -4,7 +4,7 @@ A key lives in one of three places (:class:`Storage`):
 
 ``TOKEN_OBJECT``
     A persistent token object, found by its CKA_ID (``material``, :func:`new_token_id`: the
-    creating process's id, then random bytes). Non-extractable
+    creating process's id, the tag of the store it belongs to, then random bytes). Non-extractable
     keys; private keys the token cannot wrap (Ed25519, X25519 on SoftHSM 2.6); secrets its
     key wrap cannot carry exactly (generic secrets over 64 bytes whose length is not a
     multiple of 8: SoftHSM zero-pads them).
@@ -34,26 +34,73 @@ from kmiphsm.hsm.algorithms import Curve, KeyAlgorithm, KeyClass
 from kmiphsm.hsm.errors import InvalidArgument
 
 TOKEN_ID_BYTES = 16
-"""Bytes of the CKA_ID of a persistent key kmiphsm creates."""
+"""Bytes of the CKA_ID of a persistent key made before store tags (the legacy layout: the
+creating process's id, then 12 random bytes; older still, 16 random bytes)."""
 
 CREATOR_BYTES = 4
-"""Leading bytes of that CKA_ID naming the process that created it (its pid, big-endian)."""
+"""Bytes of a CKA_ID naming the process that created it (its pid, big-endian)."""
+
+STORE_TAG_BYTES = 8
+"""Bytes of a CKA_ID naming the store the key belongs to (:func:`store_tag`)."""
+
+TAGGED_ID_MAGIC = b"kT\x01"
+"""First bytes of a tagged CKA_ID (layout version 1)."""
+
+TAGGED_ID_BYTES = 24
+"""Bytes of a tagged CKA_ID: magic (3), pid (4), store tag (8), random (9). Its length differs
+from the legacy 16 bytes, so a legacy id is never read as tagged."""
+
+_RANDOM_BYTES = TAGGED_ID_BYTES - len(TAGGED_ID_MAGIC) - CREATOR_BYTES - STORE_TAG_BYTES
 
 
-def new_token_id(pid: int | None = None) -> bytes:
-    """A new persistent key's CKA_ID: the creating process's id (``pid``, by default this
-    process's), then 12 random bytes. The id tells a worker restarted after a crash which
-    token objects its dead predecessor made (:func:`kmiphsm.engine.reconcile.reconcile_dead_worker`)
-    without touching those other live workers are making; 96 random bits keep ids unique."""
-    creator = os.getpid() if pid is None else pid
-    return creator.to_bytes(CREATOR_BYTES, "big") + os.urandom(TOKEN_ID_BYTES - CREATOR_BYTES)
+def store_tag(store_id: bytes) -> bytes:
+    """The short tag of a store's identifier carried by the CKA_IDs of its persistent keys
+    (the first :data:`STORE_TAG_BYTES` bytes; a store identifier is random)."""
+    if len(store_id) < STORE_TAG_BYTES:
+        raise InvalidArgument(f"a store identifier has at least {STORE_TAG_BYTES} bytes")
+    return bytes(store_id[:STORE_TAG_BYTES])
+
+
+def new_token_id(pid: int | None = None, tag: bytes = b"") -> bytes:
+    """A new persistent key's CKA_ID.
+
+    With a store ``tag`` (:func:`store_tag`, what the token learnt when the engine was built):
+    :data:`TAGGED_ID_MAGIC`, the creating process's id (``pid``, by default this process's),
+    the tag, then 9 random bytes. Without one, the legacy layout: pid then 12 random bytes.
+    The pid tells a worker restarted after a crash which token objects its dead predecessor
+    made (:func:`kmiphsm.engine.reconcile.reconcile_dead_worker`) without touching those other
+    live workers are making; the tag tells reconciliation which keys are its own store's, so
+    that it never destroys another store's keys (:mod:`kmiphsm.engine.reconcile`). The pid
+    and random bytes (72 bits) keep ids unique."""
+    creator = (os.getpid() if pid is None else pid).to_bytes(CREATOR_BYTES, "big")
+    if not tag:
+        return creator + os.urandom(TOKEN_ID_BYTES - CREATOR_BYTES)
+    if len(tag) != STORE_TAG_BYTES:
+        raise InvalidArgument(f"a store tag has {STORE_TAG_BYTES} bytes")
+    return TAGGED_ID_MAGIC + creator + tag + os.urandom(_RANDOM_BYTES)
+
+
+def _is_tagged(token_id: bytes) -> bool:
+    return len(token_id) == TAGGED_ID_BYTES and token_id.startswith(TAGGED_ID_MAGIC)
 
 
 def created_by(token_id: bytes, pid: int) -> bool:
     """Whether the CKA_ID ``token_id`` was made by :func:`new_token_id` in process ``pid``
-    (ids from before this scheme, 16 random bytes, match a given pid once in 2**32)."""
-    return len(token_id) == TOKEN_ID_BYTES and \
-        token_id[:CREATOR_BYTES] == pid.to_bytes(CREATOR_BYTES, "big")
+    (either layout; ids from before pids, 16 random bytes, match a given pid once in 2**32)."""
+    creator = pid.to_bytes(CREATOR_BYTES, "big")
+    if _is_tagged(token_id):
+        start = len(TAGGED_ID_MAGIC)
+        return token_id[start : start + CREATOR_BYTES] == creator
+    return len(token_id) == TOKEN_ID_BYTES and token_id[:CREATOR_BYTES] == creator
+
+
+def tag_of(token_id: bytes) -> bytes | None:
+    """The store tag a CKA_ID carries, ``None`` if it carries none (a legacy id, or one
+    kmiphsm did not make)."""
+    if not _is_tagged(token_id):
+        return None
+    start = len(TAGGED_ID_MAGIC) + CREATOR_BYTES
+    return token_id[start : start + STORE_TAG_BYTES]
 
 
 _MAGIC = b"KR"

@@ -86,6 +86,9 @@ class KeyLifecycle:
         self._pool = pool
         self._master = master
         self._handles = handles
+        #: Tag of the store new persistent keys belong to (:func:`~kmiphsm.hsm.keyref.store_tag`;
+        #: empty: untagged CKA_IDs), set once when the engine is built.
+        self.store_tag = b""
 
     # --- generation -----------------------------------------------------------------------
 
@@ -111,7 +114,8 @@ class KeyLifecycle:
             )
 
         with self._pool.session() as session:
-            key, key_id = create_in_token(storage, lambda key_id: generate(session, key_id))
+            key, key_id = create_in_token(storage, lambda key_id: generate(session, key_id),
+                                          store_tag=self.store_tag)
             if digest_out is not None:
                 with translated():  # C_DigestKey: SHA-256 of the value, inside the token
                     digest_out.append(session.digest(key, mechanism=Mechanism.SHA256))
@@ -156,7 +160,7 @@ class KeyLifecycle:
 
         with self._pool.session() as session:
             (public, private), key_id = create_in_token(
-                storage, lambda key_id: generate(session, key_id)
+                storage, lambda key_id: generate(session, key_id), store_tag=self.store_tag
             )
             try:
                 with translated():
@@ -270,7 +274,8 @@ class KeyLifecycle:
                 )
 
         with self._pool.session() as session:
-            key, key_id = create_in_token(storage, lambda key_id: derive(session, key_id))
+            key, key_id = create_in_token(storage, lambda key_id: derive(session, key_id),
+                                          store_tag=self.store_tag)
         ref = KeyRef(storage, KeyClass.SECRET, algorithm, length_bits, key_id or b"",
                      extractable=extractable, sensitive=sensitive)
         return self.settle(ref, key)
@@ -329,7 +334,8 @@ class KeyLifecycle:
                 )
 
         with self._pool.session() as session:
-            key, key_id = create_in_token(storage, lambda key_id: derive(session, key_id))
+            key, key_id = create_in_token(storage, lambda key_id: derive(session, key_id),
+                                          store_tag=self.store_tag)
         ref = KeyRef(storage, KeyClass.SECRET, algorithm, length_bits, key_id or b"",
                      extractable=extractable, sensitive=sensitive)
         return self.settle(ref, key)
@@ -399,6 +405,7 @@ class KeyLifecycle:
                 lambda key_id: session.create_object(
                     templates.with_class(template(key_id), ref.key_class, key_type)
                 ),
+                store_tag=self.store_tag,
             )
         return self.settle(dataclasses.replace(ref, material=key_id or b""), key)
 
@@ -542,14 +549,15 @@ def _pair_lengths(
     return keyformats.EDWARDS_LENGTH_BITS, None
 
 
-def new_key_id(storage: Storage) -> bytes | None:
-    """The CKA_ID of a new persistent key (:func:`kmiphsm.hsm.keyref.new_token_id`), None
-    for a session object."""
-    return new_token_id() if storage is Storage.TOKEN_OBJECT else None
+def new_key_id(storage: Storage, store_tag: bytes = b"") -> bytes | None:
+    """The CKA_ID of a new persistent key (:func:`kmiphsm.hsm.keyref.new_token_id`, carrying
+    ``store_tag``), None for a session object."""
+    return new_token_id(tag=store_tag) if storage is Storage.TOKEN_OBJECT else None
 
 
 def create_in_token(
-    storage: Storage, create: Callable[[bytes | None], _T], *, decrypting: bool = False
+    storage: Storage, create: Callable[[bytes | None], _T], *, decrypting: bool = False,
+    store_tag: bytes = b"",
 ) -> tuple[_T, bytes | None]:
     """Run ``create(key_id)`` — one python-pkcs11 call making a key — and return its result and
     the CKA_ID used (``None`` for a session object).
@@ -558,12 +566,13 @@ def create_in_token(
     CKA_ID, and retried a few times on CKR_GENERAL_ERROR / CKR_TEMPLATE_INCONSISTENT: those
     are SoftHSM 2.6's answer when *another process* reads the token at that moment (most
     likely when several processes start together). ``decrypting``: ``create`` unwraps, so a
-    final CKR_GENERAL_ERROR means a bad wrapped key (:class:`CryptographicFailure`)."""
+    final CKR_GENERAL_ERROR means a bad wrapped key (:class:`CryptographicFailure`).
+    ``store_tag``: the tag of the store the key will belong to, put in its CKA_ID."""
     persistent = storage is Storage.TOKEN_OBJECT
     attempts = PERSISTENT_CREATION_ATTEMPTS if persistent else 1
     with translated(decrypting=decrypting):
         for attempt in range(attempts):
-            key_id = new_key_id(storage)
+            key_id = new_key_id(storage, store_tag)
             with persistent_lock(storage):
                 try:
                     return create(key_id), key_id

@@ -133,6 +133,7 @@ class Pkcs11Token:
         self._keys: KeyLifecycle | None = None
         self._crypto: CryptoOperations | None = None
         self._wrapping: ClientKeyWrapping | None = None
+        self._store_tag = b""
 
     def __repr__(self) -> str:  # never shows the PIN
         state = "open" if self._pool else "closed"
@@ -166,6 +167,7 @@ class Pkcs11Token:
             locks.PERSISTENT_WRITES.configure(identity, lambda: None)
         self._handles = KeyHandles(loaded, pool, self._master, self._cache_size)
         self._keys = KeyLifecycle(loaded, pool, self._master, self._handles, capabilities)
+        self._keys.store_tag = self._store_tag
         self._crypto = CryptoOperations(pool, self._handles, loaded.module_path, capabilities)
         self._wrapping = ClientKeyWrapping(pool, self._handles, self._keys)
         self._capabilities = capabilities
@@ -417,6 +419,15 @@ class Pkcs11Token:
     def exists(self, ref: KeyRef) -> bool:
         """Whether the key is usable: its token object exists, or its blob unwraps."""
         return self.keys.exists(ref)
+
+    def set_store_tag(self, tag: bytes) -> None:
+        """The tag (:func:`kmiphsm.hsm.keyref.store_tag`) of the store whose keys this token
+        makes from now on: every new persistent key's CKA_ID carries it, so that start-up
+        reconciliation tells its own store's orphans from another store's keys. Set once,
+        when the engine is built."""
+        self._store_tag = bytes(tag)
+        if self._keys is not None:
+            self._keys.store_tag = self._store_tag
 
     def list_persistent_ids(self) -> set[bytes]:
         """CKA_IDs of every persistent key kmiphsm created in the token (not the master key),

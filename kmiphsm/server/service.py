@@ -45,7 +45,7 @@ from kmiphsm.engine.access import operation_name as access_operation
 from kmiphsm.engine.reconcile import destroy_orphans, reconcile_dead_worker
 from kmiphsm.engine.reconcile import reconcile as reconcile_ports
 from kmiphsm.engine.streams import StreamLimits
-from kmiphsm.hsm import Pkcs11Token
+from kmiphsm.hsm import Pkcs11Token, store_tag
 from kmiphsm.model import attribute_types
 from kmiphsm.server import health, logbridge, tls, web
 from kmiphsm.server.access_api import AccessApi
@@ -218,6 +218,12 @@ def build_engine(config: configuration.Config, *, reconcile: bool = True,
         raise
     # several nodes may share a PostgreSQL store: another may be creating keys right now
     grace = config.store.pending_grace if config.store.url else 0.0
+    try:  # new persistent keys carry this store's tag: reconcile never takes another's
+        token.set_store_tag(store_tag(store.store_identifier()))
+    except BaseException:
+        token.close()
+        store.close()
+        raise
     report = None
     if reconcile:
         report = reconcile_ports(store, token, grace=grace)

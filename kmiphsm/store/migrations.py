@@ -9,6 +9,7 @@ To change the schema, append a step; never edit a released one.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,20 @@ def _rekey(name: str) -> Callable[[sqlite3.Connection], None]:
         )
 
     return apply
+
+
+def _store_identifier(conn: sqlite3.Connection) -> None:
+    """Migration 6: a table of facts about the store itself, and the store's random
+    identifier (16 bytes, hex), made once; its tag marks the persistent keys of this store
+    (:func:`kmiphsm.hsm.keyref.store_tag`, :mod:`kmiphsm.engine.reconcile`)."""
+    conn.execute("CREATE TABLE store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("INSERT INTO store_meta (name, value) VALUES ('store_id', ?)",
+                 (new_store_id(),))
+
+
+def new_store_id() -> str:
+    """A new store identifier: 16 random bytes, as hex (both stores' migration 6)."""
+    return os.urandom(16).hex()
 
 
 # Attribute values: ``value`` is tagged JSON (see values.py); ``key`` is the normalised
@@ -125,6 +140,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX access_grants_by_grantee ON access_grants (grantee, operation)",
         ),
     ),
+    # The store's identifier: reconciliation destroys only orphan token objects whose CKA_ID
+    # carries its tag, never another store's keys (engine/reconcile.py).
+    Migration(6, "store identifier", _store_identifier),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -328,6 +328,14 @@ class PostgresStore:
         with self._connection() as conn:
             return [obj for _, obj in _load(conn, "o.pending = 1", ())]
 
+    def store_identifier(self) -> bytes:
+        """This store's random identifier (``store_meta``, made by migration 6)."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT value FROM store_meta WHERE name = 'store_id'").fetchone()
+        if row is None:
+            raise StoreError("the store has no identifier (store_meta); was it migrated?")
+        return bytes.fromhex(row[0])
+
     def all_key_refs(self) -> list[tuple[str, bytes]]:
         """``(unique identifier, key_ref)`` of every object with one, pending ones included."""
         with self._connection() as conn:

@@ -18,6 +18,7 @@ from typing import Any
 
 from kmiphsm.store import values
 from kmiphsm.store.errors import SchemaError
+from kmiphsm.store.migrations import new_store_id
 
 #: Advisory lock keys (``pg_advisory_xact_lock``): schema changes, and the write lock that
 #: makes write transactions of every node run one at a time (see postgres.py).
@@ -53,6 +54,13 @@ def _rekey_vendor(cursor: Any) -> None:
             "UPDATE attributes SET key_kind = %s, key_int = %s, key_text = %s, key_bytes = %s"
             " WHERE object_id = %s AND name = 'VendorAttribute' AND idx = %s",
             (kind, *key_columns(kind, key), object_id, idx))
+
+
+def _store_identifier(cursor: Any) -> None:
+    """Migration 6's twin: the ``store_meta`` table and the store's random identifier."""
+    cursor.execute("CREATE TABLE store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    cursor.execute("INSERT INTO store_meta (name, value) VALUES ('store_id', %s)",
+                   (new_store_id(),))
 
 
 #: version -> (description, statements or a callable taking a cursor)
@@ -108,6 +116,8 @@ STEPS: tuple[tuple[int, str, Any], ...] = (
         )""",
         "CREATE INDEX access_grants_by_grantee ON access_grants (grantee, operation)",
     ]),
+    # as store/migrations.py 6: the store's identifier (store_meta)
+    (6, "store identifier", _store_identifier),
 )
 
 LATEST_VERSION = STEPS[-1][0]

@@ -473,6 +473,14 @@ class SqliteStore:
             ).fetchall()
             return [_load(conn, row) for row in rows]
 
+    def store_identifier(self) -> bytes:
+        """This store's random identifier (``store_meta``, made by migration 6)."""
+        with self._reading() as conn:
+            row = conn.execute("SELECT value FROM store_meta WHERE name = 'store_id'").fetchone()
+        if row is None:
+            raise StoreError("the store has no identifier (store_meta); was it migrated?")
+        return bytes.fromhex(row[0])
+
     def all_key_refs(self) -> list[tuple[str, bytes]]:
         """``(unique identifier, key_ref)`` of every object with one, pending ones included."""
         with self._reading() as conn:

@@ -27,7 +27,7 @@ from typing import Any
 from twisted.trial import unittest
 
 from kmiphsm.engine import Engine, Identity
-from kmiphsm.hsm import Pkcs11Token
+from kmiphsm.hsm import Pkcs11Token, store_tag
 from kmiphsm.model.attributes import attribute_to_node_1x
 from kmiphsm.model.values import plain, to_node
 from kmiphsm.store.interface import LocateQuery
@@ -81,6 +81,8 @@ class EngineHarness:
         self.directory = Path(tempfile.mkdtemp(prefix="kmiphsm-engine-"))
         self.store = open_test_store(str(self.directory / "store.sqlite"))
         self.token = token or engine_token()
+        # as build_engine does: new persistent keys carry this store's tag
+        self.token.set_store_tag(store_tag(self.store.store_identifier()))
         self.engine = Engine(self.store, self.token, admins=admins, **options)
         test.addCleanup(self.store.close)
 
