@@ -280,6 +280,8 @@ class AccessCommandTests(unittest.TestCase):
                          .split(":")[:2], ["kmiphsm", " 404 Item not found"])
 
     def test_https_port_defaults_to_the_kmip_servers_host_on_9998(self) -> None:
+        self.patch(os, "environ", {name: value for name, value in os.environ.items()
+                                   if not name.startswith("KMIPHSM_")})
         cert, key = self.server.cert("alice")
         flags = ["--cert", cert, "--key", key, "--ca", self.server.ca,
                  "--client-config", "/nonexistent"]
@@ -292,6 +294,12 @@ class AccessCommandTests(unittest.TestCase):
                                              "kms.example.org:5696", *flags, *given])
             with access.connect(args, None) as client:
                 self.assertEqual((client.connection.host, client.connection.port), expected)
+        config = self.work / "client.toml"
+        config.write_text('[client]\nhttps_server = "file.example.org:9443"\n')
+        args = main.parser().parse_args(["access", "owned", *flags[:-1], str(config)])
+        with access.connect(args, None) as client:
+            self.assertEqual((client.connection.host, client.connection.port),
+                             ("file.example.org", 9443))
 
     def test_print_http_and_usage_errors(self) -> None:
         traced = self.kmiphsm("alice", "access", "owned", "--print-http")
