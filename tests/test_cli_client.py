@@ -1,5 +1,6 @@
-"""The ``kmiphsm`` KMIP client commands (kmiphsm.cli.client), each run as a subprocess against
-a real server: tables by default, ``--json``, ``--print-kmip``, and exit codes 0 / 1 / 2."""
+"""The ``kmiphsm`` KMIP client commands (kmiphsm.cli.client) and ``kmiphsm access``
+(kmiphsm.cli.access), each run as a subprocess against a real server: tables by default,
+``--json``, ``--print-kmip`` / ``--print-http``, and exit codes 0 / 1 / 2."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from twisted.trial import unittest
 
+from kmiphsm.cli import access, main
 from tests.support.server import shared_server
 from tests.support.softhsm import ROOT
 
@@ -181,3 +183,136 @@ class ClientCommandTests(unittest.TestCase):
             f'{name} = "{self.env.pop("KMIPHSM_" + name.upper())}"\n'
             for name in ("server", "cert", "key", "ca")))
         self.assertIn("2.1", self.kmiphsm("versions", "--client-config", str(config)).stdout)
+
+
+class AccessCommandTests(unittest.TestCase):
+    """``kmiphsm access ...`` against the shared server's HTTPS port: alice owns keys and
+    grants bob (both certificates of the server's PKI)."""
+
+    timeout = 240
+
+    def setUp(self) -> None:
+        self.server = shared_server()
+        self.work = Path(self.mktemp())
+        self.work.mkdir()
+        self.plain = self.work / "plain"
+        self.plain.write_bytes(b"granted, then not")
+
+    def env(self, who: str) -> dict[str, str]:
+        cert, key = self.server.cert(who)
+        return dict(os.environ, PYTHONPATH=str(ROOT),
+                    KMIPHSM_SERVER=f"127.0.0.1:{self.server.kmip_port}",
+                    KMIPHSM_HTTPS_SERVER=f"127.0.0.1:{self.server.https_port}",
+                    KMIPHSM_CERT=cert, KMIPHSM_KEY=key, KMIPHSM_CA=self.server.ca,
+                    KMIPHSM_CLIENT_CONFIG="/nonexistent")
+
+    def kmiphsm(self, who: str, *args: str, code: int = 0,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "kmiphsm", *args], capture_output=True,
+                              text=True, env=env or self.env(who), timeout=60)
+        self.assertEqual(done.returncode, code, f"{who} {args}: {done.stdout}{done.stderr}")
+        return done
+
+    def json(self, who: str, *args: str) -> Any:
+        return json.loads(self.kmiphsm(who, "--json", *args).stdout)
+
+    def alice_key(self, name: str) -> str:
+        uid: str = self.json("alice", "create", "--name", name)["UniqueIdentifier"]
+        self.kmiphsm("alice", "activate", uid)
+        return uid
+
+    def encrypt(self, who: str, uid: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        return self.kmiphsm(who, "encrypt", uid, "--in", str(self.plain), "--out",
+                            str(self.work / f"{who}.enc"), code=code)
+
+    def test_grant_list_obtained_revoke(self) -> None:
+        uid = self.alice_key("cli-access-grant")
+        denied = self.encrypt("bob", uid, code=1)
+        self.assertIn("ObjectNotFound", denied.stderr)  # not his: as if it did not exist
+
+        granted = self.kmiphsm("alice", "access", "grant", uid, "bob", "encrypt", "decrypt")
+        self.assertEqual(granted.stdout.strip(), "Access for bob successfully added")
+        self.encrypt("bob", uid)
+
+        self.assertEqual(self.json("alice", "access", "list", uid),
+                         [{"user_id": "bob", "operations": ["decrypt", "encrypt"]}])
+        table = self.kmiphsm("alice", "access", "list", uid).stdout
+        self.assertRegex(table, r"^user_id +operations\nbob +decrypt,encrypt\n$")
+        obtained = self.json("bob", "access", "obtained")
+        self.assertIn({"object_id": uid, "owner_id": "alice", "state": "Active",
+                       "operations": ["decrypt", "encrypt"]}, obtained)
+        self.assertRegex(self.kmiphsm("bob", "access", "obtained").stdout,
+                         rf"(?m)^{uid} +alice +Active +decrypt,encrypt$")
+        owned = self.json("alice", "access", "owned")
+        self.assertIn(uid, [entry["object_id"] for entry in owned])
+        self.assertRegex(self.kmiphsm("alice", "access", "owned").stdout,
+                         rf"(?m)^{uid} +Active +SymmetricKey +AES +256$")
+
+        revoked = self.json("alice", "access", "revoke", uid, "bob", "encrypt", "decrypt")
+        self.assertEqual(revoked, {"success": "Access for bob successfully deleted"})
+        again = self.encrypt("bob", uid, code=1)
+        self.assertTrue(again.stderr.startswith("kmiphsm: ObjectNotFound"), again.stderr)
+        self.assertEqual(self.kmiphsm("alice", "access", "list", uid).stdout.strip(),
+                         f"no grants on {uid}")
+
+    def test_every_object_with_a_star(self) -> None:
+        uid = self.alice_key("cli-access-star")
+        self.kmiphsm("alice", "access", "grant", "*", "bob", "encrypt")
+        self.encrypt("bob", uid)
+        self.assertIn({"object_id": "*", "owner_id": "alice", "state": "-",
+                       "operations": ["encrypt"]}, self.json("bob", "access", "obtained"))
+        self.kmiphsm("alice", "access", "revoke", "*", "bob", "encrypt")
+        self.encrypt("bob", uid, code=1)
+
+    def test_refusals_exit_1_with_the_servers_message(self) -> None:
+        uid = self.alice_key("cli-access-refused")
+        myself = self.kmiphsm("alice", "access", "grant", uid, "alice", "encrypt", code=1)
+        self.assertEqual(myself.stderr.strip(), "kmiphsm: 422 Invalid Request: you can't "
+                         "grant yourself (or the owner): an owner has every right on their "
+                         "own objects")
+        unknown = self.kmiphsm("alice", "access", "grant", uid, "bob", "fly", code=1)
+        self.assertIn("422 Invalid Request: unknown operation 'fly'", unknown.stderr)
+        for who in ("bob", "alice"):  # bob's grant on a key not his; a key that is no key
+            missing = self.kmiphsm(who, "access", "grant", uid if who == "bob" else "nothing",
+                                   "admin", "get", code=1)
+            self.assertIn("kmiphsm: 404 Item not found", missing.stderr)
+        self.assertEqual(self.kmiphsm("alice", "access", "list", "a/b?c", code=1).stderr
+                         .split(":")[:2], ["kmiphsm", " 404 Item not found"])
+
+    def test_https_port_defaults_to_the_kmip_servers_host_on_9998(self) -> None:
+        self.patch(os, "environ", {name: value for name, value in os.environ.items()
+                                   if not name.startswith("KMIPHSM_")})
+        cert, key = self.server.cert("alice")
+        flags = ["--cert", cert, "--key", key, "--ca", self.server.ca,
+                 "--client-config", "/nonexistent"]
+        for given, expected in (([], ("kms.example.org", 9998)),
+                                (["--https-server", "web.example.org"],
+                                 ("web.example.org", 9998)),
+                                (["--https-server", "web.example.org:8443"],
+                                 ("web.example.org", 8443))):
+            args = main.parser().parse_args(["access", "owned", "--server",
+                                             "kms.example.org:5696", *flags, *given])
+            with access.connect(args, None) as client:
+                self.assertEqual((client.connection.host, client.connection.port), expected)
+        config = self.work / "client.toml"
+        config.write_text('[client]\nhttps_server = "file.example.org:9443"\n')
+        args = main.parser().parse_args(["access", "owned", *flags[:-1], str(config)])
+        with access.connect(args, None) as client:
+            self.assertEqual((client.connection.host, client.connection.port),
+                             ("file.example.org", 9443))
+
+    def test_print_http_and_usage_errors(self) -> None:
+        traced = self.kmiphsm("alice", "access", "owned", "--print-http")
+        self.assertIn("--- HTTP request ---\nGET /access/owned\n", traced.stderr)
+        self.assertIn("--- HTTP response ---\n200 OK\n[", traced.stderr)
+        self.kmiphsm("alice", "access", code=2)
+        self.kmiphsm("alice", "access", "grant", "uid", "bob", code=2)  # no operation
+        env = self.env("alice")
+        del env["KMIPHSM_HTTPS_SERVER"], env["KMIPHSM_SERVER"]
+        missing = self.kmiphsm("alice", "access", "owned", code=2, env=env)
+        self.assertIn("no https-server: give --https-server", missing.stderr)
+        refused = self.kmiphsm("alice", "access", "owned", "--https-server", "127.0.0.1:1",
+                               code=1)
+        self.assertIn("kmiphsm: https://127.0.0.1:1: [Errno 111]", refused.stderr)
+        bad = self.kmiphsm("alice", "access", "owned", "--https-server", "host:port", code=2)
+        self.assertIn("'host:port': expected HOST[:PORT]", bad.stderr)

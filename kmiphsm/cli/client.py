@@ -38,6 +38,8 @@ from kmiphsm.ttlv import json as ttlv_json
 Result = tuple[str, Any, bool]
 Op = enums.Operation
 CHUNK = 1 << 20
+#: the server's HTTPS port by default (``[server] https_port``), for ``kmiphsm access``
+DEFAULT_HTTPS_PORT = 9998
 NONCE = 12
 TAG = 16
 GCM = {"BlockCipherMode": enums.BlockCipherMode.GCM, "TagLength": TAG}
@@ -49,20 +51,34 @@ class ClientFailure(Exception):
 
 # -- settings -------------------------------------------------------------------------------
 
-def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+def add_connection_arguments(parser: argparse.ArgumentParser, *, https: bool = False) -> None:
+    """The connection flags; ``https``: those of the ``access`` commands (the HTTPS port)."""
     group = parser.add_argument_group("connection (else KMIPHSM_* variables, else the client file)")
     group.add_argument("--server", help=f"HOST[:PORT] of the KMIP port (default port {DEFAULT_PORT})")
+    if https:
+        group.add_argument("--https-server", help=(
+            f"HOST[:PORT] of the HTTPS port (default port {DEFAULT_HTTPS_PORT}; default: "
+            f"the KMIP server's host, port {DEFAULT_HTTPS_PORT})"))
     group.add_argument("--cert", help="client certificate (PEM)")
     group.add_argument("--key", help="client private key (PEM)")
     group.add_argument("--ca", help="CA certificate that signed the server's (PEM)")
     group.add_argument("--client-config", default=os.environ.get(
         "KMIPHSM_CLIENT_CONFIG", os.path.expanduser("~/.config/kmiphsm/client.toml")),
-        help="TOML file with a [client] table: server, cert, key, ca")
-    group.add_argument("--print-kmip", action="store_true",
-                       help="print each request and response as KMIP JSON on standard error")
+        help="TOML file with a [client] table: server, " + ("https_server, " if https else "")
+             + "cert, key, ca")
+    if https:
+        group.add_argument("--print-http", "--print-kmip", dest="print_kmip",
+                           action="store_true",
+                           help="print each HTTP request and response on standard error "
+                                "(these commands send no KMIP)")
+    else:
+        group.add_argument("--print-kmip", action="store_true",
+                           help="print each request and response as KMIP JSON on standard error")
 
 
-def connect(args: argparse.Namespace, trace: Callable[[str, str], None] | None) -> KmipClient:
+def settings(args: argparse.Namespace) -> Callable[[str], str | None]:
+    """A setting by name (``server``, ``cert`` ...): its flag, else ``KMIPHSM_NAME``, else
+    the client file's ``[client]`` table, else None."""
     file_settings: dict[str, Any] = {}
     if os.path.isfile(args.client_config):
         try:
@@ -70,21 +86,42 @@ def connect(args: argparse.Namespace, trace: Callable[[str, str], None] | None) 
                 file_settings = tomllib.load(handle).get("client", {})
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise ClientFailure(f"{args.client_config}: {error}") from None
-    settings = {}
-    for name in ("server", "cert", "key", "ca"):
-        value = (getattr(args, name) or os.environ.get(f"KMIPHSM_{name.upper()}")
+
+    def setting(name: str) -> str | None:
+        value = (getattr(args, name, None) or os.environ.get(f"KMIPHSM_{name.upper()}")
                  or file_settings.get(name))
-        if not value:
-            raise UsageError(f"no {name}: give --{name}, KMIPHSM_{name.upper()} or "
-                             f"{name} in {args.client_config}")
-        settings[name] = str(value)
-    host, _, port = settings["server"].rpartition(":") if ":" in settings["server"] else (
-        settings["server"], "", str(DEFAULT_PORT))
+        return str(value) if value else None
+    return setting
+
+
+def required(args: argparse.Namespace, setting: Callable[[str], str | None], name: str,
+             also: str = "") -> str:
+    """Setting ``name``, or a usage error naming where it may be given."""
+    value = setting(name)
+    if not value:
+        flag = name.replace("_", "-")
+        raise UsageError(f"no {flag}: give --{flag}, KMIPHSM_{name.upper()} or "
+                         f"{name} in {args.client_config}{also}")
+    return value
+
+
+def address(text: str, default_port: int) -> tuple[str, int]:
+    """``HOST[:PORT]`` -> (host, port); a bad port is a usage error."""
+    host, _, port = text.rpartition(":") if ":" in text else (text, "", str(default_port))
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"{text!r}: expected HOST[:PORT]")
+    return host, int(port)
+
+
+def connect(args: argparse.Namespace, trace: Callable[[str, str], None] | None) -> KmipClient:
+    setting = settings(args)
+    found = {name: required(args, setting, name) for name in ("server", "cert", "key", "ca")}
+    host, port = address(found["server"], DEFAULT_PORT)
     try:
-        return KmipClient(host, int(port), cert=settings["cert"], key=settings["key"],
-                          ca=settings["ca"], trace=trace)
+        return KmipClient(host, port, cert=found["cert"], key=found["key"], ca=found["ca"],
+                          trace=trace)
     except (OSError, ValueError) as error:
-        raise ClientFailure(f"cannot connect to {settings['server']}: {error}") from None
+        raise ClientFailure(f"cannot connect to {found['server']}: {error}") from None
 
 
 class UsageError(Exception):

@@ -4,7 +4,9 @@ KMIP client commands, to any server over TLS with a client certificate
 (:mod:`kmiphsm.cli.client`: ``create``, ``create-key-pair``, ``register``, ``get``, ``locate``,
 ``attributes get|set|delete``, ``activate``, ``revoke``, ``destroy``, ``rekey``, ``encrypt``,
 ``decrypt``, ``sign``, ``verify``, ``mac``, ``export``, ``import``, ``query``, ``versions``); ``--print-kmip`` shows
-each request and response as KMIP JSON on standard error.
+each request and response as KMIP JSON on standard error. ``access grant|revoke|list|owned|
+obtained``: the server's ``/access`` HTTPS routes with the same certificate
+(:mod:`kmiphsm.cli.access`; ``--print-http`` shows the HTTP requests and answers).
 
 Server administration, run on the server machine with the server's configuration
 (``--config``, default ``$KMIPHSM_CONFIG`` or ``conf/kmiphsm.toml``):
@@ -80,9 +82,10 @@ def parser() -> argparse.ArgumentParser:
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     token_commands.add_parser("status", help="module, token, master keys, stored keys")
 
-    from kmiphsm.cli import client
+    from kmiphsm.cli import access, client
 
     client.add_commands(commands)
+    access.add_commands(commands)
     return top
 
 
@@ -102,11 +105,13 @@ def _positive(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)  # exits 2 on a usage error
-    from kmiphsm.cli import client
+    from kmiphsm.cli import access, client
 
     try:
         if getattr(args, "client", False):
             result = client.run(args, _trace if args.print_kmip else None)
+        elif getattr(args, "access", False):
+            result = access.run(args, _http_trace if args.print_kmip else None)
         else:
             result = _run(args, configuration.load(args.config))
     except (configuration.ConfigError, client.UsageError) as error:
@@ -122,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _trace(direction: str, text: str) -> None:
     print(f"--- KMIP {direction} ---\n{text}", file=sys.stderr)
+
+
+def _http_trace(direction: str, text: str) -> None:
+    print(f"--- HTTP {direction} ---\n{text}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, config: configuration.Config) -> tuple[str, Any, bool]:
