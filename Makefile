@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 CONFIG ?= conf/kmiphsm.toml
 TOKEN_LABEL := kmiphsm
 
-.PHONY: serve test test-postgresql postgresql lint setup softhsm opencryptoki test-opencryptoki venv token pki conformance fuzz bench clean
+.PHONY: serve test test-postgresql postgresql lint setup softhsm opencryptoki test-opencryptoki venv token pki conformance fuzz bench cpu-layers clean
 
 serve: setup
 	SOFTHSM2_CONF=$(CURDIR)/var/softhsm/softhsm2.conf $(VENV)/bin/twistd -n kmiphsm --config $(CONFIG)
@@ -107,6 +107,14 @@ fuzz: setup
 BENCH_ARGS ?=
 bench: softhsm venv
 	$(PY) bench/compare.py $(BENCH_ARGS)
+
+# Server CPU per request split by layer (transport, codec, model, engine, token, store,
+# logging) from py-spy samples of a real server under load (issue 17; docs/benchmarks.md).
+# py-spy is installed into the virtualenv here, not by `make setup`: only this needs it.
+LAYERS_ARGS ?=
+cpu-layers: softhsm venv
+	@test -x $(VENV)/bin/py-spy || $(PY) -m pip install -q py-spy
+	$(PY) bench/cpu_layers.py $(LAYERS_ARGS)
 
 clean:
 	rm -rf var/_trial_temp _trial_temp

@@ -119,3 +119,25 @@ class AccessCostTests(unittest.TestCase):
         self.assertIn("x1: 110%, **met**", text)
         self.assertIn("x8: 120%, **not met**", text)
         self.assertEqual(compare.access_table(compare.Report({}, {})), [])
+
+
+class CpuLayerTests(unittest.TestCase):
+    """bench/cpu_layers.py puts each py-spy sample in the layer of its innermost frame that
+    has one: stdlib frames count for their caller, logging modules before the server folder."""
+
+    def test_samples_go_to_the_innermost_layer(self) -> None:
+        layers = load_script("cpu_layers")
+        reactor = "run (twisted/internet/base.py:686);dataReceived (kmiphsm/server/protocol.py:150)"
+        self.assertEqual(layers.layer_of(reactor), "transport")
+        self.assertEqual(layers.layer_of(
+            reactor + ";handle_ttlv (kmiphsm/server/endpoint.py:40);decode (kmiphsm/ttlv/"
+            "binary.py:78);_decode_items (kmiphsm/ttlv/binary.py:99)"), "codec")
+        self.assertEqual(layers.layer_of(
+            reactor + ";encrypt (kmiphsm/hsm/crypto.py:120);acquire (threading.py:300)"), "token")
+        self.assertEqual(layers.layer_of(
+            reactor + ";record (kmiphsm/server/audited.py:30);dumps (json/__init__.py:231)"),
+            "logging")
+        self.assertEqual(layers.layer_of("<module> (runpy.py:1)"), "other")
+        raw = (reactor + " 5\n" + reactor + ";get (kmiphsm/store/sqlite.py:300) 3\n"
+               + "<module> (runpy.py:1) 1\n")
+        self.assertEqual(layers.layer_shares(raw), {"transport": 5, "store": 3, "other": 1})
