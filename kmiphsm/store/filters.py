@@ -10,6 +10,7 @@ a PostgreSQL store can render the same plan its own way.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -207,3 +208,47 @@ def _field_tests(path: tuple[str | int, ...], wanted: Any, op: str) -> list[Fiel
     if op == ">=" and tag != values.INT:
         raise InvalidValueError(f"field {path[-1]} needs an int to compare, not {wanted!r}")
     return [FieldTest(path, tag, op, payload)]
+
+
+@dataclass(frozen=True)
+class SqlDialect:
+    """What differs between the two stores' SQL in :func:`visibility`."""
+
+    #: a parameter placeholder: ``?`` (sqlite3) or ``%s`` (psycopg)
+    mark: str
+    #: NULL-safe equality: ``IS`` (SQLite) or ``IS NOT DISTINCT FROM`` (PostgreSQL)
+    same: str
+    #: membership in a list: ``IN (?, ?...)`` with one parameter per value (SQLite), or
+    #: ``= ANY(%s)`` with the list as one parameter (PostgreSQL)
+    any_array: bool
+
+    def member(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        if self.any_array:
+            return f"{column} = ANY({self.mark})", [list(values)]
+        return f"{column} IN ({', '.join(self.mark for _ in values)})", list(values)
+
+
+SQLITE = SqlDialect(mark="?", same="IS", any_array=False)
+POSTGRESQL = SqlDialect(mark="%s", same="IS NOT DISTINCT FROM", any_array=True)
+
+
+def visibility(plan: LocatePlan, dialect: SqlDialect) -> tuple[list[str], list[Any]]:
+    """The WHERE clauses (on objects ``o``) of who may find what: the ``owner``'s objects, or
+    with ``grantees`` also those of its scope a grant lets one of its names find; with no
+    owner (an administrator) the objects of ``scope`` when ``scoped``."""
+    m = dialect.mark
+    if plan.owner is None:
+        if plan.scoped:
+            return [f"o.scope {dialect.same} {m}"], [plan.scope]
+        return [], []
+    if not plan.grantees:
+        return [f"o.owner = {m}"], [plan.owner]
+    grantee, grantees = dialect.member("g.grantee", plan.grantees)
+    scope = f" AND o.scope {dialect.same} {m}" if plan.scoped else ""
+    clause = (f"(o.owner = {m} OR (EXISTS (SELECT 1 FROM access_grants AS g"
+              f" WHERE {grantee} AND g.operation = {m}"
+              f" AND (g.object = o.uid OR (g.object = '*' AND g.owner = o.owner))){scope}))")
+    params = [plan.owner, *grantees, plan.grant_operation]
+    if plan.scoped:
+        params.append(plan.scope)
+    return [clause], params

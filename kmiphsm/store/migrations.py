@@ -72,6 +72,19 @@ def new_store_id() -> str:
 # Attribute values: ``value`` is tagged JSON (see values.py); ``key`` is the normalised
 # scalar used for indexed lookups and is declared without a type on purpose, so SQLite keeps
 # each key as given (integer, text or blob) with no affinity conversion.
+#: Migration 5's statements, the same SQL for both stores (store/postgres_schema.py step 5).
+SCOPES_AND_GRANTS = (
+    "ALTER TABLE objects ADD COLUMN scope TEXT",
+    """CREATE TABLE access_grants (
+        owner TEXT NOT NULL,
+        object TEXT NOT NULL,
+        grantee TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        PRIMARY KEY (object, owner, grantee, operation)
+    )""",
+    "CREATE INDEX access_grants_by_grantee ON access_grants (grantee, operation)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -128,17 +141,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         5,
         "object scopes and access grants",
-        _statements(
-            "ALTER TABLE objects ADD COLUMN scope TEXT",
-            """CREATE TABLE access_grants (
-                owner TEXT NOT NULL,
-                object TEXT NOT NULL,
-                grantee TEXT NOT NULL,
-                operation TEXT NOT NULL,
-                PRIMARY KEY (object, owner, grantee, operation)
-            )""",
-            "CREATE INDEX access_grants_by_grantee ON access_grants (grantee, operation)",
-        ),
+        _statements(*SCOPES_AND_GRANTS),
     ),
     # The store's identifier: reconciliation destroys only orphan token objects whose CKA_ID
     # carries its tag, never another store's keys (engine/reconcile.py).

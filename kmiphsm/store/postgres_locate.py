@@ -14,7 +14,13 @@ import json
 from typing import Any
 
 from kmiphsm.store import values
-from kmiphsm.store.filters import AttributeCondition, FieldTest, LocatePlan
+from kmiphsm.store.filters import (
+    POSTGRESQL,
+    AttributeCondition,
+    FieldTest,
+    LocatePlan,
+    visibility,
+)
 from kmiphsm.store.interface import (
     ARCHIVAL_STORAGE,
     DESTROYED_STATES,
@@ -59,24 +65,9 @@ def count(cursor: Any, plan: LocatePlan) -> int:
 def _where(plan: LocatePlan) -> tuple[str, list[Any]]:
     clauses = ["o.pending = 0"]
     params: list[Any] = []
-    if plan.owner is not None:
-        if plan.grantees:
-            # the caller's own objects, or those of its scope a grant lets one of its names
-            # find (as store/sqlite_locate.py)
-            scope = " AND o.scope IS NOT DISTINCT FROM %s" if plan.scoped else ""
-            clauses.append(
-                "(o.owner = %s OR (EXISTS (SELECT 1 FROM access_grants AS g"
-                " WHERE g.grantee = ANY(%s) AND g.operation = %s"
-                f" AND (g.object = o.uid OR (g.object = '*' AND g.owner = o.owner))){scope}))")
-            params.extend([plan.owner, list(plan.grantees), plan.grant_operation])
-            if plan.scoped:
-                params.append(plan.scope)
-        else:
-            clauses.append("o.owner = %s")
-            params.append(plan.owner)
-    elif plan.scoped:
-        clauses.append("o.scope IS NOT DISTINCT FROM %s")
-        params.append(plan.scope)
+    visible, visible_params = visibility(plan, POSTGRESQL)
+    clauses.extend(visible)
+    params.extend(visible_params)
     if plan.object_types is not None:
         if not plan.object_types:
             clauses.append("FALSE")

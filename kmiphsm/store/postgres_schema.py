@@ -18,7 +18,7 @@ from typing import Any
 
 from kmiphsm.store import values
 from kmiphsm.store.errors import SchemaError
-from kmiphsm.store.migrations import new_store_id
+from kmiphsm.store.migrations import SCOPES_AND_GRANTS, new_store_id
 
 #: Advisory lock keys (``pg_advisory_xact_lock``): schema changes, and the write lock that
 #: makes write transactions of every node run one at a time (see postgres.py).
@@ -105,17 +105,7 @@ STEPS: tuple[tuple[int, str, Any], ...] = (
         "ALTER TABLE objects ADD COLUMN version BIGINT NOT NULL DEFAULT 0",
     ]),
     # as store/migrations.py 5: an object's scope (NULL: none) and the access grants
-    (5, "object scopes and access grants", [
-        "ALTER TABLE objects ADD COLUMN scope TEXT",
-        """CREATE TABLE access_grants (
-            owner TEXT NOT NULL,
-            object TEXT NOT NULL,
-            grantee TEXT NOT NULL,
-            operation TEXT NOT NULL,
-            PRIMARY KEY (object, owner, grantee, operation)
-        )""",
-        "CREATE INDEX access_grants_by_grantee ON access_grants (grantee, operation)",
-    ]),
+    (5, "object scopes and access grants", list(SCOPES_AND_GRANTS)),
     # as store/migrations.py 6: the store's identifier (store_meta)
     (6, "store identifier", _store_identifier),
 )

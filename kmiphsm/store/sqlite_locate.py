@@ -14,7 +14,13 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from kmiphsm.store.filters import AttributeCondition, FieldTest, LocatePlan
+from kmiphsm.store.filters import (
+    SQLITE,
+    AttributeCondition,
+    FieldTest,
+    LocatePlan,
+    visibility,
+)
 from kmiphsm.store.interface import (
     ARCHIVAL_STORAGE,
     DESTROYED_STATES,
@@ -88,26 +94,9 @@ def _choose_driver(
 def _where(plan: LocatePlan, driver: AttributeCondition | None) -> tuple[str, list[Any]]:
     clauses = ["o.pending = 0"]
     params: list[Any] = []
-    if plan.owner is not None:
-        if plan.grantees:
-            # the caller's own objects, or those of its scope a grant lets one of its names
-            # find
-            marks = ", ".join("?" * len(plan.grantees))
-            scope = " AND o.scope IS ?" if plan.scoped else ""
-            clauses.append(
-                f"(o.owner = ? OR (EXISTS (SELECT 1 FROM access_grants AS g"
-                f" WHERE g.grantee IN ({marks}) AND g.operation = ?"
-                f" AND (g.object = o.uid OR (g.object = '*' AND g.owner = o.owner))){scope}))"
-            )
-            params.extend([plan.owner, *plan.grantees, plan.grant_operation])
-            if plan.scoped:
-                params.append(plan.scope)
-        else:
-            clauses.append("o.owner = ?")
-            params.append(plan.owner)
-    elif plan.scoped:
-        clauses.append("o.scope IS ?")
-        params.append(plan.scope)
+    visible, visible_params = visibility(plan, SQLITE)
+    clauses.extend(visible)
+    params.extend(visible_params)
     if plan.object_types is not None:
         if not plan.object_types:
             clauses.append("0")
