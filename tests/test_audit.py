@@ -183,10 +183,12 @@ class TamperTests(TrailCase):
         self.assertEqual(run_cli(self.directory)[0], 0)
         return self.files()
 
-    @staticmethod
-    def edit(path: Path, change: Any) -> None:
-        lines = path.read_bytes().split(b"\n")[:-1]
-        path.write_bytes(b"\n".join(change(lines)) + b"\n")
+    def edit(self, path: Path, change: Any) -> None:
+        before = path.read_bytes()
+        lines = before.split(b"\n")[:-1]
+        after = b"\n".join(change(lines)) + b"\n"
+        self.assertNotEqual(after, before, "the tampering changed nothing")
+        path.write_bytes(after)
 
     def broken(self, what: str, where: str) -> str:
         status, text = run_cli(self.directory)
