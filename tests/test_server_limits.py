@@ -106,6 +106,22 @@ class InlineByCost(unittest.SynchronousTestCase):
         self.clock.advance(DEMOTION_SECONDS + 1)
         self.assertTrue(self.policy.inline(query, "alice"))
 
+    def test_one_slow_message_does_not_demote_but_slow_messages_in_a_row_do(self) -> None:
+        # the first Encrypt with a key loads it into the token session (~7 ms on SoftHSM):
+        # that alone must not send the client to the pool for a minute
+        query = frame(query_item(1))
+        self.policy.took("alice", 0.0003)
+        self.policy.took("alice", 0.007)
+        for _ in range(20):
+            self.policy.took("alice", 0.0003)
+            self.assertTrue(self.policy.inline(query, "alice"))
+        slow = 0
+        while self.policy.inline(query, "alice"):
+            self.policy.took("alice", 0.007)
+            slow += 1
+        self.assertLessEqual(slow, 8)  # a client whose messages all overrun goes soon
+        self.assertTrue(self.policy.inline(query, "bob"))
+
     def test_off_means_never_inline(self) -> None:
         policy = InlinePolicy(False, 4, 4096, 0.005)
         self.assertFalse(policy.inline(frame(query_item(1)), "alice"))

@@ -12,11 +12,15 @@ see without decoding it (a byte scan of the frame):
   symmetric cipher: an RSA private-key Decrypt costs 1-8 ms per item (RSA-2048-4096);
 - at most ``[transport] inline_max_items`` batch items and ``inline_max_bytes`` bytes
   (a large Hash or Encrypt payload, a batch of 2,000 items);
-- the client's identity has not been seen to exceed ``inline_budget``: a message that took
-  more CPU time on the reactor thread (the token's work included: SoftHSM computes in the
-  calling thread) (a byte scan cannot see an RSA key behind a Decrypt that
-  carries an IV, nor a 1 MiB RNG Retrieve) sends that identity's messages to the pool for
-  :data:`DEMOTION_SECONDS`.
+- the client's identity does not overrun ``inline_budget``: once the running average of
+  the CPU time its inline messages took on the reactor thread (the token's work included:
+  SoftHSM computes in the calling thread) exceeds the budget, that identity's messages run
+  in the pool for :data:`DEMOTION_SECONDS` (a byte scan cannot see an RSA key behind a
+  Decrypt that carries an IV, nor a 1 MiB RNG Retrieve). The average weighs the newest
+  message by :data:`NEWEST_WEIGHT`, so one message four times over the budget is enough,
+  while a one-off such as the first use of a key (loading it into the token session:
+  ~7 ms on SoftHSM) is not: demoting a client for a minute because its first Encrypt
+  loaded the key cost that client half its throughput.
 
 The protocol runs at most one inline message of a connection per reactor turn, so a
 pipelining client shares the reactor with the others (:mod:`kmiphsm.server.protocol`).
@@ -50,8 +54,11 @@ _DECRYPT = int(Operation.Decrypt)
 
 #: How long an identity whose inline message was too slow stays off the reactor thread.
 DEMOTION_SECONDS = 60.0
-#: Identities remembered as demoted, at most (the oldest is forgotten first).
+#: Identities remembered (their average, or their demotion), at most; the one seen longest
+#: ago is forgotten first.
 DEMOTED_MAX = 10_000
+#: The weight of the newest message in an identity's running average of inline CPU time.
+NEWEST_WEIGHT = 0.25
 
 
 def operations(frame: bytes) -> list[int]:
@@ -80,7 +87,8 @@ def cheap(frame: bytes, max_items: int = 2 ** 31, max_bytes: int = 2 ** 63) -> b
 
 
 class InlinePolicy:
-    """The reactor-thread decision of one worker, with its memory of slow identities."""
+    """The reactor-thread decision of one worker, with its memory of each identity's inline
+    cost: a running average, and the demotion of those over the budget."""
 
     def __init__(self, enabled: bool, max_items: int, max_bytes: int, budget: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -90,6 +98,7 @@ class InlinePolicy:
         self.budget = budget
         self.clock = clock
         self._demoted: OrderedDict[Hashable, float] = OrderedDict()
+        self._average: OrderedDict[Hashable, float] = OrderedDict()
 
     def inline(self, frame: bytes, identity: Hashable) -> bool:
         if not self.enabled or not cheap(frame, self.max_items, self.max_bytes):
@@ -104,9 +113,16 @@ class InlinePolicy:
 
     def took(self, identity: Hashable, seconds: float) -> None:
         """An inline message of ``identity`` took ``seconds`` of CPU on the reactor thread."""
-        if seconds <= self.budget:
+        average = self._average.pop(identity, None)
+        if average is None:  # the first message: as if those before it had cost nothing
+            average = 0.0
+        average += (seconds - average) * NEWEST_WEIGHT
+        if average <= self.budget:
+            self._average[identity] = average
+            if len(self._average) > DEMOTED_MAX:
+                self._average.popitem(last=False)
             return
-        self._demoted[identity] = self.clock() + DEMOTION_SECONDS
+        self._demoted[identity] = self.clock() + DEMOTION_SECONDS  # and starts afresh after
         self._demoted.move_to_end(identity)
         while len(self._demoted) > DEMOTED_MAX:
             self._demoted.popitem(last=False)
