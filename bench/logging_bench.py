@@ -12,8 +12,8 @@ than the effect. This takes the logging apart instead, with the CPU time of this
 - the audit trail: the entries of one request from its endpoint ``Summary`` (an Encrypt
   request and response), formatted and chained, written with ``synchronous = "normal"``;
 - with ``synchronous = "full"``: one ``fdatasync`` per batch, in batches of 1 (one client
-  waiting at a time) and of 8 (eight clients), plus the thread hand-off of the server
-  (``AuditTrail.record`` → writer thread → ``callFromThread``) measured with a real reactor.
+  waiting at a time) and of 8 (eight clients), plus the whole path of the server
+  (``AuditTrail.record`` → the commit at the end of the reactor turn) with a real reactor.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def audit_costs(folder: Path, requests: int) -> dict[str, float]:
 
 def handoff_cost(folder: Path, requests: int) -> dict[str, float]:
     """CPU per request of a full-synchronous trail with a real reactor, one request at a
-    time (the hand-off to the writer thread and back included)."""
+    time (its commit at the end of the reactor turn included)."""
     from twisted.internet import defer, reactor
 
     summary = encrypt_summary()
@@ -154,7 +154,7 @@ def handoff_cost(folder: Path, requests: int) -> dict[str, float]:
         started = time.process_time()
         for _ in range(requests):
             await audited.record(trail, summary, identity, "127.0.0.1:1", "kmip-tls", 0.0)
-        result['audit, synchronous = "full", one at a time through the writer thread'] = (
+        result['audit, synchronous = "full", one at a time through the reactor-turn commit'] = (
             (time.process_time() - started) / requests * 1e6)
     reactor.callWhenRunning(lambda: defer.ensureDeferred(run()).addBoth(
         lambda _: reactor.stop()))

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from twisted.internet import reactor
+from twisted.internet import defer, reactor
 from twisted.trial import unittest
 
 from kmiphsm.audit import AuditError, AuditTrail, item_entry
+from kmiphsm.audit import trail as trail_module
 from kmiphsm.audit.__main__ import main as audit_main
 from kmiphsm.audit.chain import GENESIS
 from kmiphsm.audit.verify import verify
@@ -87,6 +88,23 @@ class ChainTests(TrailCase):
         trail.close()
         self.assertEqual(verify([self.directory])[0].lines, 51)
 
+    async def test_the_requests_of_one_reactor_turn_share_one_write_and_one_sync(self) -> None:
+        trail = self.trail()
+        syncs: list[int] = []
+        real = trail_module.os.fdatasync
+        self.patch(trail_module.os, "fdatasync", lambda fd: (syncs.append(fd), real(fd)))
+        fired: list[object] = []
+        pending = [trail.record([entry(trail, index)]) for index in range(5)]
+        for d in pending:
+            d.addCallback(fired.append)
+        self.assertEqual((fired, syncs), ([], []))  # nothing is answered before its sync
+        await defer.gatherResults(pending)
+        self.assertEqual((len(fired), len(syncs)), (5, 1))
+        await trail.record([entry(trail, 5)])  # a later turn: its own sync
+        self.assertEqual(len(syncs), 2)
+        trail.close()
+        self.assertEqual(verify([self.directory])[0].lines, 7)
+
     async def test_a_restart_chains_a_new_file_to_the_last_line(self) -> None:
         first = self.trail()
         await self.write(first, 3)
@@ -141,7 +159,7 @@ class ChainTests(TrailCase):
         self.assertNotIn("key-999", text)
         self.assertIn("key-1001", text)
 
-    def test_normal_synchronous_writes_at_once_without_a_thread(self) -> None:
+    def test_normal_synchronous_writes_at_once(self) -> None:
         trail = AuditTrail(str(self.directory), 3, max_bytes=4096, synchronous=False,
                            reactor=reactor)
         trail.open()
@@ -150,7 +168,6 @@ class ChainTests(TrailCase):
         for index in range(30):
             trail.record([entry(trail, index)]).addBoth(fired.append)
         self.assertEqual(fired, [None] * 30)  # already written: no reactor turn needed
-        self.assertIsNone(trail._thread)  # noqa: SLF001
         trail.close()
         report, = verify([self.directory])
         self.assertIsNone(report.problem)
