@@ -328,27 +328,19 @@ class SqliteStore:
         created = _check_object(obj)
         rows = [row for name, vals in obj.attributes.items() for row in _attribute_rows(name, vals)]
         with self._writing() as conn:
-            try:
-                cursor = conn.execute(
-                    "INSERT INTO objects (uid, object_type, owner, state, key_ref, created,"
-                    " pending, archived, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        obj.unique_identifier,
-                        obj.object_type,
-                        obj.owner,
-                        obj.state,
-                        obj.key_ref,
-                        created,
-                        int(pending),
-                        int(obj.archived),
-                        obj.scope,
-                    ),
-                )
-            except sqlite3.IntegrityError as error:
-                raise DuplicateObjectError(
-                    f"an object with Unique Identifier {obj.unique_identifier!r} exists"
-                ) from error
-            _insert_attributes(conn, cursor.lastrowid, rows)
+            object_id = _insert_object(conn, obj, created, pending)
+            _insert_attributes(conn, object_id, rows)
+
+    def insert_many(self, objects: Sequence[StoredObject]) -> None:
+        """Insert ``objects`` (visible at once), all or none: the attribute rows of all of
+        them in one statement (bulk loads, bench/store_scale.py)."""
+        checked = [(obj, _check_object(obj)) for obj in objects]
+        rows = [(obj, [row for name, vals in obj.attributes.items()
+                       for row in _attribute_rows(name, vals)]) for obj, _ in checked]
+        with self._writing() as conn:
+            ids = [_insert_object(conn, obj, created, False) for obj, created in checked]
+            conn.executemany(_INSERT_ATTRIBUTE, [(object_id, *row) for object_id, (_, found)
+                                                 in zip(ids, rows, strict=True) for row in found])
 
     def get(self, unique_identifier: str) -> StoredObject | None:
         conn = getattr(self._local, "conn", None)
@@ -632,14 +624,32 @@ def _replace_attribute(
     _insert_attributes(conn, object_id, rows)
 
 
+_INSERT_ATTRIBUTE = (
+    "INSERT INTO attributes (object_id, name, idx, value, key_kind, key) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def _insert_object(conn: sqlite3.Connection, obj: StoredObject, created: int,
+                   pending: bool) -> int:
+    """The row of ``obj`` (checked by :func:`_check_object`, which gave ``created``); its id."""
+    try:
+        cursor = conn.execute(
+            "INSERT INTO objects (uid, object_type, owner, state, key_ref, created,"
+            " pending, archived, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (obj.unique_identifier, obj.object_type, obj.owner, obj.state, obj.key_ref,
+             created, int(pending), int(obj.archived), obj.scope),
+        )
+    except sqlite3.IntegrityError as error:
+        raise DuplicateObjectError(
+            f"an object with Unique Identifier {obj.unique_identifier!r} exists"
+        ) from error
+    return cast(int, cursor.lastrowid)
+
+
 def _insert_attributes(
     conn: sqlite3.Connection, object_id: int | None, rows: list[AttributeRow]
 ) -> None:
-    conn.executemany(
-        "INSERT INTO attributes (object_id, name, idx, value, key_kind, key)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [(object_id, *row) for row in rows],
-    )
+    conn.executemany(_INSERT_ATTRIBUTE, [(object_id, *row) for row in rows])
 
 
 def _bump(conn: sqlite3.Connection, object_id: int) -> None:
