@@ -9,6 +9,8 @@ import os
 import stat
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from itertools import count
 from typing import Any
@@ -312,6 +314,36 @@ class TransactionTests(StoreTestCase):
             self.store.get(obj.unique_identifier).attributes,
             {"ObjectGroup": ["a", "b"], "Comment": ["kept"]},
         )
+
+    def test_an_insert_whose_attributes_fail_leaves_no_object_in_the_transaction(self) -> None:
+        only_sqlite("PostgreSQL writes an object and its attributes in one statement")
+
+        class DiskError(Exception):
+            pass
+
+        with self.store.transaction():
+            kept = self.make()
+            with self.patch_failing_attributes(DiskError):
+                self.assertRaises(DiskError, self.make, unique_identifier="lost",
+                                  attributes={"ObjectGroup": ["a"]})
+            again = self.make(unique_identifier="lost")  # the identifier is free again
+        self.assertEqual(sorted(self.locate()), sorted([kept.unique_identifier,
+                                                        again.unique_identifier]))
+        self.assertEqual(self.store.get("lost").attributes, {})
+
+    def patch_failing_attributes(self, error: type[Exception]) -> Any:
+        module = sys.modules[type(self.store).__module__]
+        original = module._insert_attributes
+
+        @contextmanager
+        def patched() -> Iterator[None]:
+            module._insert_attributes = lambda *args: (_ for _ in ()).throw(error("disk I/O"))
+            try:
+                yield
+            finally:
+                module._insert_attributes = original
+
+        return patched()
 
     def test_a_value_the_store_refuses_leaves_the_transaction_usable(self) -> None:
         # PostgreSQL text cannot hold NUL: refused before the database would abort the

@@ -325,11 +325,24 @@ class SqliteStore:
         return str(uuid.uuid4())
 
     def insert(self, obj: StoredObject, pending: bool = False) -> None:
+        """Two statements and no savepoint (each statement is atomic; if the attributes'
+        fails, the object's row is removed again): inside a group commit every statement
+        gives up the GIL and must win it back while the write lock is held."""
         created = _check_object(obj)
         rows = [row for name, vals in obj.attributes.items() for row in _attribute_rows(name, vals)]
-        with self._writing() as conn:
-            object_id = _insert_object(conn, obj, created, pending)
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            with self.transaction():
+                self.insert(obj, pending)
+            return
+        object_id = _insert_object(conn, obj, created, pending)
+        try:
             _insert_attributes(conn, object_id, rows)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("DELETE FROM attributes WHERE object_id = ?", (object_id,))
+                conn.execute("DELETE FROM objects WHERE id = ?", (object_id,))
+            raise
 
     def insert_many(self, objects: Sequence[StoredObject]) -> None:
         """Insert ``objects`` (visible at once), all or none: the attribute rows of all of
@@ -339,8 +352,8 @@ class SqliteStore:
                        for row in _attribute_rows(name, vals)]) for obj, _ in checked]
         with self._writing() as conn:
             ids = [_insert_object(conn, obj, created, False) for obj, created in checked]
-            conn.executemany(_INSERT_ATTRIBUTE, [(object_id, *row) for object_id, (_, found)
-                                                 in zip(ids, rows, strict=True) for row in found])
+            _insert_rows(conn, [(object_id, *row) for object_id, (_, found)
+                                in zip(ids, rows, strict=True) for row in found])
 
     def get(self, unique_identifier: str) -> StoredObject | None:
         conn = getattr(self._local, "conn", None)
@@ -624,9 +637,9 @@ def _replace_attribute(
     _insert_attributes(conn, object_id, rows)
 
 
-_INSERT_ATTRIBUTE = (
-    "INSERT INTO attributes (object_id, name, idx, value, key_kind, key) VALUES (?, ?, ?, ?, ?, ?)"
-)
+_INSERT_ATTRIBUTES = "INSERT INTO attributes (object_id, name, idx, value, key_kind, key) VALUES "
+#: attribute rows per INSERT statement (6 parameters each; SQLite allows 32,766 since 3.32)
+_ROWS_PER_STATEMENT = 500
 
 
 def _insert_object(conn: sqlite3.Connection, obj: StoredObject, created: int,
@@ -649,7 +662,16 @@ def _insert_object(conn: sqlite3.Connection, obj: StoredObject, created: int,
 def _insert_attributes(
     conn: sqlite3.Connection, object_id: int | None, rows: list[AttributeRow]
 ) -> None:
-    conn.executemany(_INSERT_ATTRIBUTE, [(object_id, *row) for row in rows])
+    _insert_rows(conn, [(object_id, *row) for row in rows])
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Attribute rows ``(object_id, name, idx, value, key_kind, key)``, many per statement
+    (one for an object's attributes: one step, rather than one per row with executemany)."""
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start:start + _ROWS_PER_STATEMENT]
+        conn.execute(_INSERT_ATTRIBUTES + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                     [value for row in chunk for value in row])
 
 
 def _bump(conn: sqlite3.Connection, object_id: int) -> None:
