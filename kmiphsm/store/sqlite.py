@@ -558,7 +558,10 @@ class SqliteStore:
 
 @contextmanager
 def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
-    """One group-commit member's writes: rolled back alone if its block raises."""
+    """One group-commit member's writes: rolled back alone if its block raises. A member
+    that succeeds leaves its savepoint open (the batch's COMMIT ends them all: one statement
+    fewer under the write lock); the next member's nests inside it, and ``ROLLBACK TO``
+    names the newest savepoint of that name, so a failure still undoes only its own."""
     conn.execute("SAVEPOINT member")
     try:
         yield
@@ -567,7 +570,6 @@ def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
             conn.execute("ROLLBACK TO member")
             conn.execute("RELEASE member")
         raise
-    conn.execute("RELEASE member")
 
 
 def remaining_values(unique_identifier: str, name: str, stored: list[str],
