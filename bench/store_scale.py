@@ -12,7 +12,7 @@ transaction each; filling is not the measured part, so it skips the token. At ea
 ``--levels`` it then measures, through ``Engine.process_node`` on a real SoftHSM token:
 
 - Create AES-256 with a Name: ``--creates`` requests from ``--threads`` threads (group commit
-  at work), requests per second;
+  at work), requests per second, after ``--warmup`` unmeasured ones;
 - Locate by Name (one hit), Locate by attribute (an Object Group with Maximum Items 10), and
   Get of a key made by Create and served once before (the first Get of a key also writes:
   Fresh becomes False): median and p95 latency in the engine over ``--samples``.
@@ -205,6 +205,8 @@ def main() -> int:
     parser.add_argument("--fill-processes", type=int, default=2)
     parser.add_argument("--batch", type=int, default=1000, help="objects per bulk insert")
     parser.add_argument("--creates", type=int, default=400)
+    parser.add_argument("--warmup", type=int, default=100,
+                        help="unmeasured Creates before the measured ones at each level")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--json", default="", help="write the results here too")
@@ -233,6 +235,7 @@ def main() -> int:
     for level in levels:
         seconds = fill(target, template, have, level, args.fill_processes, args.batch)
         have = level
+        creates(engine, args.warmup, args.threads, -level)  # unmeasured: the same warm state
         rate, new = creates(engine, args.creates, args.threads, level)
         made.extend(new)
         for uid in new:  # the first Get of a key also marks it no longer Fresh (a write)
