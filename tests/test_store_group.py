@@ -116,6 +116,26 @@ class GroupCommitTests(unittest.TestCase):
         self.assertEqual(sorted(self.other.locate(LocateQuery())), kept)
         self.assertIsNone(self.other.get("bad"))
 
+    def test_a_member_whose_statement_the_database_refuses_fails_alone(self) -> None:
+        # PostgreSQL refuses a state beyond its INTEGER column, which aborts the transaction
+        # until the member's savepoint is rolled back; SQLite stores it, and the block fails
+        class Refused(Exception):
+            pass
+
+        def failing() -> None:
+            self.store.insert(_object("bad"))
+            self.store.update_state("bad", 2**40)
+            raise Refused()
+
+        outcome = self.run_members({
+            "a": lambda: self.store.insert(_object("a")),
+            "bad": failing,
+            "c": lambda: self.store.insert(_object("c")),
+        })
+        self.assertIsInstance(outcome["bad"], Exception)
+        self.assertEqual((outcome["a"], outcome["c"]), (None, None))
+        self.assertEqual(sorted(self.other.locate(LocateQuery())), ["a", "c"])
+
     def test_a_member_returns_only_after_the_commit_holding_its_writes(self) -> None:
         seen_on_return: list[bool] = []
         second_may_finish = threading.Event()
