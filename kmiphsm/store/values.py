@@ -117,15 +117,15 @@ def dumps(value: AttrValue) -> str:
     """Serialise one attribute value to tagged-JSON text (the same text as
     ``json.dumps(encode(value), separators=(",", ":"), ensure_ascii=False)``, with the
     common scalars written directly: a Create stores about twenty values)."""
-    kind = type(value)
-    if kind is bool:
+    if isinstance(value, bool):
         return '["b",true]' if value else '["b",false]'
-    if kind is int and _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
-        return f'["i",{value}]'
-    if kind is bytes:
-        return f'["y","{value.hex()}"]'  # type: ignore[union-attr]
-    if kind is datetime:
-        return f'["t",{to_micros(value)}]'  # type: ignore[arg-type]
+    if isinstance(value, int):
+        if _INT64_MIN <= value <= _INT64_MAX:
+            return f'["i",{int(value)}]'
+    elif isinstance(value, bytes):
+        return f'["y","{value.hex()}"]'
+    elif isinstance(value, datetime):
+        return f'["t",{to_micros(value)}]'
     return _ENCODE(encode(value))
 
 
