@@ -2,17 +2,21 @@
 on SQLite and on PostgreSQL.
 
 The store is filled in parallel processes (``--fill-processes``), each writing objects
-shaped as the engine writes a symmetric key (bench/locate_bench.py's ``make_object``: Name,
-algorithm, length, usage mask, group, dates, a vendor attribute) through the store port in
-transactions of ``--batch``; filling is not the measured part, so it skips the token. At
-each level of ``--levels`` it then measures, through ``Engine.process_node`` on a real
-SoftHSM token:
+shaped exactly as the engine writes an AES-256 key: a copy of one key the engine made at the
+start (every attribute it stores: Digest, dates, Fresh, Key Format Type, Random Number
+Generator, ...), each with its own identifier, Name (``key-NNNNNNNN``), Digest, dates and
+wrapped-key bytes, an Object Group (``group-N`` of 50), a vendor attribute (tenant), and one
+of ten owners. Each process writes ``--batch`` objects per call of the store's bulk insert
+(``Store.insert_many``: one statement on PostgreSQL, one ``executemany`` on SQLite), one
+transaction each; filling is not the measured part, so it skips the token. At each level of
+``--levels`` it then measures, through ``Engine.process_node`` on a real SoftHSM token:
 
 - Create AES-256 with a Name: ``--creates`` requests from ``--threads`` threads (group commit
-  at work), requests per second;
+  at work), requests per second, after ``--warmup`` unmeasured ones;
 - Locate by Name (one hit), Locate by attribute (an Object Group with Maximum Items 10), and
   Get of a key made by Create and served once before (the first Get of a key also writes:
-  Fresh becomes False): median and p95 latency in the engine over ``--samples``.
+  Fresh becomes False): median and p95 latency in the engine over ``--samples`` (``--group-samples`` for the
+  Locate by group).
 
     .venv/bin/python bench/store_scale.py --store sqlite --levels 1000,100000,1000000
     .venv/bin/python bench/store_scale.py --store postgresql      # a throwaway cluster
@@ -24,6 +28,7 @@ setting the figures do not include) unless ``--url`` names a database.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -33,17 +38,19 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.locate_bench import make_object, request  # noqa: E402
+from bench.locate_bench import GROUPS, OWNERS, TENANTS, request  # noqa: E402
 from kmiphsm.engine import Engine, Identity  # noqa: E402
 from kmiphsm.model.values import to_node  # noqa: E402
+from kmiphsm.store import StoredObject  # noqa: E402
 from kmiphsm.ttlv import Node, enums, tags  # noqa: E402
 
-OWNER = "CN=client-0,O=Example"  # make_object gives every tenth object to this owner
+OWNER = "CN=client-0,O=Example"  # every tenth filled object is this owner's (OWNERS[0])
 
 
 def open_store(target: str) -> Any:
@@ -56,25 +63,48 @@ def open_store(target: str) -> Any:
     return SqliteStore(target, synchronous="NORMAL")
 
 
-def fill_range(target: str, first: int, last: int, batch: int) -> None:
-    """Run in a spawned process: objects ``first`` .. ``last - 1``."""
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+VENDOR = "x"
+
+
+def like(template: StoredObject, n: int) -> StoredObject:
+    """Object ``n`` of the fill: ``template`` (a key the engine made) with its own identifier,
+    Name, owner, group, tenant, Digest, dates and key bytes."""
+    created = T0 + timedelta(seconds=n)
+    attributes = {name: list(values) for name, values in template.attributes.items()}
+    attributes["Name"] = [{"NameValue": f"key-{n:08d}", "NameType": 1}]
+    attributes["ObjectGroup"] = [f"group-{n % GROUPS}"]
+    attributes["VendorAttribute"] = [{"VendorIdentification": VENDOR, "AttributeName": "tenant",
+                                      "AttributeValue": f"tenant-{n % TENANTS}"}]
+    for name in ("InitialDate", "LastChangeDate", "OriginalCreationDate", "ActivationDate"):
+        if name in attributes:
+            attributes[name] = [created]
+    attributes["Digest"] = [{**digest, "DigestValue": os.urandom(len(digest["DigestValue"]))}
+                            for digest in template.attributes.get("Digest", [])]
+    return dataclasses.replace(
+        template, unique_identifier=f"{n:08d}-0000-4000-8000-000000000000",
+        owner=OWNERS[n % len(OWNERS)], created=created, attributes=attributes,
+        key_ref=os.urandom(len(template.key_ref or b"")) or None)
+
+
+def fill_range(target: str, template: StoredObject, first: int, last: int, batch: int) -> None:
+    """Run in a spawned process: objects ``first`` .. ``last - 1``, ``batch`` per statement."""
     store = open_store(target)
     try:
         for start in range(first, last, batch):
-            with store.transaction():
-                for n in range(start, min(start + batch, last)):
-                    store.insert(make_object(n))
+            store.insert_many([like(template, n) for n in range(start, min(start + batch, last))])
     finally:
         store.close()
 
 
-def fill(target: str, have: int, want: int, processes: int, batch: int) -> float:
+def fill(target: str, template: StoredObject, have: int, want: int, processes: int,
+         batch: int) -> float:
     """Fill objects ``have`` .. ``want - 1``; seconds taken."""
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     share = (want - have + processes - 1) // processes
     workers = [context.Process(target=fill_range,
-                               args=(target, have + i * share,
+                               args=(target, template, have + i * share,
                                      min(want, have + (i + 1) * share), batch))
                for i in range(processes) if have + i * share < want]
     for worker in workers:
@@ -84,6 +114,23 @@ def fill(target: str, have: int, want: int, processes: int, batch: int) -> float
         if worker.exitcode != 0:
             raise SystemExit(f"a fill process failed with exit code {worker.exitcode}")
     return time.perf_counter() - started
+
+
+def template_key(engine: Engine, store: Any) -> StoredObject:
+    """A key as the engine stores it: one Create (AES-256, a Name, a group, a vendor
+    attribute), read back from the store."""
+    payload = {"ObjectType": enums.ObjectType.SymmetricKey, "Attributes": {
+        "CryptographicAlgorithm": enums.CryptographicAlgorithm.AES,
+        "CryptographicLength": 256,
+        "CryptographicUsageMask": int(enums.CryptographicUsageMask.Encrypt
+                                      | enums.CryptographicUsageMask.Decrypt),
+        "Name": {"NameValue": "scale-template", "NameType": 1},
+        "ObjectGroup": "group-template"}}
+    uid = answer(engine.process_node(message(enums.Operation.Create, payload),
+                                     Identity(OWNER))).get(tags.UniqueIdentifier)
+    found = store.get(uid)
+    assert found is not None
+    return found
 
 
 def message(operation: int, payload: dict[str, Any]) -> Node:
@@ -157,10 +204,15 @@ def main() -> int:
     parser.add_argument("--path", default="", help="the SQLite file (default: temporary)")
     parser.add_argument("--levels", default="1000,100000,1000000")
     parser.add_argument("--fill-processes", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=1000, help="objects per bulk insert")
     parser.add_argument("--creates", type=int, default=400)
+    parser.add_argument("--warmup", type=int, default=100,
+                        help="unmeasured Creates before the measured ones at each level")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--group-samples", type=int, default=100,
+                        help="Locates by Object Group per level (each counts ~2 %% of the"
+                        " objects: slow at 10^6)")
     parser.add_argument("--json", default="", help="write the results here too")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
@@ -181,11 +233,13 @@ def main() -> int:
     engine = Engine(store, token, admins=["admin"])
     rng = random.Random(1)
     results: list[dict[str, Any]] = []
+    template = template_key(engine, store)
     have = 0
     made: list[str] = []
     for level in levels:
-        seconds = fill(target, have, level, args.fill_processes, args.batch)
+        seconds = fill(target, template, have, level, args.fill_processes, args.batch)
         have = level
+        creates(engine, args.warmup, args.threads, -level)  # unmeasured: the same warm state
         rate, new = creates(engine, args.creates, args.threads, level)
         made.extend(new)
         for uid in new:  # the first Get of a key also marks it no longer Fresh (a write)
@@ -200,7 +254,7 @@ def main() -> int:
             "locate_name": latency(engine, args.samples, lambda i, top=level: request({
                 "Attributes": {"Name": {"NameValue": f"key-{rng.randrange(0, top, 10):08d}",
                                         "NameType": 1}}})),
-            "locate_attribute": latency(engine, args.samples, lambda i: request({
+            "locate_attribute": latency(engine, args.group_samples, lambda i: request({
                 "MaximumItems": 10, "Attributes": {"ObjectGroup": f"group-{(i * 10) % 50}"}})),
             "get": latency(engine, args.samples, lambda i: message(
                 enums.Operation.Get, {"UniqueIdentifier": rng.choice(made)})),

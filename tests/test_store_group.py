@@ -93,6 +93,49 @@ class GroupCommitTests(unittest.TestCase):
         self.assertIsNone(outcome["c"])
         self.assertEqual(sorted(self.other.locate(LocateQuery())), ["a", "c"])
 
+    def test_a_failing_member_among_many_undoes_only_its_own_writes(self) -> None:
+        # members that succeeded before it keep their savepoints open (SQLite): the
+        # failure rolls back to its own, the newest, and every other member commits
+        class Refused(Exception):
+            pass
+
+        def failing() -> None:
+            self.store.insert(_object("bad"))
+            self.store.set_attribute("bad", "Comment", ["x"])
+            raise Refused()
+
+        kept = [f"k{i}" for i in range(6)]
+        blocks: dict[str, Any] = {name: (lambda name=name: self.store.insert(_object(name)))
+                                  for name in kept[:4]}
+        blocks["bad"] = failing
+        blocks.update({name: (lambda name=name: self.store.insert(_object(name)))
+                       for name in kept[4:]})
+        outcome = self.run_members(blocks)
+        self.assertIsInstance(outcome.pop("bad"), Refused)
+        self.assertEqual(outcome, {name: None for name in kept})
+        self.assertEqual(sorted(self.other.locate(LocateQuery())), kept)
+        self.assertIsNone(self.other.get("bad"))
+
+    def test_a_member_whose_statement_the_database_refuses_fails_alone(self) -> None:
+        # PostgreSQL refuses a state beyond its INTEGER column, which aborts the transaction
+        # until the member's savepoint is rolled back; SQLite stores it, and the block fails
+        class Refused(Exception):
+            pass
+
+        def failing() -> None:
+            self.store.insert(_object("bad"))
+            self.store.update_state("bad", 2**40)
+            raise Refused()
+
+        outcome = self.run_members({
+            "a": lambda: self.store.insert(_object("a")),
+            "bad": failing,
+            "c": lambda: self.store.insert(_object("c")),
+        })
+        self.assertIsInstance(outcome["bad"], Exception)
+        self.assertEqual((outcome["a"], outcome["c"]), (None, None))
+        self.assertEqual(sorted(self.other.locate(LocateQuery())), ["a", "c"])
+
     def test_a_member_returns_only_after_the_commit_holding_its_writes(self) -> None:
         seen_on_return: list[bool] = []
         second_may_finish = threading.Event()

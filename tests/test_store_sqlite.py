@@ -9,6 +9,8 @@ import os
 import stat
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from itertools import count
 from typing import Any
@@ -313,6 +315,36 @@ class TransactionTests(StoreTestCase):
             {"ObjectGroup": ["a", "b"], "Comment": ["kept"]},
         )
 
+    def test_an_insert_whose_attributes_fail_leaves_no_object_in_the_transaction(self) -> None:
+        only_sqlite("PostgreSQL writes an object and its attributes in one statement")
+
+        class DiskError(Exception):
+            pass
+
+        with self.store.transaction():
+            kept = self.make()
+            with self.patch_failing_attributes(DiskError):
+                self.assertRaises(DiskError, self.make, unique_identifier="lost",
+                                  attributes={"ObjectGroup": ["a"]})
+            again = self.make(unique_identifier="lost")  # the identifier is free again
+        self.assertEqual(sorted(self.locate()), sorted([kept.unique_identifier,
+                                                        again.unique_identifier]))
+        self.assertEqual(self.store.get("lost").attributes, {})
+
+    def patch_failing_attributes(self, error: type[Exception]) -> Any:
+        module = sys.modules[type(self.store).__module__]
+        original = module._insert_attributes
+
+        @contextmanager
+        def patched() -> Iterator[None]:
+            module._insert_attributes = lambda *args: (_ for _ in ()).throw(error("disk I/O"))
+            try:
+                yield
+            finally:
+                module._insert_attributes = original
+
+        return patched()
+
     def test_a_value_the_store_refuses_leaves_the_transaction_usable(self) -> None:
         # PostgreSQL text cannot hold NUL: refused before the database would abort the
         # transaction (SQLite stores it)
@@ -377,6 +409,73 @@ class TransactionTests(StoreTestCase):
         found = self.locate(AttributeFilter("ObjectGroup", "threads"))
         self.assertEqual(sorted(found), sorted(uids))
         self.assertEqual(len(uids), 240)
+
+
+class InsertManyTests(StoreTestCase):
+    def objects(self, count: int, **fields: Any) -> list[StoredObject]:
+        return [StoredObject(
+            unique_identifier=self.store.new_unique_identifier(), object_type=SYMMETRIC_KEY,
+            owner=fields.get("owner", "alice"), state=ACTIVE, key_ref=bytes([n]) * 40,
+            created=T0 + timedelta(seconds=n), scope=fields.get("scope"),
+            archived=fields.get("archived", False),
+            attributes={"Name": [{"NameValue": f"bulk-{n}", "NameType": 1}],
+                        "CryptographicAlgorithm": [AES], "CryptographicLength": [128 + n],
+                        "ObjectGroup": ["g", f"g{n}"], "InitialDate": [T0],
+                        "Digest": [{"HashingAlgorithm": 6, "DigestValue": bytes([n, 1, 2])}]})
+            for n in range(count)]
+
+    def test_every_object_comes_back_whole_and_is_found_by_its_attributes(self) -> None:
+        objects = self.objects(5, scope="team-a")
+        self.store.insert_many(objects)
+        for obj in objects:
+            self.assertEqual(self.store.get(obj.unique_identifier), obj)
+        self.assertEqual(self.locate(AttributeFilter("Name", {"NameValue": "bulk-3"})),
+                         [objects[3].unique_identifier])
+        self.assertEqual(sorted(self.locate(AttributeFilter("ObjectGroup", "g"))),
+                         sorted(obj.unique_identifier for obj in objects))
+        self.assertEqual(self.locate(AttributeFilter("CryptographicLength", 130)),
+                         [objects[2].unique_identifier])
+
+    def test_a_taken_identifier_inserts_none_of_them(self) -> None:
+        taken = self.make()
+        objects = self.objects(3)
+        objects[1] = StoredObject(**{**vars(objects[1]),
+                                     "unique_identifier": taken.unique_identifier})
+        self.assertRaises(DuplicateObjectError, self.store.insert_many, objects)
+        for obj in (objects[0], objects[2]):
+            self.assertIsNone(self.store.get(obj.unique_identifier))
+        self.assertEqual(self.store.get(taken.unique_identifier), taken)
+        self.assertEqual(self.locate(AttributeFilter("ObjectGroup", "g")), [])
+
+    def test_the_same_identifier_twice_inserts_none(self) -> None:
+        first, second = self.objects(2)
+        second = StoredObject(**{**vars(second), "unique_identifier": first.unique_identifier})
+        self.assertRaises(DuplicateObjectError, self.store.insert_many, [first, second])
+        self.assertIsNone(self.store.get(first.unique_identifier))
+
+    def test_inside_a_transaction_it_rolls_back_with_it(self) -> None:
+        objects = self.objects(2)
+
+        class Boom(Exception):
+            pass
+
+        def insert_then_fail() -> None:
+            with self.store.transaction():
+                self.store.insert_many(objects)
+                raise Boom()
+
+        self.assertRaises(Boom, insert_then_fail)
+        self.assertIsNone(self.store.get(objects[0].unique_identifier))
+
+    def test_a_bad_value_is_refused_before_anything_is_written(self) -> None:
+        objects = self.objects(2)
+        objects[1].attributes["Bad"] = [object()]
+        self.assertRaises(InvalidValueError, self.store.insert_many, objects)
+        self.assertIsNone(self.store.get(objects[0].unique_identifier))
+
+    def test_no_objects_is_nothing_to_do(self) -> None:
+        self.store.insert_many([])
+        self.assertEqual(self.locate(), [])
 
 
 class PendingTests(StoreTestCase):

@@ -325,30 +325,35 @@ class SqliteStore:
         return str(uuid.uuid4())
 
     def insert(self, obj: StoredObject, pending: bool = False) -> None:
+        """Two statements and no savepoint (each statement is atomic; if the attributes'
+        fails, the object's row is removed again): inside a group commit every statement
+        gives up the GIL and must win it back while the write lock is held."""
         created = _check_object(obj)
         rows = [row for name, vals in obj.attributes.items() for row in _attribute_rows(name, vals)]
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            with self.transaction():
+                self.insert(obj, pending)
+            return
+        object_id = _insert_object(conn, obj, created, pending)
+        try:
+            _insert_attributes(conn, object_id, rows)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("DELETE FROM attributes WHERE object_id = ?", (object_id,))
+                conn.execute("DELETE FROM objects WHERE id = ?", (object_id,))
+            raise
+
+    def insert_many(self, objects: Sequence[StoredObject]) -> None:
+        """Insert ``objects`` (visible at once), all or none: the attribute rows of all of
+        them in one statement (bulk loads, bench/store_scale.py)."""
+        checked = [(obj, _check_object(obj)) for obj in objects]
+        rows = [(obj, [row for name, vals in obj.attributes.items()
+                       for row in _attribute_rows(name, vals)]) for obj, _ in checked]
         with self._writing() as conn:
-            try:
-                cursor = conn.execute(
-                    "INSERT INTO objects (uid, object_type, owner, state, key_ref, created,"
-                    " pending, archived, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        obj.unique_identifier,
-                        obj.object_type,
-                        obj.owner,
-                        obj.state,
-                        obj.key_ref,
-                        created,
-                        int(pending),
-                        int(obj.archived),
-                        obj.scope,
-                    ),
-                )
-            except sqlite3.IntegrityError as error:
-                raise DuplicateObjectError(
-                    f"an object with Unique Identifier {obj.unique_identifier!r} exists"
-                ) from error
-            _insert_attributes(conn, cursor.lastrowid, rows)
+            ids = [_insert_object(conn, obj, created, False) for obj, created in checked]
+            _insert_rows(conn, [(object_id, *row) for object_id, (_, found)
+                                in zip(ids, rows, strict=True) for row in found])
 
     def get(self, unique_identifier: str) -> StoredObject | None:
         conn = getattr(self._local, "conn", None)
@@ -553,7 +558,10 @@ class SqliteStore:
 
 @contextmanager
 def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
-    """One group-commit member's writes: rolled back alone if its block raises."""
+    """One group-commit member's writes: rolled back alone if its block raises. A member
+    that succeeds leaves its savepoint open (the batch's COMMIT ends them all: one statement
+    fewer under the write lock); the next member's nests inside it, and ``ROLLBACK TO``
+    names the newest savepoint of that name, so a failure still undoes only its own."""
     conn.execute("SAVEPOINT member")
     try:
         yield
@@ -562,7 +570,6 @@ def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
             conn.execute("ROLLBACK TO member")
             conn.execute("RELEASE member")
         raise
-    conn.execute("RELEASE member")
 
 
 def remaining_values(unique_identifier: str, name: str, stored: list[str],
@@ -632,14 +639,41 @@ def _replace_attribute(
     _insert_attributes(conn, object_id, rows)
 
 
+_INSERT_ATTRIBUTES = "INSERT INTO attributes (object_id, name, idx, value, key_kind, key) VALUES "
+#: attribute rows per INSERT statement (6 parameters each; SQLite allows 32,766 since 3.32)
+_ROWS_PER_STATEMENT = 500
+
+
+def _insert_object(conn: sqlite3.Connection, obj: StoredObject, created: int,
+                   pending: bool) -> int:
+    """The row of ``obj`` (checked by :func:`_check_object`, which gave ``created``); its id."""
+    try:
+        cursor = conn.execute(
+            "INSERT INTO objects (uid, object_type, owner, state, key_ref, created,"
+            " pending, archived, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (obj.unique_identifier, obj.object_type, obj.owner, obj.state, obj.key_ref,
+             created, int(pending), int(obj.archived), obj.scope),
+        )
+    except sqlite3.IntegrityError as error:
+        raise DuplicateObjectError(
+            f"an object with Unique Identifier {obj.unique_identifier!r} exists"
+        ) from error
+    return cast(int, cursor.lastrowid)
+
+
 def _insert_attributes(
     conn: sqlite3.Connection, object_id: int | None, rows: list[AttributeRow]
 ) -> None:
-    conn.executemany(
-        "INSERT INTO attributes (object_id, name, idx, value, key_kind, key)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [(object_id, *row) for row in rows],
-    )
+    _insert_rows(conn, [(object_id, *row) for row in rows])
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Attribute rows ``(object_id, name, idx, value, key_kind, key)``, many per statement
+    (one for an object's attributes: one step, rather than one per row with executemany)."""
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start:start + _ROWS_PER_STATEMENT]
+        conn.execute(_INSERT_ATTRIBUTES + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                     [value for row in chunk for value in row])
 
 
 def _bump(conn: sqlite3.Connection, object_id: int) -> None:

@@ -109,9 +109,24 @@ def decode(tagged: list[Any]) -> Any:
     raise InvalidValueError(f"unknown stored value tag {tag!r}")
 
 
+#: one encoder for every value (``json.dumps`` with options builds a new one per call)
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def dumps(value: AttrValue) -> str:
-    """Serialise one attribute value to tagged-JSON text."""
-    return json.dumps(encode(value), separators=(",", ":"), ensure_ascii=False)
+    """Serialise one attribute value to tagged-JSON text (the same text as
+    ``json.dumps(encode(value), separators=(",", ":"), ensure_ascii=False)``, with the
+    common scalars written directly: a Create stores about twenty values)."""
+    if isinstance(value, bool):
+        return '["b",true]' if value else '["b",false]'
+    if isinstance(value, int):
+        if _INT64_MIN <= value <= _INT64_MAX:
+            return f'["i",{int(value)}]'
+    elif isinstance(value, bytes):
+        return f'["y","{value.hex()}"]'
+    elif isinstance(value, datetime):
+        return f'["t",{to_micros(value)}]'
+    return _ENCODE(encode(value))
 
 
 def loads(text: str) -> AttrValue:
