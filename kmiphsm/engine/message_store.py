@@ -43,12 +43,19 @@ def _copy_value(value: Any) -> Any:
     return value  # int, bool, str, bytes, datetime: immutable
 
 
-def copy_object(obj: StoredObject) -> StoredObject:
+def _structured(obj: StoredObject) -> tuple[str, ...]:
+    """The names of ``obj``'s attributes with a structured (dict or list) value."""
+    return tuple(name for name, values in obj.attributes.items()
+                 if any(type(value) is dict or type(value) is list for value in values))
+
+
+def copy_object(obj: StoredObject, structured: tuple[str, ...] | None = None) -> StoredObject:
     """A copy of ``obj`` its caller may change without changing ``obj`` (attribute values
-    are plain: dicts and lists are copied, scalars shared)."""
-    attributes = {}
-    for name, values in obj.attributes.items():
-        attributes[name] = [_copy_value(value) for value in values]
+    are plain: dicts and lists are copied, scalars shared); ``structured``: the names of the
+    attributes with a dict or list value (:func:`_structured`), when known."""
+    attributes = {name: list(values) for name, values in obj.attributes.items()}
+    for name in _structured(obj) if structured is None else structured:
+        attributes[name] = [_copy_value(value) for value in attributes[name]]
     return StoredObject(unique_identifier=obj.unique_identifier, object_type=obj.object_type,
                         owner=obj.owner, state=obj.state, key_ref=obj.key_ref,
                         created=obj.created, attributes=attributes, archived=obj.archived,
@@ -60,7 +67,8 @@ class MessageStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._objects: dict[str, StoredObject] = {}
+        #: uid -> (the object as read, the names of its structured attributes)
+        self._objects: dict[str, tuple[StoredObject, tuple[str, ...]]] = {}
         self._grants: dict[tuple[str, str], list[Grant]] = {}
         self._depth = 0  # transactions entered through this object
 
@@ -78,11 +86,11 @@ class MessageStore:
             return self._store.get(unique_identifier)
         found = self._objects.get(unique_identifier)
         if found is None:
-            found = self._store.get(unique_identifier)
-            if found is None:
+            obj = self._store.get(unique_identifier)
+            if obj is None:
                 return None
-            self._objects[unique_identifier] = found
-        return copy_object(found)
+            found = self._objects[unique_identifier] = (obj, _structured(obj))
+        return copy_object(*found)
 
     def grants_on(self, unique_identifier: str, owner: str) -> list[Grant]:
         if self._depth:
