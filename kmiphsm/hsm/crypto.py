@@ -101,13 +101,16 @@ class CryptoOperations:
                 parameters: CryptographicParameters, *, verifying: bool = False
                 ) -> tuple[Usage, Recipe]:
         """:func:`usage_for` and :func:`recipe_for` (with the token's capabilities), once per
-        distinct question (both are pure functions of it; failures are not remembered)."""
+        distinct question (both are pure functions of it; failures are not remembered). An
+        OAEP label (``p_source``: client bytes of any length) is never kept as a key."""
         key = (operation, algorithm, parameters, verifying)
-        found = self._recipes.get(key)
+        found = self._recipes.get(key) if parameters.p_source is None else None
         if found is None:
             usage = usage_for(operation, algorithm, parameters)
             found = (usage, recipe_for(usage, parameters, verifying=verifying,
                                        offered=self._capabilities))
+            if parameters.p_source is not None:
+                return found
             if len(self._recipes) >= _RECIPES_REMEMBERED:
                 self._recipes.clear()
             self._recipes[key] = found
