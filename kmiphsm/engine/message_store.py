@@ -46,7 +46,7 @@ def _copy_value(value: Any) -> Any:
 def _structured(obj: StoredObject) -> tuple[str, ...]:
     """The names of ``obj``'s attributes with a structured (dict or list) value."""
     return tuple(name for name, values in obj.attributes.items()
-                 if any(type(value) is dict or type(value) is list for value in values))
+                 if any(isinstance(value, (dict, list)) for value in values))
 
 
 def copy_object(obj: StoredObject, structured: tuple[str, ...] | None = None) -> StoredObject:
