@@ -20,6 +20,14 @@ All in one process and one thread, on one fresh SoftHSM token (temporary directo
     the server does for one request but the TLS socket and the thread hand-off.
 ``engine+ttlv-batch10``
     one message of 10 Encrypt batch items, bytes to bytes; counted per item.
+``engine+ttlv-get``
+    a Get of the same key, bytes to bytes (the token unwraps the key to read its value).
+``engine+ttlv-locate``
+    a Locate by Name (one hit), bytes to bytes.
+
+``--only NAME`` (repeatable) measures only those; ``--per-message`` reports the batch per
+message, not per item; ``--cpu`` counts the process's CPU time instead of wall time (on a
+shared machine the wall clock also counts the time spent waiting for a core).
 
 Prints one JSON line with ops/s of each and the ratios engine / raw. On a shared, noisy
 machine use ``--repeat N``: each measurement runs N times (interleaved with the others) and
@@ -54,18 +62,22 @@ from kmiphsm.ttlv import Node, binary, enums, tags  # noqa: E402
 from tests.support.softhsm import temporary_token  # noqa: E402
 
 DATA = os.urandom(64)
+MEASUREMENTS = ("raw", "raw-fixed-iv", "token", "engine", "engine+ttlv", "engine+ttlv-batch10",
+                "engine+ttlv-get", "engine+ttlv-locate")
 
 
-def rate(operation: Callable[[], object], duration: float) -> float:
+def rate(operation: Callable[[], object], duration: float,
+         clock: Callable[[], float] = time.perf_counter) -> float:
+    """Operations per second of ``clock`` (wall time, or this process's CPU time)."""
     for _ in range(200):  # warm up (caches, sessions)
         operation()
-    count, start = 0, time.perf_counter()
+    count, start = 0, clock()
     deadline = start + duration
     while True:
         for _ in range(100):
             operation()
         count += 100
-        now = time.perf_counter()
+        now = clock()
         if now >= deadline:
             return count / (now - start)
 
@@ -75,6 +87,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run each measurement this many times; keep the best rate")
+    parser.add_argument("--only", action="append", choices=MEASUREMENTS,
+                        help="measure only this (repeatable)")
+    parser.add_argument("--per-message", action="store_true",
+                        help="report engine+ttlv-batch10 per message of 10 items")
+    parser.add_argument("--cpu", action="store_true",
+                        help="count this process's CPU time, not wall time (a shared machine: "
+                             "time spent waiting for a core is not counted)")
     args = parser.parse_args()
 
     test_token = temporary_token("kmiphsm-bench-crypto")
@@ -115,7 +134,9 @@ def main() -> None:
         "ObjectType": enums.ObjectType.SymmetricKey,
         "Attributes": {"CryptographicAlgorithm": enums.CryptographicAlgorithm.AES,
                        "CryptographicLength": 256, "ActivationDate": past,
-                       "CryptographicUsageMask": int(enums.CryptographicUsageMask.Encrypt)}}),
+                       "CryptographicUsageMask": int(enums.CryptographicUsageMask.Encrypt),
+                       "Name": [{"NameValue": "bench-key",
+                                 "NameType": enums.NameType.UninterpretedTextString}]}}),
         identity)
     uid = created.children(tags.BatchItem)[0].child(tags.ResponsePayload).get(
         tags.UniqueIdentifier)
@@ -127,6 +148,13 @@ def main() -> None:
     encrypt_request = request(enums.Operation.Encrypt, encrypt_payload)
     encrypt_bytes = binary.encode(encrypt_request)
     batch_bytes = binary.encode(request(enums.Operation.Encrypt, encrypt_payload, 10))
+    get_bytes = binary.encode(request(enums.Operation.Get, {"UniqueIdentifier": uid}))
+    locate_bytes = binary.encode(request(enums.Operation.Locate, {"Attributes": {"Name": [{
+        "NameValue": "bench-key", "NameType": enums.NameType.UninterpretedTextString}]}}))
+    for probe in (get_bytes, locate_bytes):
+        answer = binary.decode(binary.encode(engine.process_node(binary.decode(probe), identity)))
+        (item,) = answer.children(tags.BatchItem)
+        assert item.get(tags.ResultStatus) == enums.ResultStatus.Success, item
     check = engine.process_node(encrypt_request, identity).children(tags.BatchItem)[0]
     assert check.get(tags.ResultStatus) == enums.ResultStatus.Success, check
     batch_items = engine.process_node(binary.decode(batch_bytes), identity).children(tags.BatchItem)
@@ -148,26 +176,36 @@ def main() -> None:
     def through_engine_and_ttlv_batch() -> None:
         binary.encode(engine.process_node(binary.decode(batch_bytes), identity))
 
+    def bytes_to_bytes(data: bytes) -> Callable[[], object]:
+        return lambda: binary.encode(engine.process_node(binary.decode(data), identity))
+
     measurements: dict[str, tuple[Callable[[], object], int]] = {
         "raw": (raw, 1),
         "raw-fixed-iv": (raw_fixed_iv, 1),
         "token": (through_token, 1),
         "engine": (through_engine, 1),
         "engine+ttlv": (through_engine_and_ttlv, 1),
-        "engine+ttlv-batch10": (through_engine_and_ttlv_batch, 10),
+        "engine+ttlv-batch10": (through_engine_and_ttlv_batch, 1 if args.per_message else 10),
+        "engine+ttlv-get": (bytes_to_bytes(get_bytes), 1),
+        "engine+ttlv-locate": (bytes_to_bytes(locate_bytes), 1),
     }
+    if args.only:
+        measurements = {name: measurements[name] for name in args.only}
     results: dict[str, float] = {}
     for _ in range(max(1, args.repeat)):
         for name, (operation, per_call) in measurements.items():
-            measured = rate(operation, args.duration) * per_call
+            measured = rate(operation, args.duration,
+                            time.process_time if args.cpu else time.perf_counter) * per_call
             results[name] = max(results.get(name, 0.0), measured)
     token._pool.release(session)  # noqa: SLF001
     print(json.dumps({
         "operation": "AES-256-GCM Encrypt, 64 bytes, 1 thread",
+        "clock": "process CPU time" if args.cpu else "wall time",
         "ops_per_s": {name: round(value) for name, value in results.items()},
-        "engine_over_raw": round(results["engine"] / results["raw"], 3),
-        "engine_ttlv_over_raw": round(results["engine+ttlv"] / results["raw"], 3),
-        "batch10_over_raw": round(results["engine+ttlv-batch10"] / results["raw"], 3),
+        **({"engine_over_raw": round(results["engine"] / results["raw"], 3),
+            "engine_ttlv_over_raw": round(results["engine+ttlv"] / results["raw"], 3),
+            "batch10_over_raw": round(results["engine+ttlv-batch10"] / results["raw"], 3)}
+           if {"raw", "engine", "engine+ttlv", "engine+ttlv-batch10"} <= results.keys() else {}),
         "microseconds_per_op": {name: round(1e6 / value, 1) for name, value in results.items()},
     }))
     store.close()

@@ -91,6 +91,30 @@ class SymmetricTests(CryptoTestCase):
                 data,
             )
 
+    def test_each_parameter_set_is_resolved_once_and_failures_every_time(self) -> None:
+        from kmiphsm.hsm import crypto
+
+        asked: list[object] = []
+        real = crypto.usage_for
+
+        def counting(*args: object) -> object:
+            asked.append(args)
+            return real(*args)  # type: ignore[arg-type]
+
+        self.patch(crypto, "usage_for", counting)
+        ref, _ = self.aes()
+        gcm, cbc = P(block_cipher_mode=Mode.GCM), P(block_cipher_mode=Mode.CBC,
+                                                    padding_method=Padding.PKCS5)
+        for _ in range(3):
+            for params in (gcm, cbc):
+                result = self.token.encrypt(ref, b"sixteen byte msg", params)
+                self.assertEqual(self.token.decrypt(ref, result.data, params, iv=result.iv,
+                                                    tag=result.tag), b"sixteen byte msg")
+        self.assertEqual(len(asked), 2)  # Encrypt and Decrypt share a usage per parameter set
+        for _ in range(2):
+            self.assertRaises(BadParameters, self.token.encrypt, ref, b"x" * 16, P())
+        self.assertEqual(len(asked), 4)  # a failure is asked again
+
     def test_aes_gcm_bad_tag_is_a_cryptographic_failure(self) -> None:
         ref, _ = self.aes()
         params = P(block_cipher_mode=Mode.GCM)

@@ -185,3 +185,45 @@ class NoServerFaultForClientMistakes(unittest.TestCase):
         status, raw, _ = self.endpoint.handle_bare_json(
             message.replace(b"\\ud800", b"\xed\xa0\x80"), self.identity)
         self.assertIn("Invalid_Message", raw.decode("utf-8"))
+
+
+class SummaryTests(unittest.TestCase):
+    """What the access log and the audit trail read of a message (names and identifiers)."""
+
+    def test_the_log_text_and_the_facts_of_each_item(self) -> None:
+        from kmiphsm.server.endpoint import ItemFacts, Summary
+        from kmiphsm.ttlv import Node, enums, tags
+
+        def version() -> Node:
+            return Node.structure(tags.ProtocolVersion, [
+                Node.integer(tags.ProtocolVersionMajor, 1),
+                Node.integer(tags.ProtocolVersionMinor, 4)])
+
+        request = Node.structure(tags.RequestMessage, [
+            Node.structure(tags.RequestHeader, [version()]),
+            Node.structure(tags.BatchItem, [
+                Node.enumeration(tags.Operation, enums.Operation.Encrypt),
+                Node.structure(tags.RequestPayload, [Node.text(tags.UniqueIdentifier, "k1")])]),
+            Node.structure(tags.BatchItem, [Node.enumeration(tags.Operation, 0x7F0000)])])
+        response = Node.structure(tags.ResponseMessage, [
+            Node.structure(tags.ResponseHeader, [version()]),
+            Node.structure(tags.BatchItem, [
+                Node.enumeration(tags.Operation, enums.Operation.Encrypt),
+                Node.enumeration(tags.ResultStatus, enums.ResultStatus.Success),
+                Node.structure(tags.ResponsePayload, [
+                    Node.text(tags.UniqueIdentifier, "k1"),
+                    Node.enumeration(tags.UniqueIdentifier,
+                                     enums.UniqueIdentifier.IDPlaceholder)])]),
+            Node.structure(tags.BatchItem, [
+                Node.enumeration(tags.Operation, 0x7F0000),
+                Node.enumeration(tags.ResultStatus, enums.ResultStatus.OperationFailed),
+                Node.enumeration(tags.ResultReason, enums.ResultReason.OperationNotSupported),
+                Node.enumeration(tags.ResultReason, enums.ResultReason.GeneralFailure)])])
+        summary = Summary(request, response)
+        self.assertEqual(str(summary), "Encrypt=Success 0x7f0000=OperationFailed/"
+                                       "OperationNotSupported")
+        self.assertEqual(summary.items(), [
+            ItemFacts("1.4", "Encrypt", ["k1", "IDPlaceholder"], "Success", None),
+            ItemFacts("1.4", "0x7f0000", [], "OperationFailed", "OperationNotSupported")])
+        self.assertEqual(str(Summary(None, None, refused="InvalidMessage")),
+                         "-=OperationFailed/InvalidMessage")

@@ -78,6 +78,9 @@ class BatchState:
     returned: list[tuple[int, str, Any]] = field(default_factory=list)
     #: id(request batch item) -> what it deferred until the batch is over (see on_commit)
     commits: dict[int, list[Callable[[], None]]] = field(default_factory=dict)
+    #: the store the items use, when not the engine's: a message of several items reads
+    #: each object once (engine/message_store.py)
+    store: Store | None = None
 
 
 @dataclass
@@ -101,7 +104,7 @@ class OperationContext:
     @property
     def store(self) -> Store:
         """The engine's metadata store (only handlers that need one use it)."""
-        store = self.engine.store
+        store = self.batch.store if self.batch.store is not None else self.engine.store
         if store is None:
             raise RuntimeError("this engine has no store")
         return store

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 import kmiphsm
-from kmiphsm.engine import access, tagging
+from kmiphsm.engine import access, message_store, tagging
 from kmiphsm.engine.context import PLACEHOLDER_SOURCES, BatchState, OperationContext
 from kmiphsm.engine.errors import KmipError, translate
 from kmiphsm.engine.identity import Identity
@@ -258,7 +258,7 @@ class Engine:
             # the header as it will be written (its size does not depend on its values)
             budget = maximum - self.measure(
                 ResponseMessage(self._header(version, 0), []).to_node(version))
-        batch = BatchState()
+        batch = BatchState(store=message_store.for_message(self.store, len(items)))
         results: list[ResponseBatchItem] = []
         undo_lists: list[list[Callable[[], None]]] = []
         for index, item in enumerate(items):

@@ -284,13 +284,16 @@ def require_use(context: OperationContext, obj: StoredObject, usage: int, *,
                         f"object {uid!r} does not allow {wanted}")
 
 
+_UNRESTRICTED = int(UsageMask.Unrestricted)
+
+
 def allows(mask: Any, usage: int, *, every: bool = False) -> bool:
     """Whether a Cryptographic Usage Mask ``mask`` allows ``usage``: one of its bits (a use
     that any of them permits), or ``every`` one. A mask with Unrestricted (KMIP 2.1 section
     4.17: "contains no usage restrictions") allows any use; what the key's algorithm can do,
     its state and its dates still limit it."""
-    mask, usage = int(mask), int(usage)  # ints: no IntFlag.__and__
-    if mask & UsageMask.Unrestricted:
+    mask, usage = int(mask), int(usage)  # ints: no IntFlag.__and__ (nor __rand__)
+    if mask & _UNRESTRICTED:
         return True
     return not usage & ~mask if every else bool(usage & mask)
 

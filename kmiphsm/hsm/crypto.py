@@ -69,6 +69,10 @@ _DATA_OBJECT = {
 }
 
 
+#: at most this many distinct (operation, algorithm, parameters) resolutions are remembered
+_RECIPES_REMEMBERED = 256
+
+
 @dataclass(frozen=True)
 class Encrypted:
     """Result of :meth:`CryptoOperations.encrypt`: the ciphertext, the IV/counter/nonce used
@@ -89,6 +93,28 @@ class CryptoOperations:
         self._handles = handles
         self._module_path = module_path
         self._stream_functions: Any = None
+        #: (operation, algorithm, parameters, verifying) -> (usage, recipe): the few
+        #: parameter sets a server sees, resolved and checked against the token once
+        self._recipes: dict[tuple[Any, ...], tuple[Usage, Recipe]] = {}
+
+    def _recipe(self, operation: Operation, algorithm: KeyAlgorithm,
+                parameters: CryptographicParameters, *, verifying: bool = False
+                ) -> tuple[Usage, Recipe]:
+        """:func:`usage_for` and :func:`recipe_for` (with the token's capabilities), once per
+        distinct question (both are pure functions of it; failures are not remembered). An
+        OAEP label (``p_source``: client bytes of any length) is never kept as a key."""
+        key = (operation, algorithm, parameters, verifying)
+        found = self._recipes.get(key) if parameters.p_source is None else None
+        if found is None:
+            usage = usage_for(operation, algorithm, parameters)
+            found = (usage, recipe_for(usage, parameters, verifying=verifying,
+                                       offered=self._capabilities))
+            if parameters.p_source is not None:
+                return found
+            if len(self._recipes) >= _RECIPES_REMEMBERED:
+                self._recipes.clear()
+            self._recipes[key] = found
+        return found
 
     # --- encryption ---------------------------------------------------------------------------
 
@@ -101,8 +127,7 @@ class CryptoOperations:
         iv: bytes | None = None,
         aad: bytes | None = None,
     ) -> Encrypted:
-        usage = usage_for(Operation.ENCRYPT, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters, offered=self._capabilities)
+        usage, recipe = self._recipe(Operation.ENCRYPT, ref.algorithm, parameters)
         _require(ref, KeyClass.PUBLIC if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
         if recipe.route is Route.RSA_OAEP_ON_HOST:
             return Encrypted(_oaep_encrypt_on_host(ref, data, usage, parameters))
@@ -132,8 +157,7 @@ class CryptoOperations:
         aad: bytes | None = None,
         tag: bytes | None = None,
     ) -> bytes:
-        usage = usage_for(Operation.ENCRYPT, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters, offered=self._capabilities)
+        usage, recipe = self._recipe(Operation.ENCRYPT, ref.algorithm, parameters)
         _require(ref, KeyClass.PRIVATE if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
         strict = HOST_UNPADDING.get(recipe.mechanism)
         if strict is not None and self._capabilities is not None \
@@ -247,8 +271,7 @@ class CryptoOperations:
         tag: bytes | None = None,
     ) -> streams.CipherStream:
         """Begin a multi-part encryption or decryption (block cipher modes of the token)."""
-        usage = usage_for(Operation.ENCRYPT, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters, offered=self._capabilities)
+        usage, recipe = self._recipe(Operation.ENCRYPT, ref.algorithm, parameters)
         if not recipe.streamable:
             raise UnsupportedMechanism(
                 "multi-part encryption is offered for the AES and Triple DES modes ECB, CBC, "
@@ -301,8 +324,7 @@ class CryptoOperations:
     ) -> bytes:
         """``digested``: ``data`` is the digest of the message (KMIP Digested Data)."""
         operation = Operation.SIGN_DIGEST if digested else Operation.SIGN
-        usage = usage_for(operation, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters, offered=self._capabilities)
+        usage, recipe = self._recipe(operation, ref.algorithm, parameters)
         _require(ref, KeyClass.PRIVATE)
         if self._prehash(usage, recipe, digested):
             return self.sign(ref, _host_digest(usage, data), parameters, digested=True)
@@ -328,8 +350,7 @@ class CryptoOperations:
     ) -> bool:
         """Whether ``signature`` is valid; a malformed signature is just invalid."""
         operation = Operation.SIGN_DIGEST if digested else Operation.SIGN
-        usage = usage_for(operation, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters, verifying=True, offered=self._capabilities)
+        usage, recipe = self._recipe(operation, ref.algorithm, parameters, verifying=True)
         _require(ref, KeyClass.PUBLIC)
         if self._prehash(usage, recipe, digested):
             return self.verify(ref, _host_digest(usage, data), signature, parameters,
@@ -373,8 +394,7 @@ class CryptoOperations:
     # --- MACs ---------------------------------------------------------------------------------------
 
     def mac(self, ref: KeyRef, data: bytes, parameters: CryptographicParameters) -> bytes:
-        usage = usage_for(Operation.MAC, ref.algorithm, parameters)
-        recipe = recipe_for(usage, parameters, offered=self._capabilities)
+        usage, recipe = self._recipe(Operation.MAC, ref.algorithm, parameters)
         _require(ref, KeyClass.SECRET)
         try:
             with self._pool.session() as session, self._handles.lease(session, ref) as key:

@@ -7,6 +7,7 @@ three wire encodings and the bare-operation JSON of ``POST /kmip/2_1`` (Cosmian 
 
 from __future__ import annotations
 
+import functools
 import json as stdjson
 import time
 from dataclasses import dataclass
@@ -56,8 +57,8 @@ HTTP_STATUS_BY_REASON: dict[str, int] = {
 
 
 #: payload fields that name objects, in the audit trail's ``ids``
-_ID_TAGS = (tags.UniqueIdentifier, tags.PrivateKeyUniqueIdentifier,
-            tags.PublicKeyUniqueIdentifier)
+_ID_TAGS = frozenset({tags.UniqueIdentifier, tags.PrivateKeyUniqueIdentifier,
+                      tags.PublicKeyUniqueIdentifier})
 #: at most this many identifiers of one item in the audit trail (a Locate may find thousands)
 MAX_AUDIT_IDS = 64
 #: an identifier longer than this (a client may send any text) is cut in the audit trail
@@ -103,31 +104,47 @@ class Summary:
         requested = self.request.children(tags.BatchItem) if self.request is not None else []
         facts = []
         for index, item in enumerate(self.response.children(tags.BatchItem)):
-            operation = item.get(tags.Operation)
-            ids = _ids(requested[index], tags.RequestPayload) if index < len(requested) else []
-            for uid in _ids(item, tags.ResponsePayload):
+            operation, status, reason, payload = _outcome(item)
+            ids = _ids(requested[index].child(tags.RequestPayload)) if index < len(requested) else []
+            for uid in _ids(payload):
                 if uid not in ids:
                     ids.append(uid)
-            status = item.get(tags.ResultStatus)
-            reason = item.get(tags.ResultReason)
             facts.append(ItemFacts(
                 version,
-                _name("Operation", operation) if operation is not None else None,
+                _name(_OPERATION, operation) if operation is not None else None,
                 ids[:MAX_AUDIT_IDS] + ([f"... {len(ids)} in all"] if len(ids) > MAX_AUDIT_IDS else []),
-                _name("ResultStatus", status) if status is not None else "-",
-                _name("ResultReason", reason) if reason is not None else None))
+                _name(_RESULT_STATUS, status) if status is not None else "-",
+                _name(_RESULT_REASON, reason) if reason is not None else None))
         return facts
 
 
-def _ids(item: Node, payload_tag: int) -> list[str]:
-    payload = item.child(payload_tag)
+def _outcome(item: Node) -> tuple[object, object, object, Node | None]:
+    """A response batch item's Operation, Result Status, Result Reason (their first values)
+    and Response Payload, in one pass over its fields."""
+    operation = status = reason = None
+    payload = None
+    if item.type == Type.STRUCTURE:
+        for child in reversed(item.value):  # reversed: the first of a repeated tag wins
+            tag = child.tag
+            if tag == _OPERATION:
+                operation = child.value
+            elif tag == _RESULT_STATUS:
+                status = child.value
+            elif tag == _RESULT_REASON:
+                reason = child.value
+            elif tag == _RESPONSE_PAYLOAD:
+                payload = child
+    return operation, status, reason, payload
+
+
+def _ids(payload: Node | None) -> list[str]:
     if payload is None or payload.type != Type.STRUCTURE:
         return []
     found = []
     for child in payload.value:
         if child.tag in _ID_TAGS:
             text = (str(child.value) if child.type != Type.ENUMERATION
-                    else _name("UniqueIdentifier", child.value))
+                    else _name(tags.UniqueIdentifier, child.value))
             if len(text) > MAX_AUDIT_ID_CHARS:
                 text = f"{text[:MAX_AUDIT_ID_CHARS]}... ({len(text)} characters)"
             found.append(text)
@@ -146,26 +163,31 @@ def summarize(response: Node) -> str:
     """``Operation=Status[/Reason] ...`` for the log line: names only, never payloads."""
     parts = []
     for item in response.children(tags.BatchItem):
-        operation = item.get(tags.Operation)
-        status = item.get(tags.ResultStatus)
-        reason = item.get(tags.ResultReason)
-        text = f"{_name('Operation', operation) if operation is not None else '-'}="
-        text += _name("ResultStatus", status) if status is not None else "-"
+        operation, status, reason, _payload = _outcome(item)
+        text = f"{_name(_OPERATION, operation) if operation is not None else '-'}="
+        text += _name(_RESULT_STATUS, status) if status is not None else "-"
         if reason is not None:
-            text += "/" + _name("ResultReason", reason)
+            text += "/" + _name(_RESULT_REASON, reason)
         parts.append(text)
     return " ".join(parts) or "-"
 
 
-def _name(enumeration: str, value: object) -> str:
+_OPERATION, _RESULT_STATUS, _RESULT_REASON = tags.Operation, tags.ResultStatus, tags.ResultReason
+_RESPONSE_PAYLOAD = tags.ResponsePayload
+
+
+def _name(tag: int, value: object) -> str:
+    """A value of the enumeration of ``tag`` by its name (hex if it has none)."""
     if isinstance(value, int):
-        return registry.enum_name(_enumeration_of(enumeration), value) or hex(value)
+        return _enum_name(tag, int(value))
     return str(value)
 
 
-def _enumeration_of(tag_name: str) -> str:
-    """The enumeration a tag's values belong to (the ResultReason tag's: ResultReason)."""
-    return registry.enumeration_for_tag(registry.tag_by_name(tag_name)) or tag_name
+@functools.lru_cache(maxsize=1024)  # bounded: a client may send any value
+def _enum_name(tag: int, value: int) -> str:
+    enumeration = registry.enumeration_for_tag(tag)
+    found = registry.enum_name(enumeration, value) if enumeration is not None else None
+    return found or hex(value)
 
 
 class KmipEndpoint:
@@ -255,7 +277,7 @@ class KmipEndpoint:
             return 400, error_body("InvalidMessage", "the request could not be processed"), summary
         item = items[0]
         if item.get(tags.ResultStatus) != enums.ResultStatus.Success:
-            reason = _name("ResultReason", item.get(tags.ResultReason, enums.ResultReason.GeneralFailure))
+            reason = _name(tags.ResultReason, item.get(tags.ResultReason, enums.ResultReason.GeneralFailure))
             message = item.get(tags.ResultMessage, "") or reason
             return HTTP_STATUS_BY_REASON.get(reason, 400), error_body(reason, message), summary
         result = item.child(tags.ResponsePayload) or Node.structure(tags.ResponsePayload, [])

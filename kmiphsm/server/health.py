@@ -185,6 +185,8 @@ class InstrumentedStore:
     def __getattr__(self, name: str) -> Any:
         target = getattr(self._store, name)
         if name not in STORE_WRITES:
+            if callable(target) and not name.startswith("_"):
+                self.__dict__[name] = target  # a bound method: later calls skip __getattr__
             return target
         metrics, local = self._metrics, self._local
 
@@ -193,6 +195,7 @@ class InstrumentedStore:
                 return target(*args, **kwargs)  # timed with its transaction
             return metrics.timed("kmiphsm_store_write_seconds", lambda: target(*args, **kwargs))
 
+        self.__dict__[name] = timed  # made once per method, not on every call
         return timed
 
 
