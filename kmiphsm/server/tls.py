@@ -10,11 +10,15 @@ layer then refuses it unless a development default identity is configured).
 
 from __future__ import annotations
 
+from typing import Any
+
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from OpenSSL import crypto
+from OpenSSL.SSL import WantReadError
 from twisted.internet import ssl
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 
 from kmiphsm.config import TLSConfig
 from kmiphsm.engine.identity import Identity
@@ -84,3 +88,48 @@ def peer_identity(transport: object) -> Identity | None:
     except Exception:
         return None
     return identity_from_certificate(certificate)
+
+
+class DirectTLSTransport(TLSMemoryBIOProtocol):
+    """The TLS layer of a KMIP connection: each write is encrypted and sent at once.
+
+    Twisted's default TLS transport (``BufferingTLSTransport``) collects small writes and
+    encrypts them on a ``callLater(0)``: one more reactor turn and timed call per answer.
+    The KMIP protocol writes one whole response at a time, so there is nothing to collect.
+    And when the TCP connection has nothing waiting to be sent, the TLS records go to the
+    socket straight away (one ``send``) instead of through the reactor's write buffer, which
+    costs an epoll registration, a reactor turn for ``doWrite`` and an unregistration per
+    answer. Whatever the socket does not take is buffered by TCP as before (backpressure:
+    its producer is paused over ``bufferSize``; the reactor sends the rest).
+    """
+
+    def _flushSendBIO(self) -> None:
+        try:
+            data = self._tlsConnection.bio_read(2 ** 15)
+        except WantReadError:
+            return  # nothing to send
+        send_now(self.transport, data)
+
+
+def send_now(tcp: Any, data: bytes) -> None:
+    """Write ``data`` to the TCP transport ``tcp``, with one ``send`` when nothing waits
+    before it; the rest (or all of it, on any doubt) through its ordinary buffered write."""
+    socket = getattr(tcp, "socket", None)
+    if (socket is not None and tcp.connected and not tcp.disconnecting
+            and not getattr(tcp, "_writeDisconnected", True)
+            and not getattr(tcp, "_tempDataLen", True) and not getattr(tcp, "dataBuffer", True)):
+        try:
+            sent = socket.send(data)
+        except OSError:  # EAGAIN, or an error the reactor's doWrite meets again and reports
+            sent = 0
+        if sent >= len(data):
+            return
+        data = data[sent:]
+    tcp.write(data)
+
+
+class KmipTLSFactory(TLSMemoryBIOFactory):
+    """TLS for the KMIP port with :class:`DirectTLSTransport` (the HTTPS port keeps Twisted's
+    buffering transport: twisted.web writes a response in several small pieces)."""
+
+    protocol = DirectTLSTransport
