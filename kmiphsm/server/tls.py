@@ -15,13 +15,22 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from OpenSSL import crypto
-from OpenSSL.SSL import WantReadError
+from OpenSSL.SSL import Error, WantReadError, ZeroReturnError
 from twisted.internet import ssl
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from twisted.python.failure import Failure
 
 from kmiphsm.config import TLSConfig
 from kmiphsm.engine.identity import Identity
+
+try:  # the length of a memory BIO: BIO_get_mem_data(bio, NULL), in pyOpenSSL's bindings
+    from OpenSSL.SSL import _ffi, _lib
+    _bio_length: Any = _lib.BIO_get_mem_data
+    _NULL: Any = _ffi.NULL
+except (ImportError, AttributeError):  # pragma: no cover (another pyOpenSSL)
+    _bio_length = None
+    _NULL = None
 
 
 def _read_pem(path: str) -> bytes:
@@ -104,11 +113,46 @@ class DirectTLSTransport(TLSMemoryBIOProtocol):
     """
 
     def _flushSendBIO(self) -> None:
+        if not _holds(self._tlsConnection, "_from_ssl"):
+            return  # nothing to send (asking OpenSSL would raise WantReadError)
         try:
             data = self._tlsConnection.bio_read(2 ** 15)
         except WantReadError:
-            return  # nothing to send
+            return
         send_now(self.transport, data)
+
+    def _flushReceiveBIO(self) -> None:
+        """Give the KMIP protocol the bytes of every TLS record received, then send what TLS
+        has to say. Twisted's loop reads until OpenSSL raises WantReadError, which costs an
+        exception (and a 32 KiB buffer) per read; this one stops once OpenSSL holds nothing
+        more to decrypt: its input buffer is empty and no decrypted byte waits (without
+        read-ahead, which nothing here turns on, OpenSSL takes a record's bytes from the
+        buffer only when it processes that record)."""
+        connection = self._tlsConnection
+        while not self._lostTLSConnection and (_holds(connection, "_into_ssl")
+                                               or connection.pending()):
+            try:
+                data = connection.recv(2 ** 15)
+            except WantReadError:
+                break  # a record not whole yet
+            except ZeroReturnError:  # the client closed TLS: nothing more will come
+                self._shutdownTLS()
+                self._tlsShutdownFinished(None)
+            except Error:  # TLS failed (a bad record, a failed renegotiation ...)
+                self._tlsShutdownFinished(Failure())
+            else:
+                if not self._aborted:
+                    self.wrappedProtocol.dataReceived(data)
+        self._flushSendBIO()
+
+
+def _holds(connection: Any, bio: str) -> int:
+    """Bytes in one of the memory BIOs of a pyOpenSSL Connection (``_into_ssl``: received,
+    not yet decrypted; ``_from_ssl``: encrypted, not yet sent). pyOpenSSL has no public
+    call for it; without the binding, 1 (unknown: ask OpenSSL, as Twisted does)."""
+    if _bio_length is None:
+        return 1
+    return int(_bio_length(getattr(connection, bio), _NULL))
 
 
 def send_now(tcp: Any, data: bytes) -> None:
