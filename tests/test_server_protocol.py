@@ -249,6 +249,33 @@ class IdleTimeout(unittest.SynchronousTestCase):
         self.clock.advance(1)
         self.assertTrue(self.connection.closed)
 
+    def test_requests_leave_the_reactors_timed_calls_alone(self) -> None:
+        """The idle timer notes the time of each request; it does not reset or replace a
+        reactor call per request (one check per idle period instead)."""
+        self.clock.advance(1)
+        before = [(call, call.getTime()) for call in self.clock.getDelayedCalls()]
+        self.connection.send(DISCOVER)
+        self.connection.send(CREATE)
+        self.connection.pool.run_next()
+        self.assertEqual(self.connection.written, b"answer 1;answer 2;")
+        self.assertEqual([(call, call.getTime()) for call in self.clock.getDelayedCalls()],
+                         before)
+
+    def test_the_client_address_is_read_once_per_connection(self) -> None:
+        calls = []
+        get_peer = self.connection.transport.getPeer
+
+        def counted() -> Any:
+            calls.append(1)
+            return get_peer()
+        self.connection.transport.getPeer = counted  # type: ignore[method-assign]
+        for _ in range(3):
+            self.connection.send(DISCOVER)
+        self.clock.advance(IDLE + 1)  # logs "closing idle connection from <peer>"
+        self.assertTrue(self.connection.closed)
+        self.assertEqual(calls, [])  # read by connectionMade, before the test could count
+        self.assertEqual(self.connection.protocol.peer, "192.168.1.1:54321")
+
     def test_a_closed_connection_leaves_no_timer(self) -> None:
         self.connection.lose()
         self.assertEqual(self.clock.getDelayedCalls(), [])

@@ -7,16 +7,24 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
+from typing import Any, Callable
 
 from twisted.trial import unittest
 
 from kmiphsm import devpki
+from kmiphsm.cli.kmip import request_message
+from kmiphsm.server.tls import send_now
+from kmiphsm.ttlv import Node, binary, enums, tags
 from tests.support.server import shared_server
+
+Op = enums.Operation
 
 OPENSSL = shutil.which("openssl")
 
@@ -112,3 +120,137 @@ class HttpsPortTests(unittest.TestCase):
         url = f"https://localhost:{self.server.https_port}/health"
         with urllib.request.urlopen(url, context=context, timeout=10) as response:
             self.assertEqual(response.status, 200)
+
+
+def _records(server: Any, messages: list[bytes]) -> tuple[Any, ssl.SSLObject, ssl.MemoryBIO,
+                                                          ssl.MemoryBIO, list[bytes]]:
+    """A TLS connection to the KMIP port driven through memory BIOs, so the test chooses how
+    the TLS records reach the socket; the encrypted bytes of ``messages``, one record each."""
+    raw = socket.create_connection(("127.0.0.1", server.kmip_port), timeout=10)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = server.client_context("alice").wrap_bio(incoming, outgoing, server_hostname="localhost")
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(outgoing.read())
+            incoming.write(raw.recv(65536))
+    raw.sendall(outgoing.read())
+    records = []
+    for message in messages:
+        tls.write(message)
+        records.append(outgoing.read())
+    return raw, tls, incoming, outgoing, records
+
+
+def _answers(raw: socket.socket, tls: ssl.SSLObject, incoming: ssl.MemoryBIO,
+             count: int) -> list[Node]:
+    framer, frames, data = binary.Framer(), [], b""
+    while len(frames) < count:
+        try:
+            data = tls.read(65536)
+        except ssl.SSLWantReadError:
+            received = raw.recv(65536)
+            if not received:
+                raise ConnectionError("closed before every answer") from None
+            incoming.write(received)
+            continue
+        frames.extend(framer.feed(data))
+    return [binary.decode(frame) for frame in frames]
+
+
+class KmipPortRecordTests(unittest.TestCase):
+    """The KMIP port's TLS layer (tls.DirectTLSTransport) reads every record it is given,
+    however the records are cut into TCP segments, and answers each message once."""
+
+    def setUp(self) -> None:
+        self.server = shared_server()
+
+    def check(self, chunks: Callable[[bytes], list[bytes]]) -> None:
+        messages = [request_message([(Op.DiscoverVersions, {})]) for _ in range(3)]
+        raw, tls, incoming, _, records = _records(self.server, messages)
+        try:
+            for chunk in chunks(b"".join(records)):
+                raw.sendall(chunk)
+                time.sleep(0.01)  # a TCP segment each: the server reads them one by one
+            answers = _answers(raw, tls, incoming, 3)
+        finally:
+            raw.close()
+        self.assertEqual([a.child(tags.BatchItem).get(tags.ResultStatus) for a in answers],
+                         [enums.ResultStatus.Success] * 3)
+
+    def test_three_records_in_one_segment_are_three_answers(self) -> None:
+        self.check(lambda stream: [stream])
+
+    def test_records_cut_every_seven_bytes_are_all_answered(self) -> None:
+        self.check(lambda stream: [stream[i:i + 7] for i in range(0, len(stream), 7)])
+
+    def test_a_record_and_a_half_then_the_rest(self) -> None:
+        self.check(lambda stream: [stream[:len(stream) // 2], stream[len(stream) // 2:]])
+
+
+class FakeSocket:
+    def __init__(self, takes: int | None = None, error: OSError | None = None) -> None:
+        self.sent: list[bytes] = []
+        self.takes = takes
+        self.error = error
+
+    def send(self, data: bytes) -> int:
+        if self.error is not None:
+            raise self.error
+        taken = data if self.takes is None else data[:self.takes]
+        self.sent.append(taken)
+        return len(taken)
+
+
+class FakeTCP:
+    """What send_now reads of Twisted's TCP transport (abstract.FileDescriptor)."""
+
+    def __init__(self, socket: FakeSocket) -> None:
+        self.socket = socket
+        self.connected = True
+        self.disconnecting = False
+        self._writeDisconnected = False
+        self._tempDataLen = 0
+        self.dataBuffer = b""
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+        self._tempDataLen += len(data)
+
+
+class SendNowTests(unittest.SynchronousTestCase):
+    """tls.send_now: an answer goes to the socket at once when nothing waits before it, and
+    never overtakes bytes the reactor still has to send."""
+
+    def test_nothing_waiting_one_send_and_no_reactor_write(self) -> None:
+        tcp = FakeTCP(FakeSocket())
+        send_now(tcp, b"answer")
+        self.assertEqual((tcp.socket.sent, tcp.written), ([b"answer"], []))
+
+    def test_what_the_socket_does_not_take_is_buffered_for_the_reactor(self) -> None:
+        tcp = FakeTCP(FakeSocket(takes=2))
+        send_now(tcp, b"answer")
+        self.assertEqual((tcp.socket.sent, tcp.written), ([b"an"], [b"swer"]))
+        send_now(tcp, b"next")  # the rest of "answer" waits: "next" must queue behind it
+        self.assertEqual((tcp.socket.sent, tcp.written), ([b"an"], [b"swer", b"next"]))
+
+    def test_bytes_in_the_reactors_buffer_keep_their_place(self) -> None:
+        tcp = FakeTCP(FakeSocket())
+        tcp.dataBuffer = b"earlier"
+        send_now(tcp, b"answer")
+        self.assertEqual((tcp.socket.sent, tcp.written), ([], [b"answer"]))
+
+    def test_a_full_or_broken_socket_leaves_the_answer_to_the_reactor(self) -> None:
+        for error in (BlockingIOError(), ConnectionResetError()):
+            tcp = FakeTCP(FakeSocket(error=error))
+            send_now(tcp, b"answer")
+            self.assertEqual(tcp.written, [b"answer"])
+
+    def test_a_closing_connection_is_left_to_the_reactor(self) -> None:
+        tcp = FakeTCP(FakeSocket())
+        tcp.disconnecting = True
+        send_now(tcp, b"answer")
+        self.assertEqual((tcp.socket.sent, tcp.written), ([], [b"answer"]))

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from typing import Any, Callable, Hashable
 
-from twisted.internet import threads
 from twisted.internet.defer import Deferred
 from twisted.python.threadpool import ThreadPool
 
@@ -50,13 +49,18 @@ class FairPool:
         return sum(len(queue) for queue in self._waiting.values())
 
     def _dispatch(self) -> None:
-        while self.running < self.threads:
-            eligible = [k for k in self._waiting
-                        if self._running_by.get(k, 0) < self.per_identity]
-            if not eligible:
-                return
-            # the identity served longest ago (or never) first
-            key = min(eligible, key=lambda k: self._served.get(k, -1))
+        while self.running < self.threads and self._waiting:
+            if len(self._waiting) == 1:  # the common case: no choice to make
+                key = next(iter(self._waiting))
+                if self._running_by.get(key, 0) >= self.per_identity:
+                    return
+            else:
+                eligible = [k for k in self._waiting
+                            if self._running_by.get(k, 0) < self.per_identity]
+                if not eligible:
+                    return
+                # the identity served longest ago (or never) first
+                key = min(eligible, key=lambda k: self._served.get(k, -1))
             queue = self._waiting[key]
             result, work, args = queue.popleft()
             if not queue:
@@ -65,11 +69,21 @@ class FairPool:
             self._served[key] = self._turn
             self.running += 1
             self._running_by[key] = self._running_by.get(key, 0) + 1
-            done = threads.deferToThreadPool(self.reactor, self.pool, work, *args)
-            done.addBoth(self._finished, key)
-            done.chainDeferred(result)
+            self._start(key, result, work, args)
 
-    def _finished(self, outcome: Any, key: Hashable) -> Any:
+    def _start(self, key: Hashable, result: Deferred[Any], work: Callable[..., Any],
+               args: tuple[Any, ...]) -> None:
+        """Run ``work`` in the pool; its outcome comes back to the reactor thread in one
+        ``callFromThread`` and fires ``result`` (no intermediate Deferred)."""
+        call_from_thread = self.reactor.callFromThread
+
+        def done(success: bool, outcome: Any) -> None:  # in the pool thread
+            call_from_thread(self._finished, key, result, success, outcome)
+
+        self.pool.callInThreadWithCallback(done, work, *args)
+
+    def _finished(self, key: Hashable, result: Deferred[Any], success: bool,
+                  outcome: Any) -> None:
         self.running -= 1
         left = self._running_by[key] - 1
         if left:
@@ -79,4 +93,7 @@ class FairPool:
             if key not in self._waiting:
                 del self._served[key]  # nothing left: forget it
         self._dispatch()
-        return outcome
+        if success:
+            result.callback(outcome)
+        else:
+            result.errback(outcome)

@@ -39,7 +39,6 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
-from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
@@ -82,9 +81,16 @@ class _Connection(TypingProtocol):
 
 
 @implementer(IHandshakeListener, IPushProducer)
-class KmipProtocol(Protocol, TimeoutMixin):
+class KmipProtocol(Protocol):
     factory: "KmipFactory"
     _account: Connection | None = None
+    _idle_call: Any = None
+    #: "host:port" of the client, for log lines (set once by connectionMade)
+    peer = "?:?"
+
+    def callLater(self, seconds: float, f: Callable[..., Any], *args: Any) -> Any:
+        """The factory's reactor's callLater (the seam tests replace, as with TimeoutMixin)."""
+        return cast(Any, self.factory.reactor).callLater(seconds, f, *args)
 
     @property
     def _connection(self) -> _Connection:
@@ -102,7 +108,11 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self._stalled = False  # the client does not read: over max_unsent_bytes
         self._reading_paused = False
         self._turn: Any = None  # the reactor call that runs the next inline message
-        self._account = self.factory.limits.admit("kmip", self._peer())
+        peer = self._connection.getPeer()
+        self.peer = f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}"
+        self._seconds: Callable[[], float] = cast(Any, self.factory.reactor).seconds
+        self._idle_paused = False  # a message is in the pool: no idle timeout meanwhile
+        self._account = self.factory.limits.admit("kmip", self.peer)
         if self._account is None:
             self._connection.abortConnection()
             return
@@ -110,7 +120,8 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self._handshake.start(self.factory.transport.handshake_timeout)
         set_send_buffer(self.transport, self.factory.transport.max_unsent_bytes)
         self._connection.registerProducer(self, True)
-        self.setTimeout(self.factory.idle_timeout)
+        self._active = self._seconds()
+        self._idle_call = self.callLater(self.factory.idle_timeout, self._idle_check)
         if self.factory.metrics is not None:
             self.factory.metrics.add("kmiphsm_open_connections", 1, transport="kmip")
 
@@ -128,7 +139,7 @@ class KmipProtocol(Protocol, TimeoutMixin):
     def dataReceived(self, data: bytes) -> None:
         if self._account is None or not self.connected:
             return
-        self.resetTimeout()
+        self._active = self._seconds()
         try:
             frames = self._framer.feed(data)
         except TTLVError as exc:
@@ -146,8 +157,22 @@ class KmipProtocol(Protocol, TimeoutMixin):
         self._next()
 
     def _peer(self) -> str:
-        peer = self._connection.getPeer()
-        return f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}"
+        return self.peer
+
+    # The idle timeout: bytes and answers only note the time (``_active``); one timed call per
+    # connection checks it when the timeout could be due, and sets itself again for when it
+    # next could be (a DelayedCall reset per request cost more than the check).
+
+    def _idle_check(self) -> None:
+        self._idle_call = None
+        if not self.connected:
+            return
+        idle = self.factory.idle_timeout
+        left = idle if self._idle_paused else self._active + idle - self._seconds()
+        if left > 0:
+            self._idle_call = self.callLater(left, self._idle_check)
+            return
+        self.timeoutConnection()
 
     # IPushProducer: the transport pauses us while more than max_unsent_bytes wait to be sent
 
@@ -157,8 +182,7 @@ class KmipProtocol(Protocol, TimeoutMixin):
 
     def resumeProducing(self) -> None:
         self._stalled = False
-        if self.connected:
-            self.resetTimeout()
+        self._active = self._seconds()
         self._next()
 
     def stopProducing(self) -> None:
@@ -214,7 +238,7 @@ class KmipProtocol(Protocol, TimeoutMixin):
             self._flow()
             return
         self._busy = True
-        self.setTimeout(None)
+        self._idle_paused = True
         self._flow()
         d = self.factory.fair_pool.run(self._identity, self.factory.endpoint.handle_ttlv,
                                        frame, self._identity)
@@ -247,7 +271,8 @@ class KmipProtocol(Protocol, TimeoutMixin):
         if not self.connected:
             self._release()
         if self._write(result, started):
-            self.setTimeout(self.factory.idle_timeout)
+            self._idle_paused = False
+            self._active = self._seconds()
             self._next()
 
     def _write(self, result: tuple[bytes, str | Summary], started: float) -> bool:
@@ -273,7 +298,9 @@ class KmipProtocol(Protocol, TimeoutMixin):
 
     def connectionLost(self, reason: object = None) -> None:
         self.connected = False  # Twisted leaves it set: an answer from the pool is then dropped
-        self.setTimeout(None)
+        if self._idle_call is not None and self._idle_call.active():
+            self._idle_call.cancel()
+        self._idle_call = None
         self._pending.clear()
         if self.factory.metrics is not None:
             self.factory.metrics.add("kmiphsm_open_connections", -1, transport="kmip")

@@ -107,10 +107,11 @@ class AdoptedPortService(service.Service):
     each new connection to one of them. Stopping closes this process's copy only.
     """
 
-    def __init__(self, reactor: Any, fd: int, factory: Factory, context: Any) -> None:
+    def __init__(self, reactor: Any, fd: int, factory: Factory, context: Any,
+                 tls_factory: type[TLSMemoryBIOFactory] = TLSMemoryBIOFactory) -> None:
         self.reactor = reactor
         self.fd = fd
-        self.factory = TLSMemoryBIOFactory(context, False, factory)
+        self.factory = tls_factory(context, False, factory)
         self.port: IListeningPort | None = None
 
     def startService(self) -> None:
@@ -414,11 +415,13 @@ def serving_service(config: configuration.Config, reactor: Any,
          tls.server_context(config.tls, require_client_certificate=False)),
     ]
     for name, number, factory, context in ports:
+        # the KMIP port sends each answer at once (tls.DirectTLSTransport)
+        tls_factory = tls.KmipTLSFactory if name == "kmip" else TLSMemoryBIOFactory
         if adopted is None:
-            port: service.Service = internet.SSLServer(number, factory, context,
-                                                       interface=config.server.bind)
+            port: service.Service = internet.TCPServer(
+                number, tls_factory(context, False, factory), interface=config.server.bind)
         else:
-            port = AdoptedPortService(reactor, adopted[name], factory, context)
+            port = AdoptedPortService(reactor, adopted[name], factory, context, tls_factory)
         port.setName(name)
         port.setServiceParent(top)
     return top

@@ -10,14 +10,27 @@ layer then refuses it unless a development default identity is configured).
 
 from __future__ import annotations
 
+from typing import Any
+
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from OpenSSL import crypto
+from OpenSSL.SSL import Error, WantReadError, ZeroReturnError
 from twisted.internet import ssl
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
+from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from twisted.python.failure import Failure
 
 from kmiphsm.config import TLSConfig
 from kmiphsm.engine.identity import Identity
+
+try:  # the length of a memory BIO: BIO_get_mem_data(bio, NULL), in pyOpenSSL's bindings
+    from OpenSSL.SSL import _ffi, _lib
+    _bio_length: Any = _lib.BIO_get_mem_data
+    _NULL: Any = _ffi.NULL
+except (ImportError, AttributeError):  # pragma: no cover (another pyOpenSSL)
+    _bio_length = None
+    _NULL = None
 
 
 def _read_pem(path: str) -> bytes:
@@ -84,3 +97,83 @@ def peer_identity(transport: object) -> Identity | None:
     except Exception:
         return None
     return identity_from_certificate(certificate)
+
+
+class DirectTLSTransport(TLSMemoryBIOProtocol):
+    """The TLS layer of a KMIP connection: each write is encrypted and sent at once.
+
+    Twisted's default TLS transport (``BufferingTLSTransport``) collects small writes and
+    encrypts them on a ``callLater(0)``: one more reactor turn and timed call per answer.
+    The KMIP protocol writes one whole response at a time, so there is nothing to collect.
+    And when the TCP connection has nothing waiting to be sent, the TLS records go to the
+    socket straight away (one ``send``) instead of through the reactor's write buffer, which
+    costs an epoll registration, a reactor turn for ``doWrite`` and an unregistration per
+    answer. Whatever the socket does not take is buffered by TCP as before (backpressure:
+    its producer is paused over ``bufferSize``; the reactor sends the rest).
+    """
+
+    def _flushSendBIO(self) -> None:
+        if not _holds(self._tlsConnection, "_from_ssl"):
+            return  # nothing to send (asking OpenSSL would raise WantReadError)
+        try:
+            data = self._tlsConnection.bio_read(2 ** 15)
+        except WantReadError:
+            return
+        send_now(self.transport, data)
+
+    def _flushReceiveBIO(self) -> None:
+        """Give the KMIP protocol the bytes of every TLS record received, then send what TLS
+        has to say. Twisted's loop reads until OpenSSL raises WantReadError, which costs an
+        exception (and a 32 KiB buffer) per read; this one stops once OpenSSL holds nothing
+        more to decrypt: its input buffer is empty and no decrypted byte waits (without
+        read-ahead, which nothing here turns on, OpenSSL takes a record's bytes from the
+        buffer only when it processes that record)."""
+        connection = self._tlsConnection
+        while not self._lostTLSConnection and (_holds(connection, "_into_ssl")
+                                               or connection.pending()):
+            try:
+                data = connection.recv(2 ** 15)
+            except WantReadError:
+                break  # a record not whole yet
+            except ZeroReturnError:  # the client closed TLS: nothing more will come
+                self._shutdownTLS()
+                self._tlsShutdownFinished(None)
+            except Error:  # TLS failed (a bad record, a failed renegotiation ...)
+                self._tlsShutdownFinished(Failure())
+            else:
+                if not self._aborted:
+                    self.wrappedProtocol.dataReceived(data)
+        self._flushSendBIO()
+
+
+def _holds(connection: Any, bio: str) -> int:
+    """Bytes in one of the memory BIOs of a pyOpenSSL Connection (``_into_ssl``: received,
+    not yet decrypted; ``_from_ssl``: encrypted, not yet sent). pyOpenSSL has no public
+    call for it; without the binding, 1 (unknown: ask OpenSSL, as Twisted does)."""
+    if _bio_length is None:
+        return 1
+    return int(_bio_length(getattr(connection, bio), _NULL))
+
+
+def send_now(tcp: Any, data: bytes) -> None:
+    """Write ``data`` to the TCP transport ``tcp``, with one ``send`` when nothing waits
+    before it; the rest (or all of it, on any doubt) through its ordinary buffered write."""
+    socket = getattr(tcp, "socket", None)
+    if (socket is not None and tcp.connected and not tcp.disconnecting
+            and not getattr(tcp, "_writeDisconnected", True)
+            and not getattr(tcp, "_tempDataLen", True) and not getattr(tcp, "dataBuffer", True)):
+        try:
+            sent = socket.send(data)
+        except OSError:  # EAGAIN, or an error the reactor's doWrite meets again and reports
+            sent = 0
+        if sent >= len(data):
+            return
+        data = data[sent:]
+    tcp.write(data)
+
+
+class KmipTLSFactory(TLSMemoryBIOFactory):
+    """TLS for the KMIP port with :class:`DirectTLSTransport` (the HTTPS port keeps Twisted's
+    buffering transport: twisted.web writes a response in several small pieces)."""
+
+    protocol = DirectTLSTransport

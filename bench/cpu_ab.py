@@ -1,0 +1,101 @@
+"""Server CPU per request of two source trees, measured turn about in one run (A/B).
+
+    git -C . archive main | tar -x -C /tmp/base      # the code to compare against
+    .venv/bin/python bench/cpu_ab.py --base /tmp/base --rounds 3 --duration 5
+
+Starts one server from each tree (``workers = 1``, otherwise as bench/cpu_layers.py: the
+default configuration with a buffered access log and the audit trail on), both at once, each
+with its own SoftHSM token and store (:class:`tests.support.server.RunningServer`, with the
+tree on ``PYTHONPATH``). Then, for every round and scenario, it drives one server and then
+the other with bench/loadgen.py (one client process, 8 connections; the order alternates
+between rounds) and reads each server's CPU time from /proc over the measured window, so a
+busy machine slows both alike. Prints one JSON line per measurement and a table of the
+medians: server CPU µs per request of the base, of this tree, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cpu_layers import cpu_seconds  # noqa: E402
+from harness import loadgen  # noqa: E402
+
+from tests.support import server as running  # noqa: E402
+
+SCENARIOS = ("encrypt-gcm", "encrypt-gcm-batch10", "get", "locate-name")
+
+
+def start(tree: Path) -> running.RunningServer:
+    """A server running the code of ``tree`` (RunningServer puts its ROOT on PYTHONPATH)."""
+    saved = running.ROOT
+    running.ROOT = tree
+    try:
+        return running.RunningServer(workers=1, interop=False,
+                                     access_log="var/access.log").start()
+    finally:
+        running.ROOT = saved
+
+
+def measure(server: running.RunningServer, scenario: str, duration: float) -> dict[str, float]:
+    """Server CPU µs per request over ``duration`` s of load (after 1.5 s of warm-up)."""
+    assert server.process is not None
+    warmup = 1.5
+    result: dict[str, object] = {}
+
+    def drive() -> None:
+        result.update(loadgen(server, scenario, 1, 8, duration=duration, warmup=warmup))
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    time.sleep(warmup + 0.3)
+    before = cpu_seconds(server.process.pid)
+    time.sleep(duration - 0.6)
+    cpu = cpu_seconds(server.process.pid) - before
+    driver.join()
+    rate = float(result.get("requests_per_s", 0.0) or 0.0)  # type: ignore[arg-type]
+    return {"requests_per_s": rate,
+            "cpu_us_per_request": cpu / (rate * (duration - 0.6)) * 1e6 if rate else 0.0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base", type=Path, required=True, help="the source tree to compare with")
+    parser.add_argument("--scenario", action="append", help="repeatable (default: " + ", ".join(SCENARIOS) + ")")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per turn")
+    args = parser.parse_args(argv)
+    servers = {"base": start(args.base.resolve()), "this": start(ROOT)}
+    figures: dict[tuple[str, str], list[float]] = {}
+    try:
+        for round_ in range(args.rounds):
+            order = ("base", "this") if round_ % 2 == 0 else ("this", "base")
+            for scenario in args.scenario or SCENARIOS:
+                for name in order:
+                    row = measure(servers[name], scenario, args.duration)
+                    figures.setdefault((scenario, name), []).append(row["cpu_us_per_request"])
+                    print(json.dumps({"round": round_, "scenario": scenario, "tree": name, **row}),
+                          flush=True)
+    finally:
+        for server in servers.values():
+            server.cleanup()
+    print("| scenario | base µs/request | this µs/request | this / base |")
+    print("|---|--:|--:|--:|")
+    for scenario in args.scenario or SCENARIOS:
+        base = statistics.median(figures[(scenario, "base")])
+        this = statistics.median(figures[(scenario, "this")])
+        print(f"| {scenario} | {base:,.0f} | {this:,.0f} | {this / base:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
