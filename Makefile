@@ -101,7 +101,7 @@ fuzz: setup
 	$(PY) -m tests.fuzz $(if $(SEED),--seed $(SEED)) $(FUZZ_ARGS)
 
 # kmiphsm against the PyKMIP server and the raw token (under 5 minutes), then the cost of the
-# access log and the audit trail (about 3 more; BENCH_ARGS=--skip-logging to leave it out):
+# access log and the audit trail (about 4 more, 3 rounds each; BENCH_ARGS=--skip-logging to leave it out):
 # prints a table and rewrites the generated part of docs/benchmarks.md. BENCH_ARGS=--quick
 # for a shorter run.
 BENCH_ARGS ?=

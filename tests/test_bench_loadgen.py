@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -119,6 +120,24 @@ class AccessCostTests(unittest.TestCase):
         self.assertIn("x1: 110%, **met**", text)
         self.assertIn("x8: 120%, **not met**", text)
         self.assertEqual(compare.access_table(compare.Report({}, {})), [])
+
+    def test_the_ratio_pairs_the_runs_of_one_round(self) -> None:
+        """A round where the machine was busy slows both configurations: the ratio is taken
+        within each round, then the median, not the ratio of two medians taken from
+        different rounds (which here would give 80 % at x1)."""
+        def runs(*cpu: int) -> list[object]:
+            return [compare.Result("encrypt-gcm", c, "kmiphsm",
+                                   {"requests": 10, "requests_per_s": 100.0,
+                                    "server_cpu_us_per_request": u})
+                    for (c, _), u in zip(compare.LOGGING_RUNS, cpu, strict=True)]
+        report = compare.Report({}, {})
+        base, ours = (label for label, _, _ in compare.ACCESS_CONFIGS)
+        report.access = {base: [runs(1000, 500), runs(2000, 500), runs(2000, 500)],
+                         ours: [runs(1200, 600), runs(1600, 550), runs(2400, 700)]}
+        self.assertAlmostEqual(compare.paired_ratio(report.access, ours, base, 0), 1.2)
+        self.assertAlmostEqual(compare.paired_ratio(report.access, ours, base, 1), 1.2)
+        self.assertIn("x1: 120%, **not met**", "\n".join(compare.access_table(report)))
+        self.assertTrue(math.isnan(compare.paired_ratio({}, ours, base, 0)))
 
 
 class CpuLayerTests(unittest.TestCase):
