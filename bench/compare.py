@@ -119,6 +119,11 @@ ACCESS_CONFIGS: tuple[tuple[str, str, str], ...] = (
     ("owner, no access configuration, audit off", OWNER, '[audit]\npath = "off"\n'),
     ("grantee (role + grant lookup), scopes, audit on (synchronous = full)", GRANTEE,
      ACCESS_SECTIONS),
+    # the parts of the second line's cost, for the reader (no verdict): access control with
+    # the audit off, and with the audit written at once but not synced per request
+    ("grantee, scopes, audit off", GRANTEE, ACCESS_SECTIONS + '\n[audit]\npath = "off"\n'),
+    ("grantee, scopes, audit on (synchronous = normal)", GRANTEE,
+     ACCESS_SECTIONS + '\n[audit]\nsynchronous = "normal"\n'),
 )
 #: issue 14: the second configuration may cost at most this share of the first's server CPU
 ACCESS_TARGET = 1.15
@@ -655,15 +660,15 @@ def access_table(report: Report) -> list[str]:
             ratio = paired_ratio(report.access, label, baseline, index)
             if math.isnan(ratio):
                 cells.append("—")
-                if label != baseline:
+                if label == ACCESS_CONFIGS[1][0]:
                     verdicts.append(f"x{connections}: not measured")
                 continue
             cells.append(f"{ratio:.0%}")
-            if label != baseline:
+            if label == ACCESS_CONFIGS[1][0]:
                 verdicts.append(f"x{connections}: {ratio:.0%}, "
                                 + ("**met**" if ratio <= ACCESS_TARGET else "**not met**"))
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
-    rows += ["", f"Target ≤ {ACCESS_TARGET:.0%}: " + "; ".join(verdicts) + "."]
+    rows += ["", f"Target ≤ {ACCESS_TARGET:.0%} (the second line): " + "; ".join(verdicts) + "."]
     return rows
 
 
