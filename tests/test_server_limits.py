@@ -4,11 +4,14 @@ runs the same caps against a real one."""
 
 from __future__ import annotations
 
+import gc
+import time
+
 from twisted.internet.task import Clock
 from twisted.trial import unittest
 
 from kmiphsm.config import TransportConfig
-from kmiphsm.server.inline import DEMOTION_SECONDS, InlinePolicy, cheap
+from kmiphsm.server.inline import COLLECTOR, DEMOTION_SECONDS, InlinePolicy, cheap
 from kmiphsm.server.limits import Deadline, WorkerLimits
 from kmiphsm.ttlv import Node, binary, enums, tags
 from tests.support.messages import item, query_item, request
@@ -121,6 +124,27 @@ class InlineByCost(unittest.SynchronousTestCase):
             slow += 1
         self.assertLessEqual(slow, 8)  # a client whose messages all overrun goes soon
         self.assertTrue(self.policy.inline(query, "bob"))
+
+    def test_the_garbage_collectors_time_is_not_the_messages(self) -> None:
+        """A full collection triggered during an inline message (30-35 ms in a serving
+        worker) is the process's heap, not the message: the policy's clock leaves it out,
+        so the client is not demoted for it."""
+        garbage = []
+        for _ in range(200_000):  # cycles, so that the collection has work to do
+            node: list[object] = []
+            node.append(node)
+            garbage.append(node)
+        del node
+        gc_before = COLLECTOR.seconds()
+        policy_before, cpu_before = self.policy.cpu(), time.thread_time()
+        garbage.clear()
+        gc.collect()
+        collected = COLLECTOR.seconds() - gc_before
+        spent = time.thread_time() - cpu_before
+        charged = self.policy.cpu() - policy_before
+        self.assertGreater(collected, 0.0)
+        self.assertGreater(collected, spent / 2)  # the collection was most of the span
+        self.assertLess(abs(charged - (spent - collected)), 0.002)
 
     def test_off_means_never_inline(self) -> None:
         policy = InlinePolicy(False, 4, 4096, 0.005)

@@ -22,12 +22,20 @@ see without decoding it (a byte scan of the frame):
   ~7 ms on SoftHSM) is not: demoting a client for a minute because its first Encrypt
   loaded the key cost that client half its throughput.
 
+The CPU time charged to a message leaves out the cyclic garbage collector's
+(:class:`CollectorTime`): a full collection runs in whichever thread allocates when it is
+due, and took 30-35 ms in a serving worker, so a Get that happened to trigger one looked
+like a 35 ms message and demoted its client, who then paid the pool's hand-offs for a
+minute for the heap of the whole process.
+
 The protocol runs at most one inline message of a connection per reactor turn, so a
 pipelining client shares the reactor with the others (:mod:`kmiphsm.server.protocol`).
 """
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
 from collections import OrderedDict
 from typing import Callable, Hashable
@@ -59,6 +67,38 @@ DEMOTION_SECONDS = 60.0
 DEMOTED_MAX = 10_000
 #: The weight of the newest message in an identity's running average of inline CPU time.
 NEWEST_WEIGHT = 0.25
+
+
+class CollectorTime:
+    """CPU seconds the cyclic garbage collector has taken, per thread (``gc.callbacks``:
+    a collection runs in the thread whose allocation triggered it)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def install(self) -> None:
+        if self._callback not in gc.callbacks:
+            gc.callbacks.append(self._callback)
+
+    def uninstall(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        local = self._local
+        if phase == "start":
+            local.started = time.thread_time()
+        elif getattr(local, "started", None) is not None:
+            local.total = getattr(local, "total", 0.0) + time.thread_time() - local.started
+            local.started = None
+
+    def seconds(self) -> float:
+        """The collector's CPU time so far in the calling thread."""
+        return getattr(self._local, "total", 0.0)
+
+
+#: The process's collector clock (installed by :class:`InlinePolicy`).
+COLLECTOR = CollectorTime()
 
 
 def operations(frame: bytes) -> list[int]:
@@ -99,6 +139,13 @@ class InlinePolicy:
         self.clock = clock
         self._demoted: OrderedDict[Hashable, float] = OrderedDict()
         self._average: OrderedDict[Hashable, float] = OrderedDict()
+        COLLECTOR.install()
+
+    @staticmethod
+    def cpu() -> float:
+        """This thread's CPU time without the garbage collector's: take it before and after
+        an inline message and pass the difference to :meth:`took`."""
+        return time.thread_time() - COLLECTOR.seconds()
 
     def inline(self, frame: bytes, identity: Hashable) -> bool:
         if not self.enabled or not cheap(frame, self.max_items, self.max_bytes):

@@ -219,13 +219,13 @@ class KmipProtocol(Protocol):
         started = time.monotonic()
         policy = self.factory.inline_policy
         if policy.inline(frame, self._identity):
-            cpu = time.thread_time()  # CPU time, not wall time: a busy machine is no excuse
+            cpu = policy.cpu()  # CPU time, not wall time: a busy machine is no excuse
             try:
                 result = self.factory.endpoint.handle_ttlv(frame, self._identity)
             except Exception:
                 self._failed(Failure())
                 return
-            policy.took(self._identity, time.thread_time() - cpu)
+            policy.took(self._identity, policy.cpu() - cpu)
             if self.factory.audit is not None:  # answered once its audit line is durable
                 self._busy = True
                 self._flow()

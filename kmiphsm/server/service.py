@@ -21,6 +21,7 @@ docs/architecture.md, "Threads and SoftHSM").
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -323,6 +324,32 @@ class ReopenOnHangup(service.Service):
         log.info("SIGHUP: log files reopened")
 
 
+class StartupHeapFreeze(service.Service):
+    """Once the process serves, every object it holds (modules, classes, the configuration,
+    the token's and the store's state: ~73,000 tracked objects in a worker) moves to the
+    garbage collector's permanent generation (``gc.freeze``), so a full collection walks
+    only what serving made since. Measured in a worker under 8 Get connections: a full
+    collection took 30-38 ms of the reactor thread (the p99 of every request it lands on);
+    frozen, see docs/benchmarks.md. Stopping unfreezes (a process that serves again in
+    tests must not keep what it made meanwhile)."""
+
+    def __init__(self, reactor: Any) -> None:
+        self.reactor = reactor
+
+    def startService(self) -> None:
+        super().startService()
+        self.reactor.callWhenRunning(self._freeze)
+
+    def _freeze(self) -> None:
+        if self.running:
+            gc.collect()  # cycles left by start-up go now, not never
+            gc.freeze()
+
+    def stopService(self) -> None:
+        super().stopService()
+        gc.unfreeze()
+
+
 class MetricsWriter(service.Service):
     """Writes this process's metrics snapshot about once a second (see server/metrics.py)."""
 
@@ -424,6 +451,7 @@ def serving_service(config: configuration.Config, reactor: Any,
             port = AdoptedPortService(reactor, adopted[name], factory, context, tls_factory)
         port.setName(name)
         port.setServiceParent(top)
+    StartupHeapFreeze(reactor).setServiceParent(top)
     return top
 
 
