@@ -95,6 +95,19 @@ class InlineByCost(unittest.SynchronousTestCase):
         self.assertFalse(self.policy.inline(frame(big), "alice"))
         self.assertFalse(self.policy.inline(frame(item(Op.Create)), "alice"))
 
+    def test_by_default_a_ten_item_encrypt_batch_is_inline(self) -> None:
+        """Through the pool a 10-item Encrypt cost about twice the server CPU it costs
+        inline (the pool thread and the reactor contend for the GIL at every token call):
+        the default cap lets such batches run inline; larger ones still go to the pool."""
+        defaults = TransportConfig()
+        policy = InlinePolicy(True, defaults.inline_max_items, defaults.inline_max_bytes,
+                              defaults.inline_budget)
+        encrypt = item(Op.Encrypt, Node.text(tags.UniqueIdentifier, "k"),
+                       Node.bytes(tags.Data, b"x" * 64))
+        self.assertTrue(policy.inline(frame(*[encrypt] * 10), "alice"))
+        self.assertFalse(policy.inline(frame(*[encrypt] * (defaults.inline_max_items + 1)),
+                                       "alice"))
+
     def test_decrypt_is_inline_only_when_symmetric(self) -> None:
         self.assertTrue(cheap(frame(decrypt(symmetric=True))))
         self.assertFalse(cheap(frame(decrypt(symmetric=False))))
