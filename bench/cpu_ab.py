@@ -19,7 +19,6 @@ import argparse
 import json
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,8 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cpu_layers import cpu_seconds  # noqa: E402
-from harness import loadgen  # noqa: E402
+from cpu_layers import under_load  # noqa: E402
 
 from tests.support import server as running  # noqa: E402
 
@@ -48,21 +46,8 @@ def start(tree: Path) -> running.RunningServer:
 
 def measure(server: running.RunningServer, scenario: str, duration: float) -> dict[str, float]:
     """Server CPU µs per request over ``duration`` s of load (after 1.5 s of warm-up)."""
-    assert server.process is not None
-    warmup = 1.5
-    result: dict[str, object] = {}
-
-    def drive() -> None:
-        result.update(loadgen(server, scenario, 1, 8, duration=duration, warmup=warmup))
-
-    driver = threading.Thread(target=drive)
-    driver.start()
-    time.sleep(warmup + 0.3)
-    before = cpu_seconds(server.process.pid)
-    time.sleep(duration - 0.6)
-    cpu = cpu_seconds(server.process.pid) - before
-    driver.join()
-    rate = float(result.get("requests_per_s", 0.0) or 0.0)  # type: ignore[arg-type]
+    cpu, rate = under_load(server, scenario, duration, 1.5,
+                           lambda: time.sleep(duration - 0.6))
     return {"requests_per_s": rate,
             "cpu_us_per_request": cpu / (rate * (duration - 0.6)) * 1e6 if rate else 0.0}
 

@@ -46,6 +46,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -106,11 +107,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def profile(server: RunningServer, pid: int, scenario: str, duration: float,
-            py_spy: str, folder: Path) -> dict[str, object]:
-    """One scenario: loadgen for ``duration`` s (after 2 s of warm-up) while py-spy samples
-    the server over the same window; the server's CPU µs per request split by layer."""
-    warmup = 2.0
+def under_load(server: RunningServer, scenario: str, duration: float, warmup: float,
+               measure: Callable[[], object]) -> tuple[float, float]:
+    """Drive ``server`` with bench/loadgen.py (1 client process, 8 connections) for
+    ``warmup`` + ``duration`` s and call ``measure`` once its clients are warm: (the server's
+    CPU seconds over ``measure``, the load's requests per second)."""
+    assert server.process is not None
     result: dict[str, object] = {}
 
     def drive() -> None:
@@ -119,14 +121,22 @@ def profile(server: RunningServer, pid: int, scenario: str, duration: float,
     driver = threading.Thread(target=drive)
     driver.start()
     time.sleep(warmup + 0.3)  # loadgen's clients connect and warm up first
-    raw = folder / f"{scenario}.txt"
-    before = cpu_seconds(pid)
-    subprocess.run([py_spy, "record", "--pid", str(pid), "--duration", str(int(duration - 1)),
-                    "--rate", "200", "--format", "raw", "--output", str(raw), "--nonblocking"],
-                   check=True, capture_output=True)
-    cpu = cpu_seconds(pid) - before
+    before = cpu_seconds(server.process.pid)
+    measure()
+    cpu = cpu_seconds(server.process.pid) - before
     driver.join()
-    per_second = float(result.get("requests_per_s", 0.0) or 0.0)  # type: ignore[arg-type]
+    return cpu, float(result.get("requests_per_s", 0.0) or 0.0)  # type: ignore[arg-type]
+
+
+def profile(server: RunningServer, pid: int, scenario: str, duration: float,
+            py_spy: str, folder: Path) -> dict[str, object]:
+    """One scenario: loadgen for ``duration`` s (after 2 s of warm-up) while py-spy samples
+    the server over the same window; the server's CPU µs per request split by layer."""
+    raw = folder / f"{scenario}.txt"
+    cpu, per_second = under_load(server, scenario, duration, 2.0, lambda: subprocess.run(
+        [py_spy, "record", "--pid", str(pid), "--duration", str(int(duration - 1)),
+         "--rate", "200", "--format", "raw", "--output", str(raw), "--nonblocking"],
+        check=True, capture_output=True))
     requests = per_second * int(duration - 1)
     samples = layer_shares(raw.read_text())
     total = sum(samples.values()) or 1

@@ -50,6 +50,17 @@ ANSWER = b"\x42\x00\x7b\x01\x00\x00\x00\xa8" + b"\x42\x00\xc2\x08\x00\x00\x00\xa
 assert len(REQUEST) == 184 and len(ANSWER) == 176
 
 
+def whole_frames(buffer: bytes) -> tuple[bytes, int]:
+    """The TTLV frames complete at the start of ``buffer``: (what follows them, how many)."""
+    count = 0
+    while len(buffer) >= 8:
+        size = 8 + int.from_bytes(buffer[4:8], "big")
+        if len(buffer) < size:
+            break
+        buffer = buffer[size:]
+        count += 1
+    return buffer, count
+
 def serve(mode: str, tree: Path, port_file: Path) -> None:
     """Run one server (in this process) until killed; write its port to ``port_file``."""
     sys.path.insert(0, str(tree))
@@ -74,12 +85,8 @@ def serve(mode: str, tree: Path, port_file: Path) -> None:
             buffer = b""
 
             def dataReceived(self, data: bytes) -> None:
-                self.buffer += data
-                while len(self.buffer) >= 8:
-                    size = 8 + int.from_bytes(self.buffer[4:8], "big")
-                    if len(self.buffer) < size:
-                        return
-                    self.buffer = self.buffer[size:]
+                self.buffer, count = whole_frames(self.buffer + data)
+                for _ in range(count):
                     self.transport.write(ANSWER)  # type: ignore[union-attr]
         factory = Factory.forProtocol(Bare)
         wrapped = TLSMemoryBIOFactory(context, False, factory)
@@ -119,12 +126,8 @@ def _serve_asyncio(port_file: Path) -> None:
             self.peer = transport.get_extra_info("peercert")
 
         def data_received(self, data: bytes) -> None:
-            self.buffer += data
-            while len(self.buffer) >= 8:
-                size = 8 + int.from_bytes(self.buffer[4:8], "big")
-                if len(self.buffer) < size:
-                    return
-                self.buffer = self.buffer[size:]
+            self.buffer, count = whole_frames(self.buffer + data)
+            for _ in range(count):
                 self.transport.write(ANSWER)  # type: ignore[attr-defined]
 
     async def main() -> None:

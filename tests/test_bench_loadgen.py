@@ -79,6 +79,14 @@ class HarnessTests(unittest.TestCase):
             self.assertEqual(line["server_workers"], 1)
 
 
+def runs(*cpu: int) -> list[object]:
+    """compare.py's results of one server, a CPU figure per :data:`compare.LOGGING_RUNS`."""
+    return [compare.Result("encrypt-gcm", c, "kmiphsm",
+                           {"requests": 10, "requests_per_s": 100.0,
+                            "server_cpu_us_per_request": u})
+            for (c, _), u in zip(compare.LOGGING_RUNS, cpu, strict=True)]
+
+
 class AccessCostTests(unittest.TestCase):
     """bench/compare.py's "Encrypt with grants and audit on" line (issue 14)."""
 
@@ -108,11 +116,6 @@ class AccessCostTests(unittest.TestCase):
             self.assertEqual(len(loadgen.results(loadgen.round_trip(link, request))), 1)
 
     def test_table_states_whether_the_target_holds(self) -> None:
-        def runs(*cpu: int) -> list[object]:
-            return [compare.Result("encrypt-gcm", c, "kmiphsm",
-                                   {"requests": 10, "requests_per_s": 100.0,
-                                    "server_cpu_us_per_request": u})
-                    for (c, _), u in zip(compare.LOGGING_RUNS, cpu, strict=True)]
         report = compare.Report({}, {})
         base, ours = (label for label, _, _ in compare.ACCESS_CONFIGS[:2])
         report.access = {base: [runs(1000, 1000)], ours: [runs(1100, 1200)]}
@@ -125,11 +128,6 @@ class AccessCostTests(unittest.TestCase):
         """A round where the machine was busy slows both configurations: the ratio is taken
         within each round, then the median, not the ratio of two medians taken from
         different rounds (which here would give 80 % at x1)."""
-        def runs(*cpu: int) -> list[object]:
-            return [compare.Result("encrypt-gcm", c, "kmiphsm",
-                                   {"requests": 10, "requests_per_s": 100.0,
-                                    "server_cpu_us_per_request": u})
-                    for (c, _), u in zip(compare.LOGGING_RUNS, cpu, strict=True)]
         report = compare.Report({}, {})
         base, ours = (label for label, _, _ in compare.ACCESS_CONFIGS[:2])
         report.access = {base: [runs(1000, 500), runs(2000, 500), runs(2000, 500)],
