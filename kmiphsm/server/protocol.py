@@ -133,7 +133,7 @@ class KmipProtocol(Protocol):
 
     def _handshake_expired(self) -> None:
         log.info("kmip: closing connection from {peer}: no TLS handshake within {seconds} s",
-                 peer=self._peer(), seconds=self.factory.transport.handshake_timeout)
+                 peer=self.peer, seconds=self.factory.transport.handshake_timeout)
         self._connection.abortConnection()
 
     def dataReceived(self, data: bytes) -> None:
@@ -144,20 +144,17 @@ class KmipProtocol(Protocol):
             frames = self._framer.feed(data)
         except TTLVError as exc:
             log.info("kmip: closing connection from {peer}: unreadable frame: {error}",
-                     peer=self._peer(), error=str(exc))
+                     peer=self.peer, error=str(exc))
             self._connection.abortConnection()
             return
         if not self._account.hold(self._framer.buffered):
             log.warn("kmip: closing connection from {peer}: its partial message would take "
                      "the worker over [transport] max_buffered_bytes = {limit}",
-                     peer=self._peer(), limit=self.factory.transport.max_buffered_bytes)
+                     peer=self.peer, limit=self.factory.transport.max_buffered_bytes)
             self._connection.abortConnection()
             return
         self._pending.extend(frames)
         self._next()
-
-    def _peer(self) -> str:
-        return self.peer
 
     # The idle timeout: bytes and answers only note the time (``_active``); one timed call per
     # connection checks it when the timeout could be due, and sets itself again for when it
@@ -253,7 +250,7 @@ class KmipProtocol(Protocol):
             self._answer(result, started)
             return
         response, summary = result
-        d = audited.record(trail, summary, self._identity, self._peer(), "kmip-tls", started)
+        d = audited.record(trail, summary, self._identity, self.peer, "kmip-tls", started)
 
         def durable(_: None) -> None:
             self._answer(result, started)
@@ -293,7 +290,7 @@ class KmipProtocol(Protocol):
             self._release()
 
     def timeoutConnection(self) -> None:
-        log.info("kmip: closing idle connection from {peer}", peer=self._peer())
+        log.info("kmip: closing idle connection from {peer}", peer=self.peer)
         self._connection.abortConnection()
 
     def connectionLost(self, reason: object = None) -> None:

@@ -25,6 +25,7 @@ and structured values copied), so they may change what they get.
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import sqlite3
 import threading
@@ -667,13 +668,18 @@ def _insert_attributes(
     _insert_rows(conn, [(object_id, *row) for row in rows])
 
 
+@functools.lru_cache(maxsize=64)
+def _insert_rows_sql(count: int) -> str:
+    """The INSERT of ``count`` attribute rows (made once per row count, not per Create)."""
+    return _INSERT_ATTRIBUTES + ", ".join(["(?, ?, ?, ?, ?, ?)"] * count)
+
+
 def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     """Attribute rows ``(object_id, name, idx, value, key_kind, key)``, many per statement
     (one for an object's attributes: one step, rather than one per row with executemany)."""
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start:start + _ROWS_PER_STATEMENT]
-        conn.execute(_INSERT_ATTRIBUTES + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk)),
-                     [value for row in chunk for value in row])
+        conn.execute(_insert_rows_sql(len(chunk)), [value for row in chunk for value in row])
 
 
 def _bump(conn: sqlite3.Connection, object_id: int) -> None:
