@@ -858,6 +858,73 @@ def targets(report: Report) -> list[tuple[str, str, str]]:
     return out
 
 
+#: issue 17's Get figure of "today" (its 2026-12-07 make bench run: 2 workers, 8
+#: connections): server CPU µs per request. The issue gives no Locate figure to judge by.
+ISSUE17_GET_BEFORE = 1072.0
+
+
+def issue17_targets(report: Report) -> list[tuple[str, str, str]]:
+    """(target, measured, verdict) for issue 17's targets: server CPU per request against the
+    raw token op of the same run (1 process), against PyKMIP's, against the issue's figures,
+    and the access log's cost (the logging runs' paired ratios)."""
+    out: list[tuple[str, str, str]] = []
+    key = "server_cpu_us_per_request"
+
+    def verdict(ok: bool | None) -> str:
+        return "not measured" if ok is None else ("**met**" if ok else "**not met**")
+
+    def cpu(server: str, scenario: str) -> float:
+        found = report.find(server, scenario, 8)
+        return found.get(key) if found is not None and found.ok and found.data and \
+            found.data.get(key) else math.nan
+
+    default, access_off = LOGGING_CONFIGS[0][0], LOGGING_CONFIGS[1][0]
+    ratios = [paired_ratio(report.logging, default, access_off, index)
+              for index in range(len(LOGGING_RUNS))]
+    label = "Encrypt, default configuration vs the access log off: ≤ +10 % server CPU"
+    if any(math.isnan(r) for r in ratios):
+        out.append((label, "n/a (the logging runs did not run)", verdict(None)))
+    else:
+        measured = ", ".join(f"x{c} {(r - 1) * 100:+.0f} %"
+                             for (c, _), r in zip(LOGGING_RUNS, ratios, strict=True))
+        out.append((label, measured, verdict(all(r <= 1.10 for r in ratios))))
+
+    raw_rate_1 = report.raw.get(1, {}).get("encrypt-gcm", math.nan) if report.raw else math.nan
+    raw_us = 1e6 / raw_rate_1 if raw_rate_1 and not math.isnan(raw_rate_1) else math.nan
+    for scenario, per, limit, label in (
+            ("encrypt-gcm", 1, 10, "single Encrypt (8 connections): server CPU ≤ 10× the raw "
+                                   "token op (1 process)"),
+            ("encrypt-gcm-batch10", 10, 5, "10-item Encrypt (8 connections): server CPU per "
+                                           "item ≤ 5× the raw token op")):
+        ours = cpu("kmiphsm", scenario) / per
+        if math.isnan(ours) or math.isnan(raw_us):
+            out.append((label, "n/a (not run)", verdict(None)))
+            continue
+        factor = ours / raw_us
+        out.append((label, f"{_number(ours)} µs vs raw {raw_us:.1f} µs = {factor:.1f}×",
+                    verdict(factor <= limit)))
+
+    label = "Get (8 connections): server CPU ≤ 60 % of the issue's 1,072 µs"
+    ours = cpu("kmiphsm", "get")
+    if math.isnan(ours):
+        out.append((label, "n/a (not run)", verdict(None)))
+    else:
+        share = ours / ISSUE17_GET_BEFORE
+        out.append((label, f"{_number(ours)} µs = {share:.0%}", verdict(share <= 0.60)))
+
+    for scenario, factor, label in (
+            ("encrypt-gcm", 25, "PyKMIP / kmiphsm server CPU, Encrypt: ≥ 25×"),
+            ("get", 8, "PyKMIP / kmiphsm server CPU, Get: ≥ 8×")):
+        ours, theirs = cpu("kmiphsm", scenario), cpu("pykmip", scenario)
+        if math.isnan(ours) or math.isnan(theirs):
+            out.append((label, "n/a (not run)", verdict(None)))
+            continue
+        ratio = theirs / ours
+        out.append((label, f"{_number(theirs)} vs {_number(ours)} µs = {ratio:.1f}×",
+                    verdict(ratio >= factor)))
+    return out
+
+
 def table(report: Report) -> list[str]:
     workers = report.settings.get("kmiphsm_workers", 1)
     rows = ["| scenario | conn. | kmiphsm req/s | kmiphsm items/s | p50 ms | p99 ms "
@@ -947,6 +1014,9 @@ def render(report: Report) -> str:
                                             for p in sorted(report.raw)) + " |")
     out += ["", "### Targets of issue 8", "", "| target | measured | verdict |", "|---|---|---|"]
     out += [f"| {a} | {b} | {c} |" for a, b, c in targets(report)]
+    out += ["", "### Targets of issue 17 (server CPU per request)", "",
+            "| target | measured | verdict |", "|---|---|---|"]
+    out += [f"| {a} | {b} | {c} |" for a, b, c in issue17_targets(report)]
     missing = unavailable(report)
     if missing:
         out += ["", "### Not measured, and errors", ""] + missing

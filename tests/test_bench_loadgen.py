@@ -87,6 +87,44 @@ def runs(*cpu: int) -> list[object]:
             for (c, _), u in zip(compare.LOGGING_RUNS, cpu, strict=True)]
 
 
+class Issue17TargetsTests(unittest.TestCase):
+    """bench/compare.py's verdicts on issue 17's targets, from one run's figures."""
+
+    def report(self) -> object:
+        report = compare.Report({}, {})
+        report.raw = {1: {"encrypt-gcm": 40_000.0}}  # 25 µs per op
+        for server, scenario, cpu in (("kmiphsm", "encrypt-gcm", 240.0),
+                                      ("kmiphsm", "encrypt-gcm-batch10", 1500.0),
+                                      ("kmiphsm", "get", 700.0),
+                                      ("pykmip", "encrypt-gcm", 6000.0),
+                                      ("pykmip", "get", 4900.0)):
+            report.results.append(compare.Result(scenario, 8, server, {
+                "requests": 10, "items_per_s": 1.0, "server_cpu_us_per_request": cpu}))
+        default, access_off = (label for label, _, _ in compare.LOGGING_CONFIGS[:2])
+        report.logging = {default: [runs(1050, 1200)], access_off: [runs(1000, 1000)]}
+        return report
+
+    def test_each_target_is_judged_against_the_same_run(self) -> None:
+        rows = {label.split(":")[0]: (measured, verdict)
+                for label, measured, verdict in compare.issue17_targets(self.report())}
+        self.assertEqual(rows["Encrypt, default configuration vs the access log off"],
+                         ("x1 +5 %, x8 +20 %", "**not met**"))
+        self.assertEqual(rows["single Encrypt (8 connections)"],
+                         ("240 µs vs raw 25.0 µs = 9.6×", "**met**"))
+        self.assertEqual(rows["10-item Encrypt (8 connections)"],
+                         ("150 µs vs raw 25.0 µs = 6.0×", "**not met**"))
+        self.assertEqual(rows["Get (8 connections)"], ("700 µs = 65%", "**not met**"))
+        self.assertEqual(rows["PyKMIP / kmiphsm server CPU, Encrypt"],
+                         ("6,000 vs 240 µs = 25.0×", "**met**"))
+        self.assertEqual(rows["PyKMIP / kmiphsm server CPU, Get"],
+                         ("4,900 vs 700 µs = 7.0×", "**not met**"))
+
+    def test_a_part_not_run_is_not_judged(self) -> None:
+        verdicts = [verdict for _, _, verdict in
+                    compare.issue17_targets(compare.Report({}, {}))]
+        self.assertEqual(set(verdicts), {"not measured"})
+
+
 class AccessCostTests(unittest.TestCase):
     """bench/compare.py's "Encrypt with grants and audit on" line (issue 14)."""
 
