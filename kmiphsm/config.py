@@ -99,6 +99,9 @@ class PKCS11Config:
     #: ``kmiphsm rotate-master-key``, which waits twice this long before trusting that no
     #: process still wraps under the old one)
     master_key_refresh: float = 30.0
+    #: readable token objects of keys got in plaintext, kept so that the next Get of the same
+    #: key is one attribute read instead of an unwrap, a read and a destroy (0: none kept)
+    export_cache: int = 64
 
     def token_quirks(self) -> tuple[str, ...] | None:
         """The configured quirk names, or None for "auto"."""
@@ -460,7 +463,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Callable[[Any], Any]]]] = {
         "softhsm_conf": _text, "master_key_label": _text,
         "protection_storage": _protection_storage,
         "quirks": _quirks, "master_wrap": _master_wrap,
-        "master_key_refresh": _positive_number,
+        "master_key_refresh": _positive_number, "export_cache": _non_negative_int,
     }),
     "store": (StoreConfig, {"path": _text, "synchronous": _synchronous, "url": _store_url,
                             "pool_size": _positive_int, "pending_grace": _positive_number,

@@ -237,6 +237,18 @@ class TokenOptionsTests(unittest.TestCase):
         self.assertEqual(set(config._QUIRKS), {quirk.value for quirk in Quirk})
 
 
+    def test_export_cache(self) -> None:
+        from kmiphsm.hsm.handles import DEFAULT_EXPORT_CACHE
+
+        self.assertEqual(config.Config().pkcs11.export_cache, DEFAULT_EXPORT_CACHE)
+        self.assertEqual(self.parse({"export_cache": 0}).pkcs11.export_cache, 0)
+        self.assertEqual(self.parse({"export_cache": 500}).pkcs11.export_cache, 500)
+        for bad in (-1, "many", 2.5):
+            with self.assertRaises(config.ConfigError) as caught:
+                self.parse({"export_cache": bad})
+            self.assertIn("pkcs11.export_cache", str(caught.exception))
+
+
 class LoggingDefaultsTests(unittest.TestCase):
     def test_access_log_to_a_buffered_file_and_audit_on_by_default(self) -> None:
         defaults = config.Config()

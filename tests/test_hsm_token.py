@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
@@ -387,6 +388,98 @@ class CacheTests(unittest.TestCase):
             token.destroy(ref)
         finally:
             token.close()
+
+
+class ExportCacheTests(unittest.TestCase):
+    """Readable session objects of keys got in plaintext (``export_cache_size``)."""
+
+    def readable(self, test_token: object) -> int:
+        return count_objects(test_token, persistent=False, object_class=SECRET,
+                             sensitive=False)
+
+    def test_a_key_exported_twice_is_unwrapped_once_and_reads_the_same(self) -> None:
+        token, test_token = open_token()
+        self.addCleanup(token.close)
+        ref = token.generate_secret(KeyAlgorithm.AES, 256)
+        before = self.readable(test_token)
+        first = token.export_secret(ref)
+        self.assertEqual(self.readable(test_token) - before, 1)
+        self.assertEqual(token.export_secret(ref), first)
+        self.assertEqual(len(first), 32)
+        self.assertEqual(self.readable(test_token) - before, 1)
+
+    def test_the_cache_keeps_at_most_its_size(self) -> None:
+        token, test_token = open_token(export_cache_size=2)
+        self.addCleanup(token.close)
+        refs = [token.generate_secret(KeyAlgorithm.AES, 128) for _ in range(4)]
+        before = self.readable(test_token)
+        values = [token.export_secret(ref) for ref in refs]
+        self.assertEqual(self.readable(test_token) - before, 2)
+        self.assertEqual([token.export_secret(ref) for ref in refs], values)
+        self.assertEqual(len(set(values)), 4)
+
+    def test_destroying_a_key_destroys_its_readable_object(self) -> None:
+        token, test_token = open_token()
+        self.addCleanup(token.close)
+        ref = token.generate_secret(KeyAlgorithm.AES, 256)
+        before = self.readable(test_token)
+        token.export_secret(ref)
+        token.destroy(ref)
+        self.assertEqual(self.readable(test_token) - before, 0)
+
+    def test_with_the_cache_off_no_readable_object_stays(self) -> None:
+        token, test_token = open_token(export_cache_size=0)
+        self.addCleanup(token.close)
+        ref = token.generate_secret(KeyAlgorithm.AES, 192)
+        before = self.readable(test_token)
+        self.assertEqual(token.export_secret(ref), token.export_secret(ref))
+        self.assertEqual(self.readable(test_token) - before, 0)
+
+    def test_a_sensitive_key_is_never_read_even_after_another_export(self) -> None:
+        token, test_token = open_token()
+        self.addCleanup(token.close)
+        open_key = token.generate_secret(KeyAlgorithm.AES, 256)
+        token.export_secret(open_key)
+        sensitive = token.generate_secret(KeyAlgorithm.AES, 256, sensitive=True)
+        before = self.readable(test_token)
+        self.assertRaises(KeyNotExtractable, token.export_secret, sensitive)
+        self.assertEqual(self.readable(test_token) - before, 0)
+
+
+class LibraryReadTests(TokenTestCase):
+    """``Library.read_attributes``: any session, long values, unreadable attributes."""
+
+    def session_and_library(self) -> tuple[object, object]:
+        session = self.token._pool.acquire()  # noqa: SLF001
+        self.addCleanup(self.token._pool.release, session)  # noqa: SLF001
+        return session, self.token.keys._library  # noqa: SLF001
+
+    def test_a_value_longer_than_the_first_buffer_is_read_whole(self) -> None:
+        from pkcs11 import Attribute, ObjectClass
+        session, library = self.session_and_library()
+        value = os.urandom(5000)
+        data = session.create_object({Attribute.CLASS: ObjectClass.DATA,  # type: ignore[attr-defined]
+                                      Attribute.TOKEN: False, Attribute.VALUE: value,
+                                      Attribute.LABEL: "long"})
+        self.addCleanup(data.destroy)
+        read = library.read_attributes(session, data.handle,  # type: ignore[attr-defined]
+                                       (int(Attribute.VALUE), int(Attribute.LABEL)))
+        self.assertEqual(read, {int(Attribute.VALUE): value, int(Attribute.LABEL): b"long"})
+
+    def test_a_sensitive_value_is_left_out_and_a_gone_handle_is_not_found(self) -> None:
+        from pkcs11 import Attribute, KeyType
+        session, library = self.session_and_library()
+        ref = self.token.generate_secret(KeyAlgorithm.AES, 128, sensitive=True)
+        self.token.encrypt(ref, b"x", GCM)  # cached: a sensitive session object
+        handles = self.token.keys._handles  # noqa: SLF001
+        with handles.lease(session, ref) as key:
+            read = library.read_attributes(session, key.handle,  # type: ignore[attr-defined]
+                                           (int(Attribute.VALUE), int(Attribute.KEY_TYPE)))
+        self.assertNotIn(int(Attribute.VALUE), read)
+        self.assertEqual(int.from_bytes(read[int(Attribute.KEY_TYPE)], sys.byteorder),
+                         int(KeyType.AES))
+        self.assertRaises(KeyNotFound, library.read_attributes, session, 0x7FFFFFF0,
+                          (int(Attribute.VALUE),))
 
 
 class RestartTests(unittest.TestCase):

@@ -92,6 +92,11 @@ class _CK_FUNCTION_LIST_HEAD(ctypes.Structure):
 
 
 CKR_OBJECT_HANDLE_INVALID = 0x82
+CKR_ATTRIBUTE_SENSITIVE = 0x11
+CKR_ATTRIBUTE_TYPE_INVALID = 0x12
+CKR_BUFFER_TOO_SMALL = 0x150
+CK_UNAVAILABLE_INFORMATION = ctypes.c_ulong(-1).value
+READ_BUFFER = 1024  # bytes per attribute in a first read
 
 
 def _session_handle(session: pkcs11.Session) -> int:
@@ -129,21 +134,47 @@ class Library:
 
     def read_id(self, session: pkcs11.Session, handle: int) -> bytes:
         """CKA_ID of the object ``handle`` (C_GetAttributeValue through any session)."""
-        attribute = _CK_ATTRIBUTE(CKA_ID, None, 0)
+        return self.read_attributes(session, handle, (CKA_ID,)).get(CKA_ID, b"")
+
+    def read_attributes(self, session: pkcs11.Session, handle: int,
+                        types: tuple[int, ...]) -> dict[int, bytes]:
+        """The byte values of the attributes ``types`` of the object ``handle``, read through
+        any session. One C_GetAttributeValue with buffers that hold any key's attribute
+        (1 KiB: an RSA-8192 modulus); a longer one is measured and read again. An attribute
+        the token will not reveal (sensitive) or does not have is left out, as python-pkcs11
+        does; :class:`KeyNotFound` if the handle is no longer valid."""
+        count = len(types)
+        buffers = [ctypes.create_string_buffer(READ_BUFFER) for _ in types]
+        template = (_CK_ATTRIBUTE * count)(*(
+            _CK_ATTRIBUTE(kind, ctypes.cast(buffer, ctypes.c_void_p), READ_BUFFER)
+            for kind, buffer in zip(types, buffers, strict=True)))
         functions = self._functions
         session_handle = _session_handle(session)
-        rv = functions.C_GetAttributeValue(session_handle, handle, ctypes.byref(attribute), 1)
-        if rv == CKR_OK and attribute.ulValueLen:
-            buffer = ctypes.create_string_buffer(attribute.ulValueLen)
-            attribute.pValue = ctypes.cast(buffer, ctypes.c_void_p)
-            rv = functions.C_GetAttributeValue(session_handle, handle, ctypes.byref(attribute), 1)
-            if rv == CKR_OK:
-                return buffer.raw[:attribute.ulValueLen]
-        if rv == CKR_OBJECT_HANDLE_INVALID:
-            raise KeyNotFound("the key is no longer in the token")
-        if rv != CKR_OK:
-            raise TokenError(f"C_GetAttributeValue failed (CKR 0x{rv:x})")
-        return b""
+        rv = functions.C_GetAttributeValue(session_handle, handle, template, count)
+        if rv == CKR_BUFFER_TOO_SMALL:  # measure each, then read again
+            for entry in template:
+                entry.pValue, entry.ulValueLen = None, 0
+            _check_read(functions.C_GetAttributeValue(session_handle, handle, template, count))
+            for index, entry in enumerate(template):
+                if entry.ulValueLen not in (CK_UNAVAILABLE_INFORMATION, 0):
+                    buffers[index] = ctypes.create_string_buffer(entry.ulValueLen)
+                    entry.pValue = ctypes.cast(buffers[index], ctypes.c_void_p)
+                else:
+                    entry.ulValueLen = 0
+            rv = functions.C_GetAttributeValue(session_handle, handle, template, count)
+        _check_read(rv)
+        return {entry.type: buffers[index].raw[:entry.ulValueLen]
+                for index, entry in enumerate(template)
+                if entry.ulValueLen != CK_UNAVAILABLE_INFORMATION and entry.pValue}
+
+
+def _check_read(rv: int) -> None:
+    """C_GetAttributeValue's result: OK, or an attribute sensitive / not of this object (the
+    others are still filled in), else an error."""
+    if rv == CKR_OBJECT_HANDLE_INVALID:
+        raise KeyNotFound("the key is no longer in the token")
+    if rv not in (CKR_OK, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID):
+        raise TokenError(f"C_GetAttributeValue failed (CKR 0x{rv:x})")
 
 
 def load(module_path: str) -> Library:

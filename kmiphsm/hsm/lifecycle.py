@@ -6,9 +6,10 @@ with a random CKA_ID, or as a session object — and, for a session object, *sea
 under the master key and destroy it, leaving only the blob in the returned :class:`KeyRef`.
 Public halves are read out as SubjectPublicKeyInfo and their token objects destroyed.
 
-Exports unwrap a blob into a short-lived non-sensitive session object, read its value and
-destroy it at once; persistent extractable keys (Ed25519/X25519, odd-length secrets) are read
-directly, which needs them to be non-sensitive. Keys created ``sensitive`` (KMIP Sensitive)
+Exports unwrap a blob into a non-sensitive session object and read its value (kept in a small
+cache of readable objects for the next export of the same key: :mod:`kmiphsm.hsm.handles`,
+or destroyed at once); persistent extractable keys (Ed25519/X25519, odd-length secrets) are
+read directly, which needs them to be non-sensitive. Keys created ``sensitive`` (KMIP Sensitive)
 are never exported in plaintext, only wrapped under a client's key.
 """
 
@@ -477,13 +478,7 @@ class KeyLifecycle:
     ) -> dict[Attribute, Any]:
         with self._pool.session() as session:
             if ref.storage is Storage.WRAPPED:
-                key = unwrap(session, self._master, ref, for_export=True)
-                try:
-                    with translated():
-                        return key.get_attributes(list(attributes))
-                finally:
-                    with translated():
-                        key.destroy()
+                return self._handles.read_wrapped(session, ref, list(attributes))
             # A persistent extractable key: found by CKA_ID in this session (exports are rare).
             query = {
                 Attribute.TOKEN: True,

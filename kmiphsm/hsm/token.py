@@ -80,7 +80,7 @@ from kmiphsm.hsm.algorithms import (
 from kmiphsm.hsm.capabilities import Capabilities, WrapChoice, discover
 from kmiphsm.hsm.crypto import NO_PARAMETERS, CryptoOperations, Encrypted
 from kmiphsm.hsm.errors import TokenError
-from kmiphsm.hsm.handles import KeyHandles
+from kmiphsm.hsm.handles import DEFAULT_EXPORT_CACHE, KeyHandles
 from kmiphsm.hsm.keyref import KeyPair, KeyRef
 from kmiphsm.hsm.lifecycle import KeyLifecycle
 from kmiphsm.hsm.master import MasterKeys
@@ -108,6 +108,7 @@ class Pkcs11Token:
         *,
         master_key_label: str = "kmiphsm-master",
         cache_size: int = 4096,
+        export_cache_size: int = DEFAULT_EXPORT_CACHE,
         token_quirks: Iterable[str] | None = None,
         master_wrap: str = "auto",
         master_key_refresh: float = 30.0,
@@ -123,6 +124,7 @@ class Pkcs11Token:
         self._user_pin = user_pin
         self._master = MasterKeys(master_key_label)
         self._cache_size = cache_size
+        self._export_cache_size = export_cache_size
         self._master_key_refresh = master_key_refresh
         self._refresher: threading.Thread | None = None
         self._stop_refresh = threading.Event()
@@ -165,7 +167,8 @@ class Pkcs11Token:
                 identity, lambda: self._touch_token(loaded, pool))
         else:
             locks.PERSISTENT_WRITES.configure(identity, lambda: None)
-        self._handles = KeyHandles(loaded, pool, self._master, self._cache_size)
+        self._handles = KeyHandles(loaded, pool, self._master, self._cache_size,
+                                   self._export_cache_size)
         self._keys = KeyLifecycle(loaded, pool, self._master, self._handles, capabilities)
         self._keys.store_tag = self._store_tag
         self._crypto = CryptoOperations(pool, self._handles, loaded.module_path, capabilities)

@@ -153,7 +153,8 @@ def open_token(config: configuration.Config) -> Pkcs11Token:
                         config.pkcs11.user_pin(), master_key_label=config.pkcs11.master_key_label,
                         token_quirks=config.pkcs11.token_quirks(),
                         master_wrap=config.pkcs11.master_wrap,
-                        master_key_refresh=config.pkcs11.master_key_refresh)
+                        master_key_refresh=config.pkcs11.master_key_refresh,
+                        export_cache_size=config.pkcs11.export_cache)
     token.open()
     for line in token.capabilities.report_lines():  # the start-up report (docs/hsm.md)
         log.info("{line}", line=line)

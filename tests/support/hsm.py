@@ -27,12 +27,14 @@ def open_token(**options: Any) -> tuple[Pkcs11Token, TestToken]:
 def count_objects(test_token: TestToken, **query: Any) -> int:
     """Count objects through a fresh session of this process (it sees private objects while
     a ``Pkcs11Token`` is logged in). ``persistent=True/False`` selects token or session objects;
-    ``object_class`` narrows to one class."""
+    ``object_class`` narrows to one class; ``sensitive=True/False`` to (non-)sensitive keys."""
     template: dict[Attribute, Any] = {}
     if "persistent" in query:
         template[Attribute.TOKEN] = query["persistent"]
     if "object_class" in query:
         template[Attribute.CLASS] = query["object_class"]
+    if "sensitive" in query:
+        template[Attribute.SENSITIVE] = query["sensitive"]
     lib = pkcs11.lib(test_token.module)
     session = lib.get_token(token_label=test_token.label).open()
     try:
