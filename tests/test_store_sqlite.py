@@ -802,6 +802,30 @@ class LocateTests(StoreTestCase):
         self.assertEqual(driven, scanned)
         self.assertTrue(all(driven))
 
+    def test_a_locate_by_one_name_is_one_select(self) -> None:
+        """No BEGIN / COMMIT around a Locate (its answer is one SELECT, its own snapshot) and
+        no probe when one indexed condition is the only possible driver; still exact, in a
+        transaction too, and empty for a name nobody has."""
+        only_sqlite("the statements SQLite runs")
+        wanted = self.make(attributes={"Name": [{"NameValue": "k1", "NameType": 1}]})
+        self.make(attributes={"Name": [{"NameValue": "k2", "NameType": 1}]})
+        statements: list[str] = []
+        acquire = self.store._acquire  # type: ignore[attr-defined]  # noqa: SLF001
+
+        def traced() -> Any:
+            conn = acquire()
+            conn.set_trace_callback(statements.append)
+            return conn
+        self.patch(self.store, "_acquire", traced)
+        by_name = AttributeFilter("Name", {"NameValue": "k1", "NameType": 1})
+        self.assertEqual(self.locate(by_name), [wanted.unique_identifier])
+        self.assertEqual(len(statements), 1, statements)
+        self.assertTrue(statements[0].startswith("SELECT o.uid FROM"), statements)
+        self.assertEqual(self.locate(AttributeFilter("Name", {"NameValue": "none",
+                                                              "NameType": 1})), [])
+        with self.store.transaction():
+            self.assertEqual(self.locate(by_name), [wanted.unique_identifier])
+
 
 def _open(target: str) -> Any:
     """The store at ``target``: a PostgreSQL URL or an SQLite file."""

@@ -309,6 +309,21 @@ class SqliteStore:
             with self._begun("BEGIN DEFERRED") as conn:  # one snapshot for several SELECTs
                 yield conn
 
+    @contextmanager
+    def _statements(self) -> Iterator[sqlite3.Connection]:
+        """A connection for statements that need no common snapshot (a Locate's probes only
+        choose its plan; its answer is one SELECT): this thread's transaction, or a pooled
+        connection where each statement is its own snapshot (no BEGIN / COMMIT)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        conn = self._acquire()
+        try:
+            yield conn
+        finally:
+            self._release(conn)
+
     def _select(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """The rows of one SELECT (its own snapshot: no BEGIN / COMMIT around it)."""
         conn = getattr(self._local, "conn", None)
@@ -544,13 +559,13 @@ class SqliteStore:
 
     def locate(self, query: LocateQuery) -> list[str]:
         plan = filters.plan(query)
-        with self._reading() as conn:
+        with self._statements() as conn:
             return sqlite_locate.locate(conn, plan)
 
     def count_located(self, query: LocateQuery) -> int:
         """How many objects match ``query`` regardless of its offset and maximum."""
         plan = filters.plan(query)
-        with self._reading() as conn:
+        with self._statements() as conn:
             return sqlite_locate.count(conn, plan)
 
 

@@ -72,11 +72,12 @@ _NOTHING = AttributeCondition("")  # sentinel: some condition matches no value a
 def _choose_driver(
     conn: sqlite3.Connection, plan: LocatePlan, *, limited: bool
 ) -> AttributeCondition | None:
+    indexed = [condition for condition in plan.attributes if condition.indexed]
+    if len(indexed) == 1 and not limited:  # the only choice: no probe (an empty match
+        return indexed[0]                  # costs the main query no more than the probe)
     best: AttributeCondition | None = None
     best_count = PROBE_LIMIT + 1
-    for condition in plan.attributes:
-        if not condition.indexed:
-            continue
+    for condition in indexed:
         (found,) = conn.execute(
             "SELECT count(*) FROM (SELECT 1 FROM attributes AS a"
             " WHERE a.name = ? AND a.key_kind = ? AND a.key BETWEEN ? AND ? LIMIT ?)",
