@@ -466,6 +466,38 @@ class KeylessTests(CryptoTestCase):
         self.token.seed_random(b"some entropy")
         self.assertRaises(InvalidArgument, self.token.generate_random, -1)
 
+    def test_a_random_reserve_draws_once_for_the_ivs_it_expects(self) -> None:
+        from kmiphsm.hsm import RandomReserve
+
+        drawn: list[bytes] = []
+
+        def draw(length: int) -> bytes:
+            drawn.append(os.urandom(length))
+            return drawn[-1]
+
+        reserve = RandomReserve(draw, 3)
+        taken = [reserve.take(12), reserve.take(12), reserve.take(16), reserve.take(8)]
+        # 3 x 12 bytes at the first take; too few left for 16: 16 x 1 (still expected);
+        # nothing expected any more: one IV's length
+        self.assertEqual([len(d) for d in drawn], [36, 16, 8])
+        self.assertEqual(b"".join(taken), b"".join(drawn)[:12 + 12] + drawn[1] + drawn[2])
+        self.assertEqual(reserve.draws, 3)
+
+    def test_encrypt_takes_a_missing_iv_from_the_reserve(self) -> None:
+        ref, raw = self.aes()
+        reserve = self.token.random_reserve(2)
+        gcm, cbc = P(block_cipher_mode=Mode.GCM), P(block_cipher_mode=Mode.CBC,
+                                                    padding_method=Padding.PKCS5)
+        first = self.token.encrypt(ref, b"a" * 20, gcm, ivs=reserve)
+        second = self.token.encrypt(ref, b"b" * 20, cbc, ivs=reserve)
+        given = self.token.encrypt(ref, b"c" * 20, gcm, iv=bytes(12), ivs=reserve)
+        self.assertEqual(reserve.draws, 2)  # 24 bytes, then 16 for the CBC IV
+        self.assertEqual((len(first.iv or b""), len(second.iv or b""), given.iv),
+                         (12, 16, bytes(12)))
+        self.assertEqual(AESGCM(raw).decrypt(first.iv, first.data + (first.tag or b""), None),
+                         b"a" * 20)
+        self.assertEqual(self.token.decrypt(ref, second.data, cbc, iv=second.iv), b"b" * 20)
+
     def test_digests_match_hashlib(self) -> None:
         for hash_ in Hash:
             self.assertEqual(self.token.digest(hash_, b"abc"),

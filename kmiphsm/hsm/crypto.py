@@ -83,6 +83,39 @@ class Encrypted:
     tag: bytes | None = None
 
 
+class RandomReserve:
+    """Bytes of the token's random number generator drawn ahead, for the IVs of several
+    encryptions (the items of one KMIP batch): one C_GenerateRandom for all of them instead
+    of one each. Made only by the token (:meth:`CryptoOperations.random_reserve`), so every
+    byte it gives comes from the token's RNG (FIPS 140 modules require an IV the module
+    generated); each byte is given once; what is left when it is dropped is never used.
+
+    ``expected``: how many IVs the caller expects to take; when the bytes left are too few
+    for the one asked, it draws that IV's length times the IVs still expected (at least
+    one) in one call."""
+
+    __slots__ = ("_draw", "_buffer", "_offset", "_expected", "draws")
+
+    def __init__(self, draw: Callable[[int], bytes], expected: int) -> None:
+        self._draw = draw
+        self._buffer = b""
+        self._offset = 0
+        self._expected = expected
+        #: how many times the token's RNG was called (for tests and metrics)
+        self.draws = 0
+
+    def take(self, length: int) -> bytes:
+        """``length`` fresh random bytes."""
+        offset = self._offset
+        if len(self._buffer) - offset < length:
+            self._buffer = self._draw(length * max(self._expected, 1))
+            self.draws += 1
+            offset = 0
+        self._offset = offset + length
+        self._expected -= 1
+        return self._buffer[offset:offset + length]
+
+
 class CryptoOperations:
     """Operations with keys the caller references; all secret work happens in the token."""
 
@@ -126,7 +159,9 @@ class CryptoOperations:
         *,
         iv: bytes | None = None,
         aad: bytes | None = None,
+        ivs: RandomReserve | None = None,
     ) -> Encrypted:
+        """``ivs``: where a missing IV comes from (else one C_GenerateRandom now)."""
         usage, recipe = self._recipe(Operation.ENCRYPT, ref.algorithm, parameters)
         _require(ref, KeyClass.PUBLIC if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
         if recipe.route is Route.RSA_OAEP_ON_HOST:
@@ -135,6 +170,8 @@ class CryptoOperations:
             return Encrypted(self._key_wrap(ref, data, recipe))
         if recipe.route is Route.HOST_BLOCK_PADDING:
             data = _pad(data, recipe)
+        if recipe.iv_length is not None and iv is None and ivs is not None:
+            iv = ivs.take(recipe.iv_length)
         with self._pool.session() as session:
             if recipe.iv_length is not None and iv is None:
                 with translated():
@@ -424,6 +461,10 @@ class CryptoOperations:
             return b""
         with self._pool.session() as session, translated():
             return bytes(session.generate_random(length * 8))
+
+    def random_reserve(self, expected: int) -> RandomReserve:
+        """A :class:`RandomReserve` of this token's RNG for ``expected`` IVs."""
+        return RandomReserve(self.generate_random, expected)
 
     def seed_random(self, data: bytes) -> None:
         with self._pool.session() as session, translated():

@@ -25,7 +25,7 @@ from kmiphsm.hsm.algorithms import (
     Mode,
 )
 from kmiphsm.hsm.capabilities import Capabilities
-from kmiphsm.hsm.crypto import NO_PARAMETERS, Encrypted
+from kmiphsm.hsm.crypto import NO_PARAMETERS, Encrypted, RandomReserve
 from kmiphsm.hsm.keyref import KeyPair, KeyRef
 from kmiphsm.hsm.streams import CipherStream
 
@@ -103,7 +103,8 @@ class Token(Protocol):
 
     def encrypt(self, ref: KeyRef, data: bytes,
                 parameters: CryptographicParameters = NO_PARAMETERS, *,
-                iv: bytes | None = None, aad: bytes | None = None) -> Encrypted: ...
+                iv: bytes | None = None, aad: bytes | None = None,
+                ivs: RandomReserve | None = None) -> Encrypted: ...
 
     def decrypt(self, ref: KeyRef, data: bytes,
                 parameters: CryptographicParameters = NO_PARAMETERS, *,
@@ -129,6 +130,8 @@ class Token(Protocol):
                    parameters: CryptographicParameters = NO_PARAMETERS) -> bool: ...
 
     def generate_random(self, length: int) -> bytes: ...
+
+    def random_reserve(self, expected: int) -> RandomReserve: ...
 
     def seed_random(self, data: bytes) -> None: ...
 
