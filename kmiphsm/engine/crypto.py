@@ -35,10 +35,10 @@ their state between requests.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
 from kmiphsm import hsm
-from kmiphsm.engine import cryptoparams, managed
+from kmiphsm.engine import access, cryptoparams, managed, message_store
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.cryptoparams import Resolved
 from kmiphsm.engine.errors import KmipError
@@ -94,6 +94,49 @@ def use_key(context: OperationContext, unique_identifier: Any, usage: int, *, pr
                         f"{operation} needs a {kinds}, not a {managed.printed_object_type(obj.object_type)}")
     managed.require_use(context, obj, usage, protect=protect)
     return obj, managed.key_of(obj)
+
+
+def key_in_use(context: OperationContext, unique_identifier: Any, usage: int, *, protect: bool,
+               object_types: tuple[int, ...], operation: str, requested: Any,
+               resolve: Callable[[Any, StoredObject, hsm.KeyRef], Resolved] | None = None
+               ) -> tuple[StoredObject, hsm.KeyRef, Resolved]:
+    """:func:`use_key` and the parameters that apply (``resolve``: :func:`parameters` by
+    default), done once per message for the items that ask it the same question.
+
+    In a message of several items (:mod:`kmiphsm.engine.message_store`) the answer is
+    remembered under everything the checks read besides the store (Unique Identifier, the
+    item's operation, usage, the requested parameters, and the second of the clock: the
+    state and date checks are made as of that second) until the message's next write. A
+    later item asking the same gets the same object (which the keyed handlers only read)
+    and has the same access decisions recorded for it, as if it had checked them itself.
+    Failures are never remembered: each item that fails checks again, and fails alone."""
+    resolve = parameters if resolve is None else resolve
+    shared = message_store.of(context.store)
+    if shared is None:
+        obj, ref = use_key(context, unique_identifier, usage, protect=protect,
+                           object_types=object_types, operation=operation)
+        return obj, ref, resolve(requested, obj, ref)
+    uid = context.unique_identifier(unique_identifier)
+    try:
+        key: Any = (uid, context.item.operation, usage, protect, object_types, resolve,
+                    cryptoparams.freeze(requested), managed.now(context))
+    except TypeError:  # parameters that are no plain value: checked every time
+        key = None
+    if key is not None:
+        found = shared.derived(key)
+        if found is not None:
+            obj, ref, resolved, decisions = found
+            for decision in decisions:
+                access.record(context, decision)
+            return obj, ref, resolved
+    generation, first_decision = shared.generation, len(context.decisions)
+    obj, ref = use_key(context, uid, usage, protect=protect, object_types=object_types,
+                       operation=operation)
+    resolved = resolve(requested, obj, ref)
+    if key is not None:
+        shared.remember(key, (obj, ref, resolved, tuple(context.decisions[first_decision:])),
+                        generation)
+    return obj, ref, resolved
 
 
 def parameters(requested: Any, obj: StoredObject, ref: hsm.KeyRef) -> Resolved:
@@ -153,13 +196,39 @@ def required(value: bytes | None, name: str, operation: str) -> bytes:
     return value
 
 
-def server_iv(context: OperationContext, resolved: Resolved) -> bytes | None:
+def server_iv(context: OperationContext, resolved: Resolved,
+              ivs: hsm.RandomReserve | None = None) -> bytes | None:
     """An IV of the client's IV Length, when it wants one generated (else the token makes
-    one of the mode's usual length)."""
+    one of the mode's usual length); from ``ivs`` when given."""
     mode = resolved.parameters.block_cipher_mode
     if resolved.iv_length_bits is None or mode not in _IV_MODES:
         return None
+    if ivs is not None:
+        return ivs.take(resolved.iv_length_bits // 8)
     return context.token.generate_random(resolved.iv_length_bits // 8)
+
+
+def batch_ivs(context: OperationContext) -> hsm.RandomReserve | None:
+    """Where the IVs of a message's Encrypt items come from: in a message of several items,
+    one draw of the token's RNG for the IVs of this item and the Encrypt items after it
+    that give none (:meth:`kmiphsm.hsm.Token.random_reserve`); None for a single item (the
+    token draws its IV as it encrypts)."""
+    batch = context.batch
+    if batch.ivs is None:
+        items = context.request.batch_items
+        if len(items) < 2:
+            return None
+        position = next((i for i, item in enumerate(items) if item is context.item), 0)
+        expected = sum(1 for item in items[position:] if _wants_iv(item.operation,
+                                                                   item.request_payload))
+        batch.ivs = context.token.random_reserve(expected)
+    return batch.ivs
+
+
+def _wants_iv(operation: int | None, payload: Any) -> bool:
+    """Whether an item is a one-shot Encrypt without an IV (one that may take one)."""
+    return (operation == Operation.Encrypt and isinstance(payload, EncryptRequestPayload)
+            and payload.iv_counter_nonce is None and not streaming(payload))
 
 
 def streaming(payload: Any) -> bool:
@@ -178,10 +247,10 @@ def validity(valid: bool) -> int:
 def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> EncryptResponsePayload:
     if streaming(payload):
         return _cipher_stream(context, payload, encrypting=True)
-    obj, ref = use_key(context, payload.unique_identifier, UsageMask.Encrypt, protect=True,
-                       object_types=(ObjectType.SymmetricKey, ObjectType.PublicKey),
-                       operation="Encrypt")
-    resolved = parameters(payload.cryptographic_parameters, obj, ref)
+    obj, ref, resolved = key_in_use(
+        context, payload.unique_identifier, UsageMask.Encrypt, protect=True,
+        object_types=(ObjectType.SymmetricKey, ObjectType.PublicKey), operation="Encrypt",
+        requested=payload.cryptographic_parameters)
     data = required(payload.data, "Data", "Encrypt")
     if resolved.parameters.block_cipher_mode is hsm.Mode.GCM:
         # a version whose response cannot carry the tag could never decrypt the ciphertext
@@ -191,10 +260,13 @@ def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> Encryp
             raise KmipError(Reason.FeatureNotSupported, f"GCM needs {missing}")
     allocate_usage(context, obj, len(data))
     iv = payload.iv_counter_nonce
+    ivs = None
     if iv is None:
-        iv = server_iv(context, resolved)
+        ivs = batch_ivs(context)
+        iv = server_iv(context, resolved, ivs)
     result = context.token.encrypt(ref, data, resolved.parameters, iv=iv,
-                                   aad=payload.authenticated_encryption_additional_data)
+                                   aad=payload.authenticated_encryption_additional_data,
+                                   ivs=ivs)
     return EncryptResponsePayload(
         unique_identifier=obj.unique_identifier, data=result.data,
         iv_counter_nonce=(result.iv or iv) if payload.iv_counter_nonce is None else None,
@@ -205,10 +277,10 @@ def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> Encryp
 def decrypt(context: OperationContext, payload: DecryptRequestPayload) -> DecryptResponsePayload:
     if streaming(payload):
         return _cipher_stream(context, payload, encrypting=False)
-    obj, ref = use_key(context, payload.unique_identifier, UsageMask.Decrypt, protect=False,
-                       object_types=(ObjectType.SymmetricKey, ObjectType.PrivateKey),
-                       operation="Decrypt")
-    resolved = parameters(payload.cryptographic_parameters, obj, ref)
+    obj, ref, resolved = key_in_use(
+        context, payload.unique_identifier, UsageMask.Decrypt, protect=False,
+        object_types=(ObjectType.SymmetricKey, ObjectType.PrivateKey), operation="Decrypt",
+        requested=payload.cryptographic_parameters)
     _check_unwrap_oracle(obj, resolved)
     data = required(payload.data, "Data", "Decrypt")
     tag = payload.authenticated_encryption_tag
@@ -345,9 +417,10 @@ def _signed_data(payload: Any, operation: str) -> tuple[bytes, bool]:
 def sign(context: OperationContext, payload: SignRequestPayload) -> SignResponsePayload:
     if streaming(payload):
         return _buffered_stream(context, payload, Operation.Sign)
-    obj, ref = use_key(context, payload.unique_identifier, UsageMask.Sign, protect=True,
-                       object_types=(ObjectType.PrivateKey,), operation="Sign")
-    resolved = parameters(payload.cryptographic_parameters, obj, ref)
+    obj, ref, resolved = key_in_use(
+        context, payload.unique_identifier, UsageMask.Sign, protect=True,
+        object_types=(ObjectType.PrivateKey,), operation="Sign",
+        requested=payload.cryptographic_parameters)
     data, digested = _signed_data(payload, "Sign")
     allocate_usage(context, obj, len(data))
     signature = context.token.sign(ref, data, resolved.parameters, digested=digested)
@@ -359,9 +432,10 @@ def signature_verify(context: OperationContext,
                      payload: SignatureVerifyRequestPayload) -> SignatureVerifyResponsePayload:
     if streaming(payload):
         return _buffered_stream(context, payload, Operation.SignatureVerify)
-    obj, ref = use_key(context, payload.unique_identifier, UsageMask.Verify, protect=False,
-                       object_types=(ObjectType.PublicKey,), operation="Signature Verify")
-    resolved = parameters(payload.cryptographic_parameters, obj, ref)
+    obj, ref, resolved = key_in_use(
+        context, payload.unique_identifier, UsageMask.Verify, protect=False,
+        object_types=(ObjectType.PublicKey,), operation="Signature Verify",
+        requested=payload.cryptographic_parameters)
     data, digested = _signed_data(payload, "Signature Verify")
     signature = required(payload.signature_data, "Signature Data", "Signature Verify")
     valid = context.token.verify(ref, data, signature, resolved.parameters, digested=digested)
@@ -397,9 +471,10 @@ def mac_parameters(requested: Any, obj: StoredObject, ref: hsm.KeyRef) -> Resolv
 def mac(context: OperationContext, payload: MACRequestPayload) -> MACResponsePayload:
     if streaming(payload):
         return _buffered_stream(context, payload, Operation.MAC)
-    obj, ref = use_key(context, payload.unique_identifier, UsageMask.MACGenerate, protect=True,
-                       object_types=(ObjectType.SymmetricKey,), operation="MAC")
-    resolved = mac_parameters(payload.cryptographic_parameters, obj, ref)
+    obj, ref, resolved = key_in_use(
+        context, payload.unique_identifier, UsageMask.MACGenerate, protect=True,
+        object_types=(ObjectType.SymmetricKey,), operation="MAC",
+        requested=payload.cryptographic_parameters, resolve=mac_parameters)
     data = required(payload.data, "Data", "MAC")
     allocate_usage(context, obj, len(data))
     value = context.token.mac(ref, data, resolved.parameters)
@@ -411,9 +486,10 @@ def mac_verify(context: OperationContext,
                payload: MACVerifyRequestPayload) -> MACVerifyResponsePayload:
     if streaming(payload):
         return _buffered_stream(context, payload, Operation.MACVerify)
-    obj, ref = use_key(context, payload.unique_identifier, UsageMask.MACVerify, protect=False,
-                       object_types=(ObjectType.SymmetricKey,), operation="MAC Verify")
-    resolved = mac_parameters(payload.cryptographic_parameters, obj, ref)
+    obj, ref, resolved = key_in_use(
+        context, payload.unique_identifier, UsageMask.MACVerify, protect=False,
+        object_types=(ObjectType.SymmetricKey,), operation="MAC Verify",
+        requested=payload.cryptographic_parameters, resolve=mac_parameters)
     data = required(payload.data, "Data", "MAC Verify")
     expected = required(payload.mac_data, "MAC Data", "MAC Verify")
     valid = context.token.mac_verify(ref, data, expected, resolved.parameters)
