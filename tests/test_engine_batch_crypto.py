@@ -115,6 +115,52 @@ class BatchEncryptsShareTheirKeyWork(EngineCase):
         self.assertEqual([r[0] for r in results], [Status.Success] * 9)
         self.assertEqual(checked, [first, second, first])
 
+    def test_a_run_of_encrypts_with_one_key_is_one_call_of_the_token(self) -> None:
+        uid = self.h.create_aes(ActivationDate=PAST)
+        other = self.h.create_aes(ActivationDate=PAST)
+        token = self.h.token
+        calls: list[tuple[str, int]] = []
+        for name in ("encrypt", "encrypt_many"):
+            real = getattr(token, name)
+
+            def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+                calls.append((_name, len(args[2]) if _name == "encrypt_many" else 1))
+                return _real(*args, **kwargs)
+
+            self.patch(token, name, spy)
+        plaintexts = [os.urandom(30) for _ in range(8)]
+        items = ([(uid, GCM)] * 4 + [(other, GCM)] + [(uid, CBC)] * 2 + [(uid, GCM)])
+        results = self.continuing(*[(Op.Encrypt, encrypt(key, data, params))
+                                    for (key, params), data in zip(items, plaintexts,
+                                                                   strict=True)])
+        self.assertEqual([r[0] for r in results], [Status.Success] * 8)
+        self.assertEqual(calls, [("encrypt_many", 4), ("encrypt", 1), ("encrypt_many", 2),
+                                 ("encrypt", 1)])
+        for (key, params), data, result in zip(items, plaintexts, results, strict=True):
+            self.assertEqual(self.decrypt(key, result[3], params), data)
+
+    def test_an_item_of_a_run_fails_alone_and_its_neighbours_succeed(self) -> None:
+        uid = self.h.create_aes(ActivationDate=PAST)
+        items = [(Op.Encrypt, encrypt(uid, b"a" * 16, CBC, IVCounterNonce=bytes(16))),
+                 (Op.Encrypt, encrypt(uid, b"b" * 16, CBC, IVCounterNonce=b"short")),
+                 (Op.Encrypt, encrypt(uid, b"c" * 16, CBC)),
+                 (Op.Encrypt, encrypt(uid, b"", CBC)),  # no Data: not asked ahead
+                 (Op.Encrypt, encrypt(uid, b"e" * 16, CBC))]
+        together = self.continuing(*items)
+        self.assertEqual([r[:2] for r in together],
+                         [(Status.Success, None),
+                          (Status.OperationFailed, Reason.BadCryptographicParameters),
+                          (Status.Success, None),
+                          (Status.OperationFailed, Reason.InvalidField),
+                          (Status.Success, None)])
+        alone = [answers(self.h.message(item))[0] for item in items]
+        self.assertEqual([r[:3] for r in together], [r[:3] for r in alone])
+        self.assertEqual(together[0][3]["Data"], alone[0][3]["Data"])  # the same IV given
+        stopped = answers(self.h.message(*items))
+        self.assertEqual([r[:2] for r in stopped],
+                         [(Status.Success, None),
+                          (Status.OperationFailed, Reason.BadCryptographicParameters)])
+
     def test_a_single_encrypt_draws_its_iv_as_it_encrypts(self) -> None:
         uid = self.h.create_aes(ActivationDate=PAST)
         draws = Draws(self)

@@ -498,6 +498,33 @@ class KeylessTests(CryptoTestCase):
                          b"a" * 20)
         self.assertEqual(self.token.decrypt(ref, second.data, cbc, iv=second.iv), b"b" * 20)
 
+    def test_encrypt_many_gives_each_item_its_own_outcome(self) -> None:
+        ref, raw = self.aes()
+        cbc = P(block_cipher_mode=Mode.CBC, padding_method=Padding.PKCS5)
+        draws: list[int] = []
+        real = self.token.operations.generate_random
+
+        def counting(length: int) -> bytes:
+            draws.append(length)
+            return real(length)
+
+        self.patch(self.token.operations, "generate_random", counting)
+        outcomes = self.token.encrypt_many(ref, cbc, [
+            (b"a" * 20, None, None), (b"b" * 20, b"short", None), (b"c" * 33, None, None),
+            (b"d" * 5, bytes(16), None)])
+        self.assertEqual(draws, [32])  # the two missing IVs, in one call
+        self.assertIsInstance(outcomes[1], BadParameters)
+        for outcome, data in ((outcomes[0], b"a" * 20), (outcomes[2], b"c" * 33),
+                              (outcomes[3], b"d" * 5)):
+            assert not isinstance(outcome, Exception)
+            self.assertEqual(self.token.decrypt(ref, outcome.data, cbc, iv=outcome.iv), data)
+        self.assertEqual(getattr(outcomes[3], "iv", None), bytes(16))
+        gcm = P(block_cipher_mode=Mode.GCM)
+        (sealed,) = self.token.encrypt_many(ref, gcm, [(b"e" * 9, None, b"aad")])
+        assert not isinstance(sealed, Exception) and sealed.iv is not None
+        self.assertEqual(AESGCM(raw).decrypt(sealed.iv, sealed.data + (sealed.tag or b""),
+                                             b"aad"), b"e" * 9)
+
     def test_digests_match_hashlib(self) -> None:
         for hash_ in Hash:
             self.assertEqual(self.token.digest(hash_, b"abc"),

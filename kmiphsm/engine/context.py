@@ -84,6 +84,9 @@ class BatchState:
     #: the token's random bytes drawn once for the IVs of the message's Encrypt items
     #: (engine/crypto.py batch_ivs), made at the first one that needs an IV
     ivs: RandomReserve | None = None
+    #: id(request batch item) -> (what it will ask the token, the outcome): the encryptions
+    #: an earlier Encrypt item of the message had the token make ahead (engine/crypto.py)
+    encrypted_ahead: dict[int, tuple[tuple[Any, ...], Any]] = field(default_factory=dict)
 
 
 @dataclass

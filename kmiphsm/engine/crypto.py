@@ -259,18 +259,84 @@ def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> Encryp
         if missing is not None:
             raise KmipError(Reason.FeatureNotSupported, f"GCM needs {missing}")
     allocate_usage(context, obj, len(data))
+    ivs = batch_ivs(context)
     iv = payload.iv_counter_nonce
-    ivs = None
     if iv is None:
-        ivs = batch_ivs(context)
         iv = server_iv(context, resolved, ivs)
-    result = context.token.encrypt(ref, data, resolved.parameters, iv=iv,
-                                   aad=payload.authenticated_encryption_additional_data,
-                                   ivs=ivs)
+    result = _encrypted(context, obj, ref, resolved, payload, data, iv, ivs)
     return EncryptResponsePayload(
         unique_identifier=obj.unique_identifier, data=result.data,
         iv_counter_nonce=(result.iv or iv) if payload.iv_counter_nonce is None else None,
         authenticated_encryption_tag=result.tag)
+
+
+def _encrypted(context: OperationContext, obj: StoredObject, ref: hsm.KeyRef,
+               resolved: Resolved, payload: EncryptRequestPayload, data: bytes,
+               iv: bytes | None, ivs: hsm.RandomReserve | None) -> hsm.Encrypted:
+    """The token's encryption for this item (its outcome, if an earlier item of the message
+    had the token encrypt it ahead: :func:`_encrypt_ahead`)."""
+    aad = payload.authenticated_encryption_additional_data
+    inputs = (ref, resolved.parameters, data, iv, aad)
+    ahead = context.batch.encrypted_ahead
+    if ahead:
+        found = ahead.pop(id(context.item), None)
+        if found is not None and found[0] == inputs:
+            return _outcome(found[1])
+    if ivs is not None:  # a message of several items
+        first = _encrypt_ahead(context, obj, resolved, payload, inputs, ivs)
+        if first is not None:
+            return _outcome(first)
+    return context.token.encrypt(ref, data, resolved.parameters, iv=iv, aad=aad, ivs=ivs)
+
+
+def _encrypt_ahead(context: OperationContext, obj: StoredObject, resolved: Resolved,
+                   payload: EncryptRequestPayload, inputs: tuple[Any, ...],
+                   ivs: hsm.RandomReserve) -> hsm.Encrypted | Exception | None:
+    """This item's encryption and those of the Encrypt items right after it that ask the
+    same key with the same parameters, in one call of the token
+    (:meth:`kmiphsm.hsm.Token.encrypt_many`: one session, one key lease, the token's calls
+    one after the other); None when no item after it does.
+
+    Each later item still runs alone, in its turn, every check (:func:`key_in_use`, its
+    Data, Usage Limits ...); only if it then asks the token exactly what was asked for it
+    here (key, parameters, data, IV, additional data) does it take the outcome (ciphertext
+    or error) kept for it in ``BatchState.encrypted_ahead``. An item that fails before, or
+    that a Stop never runs, leaves its ciphertext unused: it never leaves the server.
+    Keys with Usage Limits (an allocation per item, in the store, before its encryption)
+    and IVs of a client's IV Length are encrypted item by item."""
+    if resolved.iv_length_bits is not None or "UsageLimits" in obj.attributes:
+        return None
+    ref, parameters, _data, _iv, _aad = inputs
+    uid = payload.unique_identifier
+    items = context.request.batch_items
+    position = next((i for i, item in enumerate(items) if item is context.item), len(items))
+    group = []
+    for item in items[position + 1:]:
+        later = item.request_payload
+        if (item.operation != Operation.Encrypt or not isinstance(later, EncryptRequestPayload)
+                or item.error is not None or streaming(later) or later.data is None
+                or later.cryptographic_parameters != payload.cryptographic_parameters):
+            break
+        named = later.unique_identifier
+        if not (named == uid or (named is None and context.batch.id_placeholder == uid)):
+            break
+        group.append((item, later))
+    if not group:
+        return None
+    entries = [inputs[2:]] + [(later.data, later.iv_counter_nonce,
+                               later.authenticated_encryption_additional_data)
+                              for _item, later in group]
+    outcomes = context.token.encrypt_many(ref, parameters, entries, ivs=ivs)
+    ahead = context.batch.encrypted_ahead
+    for (item, _later), entry, outcome in zip(group, entries[1:], outcomes[1:], strict=True):
+        ahead[id(item)] = ((ref, parameters, *entry), outcome)
+    return outcomes[0]
+
+
+def _outcome(outcome: hsm.Encrypted | Exception) -> hsm.Encrypted:
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 @handler(Operation.Decrypt)

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import padding
@@ -179,10 +179,50 @@ class CryptoOperations:
             param = build_param(recipe, usage, parameters, iv, aad, parameters.tag_length)
             with self._handles.lease(session, ref) as key, translated():
                 output = key.encrypt(data, mechanism=recipe.mechanism, mechanism_param=param.value)
-        if recipe.authenticated:
-            split = len(output) - parameters.tag_length
-            return Encrypted(output[:split], iv, output[split:])
-        return Encrypted(output, iv if recipe.iv_length is not None else None)
+        return _encrypted(recipe, parameters, output, iv)
+
+    def encrypt_many(
+        self,
+        ref: KeyRef,
+        parameters: CryptographicParameters,
+        items: Sequence[tuple[bytes, bytes | None, bytes | None]],
+        *,
+        ivs: RandomReserve | None = None,
+    ) -> list[Encrypted | Exception]:
+        """:meth:`encrypt` of each ``(data, iv, aad)`` of ``items`` with one key and one set
+        of parameters: one session, one lease of the key, the missing IVs from ``ivs`` (else
+        drawn in one call), the token's calls one after the other. Each item's outcome is
+        what :meth:`encrypt` would return or raise for it alone (an exception is returned,
+        not raised); what concerns them all (the parameters, the key) is raised."""
+        usage, recipe = self._recipe(Operation.ENCRYPT, ref.algorithm, parameters)
+        _require(ref, KeyClass.PUBLIC if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
+        outcomes: list[Encrypted | Exception] = []
+        if recipe.route in (Route.RSA_OAEP_ON_HOST, Route.KEY_WRAP_AS_CIPHER):
+            for data, iv, aad in items:
+                try:
+                    outcomes.append(self.encrypt(ref, data, parameters, iv=iv, aad=aad))
+                except Exception as error:  # noqa: BLE001 - the item's own outcome
+                    outcomes.append(error)
+            return outcomes
+        if ivs is None and recipe.iv_length is not None:
+            ivs = self.random_reserve(sum(1 for _data, iv, _aad in items if iv is None))
+        padded = recipe.route is Route.HOST_BLOCK_PADDING
+        mechanism, tag_length = recipe.mechanism, parameters.tag_length
+        with self._pool.session() as session, self._handles.lease(session, ref) as key:
+            for data, iv, aad in items:
+                try:
+                    if padded:
+                        data = _pad(data, recipe)
+                    if iv is None and ivs is not None and recipe.iv_length is not None:
+                        iv = ivs.take(recipe.iv_length)
+                    param = build_param(recipe, usage, parameters, iv, aad, tag_length)
+                    with translated():
+                        output = key.encrypt(data, mechanism=mechanism,
+                                             mechanism_param=param.value)
+                    outcomes.append(_encrypted(recipe, parameters, output, iv))
+                except Exception as error:  # noqa: BLE001 - the item's own outcome
+                    outcomes.append(error)
+        return outcomes
 
     def decrypt(
         self,
@@ -475,6 +515,15 @@ class CryptoOperations:
                             offered=self._capabilities)
         with self._pool.session() as session, translated():
             return bytes(session.digest(data, mechanism=recipe.mechanism))
+
+
+def _encrypted(recipe: Recipe, parameters: CryptographicParameters, output: bytes,
+               iv: bytes | None) -> Encrypted:
+    """The token's output as ciphertext, IV and tag (GCM appends the tag)."""
+    if recipe.authenticated:
+        split = len(output) - parameters.tag_length
+        return Encrypted(output[:split], iv, output[split:])
+    return Encrypted(output, iv if recipe.iv_length is not None else None)
 
 
 def _require(ref: KeyRef, key_class: KeyClass) -> None:

@@ -14,7 +14,7 @@ results. What each method does is documented on :class:`~kmiphsm.hsm.token.Pkcs1
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 from kmiphsm.hsm.algorithms import (
     CryptographicParameters,
@@ -105,6 +105,10 @@ class Token(Protocol):
                 parameters: CryptographicParameters = NO_PARAMETERS, *,
                 iv: bytes | None = None, aad: bytes | None = None,
                 ivs: RandomReserve | None = None) -> Encrypted: ...
+
+    def encrypt_many(self, ref: KeyRef, parameters: CryptographicParameters,
+                     items: Sequence[tuple[bytes, bytes | None, bytes | None]], *,
+                     ivs: RandomReserve | None = None) -> list[Encrypted | Exception]: ...
 
     def decrypt(self, ref: KeyRef, data: bytes,
                 parameters: CryptographicParameters = NO_PARAMETERS, *,
