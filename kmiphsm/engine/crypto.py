@@ -111,15 +111,15 @@ def key_in_use(context: OperationContext, unique_identifier: Any, usage: int, *,
     and has the same access decisions recorded for it, as if it had checked them itself.
     Failures are never remembered: each item that fails checks again, and fails alone."""
     resolve = parameters if resolve is None else resolve
-    shared = message_store.of(context.store)
-    if shared is None:
+    shared = context.batch.store
+    if not isinstance(shared, message_store.MessageStore):  # a single item
         obj, ref = use_key(context, unique_identifier, usage, protect=protect,
                            object_types=object_types, operation=operation)
         return obj, ref, resolve(requested, obj, ref)
     uid = context.unique_identifier(unique_identifier)
     try:
         key: Any = (uid, context.item.operation, usage, protect, object_types, resolve,
-                    cryptoparams.freeze(requested), managed.now(context))
+                    _asked(requested), managed.now(context))
     except TypeError:  # parameters that are no plain value: checked every time
         key = None
     if key is not None:
@@ -137,6 +137,20 @@ def key_in_use(context: OperationContext, unique_identifier: Any, usage: int, *,
         shared.remember(key, (obj, ref, resolved, tuple(context.decisions[first_decision:])),
                         generation)
     return obj, ref, resolved
+
+
+def _asked(requested: Any) -> Any:
+    """Requested Cryptographic Parameters as a hashable key (TypeError if they cannot be
+    one): a flat structure by its fields, values and their types, in the order given (the
+    usual case, cheaply); anything else by :func:`cryptoparams.freeze`."""
+    if type(requested) is dict:
+        asked = tuple([(name, value.__class__, value) for name, value in requested.items()])
+        try:
+            hash(asked)
+            return asked
+        except TypeError:  # a structured value
+            pass
+    return cryptoparams.freeze(requested)
 
 
 def parameters(requested: Any, obj: StoredObject, ref: hsm.KeyRef) -> Resolved:
@@ -276,16 +290,17 @@ def _encrypted(context: OperationContext, obj: StoredObject, ref: hsm.KeyRef,
     """The token's encryption for this item (its outcome, if an earlier item of the message
     had the token encrypt it ahead: :func:`_encrypt_ahead`)."""
     aad = payload.authenticated_encryption_additional_data
+    if ivs is None:  # a single item
+        return context.token.encrypt(ref, data, resolved.parameters, iv=iv, aad=aad)
     inputs = (ref, resolved.parameters, data, iv, aad)
     ahead = context.batch.encrypted_ahead
     if ahead:
         found = ahead.pop(id(context.item), None)
         if found is not None and found[0] == inputs:
             return _outcome(found[1])
-    if ivs is not None:  # a message of several items
-        first = _encrypt_ahead(context, obj, resolved, payload, inputs, ivs)
-        if first is not None:
-            return _outcome(first)
+    first = _encrypt_ahead(context, obj, resolved, payload, inputs, ivs)
+    if first is not None:
+        return _outcome(first)
     return context.token.encrypt(ref, data, resolved.parameters, iv=iv, aad=aad, ivs=ivs)
 
 

@@ -159,11 +159,6 @@ class MessageStore:
         return writing
 
 
-def of(store: Store) -> MessageStore | None:
-    """``store`` as a :class:`MessageStore`, if it is one (a message of several items)."""
-    return store if isinstance(store, MessageStore) else None
-
-
 def for_message(store: Store | None, items: int) -> Store | None:
     """The store the items of a message of ``items`` items use: a :class:`MessageStore` when
     there is more than one (a single item reads each object once anyway)."""
