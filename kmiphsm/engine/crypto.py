@@ -26,6 +26,11 @@ Reasons in :mod:`kmiphsm.engine.errors`, as for every operation):
 * Signature Verify and MAC Verify answer a wrong signature or MAC with Validity Indicator
   Invalid, not with a failure.
 
+In a message of several items, the items asking the same of one key share that work
+(:func:`key_in_use`), the Encrypt items draw their IVs from the token in one call
+(:func:`batch_ivs`), and a run of Encrypt items with one key and parameters is one call of
+the token (:func:`_encrypt_ahead`); each item still gets the answer it would get alone.
+
 Streamed operations (Correlation Value, Init / Final Indicator) run here too: Encrypt and
 Decrypt as a multi-part operation in the token (:func:`_cipher_stream`), the others gathered
 and done at the final part (:func:`_buffered_stream`); :mod:`kmiphsm.engine.streams` keeps
