@@ -466,6 +466,65 @@ class KeylessTests(CryptoTestCase):
         self.token.seed_random(b"some entropy")
         self.assertRaises(InvalidArgument, self.token.generate_random, -1)
 
+    def test_a_random_reserve_draws_once_for_the_ivs_it_expects(self) -> None:
+        from kmiphsm.hsm import RandomReserve
+
+        drawn: list[bytes] = []
+
+        def draw(length: int) -> bytes:
+            drawn.append(os.urandom(length))
+            return drawn[-1]
+
+        reserve = RandomReserve(draw, 3)
+        taken = [reserve.take(12), reserve.take(12), reserve.take(16), reserve.take(8)]
+        # 3 x 12 bytes at the first take; too few left for 16: 16 x 1 (still expected);
+        # nothing expected any more: one IV's length
+        self.assertEqual([len(d) for d in drawn], [36, 16, 8])
+        self.assertEqual(b"".join(taken), b"".join(drawn)[:12 + 12] + drawn[1] + drawn[2])
+        self.assertEqual(reserve.draws, 3)
+
+    def test_encrypt_takes_a_missing_iv_from_the_reserve(self) -> None:
+        ref, raw = self.aes()
+        reserve = self.token.random_reserve(2)
+        gcm, cbc = P(block_cipher_mode=Mode.GCM), P(block_cipher_mode=Mode.CBC,
+                                                    padding_method=Padding.PKCS5)
+        first = self.token.encrypt(ref, b"a" * 20, gcm, ivs=reserve)
+        second = self.token.encrypt(ref, b"b" * 20, cbc, ivs=reserve)
+        given = self.token.encrypt(ref, b"c" * 20, gcm, iv=bytes(12), ivs=reserve)
+        self.assertEqual(reserve.draws, 2)  # 24 bytes, then 16 for the CBC IV
+        self.assertEqual((len(first.iv or b""), len(second.iv or b""), given.iv),
+                         (12, 16, bytes(12)))
+        self.assertEqual(AESGCM(raw).decrypt(first.iv, first.data + (first.tag or b""), None),
+                         b"a" * 20)
+        self.assertEqual(self.token.decrypt(ref, second.data, cbc, iv=second.iv), b"b" * 20)
+
+    def test_encrypt_many_gives_each_item_its_own_outcome(self) -> None:
+        ref, raw = self.aes()
+        cbc = P(block_cipher_mode=Mode.CBC, padding_method=Padding.PKCS5)
+        draws: list[int] = []
+        real = self.token.operations.generate_random
+
+        def counting(length: int) -> bytes:
+            draws.append(length)
+            return real(length)
+
+        self.patch(self.token.operations, "generate_random", counting)
+        outcomes = self.token.encrypt_many(ref, cbc, [
+            (b"a" * 20, None, None), (b"b" * 20, b"short", None), (b"c" * 33, None, None),
+            (b"d" * 5, bytes(16), None)])
+        self.assertEqual(draws, [32])  # the two missing IVs, in one call
+        self.assertIsInstance(outcomes[1], BadParameters)
+        for outcome, data in ((outcomes[0], b"a" * 20), (outcomes[2], b"c" * 33),
+                              (outcomes[3], b"d" * 5)):
+            assert not isinstance(outcome, Exception)
+            self.assertEqual(self.token.decrypt(ref, outcome.data, cbc, iv=outcome.iv), data)
+        self.assertEqual(getattr(outcomes[3], "iv", None), bytes(16))
+        gcm = P(block_cipher_mode=Mode.GCM)
+        (sealed,) = self.token.encrypt_many(ref, gcm, [(b"e" * 9, None, b"aad")])
+        assert not isinstance(sealed, Exception) and sealed.iv is not None
+        self.assertEqual(AESGCM(raw).decrypt(sealed.iv, sealed.data + (sealed.tag or b""),
+                                             b"aad"), b"e" * 9)
+
     def test_digests_match_hashlib(self) -> None:
         for hash_ in Hash:
             self.assertEqual(self.token.digest(hash_, b"abc"),

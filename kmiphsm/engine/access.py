@@ -189,7 +189,8 @@ def principal(context: "OperationContext") -> Principal:
     return context.engine.access.principal(context.identity)
 
 
-def _record(context: "OperationContext", decision: Decision) -> None:
+def record(context: "OperationContext", decision: Decision) -> None:
+    """Note ``decision`` as made for the item of ``context``, and tell the observer."""
     context.decisions.append(decision)
     observer = context.engine.access_observer
     if observer is not None:
@@ -216,7 +217,7 @@ def check_operation(context: "OperationContext") -> None:
     if who.allowed is None:
         return
     if name not in who.allowed:
-        _record(context, Decision(who.name, name, None, False, "no role allows it"))
+        record(context, Decision(who.name, name, None, False, "no role allows it"))
         raise KmipError(Reason.PermissionDenied, f"no role of {who.name!r} allows {name}")
 
 
@@ -233,12 +234,12 @@ def check_object(context: "OperationContext", obj: StoredObject) -> None:
     uid = obj.unique_identifier
     name = _operation(context) or "use"
     if obj.owner == who.name:  # its own, whatever scope it was made in
-        _record(context, Decision(who.name, name, uid, True, "owner"))
+        record(context, Decision(who.name, name, uid, True, "owner"))
         return
     if not who.wide and obj.scope != who.scope:
         _refuse(context, who, name, uid, f"object of scope {obj.scope!r}", hidden=True)
     if who.admin:
-        _record(context, Decision(who.name, name, uid, True, "administrator"))
+        record(context, Decision(who.name, name, uid, True, "administrator"))
         return
     granted = {g.operation for g in context.store.grants_on(uid, obj.owner)
                if g.grantee in who.names}
@@ -246,12 +247,12 @@ def check_object(context: "OperationContext", obj: StoredObject) -> None:
         _refuse(context, who, name, uid, f"owned by {obj.owner!r}, no grant", hidden=True)
     if name not in granted:
         _refuse(context, who, name, uid, f"granted {sorted(granted)} only", hidden=False)
-    _record(context, Decision(who.name, name, uid, True, "grant"))
+    record(context, Decision(who.name, name, uid, True, "grant"))
 
 
 def _refuse(context: "OperationContext", who: Principal, name: str, uid: str, why: str, *,
             hidden: bool) -> None:
-    _record(context, Decision(who.name, name, uid, False, why))
+    record(context, Decision(who.name, name, uid, False, why))
     log.info("access refused: %s may not %s object %s (%s)", who.name, name, uid, why)
     if hidden:
         raise not_found(uid)

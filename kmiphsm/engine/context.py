@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from kmiphsm.engine.access import Decision
 from kmiphsm.engine.errors import KmipError
 from kmiphsm.engine.identity import Identity
-from kmiphsm.hsm import Token
+from kmiphsm.hsm import RandomReserve, Token
 from kmiphsm.model import RequestBatchItem, RequestMessage
 from kmiphsm.model.version import ProtocolVersion
 from kmiphsm.store import Store
@@ -81,6 +81,12 @@ class BatchState:
     #: the store the items use, when not the engine's: a message of several items reads
     #: each object once (engine/message_store.py)
     store: Store | None = None
+    #: the token's random bytes drawn once for the IVs of the message's Encrypt items
+    #: (engine/crypto.py batch_ivs), made at the first one that needs an IV
+    ivs: RandomReserve | None = None
+    #: id(request batch item) -> (what it will ask the token, the outcome): the encryptions
+    #: an earlier Encrypt item of the message had the token make ahead (engine/crypto.py)
+    encrypted_ahead: dict[int, tuple[tuple[Any, ...], Any]] = field(default_factory=dict)
 
 
 @dataclass

@@ -26,6 +26,11 @@ Reasons in :mod:`kmiphsm.engine.errors`, as for every operation):
 * Signature Verify and MAC Verify answer a wrong signature or MAC with Validity Indicator
   Invalid, not with a failure.
 
+In a message of several items, the items asking the same of one key share that work
+(:func:`key_in_use`), the Encrypt items draw their IVs from the token in one call
+(:func:`batch_ivs`), and a run of Encrypt items with one key and parameters is one call of
+the token (:func:`_encrypt_ahead`); each item still gets the answer it would get alone.
+
 Streamed operations (Correlation Value, Init / Final Indicator) run here too: Encrypt and
 Decrypt as a multi-part operation in the token (:func:`_cipher_stream`), the others gathered
 and done at the final part (:func:`_buffered_stream`); :mod:`kmiphsm.engine.streams` keeps
@@ -35,10 +40,10 @@ their state between requests.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
 from kmiphsm import hsm
-from kmiphsm.engine import cryptoparams, managed
+from kmiphsm.engine import access, cryptoparams, managed, message_store
 from kmiphsm.engine.context import OperationContext
 from kmiphsm.engine.cryptoparams import Resolved
 from kmiphsm.engine.errors import KmipError
@@ -94,6 +99,63 @@ def use_key(context: OperationContext, unique_identifier: Any, usage: int, *, pr
                         f"{operation} needs a {kinds}, not a {managed.printed_object_type(obj.object_type)}")
     managed.require_use(context, obj, usage, protect=protect)
     return obj, managed.key_of(obj)
+
+
+def key_in_use(context: OperationContext, unique_identifier: Any, usage: int, *, protect: bool,
+               object_types: tuple[int, ...], operation: str, requested: Any,
+               resolve: Callable[[Any, StoredObject, hsm.KeyRef], Resolved] | None = None
+               ) -> tuple[StoredObject, hsm.KeyRef, Resolved]:
+    """:func:`use_key` and the parameters that apply (``resolve``: :func:`parameters` by
+    default), done once per message for the items that ask it the same question.
+
+    In a message of several items (:mod:`kmiphsm.engine.message_store`) the answer is
+    remembered under everything the checks read besides the store (Unique Identifier, the
+    item's operation, usage, the requested parameters, and the second of the clock: the
+    state and date checks are made as of that second) until the message's next write. A
+    later item asking the same gets the same object (which the keyed handlers only read)
+    and has the same access decisions recorded for it, as if it had checked them itself.
+    Failures are never remembered: each item that fails checks again, and fails alone."""
+    resolve = parameters if resolve is None else resolve
+    shared = context.batch.store
+    if not isinstance(shared, message_store.MessageStore):  # a single item
+        obj, ref = use_key(context, unique_identifier, usage, protect=protect,
+                           object_types=object_types, operation=operation)
+        return obj, ref, resolve(requested, obj, ref)
+    uid = context.unique_identifier(unique_identifier)
+    try:
+        key: Any = (uid, context.item.operation, usage, protect, object_types, resolve,
+                    _asked(requested), managed.now(context))
+    except TypeError:  # parameters that are no plain value: checked every time
+        key = None
+    if key is not None:
+        found = shared.derived(key)
+        if found is not None:
+            obj, ref, resolved, decisions = found
+            for decision in decisions:
+                access.record(context, decision)
+            return obj, ref, resolved
+    generation, first_decision = shared.generation, len(context.decisions)
+    obj, ref = use_key(context, uid, usage, protect=protect, object_types=object_types,
+                       operation=operation)
+    resolved = resolve(requested, obj, ref)
+    if key is not None:
+        shared.remember(key, (obj, ref, resolved, tuple(context.decisions[first_decision:])),
+                        generation)
+    return obj, ref, resolved
+
+
+def _asked(requested: Any) -> Any:
+    """Requested Cryptographic Parameters as a hashable key (TypeError if they cannot be
+    one): a flat structure by its fields, values and their types, in the order given (the
+    usual case, cheaply); anything else by :func:`cryptoparams.freeze`."""
+    if type(requested) is dict:
+        asked = tuple([(name, value.__class__, value) for name, value in requested.items()])
+        try:
+            hash(asked)
+            return asked
+        except TypeError:  # a structured value
+            pass
+    return cryptoparams.freeze(requested)
 
 
 def parameters(requested: Any, obj: StoredObject, ref: hsm.KeyRef) -> Resolved:
@@ -153,13 +215,39 @@ def required(value: bytes | None, name: str, operation: str) -> bytes:
     return value
 
 
-def server_iv(context: OperationContext, resolved: Resolved) -> bytes | None:
+def server_iv(context: OperationContext, resolved: Resolved,
+              ivs: hsm.RandomReserve | None = None) -> bytes | None:
     """An IV of the client's IV Length, when it wants one generated (else the token makes
-    one of the mode's usual length)."""
+    one of the mode's usual length); from ``ivs`` when given."""
     mode = resolved.parameters.block_cipher_mode
     if resolved.iv_length_bits is None or mode not in _IV_MODES:
         return None
+    if ivs is not None:
+        return ivs.take(resolved.iv_length_bits // 8)
     return context.token.generate_random(resolved.iv_length_bits // 8)
+
+
+def batch_ivs(context: OperationContext) -> hsm.RandomReserve | None:
+    """Where the IVs of a message's Encrypt items come from: in a message of several items,
+    one draw of the token's RNG for the IVs of this item and the Encrypt items after it
+    that give none (:meth:`kmiphsm.hsm.Token.random_reserve`); None for a single item (the
+    token draws its IV as it encrypts)."""
+    batch = context.batch
+    if batch.ivs is None:
+        items = context.request.batch_items
+        if len(items) < 2:
+            return None
+        position = next((i for i, item in enumerate(items) if item is context.item), 0)
+        expected = sum(1 for item in items[position:] if _wants_iv(item.operation,
+                                                                   item.request_payload))
+        batch.ivs = context.token.random_reserve(expected)
+    return batch.ivs
+
+
+def _wants_iv(operation: int | None, payload: Any) -> bool:
+    """Whether an item is a one-shot Encrypt without an IV (one that may take one)."""
+    return (operation == Operation.Encrypt and isinstance(payload, EncryptRequestPayload)
+            and payload.iv_counter_nonce is None and not streaming(payload))
 
 
 def streaming(payload: Any) -> bool:
@@ -178,10 +266,10 @@ def validity(valid: bool) -> int:
 def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> EncryptResponsePayload:
     if streaming(payload):
         return _cipher_stream(context, payload, encrypting=True)
-    obj, ref = use_key(context, payload.unique_identifier, UsageMask.Encrypt, protect=True,
-                       object_types=(ObjectType.SymmetricKey, ObjectType.PublicKey),
-                       operation="Encrypt")
-    resolved = parameters(payload.cryptographic_parameters, obj, ref)
+    obj, ref, resolved = key_in_use(
+        context, payload.unique_identifier, UsageMask.Encrypt, protect=True,
+        object_types=(ObjectType.SymmetricKey, ObjectType.PublicKey), operation="Encrypt",
+        requested=payload.cryptographic_parameters)
     data = required(payload.data, "Data", "Encrypt")
     if resolved.parameters.block_cipher_mode is hsm.Mode.GCM:
         # a version whose response cannot carry the tag could never decrypt the ciphertext
@@ -190,25 +278,95 @@ def encrypt(context: OperationContext, payload: EncryptRequestPayload) -> Encryp
         if missing is not None:
             raise KmipError(Reason.FeatureNotSupported, f"GCM needs {missing}")
     allocate_usage(context, obj, len(data))
+    ivs = batch_ivs(context)
     iv = payload.iv_counter_nonce
     if iv is None:
-        iv = server_iv(context, resolved)
-    result = context.token.encrypt(ref, data, resolved.parameters, iv=iv,
-                                   aad=payload.authenticated_encryption_additional_data)
+        iv = server_iv(context, resolved, ivs)
+    result = _encrypted(context, obj, ref, resolved, payload, data, iv, ivs)
     return EncryptResponsePayload(
         unique_identifier=obj.unique_identifier, data=result.data,
         iv_counter_nonce=(result.iv or iv) if payload.iv_counter_nonce is None else None,
         authenticated_encryption_tag=result.tag)
 
 
+def _encrypted(context: OperationContext, obj: StoredObject, ref: hsm.KeyRef,
+               resolved: Resolved, payload: EncryptRequestPayload, data: bytes,
+               iv: bytes | None, ivs: hsm.RandomReserve | None) -> hsm.Encrypted:
+    """The token's encryption for this item (its outcome, if an earlier item of the message
+    had the token encrypt it ahead: :func:`_encrypt_ahead`)."""
+    aad = payload.authenticated_encryption_additional_data
+    if ivs is None:  # a single item
+        return context.token.encrypt(ref, data, resolved.parameters, iv=iv, aad=aad)
+    inputs = (ref, resolved.parameters, data, iv, aad)
+    ahead = context.batch.encrypted_ahead
+    if ahead:
+        found = ahead.pop(id(context.item), None)
+        if found is not None and found[0] == inputs:
+            return _outcome(found[1])
+    first = _encrypt_ahead(context, obj, resolved, payload, inputs, ivs)
+    if first is not None:
+        return _outcome(first)
+    return context.token.encrypt(ref, data, resolved.parameters, iv=iv, aad=aad, ivs=ivs)
+
+
+def _encrypt_ahead(context: OperationContext, obj: StoredObject, resolved: Resolved,
+                   payload: EncryptRequestPayload, inputs: tuple[Any, ...],
+                   ivs: hsm.RandomReserve) -> hsm.Encrypted | Exception | None:
+    """This item's encryption and those of the Encrypt items right after it that ask the
+    same key with the same parameters, in one call of the token
+    (:meth:`kmiphsm.hsm.Token.encrypt_many`: one session, one key lease, the token's calls
+    one after the other); None when no item after it does.
+
+    Each later item still runs alone, in its turn, every check (:func:`key_in_use`, its
+    Data, Usage Limits ...); only if it then asks the token exactly what was asked for it
+    here (key, parameters, data, IV, additional data) does it take the outcome (ciphertext
+    or error) kept for it in ``BatchState.encrypted_ahead``. An item that fails before, or
+    that a Stop never runs, leaves its ciphertext unused: it never leaves the server.
+    Keys with Usage Limits (an allocation per item, in the store, before its encryption)
+    and IVs of a client's IV Length are encrypted item by item."""
+    if resolved.iv_length_bits is not None or "UsageLimits" in obj.attributes:
+        return None
+    ref, parameters, _data, _iv, _aad = inputs
+    uid = payload.unique_identifier
+    items = context.request.batch_items
+    position = next((i for i, item in enumerate(items) if item is context.item), len(items))
+    group = []
+    for item in items[position + 1:]:
+        later = item.request_payload
+        if (item.operation != Operation.Encrypt or not isinstance(later, EncryptRequestPayload)
+                or item.error is not None or streaming(later) or later.data is None
+                or later.cryptographic_parameters != payload.cryptographic_parameters):
+            break
+        named = later.unique_identifier
+        if not (named == uid or (named is None and context.batch.id_placeholder == uid)):
+            break
+        group.append((item, later))
+    if not group:
+        return None
+    entries = [inputs[2:]] + [(later.data, later.iv_counter_nonce,
+                               later.authenticated_encryption_additional_data)
+                              for _item, later in group]
+    outcomes = context.token.encrypt_many(ref, parameters, entries, ivs=ivs)
+    ahead = context.batch.encrypted_ahead
+    for (item, _later), entry, outcome in zip(group, entries[1:], outcomes[1:], strict=True):
+        ahead[id(item)] = ((ref, parameters, *entry), outcome)
+    return outcomes[0]
+
+
+def _outcome(outcome: hsm.Encrypted | Exception) -> hsm.Encrypted:
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
 @handler(Operation.Decrypt)
 def decrypt(context: OperationContext, payload: DecryptRequestPayload) -> DecryptResponsePayload:
     if streaming(payload):
         return _cipher_stream(context, payload, encrypting=False)
-    obj, ref = use_key(context, payload.unique_identifier, UsageMask.Decrypt, protect=False,
-                       object_types=(ObjectType.SymmetricKey, ObjectType.PrivateKey),
-                       operation="Decrypt")
-    resolved = parameters(payload.cryptographic_parameters, obj, ref)
+    obj, ref, resolved = key_in_use(
+        context, payload.unique_identifier, UsageMask.Decrypt, protect=False,
+        object_types=(ObjectType.SymmetricKey, ObjectType.PrivateKey), operation="Decrypt",
+        requested=payload.cryptographic_parameters)
     _check_unwrap_oracle(obj, resolved)
     data = required(payload.data, "Data", "Decrypt")
     tag = payload.authenticated_encryption_tag
@@ -345,9 +503,10 @@ def _signed_data(payload: Any, operation: str) -> tuple[bytes, bool]:
 def sign(context: OperationContext, payload: SignRequestPayload) -> SignResponsePayload:
     if streaming(payload):
         return _buffered_stream(context, payload, Operation.Sign)
-    obj, ref = use_key(context, payload.unique_identifier, UsageMask.Sign, protect=True,
-                       object_types=(ObjectType.PrivateKey,), operation="Sign")
-    resolved = parameters(payload.cryptographic_parameters, obj, ref)
+    obj, ref, resolved = key_in_use(
+        context, payload.unique_identifier, UsageMask.Sign, protect=True,
+        object_types=(ObjectType.PrivateKey,), operation="Sign",
+        requested=payload.cryptographic_parameters)
     data, digested = _signed_data(payload, "Sign")
     allocate_usage(context, obj, len(data))
     signature = context.token.sign(ref, data, resolved.parameters, digested=digested)
@@ -359,9 +518,10 @@ def signature_verify(context: OperationContext,
                      payload: SignatureVerifyRequestPayload) -> SignatureVerifyResponsePayload:
     if streaming(payload):
         return _buffered_stream(context, payload, Operation.SignatureVerify)
-    obj, ref = use_key(context, payload.unique_identifier, UsageMask.Verify, protect=False,
-                       object_types=(ObjectType.PublicKey,), operation="Signature Verify")
-    resolved = parameters(payload.cryptographic_parameters, obj, ref)
+    obj, ref, resolved = key_in_use(
+        context, payload.unique_identifier, UsageMask.Verify, protect=False,
+        object_types=(ObjectType.PublicKey,), operation="Signature Verify",
+        requested=payload.cryptographic_parameters)
     data, digested = _signed_data(payload, "Signature Verify")
     signature = required(payload.signature_data, "Signature Data", "Signature Verify")
     valid = context.token.verify(ref, data, signature, resolved.parameters, digested=digested)
@@ -397,9 +557,10 @@ def mac_parameters(requested: Any, obj: StoredObject, ref: hsm.KeyRef) -> Resolv
 def mac(context: OperationContext, payload: MACRequestPayload) -> MACResponsePayload:
     if streaming(payload):
         return _buffered_stream(context, payload, Operation.MAC)
-    obj, ref = use_key(context, payload.unique_identifier, UsageMask.MACGenerate, protect=True,
-                       object_types=(ObjectType.SymmetricKey,), operation="MAC")
-    resolved = mac_parameters(payload.cryptographic_parameters, obj, ref)
+    obj, ref, resolved = key_in_use(
+        context, payload.unique_identifier, UsageMask.MACGenerate, protect=True,
+        object_types=(ObjectType.SymmetricKey,), operation="MAC",
+        requested=payload.cryptographic_parameters, resolve=mac_parameters)
     data = required(payload.data, "Data", "MAC")
     allocate_usage(context, obj, len(data))
     value = context.token.mac(ref, data, resolved.parameters)
@@ -411,9 +572,10 @@ def mac_verify(context: OperationContext,
                payload: MACVerifyRequestPayload) -> MACVerifyResponsePayload:
     if streaming(payload):
         return _buffered_stream(context, payload, Operation.MACVerify)
-    obj, ref = use_key(context, payload.unique_identifier, UsageMask.MACVerify, protect=False,
-                       object_types=(ObjectType.SymmetricKey,), operation="MAC Verify")
-    resolved = mac_parameters(payload.cryptographic_parameters, obj, ref)
+    obj, ref, resolved = key_in_use(
+        context, payload.unique_identifier, UsageMask.MACVerify, protect=False,
+        object_types=(ObjectType.SymmetricKey,), operation="MAC Verify",
+        requested=payload.cryptographic_parameters, resolve=mac_parameters)
     data = required(payload.data, "Data", "MAC Verify")
     expected = required(payload.mac_data, "MAC Data", "MAC Verify")
     valid = context.token.mac_verify(ref, data, expected, resolved.parameters)

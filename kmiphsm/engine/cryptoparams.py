@@ -127,7 +127,7 @@ def resolve(requested: Any, key_instances: list[Any] | None,
     (:func:`_resolve_frozen`, a pure function of frozen inputs; :class:`Resolved` is
     immutable)."""
     try:
-        frozen = (_freeze(requested), _freeze(key_instances))
+        frozen = (freeze(requested), freeze(key_instances))
     except TypeError:
         return translate(effective(requested, key_instances), key_algorithm)
     return _resolve_frozen(*frozen, key_algorithm)
@@ -139,19 +139,19 @@ def _resolve_frozen(requested: Any, key_instances: Any,
     return translate(effective(_thaw(requested), _thaw(key_instances)), key_algorithm)
 
 
-def _freeze(value: Any) -> Any:
+def freeze(value: Any) -> Any:
     """A hashable stand-in for a plain value (TypeError for what cannot be one)."""
     kind = type(value)
     if kind is dict:
-        return ("dict", tuple(sorted([(name, _freeze(item)) for name, item in value.items()])))
+        return ("dict", tuple(sorted([(name, freeze(item)) for name, item in value.items()])))
     if kind is list:
-        return ("list", tuple([_freeze(item) for item in value]))
+        return ("list", tuple([freeze(item) for item in value]))
     hash(value)
     return (kind, value)
 
 
 def _thaw(frozen: Any) -> Any:
-    """The plain value :func:`_freeze` stands for."""
+    """The plain value :func:`freeze` stands for."""
     kind, value = frozen
     if kind == "dict":
         return {name: _thaw(item) for name, item in value}

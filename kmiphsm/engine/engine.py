@@ -81,6 +81,10 @@ SERVER_INFORMATION: Mapping[str, Any] = {
 }
 
 
+#: payload class -> whether it is a typed payload with a ``unique_identifier`` field
+_NAMES_OBJECT: dict[type, bool] = {}
+
+
 class SecondClock:
     """Now in UTC, to the second (KMIP Date-Times are whole seconds): an engine's default
     clock. The datetime of the current second is made once: it is asked a few times per
@@ -385,7 +389,11 @@ class Engine:
         """A typed payload's ``unique_identifier`` that is missing (the ID Placeholder), a
         2.x Enumeration, an Integer or a JSON array of tags (:mod:`kmiphsm.engine.tagging`) is
         replaced by the identifier it stands for."""
-        if not dataclasses.is_dataclass(payload) or not hasattr(payload, "unique_identifier"):
+        named = _NAMES_OBJECT.get(type(payload))
+        if named is None:  # a bounded set of keys: the payload classes
+            named = dataclasses.is_dataclass(payload) and hasattr(payload, "unique_identifier")
+            _NAMES_OBJECT[type(payload)] = named
+        if not named:
             return
         value = payload.unique_identifier
         if isinstance(value, str):

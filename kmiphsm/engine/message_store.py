@@ -18,7 +18,16 @@ items of a message of more than one item a :class:`MessageStore` in front of the
   another request or another worker process is seen by the next message.
 
 Access checks are not skipped: :func:`kmiphsm.engine.access.check_object` still runs for
-every item (its operation may differ from the item before); only its grants read is shared.
+every item whose question differs (its operation may differ from the item before); only its
+grants read is shared.
+
+What items *derive* from these reads may be remembered too, under the same rules
+(:meth:`MessageStore.derived`, :meth:`MessageStore.remember`): the keyed cryptographic
+operations (:func:`kmiphsm.engine.crypto.key_in_use`) remember a key's checked use (object,
+token reference, parameters, access decisions) by everything the checks read: Unique
+Identifier, operation, usage, parameters and the second of the clock. A write or a
+transaction forgets it with the reads it came from, so an Encrypt after a Revoke in the same
+message is checked again, and refused.
 """
 
 from __future__ import annotations
@@ -70,7 +79,11 @@ class MessageStore:
         #: uid -> (the object as read, the names of its structured attributes)
         self._objects: dict[str, tuple[StoredObject, tuple[str, ...]]] = {}
         self._grants: dict[tuple[str, str], list[Grant]] = {}
+        #: what items derived from the reads above (see the module's text)
+        self._derived: dict[Any, Any] = {}
         self._depth = 0  # transactions entered through this object
+        #: how many times what was read has been forgotten
+        self.generation = 0
 
     @property
     def port(self) -> Store:
@@ -80,6 +93,24 @@ class MessageStore:
     def forget(self) -> None:
         self._objects.clear()
         self._grants.clear()
+        self._derived.clear()
+        self.generation += 1
+
+    def derived(self, key: Any) -> Any:
+        """What :meth:`remember` was given under ``key`` since the last write; None if
+        nothing (or inside a transaction)."""
+        if self._depth:
+            return None
+        return self._derived.get(key)
+
+    def remember(self, key: Any, value: Any, generation: int) -> None:
+        """Remember ``value``, derived from reads made since ``generation`` (the
+        :attr:`generation` when the caller began): not if anything was forgotten meanwhile
+        (a write: ``value`` may mix reads from before and after it), nor in a
+        transaction."""
+        if self._depth or generation != self.generation:
+            return
+        self._derived[key] = value
 
     def get(self, unique_identifier: str) -> StoredObject | None:
         if self._depth:

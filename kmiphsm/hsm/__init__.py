@@ -16,7 +16,7 @@ from kmiphsm.hsm.algorithms import (
     Mode,
     Padding,
 )
-from kmiphsm.hsm.crypto import Encrypted
+from kmiphsm.hsm.crypto import Encrypted, RandomReserve
 from kmiphsm.hsm.errors import (
     BadParameters,
     CryptographicFailure,
@@ -41,6 +41,7 @@ __all__ = [
     "Curve",
     "Derivation",
     "Encrypted",
+    "RandomReserve",
     "Hash",
     "InvalidArgument",
     "KeyAlgorithm",

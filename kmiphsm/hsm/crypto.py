@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import padding
@@ -83,6 +83,39 @@ class Encrypted:
     tag: bytes | None = None
 
 
+class RandomReserve:
+    """Bytes of the token's random number generator drawn ahead, for the IVs of several
+    encryptions (the items of one KMIP batch): one C_GenerateRandom for all of them instead
+    of one each. Made only by the token (:meth:`CryptoOperations.random_reserve`), so every
+    byte it gives comes from the token's RNG (FIPS 140 modules require an IV the module
+    generated); each byte is given once; what is left when it is dropped is never used.
+
+    ``expected``: how many IVs the caller expects to take; when the bytes left are too few
+    for the one asked, it draws that IV's length times the IVs still expected (at least
+    one) in one call."""
+
+    __slots__ = ("_draw", "_buffer", "_offset", "_expected", "draws")
+
+    def __init__(self, draw: Callable[[int], bytes], expected: int) -> None:
+        self._draw = draw
+        self._buffer = b""
+        self._offset = 0
+        self._expected = expected
+        #: how many times the token's RNG was called (for tests and metrics)
+        self.draws = 0
+
+    def take(self, length: int) -> bytes:
+        """``length`` fresh random bytes."""
+        offset = self._offset
+        if len(self._buffer) - offset < length:
+            self._buffer = self._draw(length * max(self._expected, 1))
+            self.draws += 1
+            offset = 0
+        self._offset = offset + length
+        self._expected -= 1
+        return self._buffer[offset:offset + length]
+
+
 class CryptoOperations:
     """Operations with keys the caller references; all secret work happens in the token."""
 
@@ -126,7 +159,9 @@ class CryptoOperations:
         *,
         iv: bytes | None = None,
         aad: bytes | None = None,
+        ivs: RandomReserve | None = None,
     ) -> Encrypted:
+        """``ivs``: where a missing IV comes from (else one C_GenerateRandom now)."""
         usage, recipe = self._recipe(Operation.ENCRYPT, ref.algorithm, parameters)
         _require(ref, KeyClass.PUBLIC if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
         if recipe.route is Route.RSA_OAEP_ON_HOST:
@@ -135,6 +170,8 @@ class CryptoOperations:
             return Encrypted(self._key_wrap(ref, data, recipe))
         if recipe.route is Route.HOST_BLOCK_PADDING:
             data = _pad(data, recipe)
+        if recipe.iv_length is not None and iv is None and ivs is not None:
+            iv = ivs.take(recipe.iv_length)
         with self._pool.session() as session:
             if recipe.iv_length is not None and iv is None:
                 with translated():
@@ -142,10 +179,50 @@ class CryptoOperations:
             param = build_param(recipe, usage, parameters, iv, aad, parameters.tag_length)
             with self._handles.lease(session, ref) as key, translated():
                 output = key.encrypt(data, mechanism=recipe.mechanism, mechanism_param=param.value)
-        if recipe.authenticated:
-            split = len(output) - parameters.tag_length
-            return Encrypted(output[:split], iv, output[split:])
-        return Encrypted(output, iv if recipe.iv_length is not None else None)
+        return _encrypted(recipe, parameters, output, iv)
+
+    def encrypt_many(
+        self,
+        ref: KeyRef,
+        parameters: CryptographicParameters,
+        items: Sequence[tuple[bytes, bytes | None, bytes | None]],
+        *,
+        ivs: RandomReserve | None = None,
+    ) -> list[Encrypted | Exception]:
+        """:meth:`encrypt` of each ``(data, iv, aad)`` of ``items`` with one key and one set
+        of parameters: one session, one lease of the key, the missing IVs from ``ivs`` (else
+        drawn in one call), the token's calls one after the other. Each item's outcome is
+        what :meth:`encrypt` would return or raise for it alone (an exception is returned,
+        not raised); what concerns them all (the parameters, the key) is raised."""
+        usage, recipe = self._recipe(Operation.ENCRYPT, ref.algorithm, parameters)
+        _require(ref, KeyClass.PUBLIC if ref.algorithm is KeyAlgorithm.RSA else KeyClass.SECRET)
+        outcomes: list[Encrypted | Exception] = []
+        if recipe.route in (Route.RSA_OAEP_ON_HOST, Route.KEY_WRAP_AS_CIPHER):
+            for data, iv, aad in items:
+                try:
+                    outcomes.append(self.encrypt(ref, data, parameters, iv=iv, aad=aad))
+                except Exception as error:  # noqa: BLE001 - the item's own outcome
+                    outcomes.append(error)
+            return outcomes
+        if ivs is None and recipe.iv_length is not None:
+            ivs = self.random_reserve(sum(1 for _data, iv, _aad in items if iv is None))
+        padded = recipe.route is Route.HOST_BLOCK_PADDING
+        mechanism, tag_length = recipe.mechanism, parameters.tag_length
+        with self._pool.session() as session, self._handles.lease(session, ref) as key:
+            for data, iv, aad in items:
+                try:
+                    if padded:
+                        data = _pad(data, recipe)
+                    if iv is None and ivs is not None and recipe.iv_length is not None:
+                        iv = ivs.take(recipe.iv_length)
+                    param = build_param(recipe, usage, parameters, iv, aad, tag_length)
+                    with translated():
+                        output = key.encrypt(data, mechanism=mechanism,
+                                             mechanism_param=param.value)
+                    outcomes.append(_encrypted(recipe, parameters, output, iv))
+                except Exception as error:  # noqa: BLE001 - the item's own outcome
+                    outcomes.append(error)
+        return outcomes
 
     def decrypt(
         self,
@@ -425,6 +502,10 @@ class CryptoOperations:
         with self._pool.session() as session, translated():
             return bytes(session.generate_random(length * 8))
 
+    def random_reserve(self, expected: int) -> RandomReserve:
+        """A :class:`RandomReserve` of this token's RNG for ``expected`` IVs."""
+        return RandomReserve(self.generate_random, expected)
+
     def seed_random(self, data: bytes) -> None:
         with self._pool.session() as session, translated():
             session.seed_random(data)
@@ -434,6 +515,15 @@ class CryptoOperations:
                             offered=self._capabilities)
         with self._pool.session() as session, translated():
             return bytes(session.digest(data, mechanism=recipe.mechanism))
+
+
+def _encrypted(recipe: Recipe, parameters: CryptographicParameters, output: bytes,
+               iv: bytes | None) -> Encrypted:
+    """The token's output as ciphertext, IV and tag (GCM appends the tag)."""
+    if recipe.authenticated:
+        split = len(output) - parameters.tag_length
+        return Encrypted(output[:split], iv, output[split:])
+    return Encrypted(output, iv if recipe.iv_length is not None else None)
 
 
 def _require(ref: KeyRef, key_class: KeyClass) -> None:

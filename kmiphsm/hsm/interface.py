@@ -14,7 +14,7 @@ results. What each method does is documented on :class:`~kmiphsm.hsm.token.Pkcs1
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 from kmiphsm.hsm.algorithms import (
     CryptographicParameters,
@@ -25,7 +25,7 @@ from kmiphsm.hsm.algorithms import (
     Mode,
 )
 from kmiphsm.hsm.capabilities import Capabilities
-from kmiphsm.hsm.crypto import NO_PARAMETERS, Encrypted
+from kmiphsm.hsm.crypto import NO_PARAMETERS, Encrypted, RandomReserve
 from kmiphsm.hsm.keyref import KeyPair, KeyRef
 from kmiphsm.hsm.streams import CipherStream
 
@@ -103,7 +103,12 @@ class Token(Protocol):
 
     def encrypt(self, ref: KeyRef, data: bytes,
                 parameters: CryptographicParameters = NO_PARAMETERS, *,
-                iv: bytes | None = None, aad: bytes | None = None) -> Encrypted: ...
+                iv: bytes | None = None, aad: bytes | None = None,
+                ivs: RandomReserve | None = None) -> Encrypted: ...
+
+    def encrypt_many(self, ref: KeyRef, parameters: CryptographicParameters,
+                     items: Sequence[tuple[bytes, bytes | None, bytes | None]], *,
+                     ivs: RandomReserve | None = None) -> list[Encrypted | Exception]: ...
 
     def decrypt(self, ref: KeyRef, data: bytes,
                 parameters: CryptographicParameters = NO_PARAMETERS, *,
@@ -129,6 +134,8 @@ class Token(Protocol):
                    parameters: CryptographicParameters = NO_PARAMETERS) -> bool: ...
 
     def generate_random(self, length: int) -> bytes: ...
+
+    def random_reserve(self, expected: int) -> RandomReserve: ...
 
     def seed_random(self, data: bytes) -> None: ...
 
