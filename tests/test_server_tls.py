@@ -20,7 +20,7 @@ from twisted.trial import unittest
 
 from kmiphsm import devpki
 from kmiphsm.cli.kmip import request_message
-from kmiphsm.server.tls import send_now
+from kmiphsm.server.stdtls import send_now
 from kmiphsm.ttlv import Node, binary, enums, tags
 from tests.support.server import shared_server
 
@@ -161,7 +161,7 @@ def _answers(raw: socket.socket, tls: ssl.SSLObject, incoming: ssl.MemoryBIO,
 
 
 class KmipPortRecordTests(unittest.TestCase):
-    """The KMIP port's TLS layer (tls.DirectTLSTransport) reads every record it is given,
+    """The KMIP port's TLS layer (stdtls.StdTLSProtocol) reads every record it is given,
     however the records are cut into TCP segments, and answers each message once."""
 
     def setUp(self) -> None:
@@ -222,7 +222,7 @@ class FakeTCP:
 
 
 class SendNowTests(unittest.SynchronousTestCase):
-    """tls.send_now: an answer goes to the socket at once when nothing waits before it, and
+    """stdtls.send_now: an answer goes to the socket at once when nothing waits before it, and
     never overtakes bytes the reactor still has to send."""
 
     def test_nothing_waiting_one_send_and_no_reactor_write(self) -> None:
