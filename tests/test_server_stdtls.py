@@ -10,12 +10,12 @@ reading. ``tests/test_server_tls.py`` has the same checks against the whole serv
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import shutil
 import socket
 import ssl
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,13 +24,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from twisted.internet import defer, reactor, threads
+from twisted.internet import defer, reactor, task, threads
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import StringTransport
-from twisted.logger import LogLevel, globalLogPublisher
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from twisted.trial import unittest
@@ -56,7 +56,6 @@ def pki() -> Path:
     global _PKI
     if _PKI is None:
         path = Path(tempfile.mkdtemp(prefix="kmiphsm-stdtls-"))
-        import atexit
         atexit.register(shutil.rmtree, path, True)
         devpki.ensure(path, ("alice", "carol"), units={"carol": ("ops", "audit")})
         devpki.ensure(path / "other", ("alice",))
@@ -215,7 +214,6 @@ class LogLines:
         case.addCleanup(globalLogPublisher.removeObserver, self.events.append)
 
     def about(self, word: str) -> list[dict[str, Any]]:
-        from twisted.logger import formatEvent
         return [e for e in self.events if word in formatEvent(e)]
 
 
@@ -332,6 +330,21 @@ class Handshake(unittest.SynchronousTestCase):
         self.assertFalse(second.client.session_reused)
         assert isinstance(second.wrapped, Recorder)
         self.assertEqual(second.wrapped.handshakes, 1)
+
+    def test_without_the_openssl_settings_a_resumed_session_is_refused(self) -> None:
+        self.patch(stdtls, "_openssl_settings", lambda context: False)
+        lines = LogLines(self)
+        context = server_context()
+        client = client_context("alice", version=ssl.TLSVersion.TLSv1_2)
+        first = Link(client, context=context)
+        self.assertTrue(first.handshake())
+        second = Link(client, context=context, session=first.client.session)
+        second.handshake()
+        self.assertTrue(second.client.session_reused)  # the cache was on: the test is real
+        assert isinstance(second.wrapped, Recorder)
+        self.assertEqual(second.wrapped.handshakes, 0)
+        self.assertEqual(second.tcp.events[-1], "loseConnection")
+        self.assertEqual(len(lines.about("a resumed TLS session")), 1)
 
     def test_tls_1_3_sends_no_session_ticket(self) -> None:
         link = Link(client_context("alice"))
@@ -493,6 +506,8 @@ class Endpoint:
 
 ANSWER = 256 * 1024
 UNSENT = 256 * 1024
+#: 20 MiB of answers: more than the kernel's socket buffers hold
+REQUESTS = 80
 
 
 class Backpressure(unittest.TestCase):
@@ -525,43 +540,40 @@ class Backpressure(unittest.TestCase):
         raw = socket.socket()
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         raw.settimeout(10)
-        connected = threading.Event()
 
         def connect() -> ssl.SSLSocket:
             raw.connect(("127.0.0.1", port))
             conn = client_context("alice").wrap_socket(raw)
-            connected.set()
-            conn.sendall(DISCOVER * 40)  # 40 answers of 256 KiB: 10 MiB
+            conn.sendall(DISCOVER * REQUESTS)  # never read until the server stops reading
             return conn
-        d = threads.deferToThread(connect)
-        conn = None
+        conn = yield threads.deferToThread(connect)
+        self.addCleanup(conn.close)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not (self.built and self.built[0]._reading_paused):
+        while time.monotonic() < deadline and not (self.built and self.built[0]._stalled):
             yield deferLater(0.05)
-        self.assertTrue(self.built and self.built[0]._reading_paused, "never paused reading")
-        yield deferLater(0.5)  # a while in which an unpaused server would answer everything
-        answered = len(self.endpoint.names)
-        self.assertLess(answered, 40)
         protocol = self.built[0]
+        self.assertTrue(protocol._stalled, "TCP never paused the protocol (max_unsent_bytes)")
+        yield deferLater(0.5)  # a while in which an unpaused server would answer everything
+        self.assertTrue(protocol._reading_paused)
         tcp = protocol.transport.transport  # type: ignore[union-attr]
         self.assertNotIn(tcp, reactor.getReaders())  # type: ignore[attr-defined]
-        self.assertTrue(connected.is_set())
-        conn = yield d
-        self.addCleanup(conn.close)
+        self.assertLess(len(self.endpoint.names), REQUESTS)
 
         def read_all() -> int:
             total = 0
-            while total < 40 * (ANSWER + 0):
+            while total < REQUESTS * ANSWER:
                 data = conn.recv(1 << 20)
                 if not data:
                     break
                 total += len(data)
             return total
         total = yield threads.deferToThread(read_all)
-        self.assertEqual(total, 40 * ANSWER)
-        self.assertEqual(len(self.endpoint.names), 40)
+        self.assertEqual(total, REQUESTS * ANSWER)
+        self.assertEqual(len(self.endpoint.names), REQUESTS)
+        conn.close()
+        while protocol.connected:  # the server sees the close before the test ends
+            yield deferLater(0.05)
 
 
 def deferLater(seconds: float) -> defer.Deferred[None]:
-    from twisted.internet import task
     return task.deferLater(reactor, seconds, lambda: None)
