@@ -318,6 +318,21 @@ class Handshake(unittest.SynchronousTestCase):
         assert isinstance(link.wrapped, Recorder)
         self.assertEqual((link.wrapped.handshakes, link.wrapped.received), (0, b""))
 
+    def test_a_flood_of_refused_handshakes_does_not_flood_the_log(self) -> None:
+        lines = LogLines(self)
+        now = [100.0]
+        factory = stdtls.StdTLSFactory(server_context(), _Factory(Recorder()))
+        factory.clock = lambda: now[0]  # type: ignore[method-assign]
+        for port in range(25):
+            factory.log_refusal(f"192.0.2.7:{port}", "TLS handshake failed: no certificate")
+        self.assertEqual(len(lines.about("closing connection from")), 20)
+        now[0] += 1.0
+        factory.log_refusal("192.0.2.7:99", "TLS handshake failed: no certificate")
+        logged = lines.about("closing connection from")
+        self.assertEqual(len(logged), 21)
+        self.assertIn("192.0.2.7:99: TLS handshake failed: no certificate (5 more not logged)",
+                      formatEvent(logged[-1]))
+
     def test_no_session_is_resumed(self) -> None:
         context = server_context()
         client = client_context("alice", version=ssl.TLSVersion.TLSv1_2)

@@ -22,7 +22,8 @@ The protocol wrapper:
 - it tells its protocol when the handshake is done (``IHandshakeListener``), which is how
   the handshake deadline and the ``max_handshaking`` account end;
 - a failed handshake (no, an untrusted or a bad client certificate, an old TLS version,
-  bytes that are not TLS) is one log line, the alert is sent and the connection closed;
+  bytes that are not TLS) is one log line (at most 20 a second per worker, the rest
+  counted), the alert is sent and the connection closed;
 - ``loseConnection`` sends a TLS close_notify, then closes TCP once it is sent;
   ``abortConnection`` drops the connection at once;
 - producers and pause/resume go straight to the TCP transport (backpressure: the TCP
@@ -34,7 +35,8 @@ from __future__ import annotations
 import _ssl
 import ctypes
 import ssl
-from typing import Any
+import time
+from typing import Any, Callable
 
 from cryptography import x509
 from twisted.internet.interfaces import IHandshakeListener, IProtocol, IProtocolFactory
@@ -219,8 +221,8 @@ class StdTLSProtocol(ProtocolWrapper):
         self._lost = True
         if why is not None:
             peer = self.transport.getPeer() if self.transport is not None else None
-            log.info("kmip: closing connection from {peer}: {why}", why=why,
-                     peer=f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}")
+            self.factory.log_refusal(f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}",
+                                     why)
         if error is not None:
             self._reason = Failure(error)
         self._flush()
@@ -308,7 +310,29 @@ class StdTLSFactory(WrappingFactory[StdTLSProtocol]):
 
     protocol = StdTLSProtocol
     noisy = False
+    #: at most this many refused handshakes are logged a second; the next line counts the rest
+    #: (a client may fail handshakes as fast as it can connect: it must not flood the log)
+    refusals_logged_per_second = 20
+    #: the clock of that limit (tests replace it)
+    clock: Callable[[], float] = staticmethod(time.monotonic)
 
     def __init__(self, context: ssl.SSLContext, wrappedFactory: IProtocolFactory) -> None:
         super().__init__(wrappedFactory)
         self.context = context
+        self._second = -1.0
+        self._logged = 0
+        self._unlogged = 0
+
+    def log_refusal(self, peer: str, why: str) -> None:
+        """One info line (no traceback) for a connection closed by its TLS, within the
+        limit of :attr:`refusals_logged_per_second`."""
+        now = self.clock()
+        if now - self._second >= 1.0:
+            self._second, self._logged = now, 0
+        if self._logged >= self.refusals_logged_per_second:
+            self._unlogged += 1
+            return
+        self._logged += 1
+        unlogged, self._unlogged = self._unlogged, 0
+        log.info("kmip: closing connection from {peer}: {why}{more}", peer=peer, why=why,
+                 more=f" ({unlogged} more not logged)" if unlogged else "")

@@ -5,10 +5,11 @@ or ChaCha20-Poly1305 only: forward secrecy and AEAD, no RSA key exchange, no CBC
 1.3 is offered with OpenSSL's suites. The HTTPS port verifies a client certificate when one
 is presented and lets the request through otherwise (the web layer then refuses it unless a
 development default identity is configured). The KMIP port, which requires a verified client
-certificate (mutual TLS, KMIP Profiles "Basic Authentication"), runs the same settings on
-the standard library's ``ssl`` (:mod:`kmiphsm.server.stdtls`); :func:`server_context` with
-``require_client_certificate=True`` is the pyOpenSSL form of it (bench/transport_floor.py
-measures one against the other).
+certificate (mutual TLS, KMIP Profiles "Basic Authentication"), runs these settings, and a few
+stricter ones (no renegotiation, no TLS 1.3 session tickets), on the standard library's
+``ssl`` (:mod:`kmiphsm.server.stdtls`); :func:`server_context` with
+``require_client_certificate=True`` is the pyOpenSSL form of it that it replaced
+(bench/transport_floor.py measures a bare server on it).
 """
 
 from __future__ import annotations
