@@ -3,8 +3,9 @@
 :class:`StdTLSProtocol` plays the part Twisted's ``TLSMemoryBIOProtocol`` plays on the HTTPS
 port, with an ``ssl.SSLObject`` (``SSLContext.wrap_bio``) in place of pyOpenSSL: the TCP
 transport's bytes go into one ``ssl.MemoryBIO``, the records to send come out of the other.
-The calls are C calls of the standard library instead of cffi calls and exceptions, which
-halves what the transport costs per request (docs/benchmarks.md, issue 17).
+The calls are C calls of the standard library instead of cffi calls and exceptions: the TLS
+layer costs about a third of what it did per request, the whole KMIP transport about three
+quarters (docs/benchmarks.md, issue 17).
 
 The context (:func:`kmip_context`) is as strict as the pyOpenSSL one it replaces
 (:func:`kmiphsm.server.tls.server_context`): TLS 1.2 at least, ``[tls] ciphers`` for TLS 1.2
