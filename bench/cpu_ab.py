@@ -10,7 +10,8 @@ tree on ``PYTHONPATH``). Then, for every round and scenario, it drives one serve
 the other with bench/loadgen.py (one client process, 8 connections; the order alternates
 between rounds) and reads each server's CPU time from /proc over the measured window, so a
 busy machine slows both alike. Prints one JSON line per measurement and a table of the
-medians: server CPU µs per request of the base, of this tree, and their ratio.
+medians: server CPU µs per request of the base, of this tree, their ratio, and the median
+of the rounds' ratios (each round's pair measured back to back).
 """
 
 from __future__ import annotations
@@ -73,12 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server in servers.values():
             server.cleanup()
-    print("| scenario | base µs/request | this µs/request | this / base |")
-    print("|---|--:|--:|--:|")
+    # the rounds' ratios (both trees measured within seconds of each other), then their
+    # median: steadier on a shared machine than the ratio of the medians
+    print("| scenario | base µs/request | this µs/request | this / base (medians) "
+          "| this / base (median of the rounds' ratios) | the rounds' ratios |")
+    print("|---|--:|--:|--:|--:|---|")
     for scenario in args.scenario or SCENARIOS:
-        base = statistics.median(figures[(scenario, "base")])
-        this = statistics.median(figures[(scenario, "this")])
-        print(f"| {scenario} | {base:,.0f} | {this:,.0f} | {this / base:.2f} |")
+        bases, these = figures[(scenario, "base")], figures[(scenario, "this")]
+        base, this = statistics.median(bases), statistics.median(these)
+        ratios = [mine / theirs for mine, theirs in zip(these, bases, strict=True) if theirs]
+        print(f"| {scenario} | {base:,.0f} | {this:,.0f} | {this / base:.2f} | "
+              f"{statistics.median(ratios):.2f} | {', '.join(f'{r:.2f}' for r in ratios)} |")
     return 0
 
 

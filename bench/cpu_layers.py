@@ -12,7 +12,8 @@ the layer of its innermost frame that belongs to one (stdlib frames count for th
 called them):
 
 ``transport``
-    Twisted, pyOpenSSL / OpenSSL, ``kmiphsm/server`` glue (framing, resources, fair pool)
+    Twisted, TLS (the stdlib's ``ssl`` on the KMIP port, pyOpenSSL on HTTPS), ``kmiphsm/server``
+    glue (framing, resources, fair pool)
 ``codec``
     ``kmiphsm/ttlv`` (TTLV, JSON, XML)
 ``model``

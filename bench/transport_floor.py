@@ -9,8 +9,10 @@ costs. The servers, each in its own process, measured turn about (``--rounds``):
 
 ``kmip``
     this tree's :class:`kmiphsm.server.protocol.KmipProtocol` (inline path, idle timer,
-    backpressure, limits) on the KMIP port's TLS (:class:`kmiphsm.server.tls.KmipTLSFactory`
-    when the tree has it, else Twisted's default TLS as ``listenSSL`` gives);
+    backpressure, limits) on the KMIP port's TLS of that tree: the standard library's
+    (:class:`kmiphsm.server.stdtls.StdTLSFactory`) when the tree has it, else
+    :class:`kmiphsm.server.tls.KmipTLSFactory` (pyOpenSSL, each answer sent at once), else
+    Twisted's default TLS as ``listenSSL`` gives;
 ``kmip-NAME``
     the same from another tree (``--base PATH`` is ``kmip-base``; ``--other NAME=PATH``);
 ``bare``
@@ -75,10 +77,17 @@ def serve(mode: str, tree: Path, port_file: Path) -> None:
     from kmiphsm.config import TLSConfig
     from kmiphsm.server import tls
 
-    context = tls.server_context(TLSConfig(certificate=str(PKI / "server.pem"),
-                                           private_key=str(PKI / "server-key.pem"),
-                                           ca=str(PKI / "ca.pem")),
-                                 require_client_certificate=True)
+    tls_config = TLSConfig(certificate=str(PKI / "server.pem"),
+                           private_key=str(PKI / "server-key.pem"), ca=str(PKI / "ca.pem"))
+    context = tls.server_context(tls_config, require_client_certificate=True)
+    def kmip_tls(factory: Factory) -> Factory:
+        """The KMIP port's TLS as the tree ``tree`` wraps it (the newest form it has)."""
+        try:
+            from kmiphsm.server import stdtls
+        except ImportError:
+            return getattr(tls, "KmipTLSFactory", TLSMemoryBIOFactory)(context, False, factory)
+        return stdtls.StdTLSFactory(stdtls.kmip_context(tls_config), factory)
+
     factory: Factory
     if mode == "bare":
         class Bare(Protocol):
@@ -103,7 +112,7 @@ def serve(mode: str, tree: Path, port_file: Path) -> None:
         reactor.addSystemEventTrigger("before", "shutdown", pool.stop)  # type: ignore[attr-defined]
         factory = KmipFactory(Fixed(), pool, reactor, 300.0, 1 << 20,  # type: ignore[arg-type]
                               access_log=AccessLog("off"))
-        wrapped = getattr(tls, "KmipTLSFactory", TLSMemoryBIOFactory)(context, False, factory)
+        wrapped = kmip_tls(factory)
     port = reactor.listenTCP(0, wrapped, interface="127.0.0.1")  # type: ignore[attr-defined]
     port_file.write_text(str(port.getHost().port))
     reactor.run()  # type: ignore[attr-defined]

@@ -52,7 +52,7 @@ class ConnectionReleaseTests(unittest.SynchronousTestCase):
         # TimeoutMixin's clock: pipelined inline messages run one per reactor turn
         protocol.callLater = self.reactor.callLater  # type: ignore[method-assign]
         protocol.makeConnection(TLSStringTransport(client_certificate("alice")))
-        protocol.handshakeCompleted()  # what TLSMemoryBIOProtocol says once TLS is up
+        protocol.handshakeCompleted()  # what the TLS transport says once TLS is up
         return protocol
 
     @staticmethod

@@ -86,7 +86,7 @@ class Connection:
         self.transport = (TLSStringTransport(client_certificate("alice")) if certificate
                           else StringTransport())
         protocol.makeConnection(self.transport)
-        protocol.handshakeCompleted()  # what TLSMemoryBIOProtocol says once TLS is up
+        protocol.handshakeCompleted()  # what the TLS transport says once TLS is up
 
     def send(self, data: bytes) -> None:
         self.protocol.dataReceived(data)

@@ -20,8 +20,9 @@ from twisted.trial import unittest
 
 from kmiphsm import devpki
 from kmiphsm.cli.kmip import request_message
-from kmiphsm.server.tls import send_now
+from kmiphsm.server.stdtls import send_now
 from kmiphsm.ttlv import Node, binary, enums, tags
+from tests.support.processes import wait_until
 from tests.support.server import shared_server
 
 Op = enums.Operation
@@ -62,6 +63,36 @@ class KmipPortTLSTests(unittest.TestCase):
                     raise ConnectionError("closed")
         result = s_client(self.server.kmip_port, "-CAfile", self.server.ca, "-tls1_2")
         self.assertNotEqual(result.returncode, 0)
+
+    def test_a_refused_handshake_is_one_log_line_without_traceback(self) -> None:
+        raw = socket.create_connection(("127.0.0.1", self.server.kmip_port), timeout=10)
+        peer = f"127.0.0.1:{raw.getsockname()[1]}"
+        with self.assertRaises((ssl.SSLError, ConnectionError)):
+            with self.server.client_context(None).wrap_socket(
+                    raw, server_hostname="localhost") as conn:
+                conn.sendall(b"\x42\x00\x78\x01\x00\x00\x00\x00")
+                if not conn.recv(100):
+                    raise ConnectionError("closed")
+
+        def lines() -> list[str]:
+            return [line for line in self.server.log().splitlines() if peer in line]
+        logged = wait_until(lines, 10, f"a log line about {peer}")
+        time.sleep(0.3)  # time for a second line, if there were one
+        self.assertEqual(len(lines()), 1, lines())
+        self.assertIn("TLS handshake failed", logged[0])
+        self.assertNotIn("Traceback", self.server.log())
+
+    def test_the_kmip_port_runs_the_standard_librarys_tls(self) -> None:
+        # what tells the two contexts apart from outside: with TLS 1.3 the pyOpenSSL one
+        # sent session tickets (useless, its session cache was off); the stdlib one sends
+        # none (num_tickets = 0)
+        connection = self.server.kmip_connection("alice")
+        self.addCleanup(connection.close)
+        connection.sendall(request_message([(Op.DiscoverVersions, {})]))
+        self.assertTrue(connection.recv(65536))
+        self.assertEqual(connection.version(), "TLSv1.3")
+        session = connection.session
+        self.assertTrue(session is None or not session.has_ticket)
 
     def test_tls_1_2_offers_only_forward_secret_aead_suites(self) -> None:
         cert, key = self.server.cert("alice")
@@ -161,7 +192,7 @@ def _answers(raw: socket.socket, tls: ssl.SSLObject, incoming: ssl.MemoryBIO,
 
 
 class KmipPortRecordTests(unittest.TestCase):
-    """The KMIP port's TLS layer (tls.DirectTLSTransport) reads every record it is given,
+    """The KMIP port's TLS layer (stdtls.StdTLSProtocol) reads every record it is given,
     however the records are cut into TCP segments, and answers each message once."""
 
     def setUp(self) -> None:
@@ -222,7 +253,7 @@ class FakeTCP:
 
 
 class SendNowTests(unittest.SynchronousTestCase):
-    """tls.send_now: an answer goes to the socket at once when nothing waits before it, and
+    """stdtls.send_now: an answer goes to the socket at once when nothing waits before it, and
     never overtakes bytes the reactor still has to send."""
 
     def test_nothing_waiting_one_send_and_no_reactor_write(self) -> None:

@@ -39,7 +39,7 @@ from tests.support.inmemory import (
     InMemoryReactor,
     ManualPool,
     TLSStringTransport,
-    client_certificate,
+    pyopenssl_certificate,
     request_message,
 )
 
@@ -89,7 +89,8 @@ class Site:
         if content_length is not False:
             length = len(body) if content_length is True else content_length
             request.requestHeaders.setRawHeaders(b"content-length", [str(length).encode()])
-        transport = TLSStringTransport(client_certificate(client)) if client else StringTransport()
+        transport = (TLSStringTransport(pyopenssl_certificate(client)) if client
+                     else StringTransport())
         request.channel = SimpleNamespace(transport=transport)
         request.render(getChildForRequest(self.site.resource, request))
         return request

@@ -70,7 +70,7 @@ def quick(frame: bytes) -> bool:
 
 class _Connection(TypingProtocol):
     """What the protocol uses of its transport: ITransport declares no abortConnection, but
-    the transports it runs on (TLSMemoryBIOProtocol over TCP, StringTransport) all have it."""
+    the transports it runs on (stdtls.StdTLSProtocol over TCP, StringTransport) all have it."""
 
     def write(self, data: bytes) -> None: ...
     def getPeer(self) -> IAddress: ...
@@ -126,7 +126,7 @@ class KmipProtocol(Protocol):
             self.factory.metrics.add("kmiphsm_open_connections", 1, transport="kmip")
 
     def handshakeCompleted(self) -> None:
-        """IHandshakeListener: the TLS handshake is done (TLSMemoryBIOProtocol calls it)."""
+        """IHandshakeListener: the TLS handshake is done (stdtls.StdTLSProtocol calls it)."""
         if self._account is not None:
             self._account.handshake_done()
             self._handshake.cancel()

@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping
 from twisted.application import internet, service
 from twisted.internet import reactor as default_reactor
 from twisted.internet import task, threads
-from twisted.internet.interfaces import IListeningPort, IOpenSSLServerConnectionCreator
+from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -48,7 +48,7 @@ from kmiphsm.engine.reconcile import reconcile as reconcile_ports
 from kmiphsm.engine.streams import StreamLimits
 from kmiphsm.hsm import Pkcs11Token, store_tag
 from kmiphsm.model import attribute_types
-from kmiphsm.server import health, logbridge, tls, web
+from kmiphsm.server import health, logbridge, stdtls, tls, web
 from kmiphsm.server.access_api import AccessApi
 from kmiphsm.server.accesslog import AccessLog
 from kmiphsm.server.endpoint import KmipEndpoint
@@ -102,17 +102,17 @@ class ResourceService(service.Service):
 
 
 class AdoptedPortService(service.Service):
-    """Serves ``factory`` over TLS on a listening socket inherited from the supervisor.
+    """Serves ``factory`` (a TLS factory wrapping the port's own) on a listening socket
+    inherited from the supervisor.
 
     The socket (file descriptor ``fd``) is shared with the other workers: the kernel hands
     each new connection to one of them. Stopping closes this process's copy only.
     """
 
-    def __init__(self, reactor: Any, fd: int, factory: Factory, context: Any,
-                 tls_factory: type[TLSMemoryBIOFactory] = TLSMemoryBIOFactory) -> None:
+    def __init__(self, reactor: Any, fd: int, factory: Factory[Any]) -> None:
         self.reactor = reactor
         self.fd = fd
-        self.factory = tls_factory(context, False, factory)
+        self.factory = factory
         self.port: IListeningPort | None = None
 
     def startService(self) -> None:
@@ -435,21 +435,21 @@ def serving_service(config: configuration.Config, reactor: Any,
                         (b"ready",): health.HealthResource(checks, pool, reactor, ready=True),
                         (b"metrics",): health.MetricsResource(metrics),
                     })
-    # Factory[Any]: the KMIP factory and the HTTPS site make different protocols
-    ports: list[tuple[str, int, Factory[Any], IOpenSSLServerConnectionCreator]] = [
-        ("kmip", config.server.kmip_port, kmip_factory,
-         tls.server_context(config.tls, require_client_certificate=True)),
-        ("https", config.server.https_port, site,
-         tls.server_context(config.tls, require_client_certificate=False)),
+    # the KMIP port on the standard library's TLS (server/stdtls.py: cheaper per request),
+    # the HTTPS port on Twisted's (pyOpenSSL; twisted.web writes an answer in small pieces)
+    ports: list[tuple[str, int, Factory[Any]]] = [
+        ("kmip", config.server.kmip_port,
+         stdtls.StdTLSFactory(stdtls.kmip_context(config.tls), kmip_factory)),
+        ("https", config.server.https_port,
+         TLSMemoryBIOFactory(tls.server_context(config.tls, require_client_certificate=False),
+                             False, site)),
     ]
-    for name, number, factory, context in ports:
-        # the KMIP port sends each answer at once (tls.DirectTLSTransport)
-        tls_factory = tls.KmipTLSFactory if name == "kmip" else TLSMemoryBIOFactory
+    for name, number, tls_factory in ports:
         if adopted is None:
-            port: service.Service = internet.TCPServer(
-                number, tls_factory(context, False, factory), interface=config.server.bind)
+            port: service.Service = internet.TCPServer(number, tls_factory,
+                                                       interface=config.server.bind)
         else:
-            port = AdoptedPortService(reactor, adopted[name], factory, context, tls_factory)
+            port = AdoptedPortService(reactor, adopted[name], tls_factory)
         port.setName(name)
         port.setServiceParent(top)
     StartupHeapFreeze(reactor).setServiceParent(top)

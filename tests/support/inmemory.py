@@ -8,7 +8,8 @@ thread, no real time.
 * :class:`InMemoryReactor` is a ``MemoryReactorClock`` (``callLater`` on a ``Clock`` that
   moves only by ``advance``) whose ``callFromThread`` runs at once.
 * :class:`TLSStringTransport` is a ``StringTransport`` with the client certificate a TLS
-  transport would have verified (:func:`client_certificate`).
+  transport would have verified (:func:`client_certificate`, as the KMIP port's TLS gives
+  it; :func:`pyopenssl_certificate`, as the HTTPS port's).
 * :func:`request_message` / :func:`responses` write and read binary KMIP messages.
 """
 
@@ -62,33 +63,39 @@ class InMemoryReactor(MemoryReactorClock):
         callable(*args, **kwargs)
 
 
-_CERTIFICATES: dict[str, crypto.X509] = {}
+_CERTIFICATES: dict[str, x509.Certificate] = {}
 
 
-def client_certificate(common_name: str = "alice") -> crypto.X509:
-    """A self-signed client certificate (P-256) naming ``common_name``, as pyOpenSSL gives
-    a verified peer's certificate."""
+def client_certificate(common_name: str = "alice") -> x509.Certificate:
+    """A self-signed client certificate (P-256) naming ``common_name``, in the form the
+    KMIP port's TLS gives a verified peer's certificate (cryptography's; the HTTPS port's
+    Twisted TLS gives pyOpenSSL's: :func:`pyopenssl_certificate`)."""
     if common_name not in _CERTIFICATES:
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         now = datetime.datetime.now(datetime.timezone.utc)
-        certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                       .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                       .not_valid_before(now - datetime.timedelta(days=1))
-                       .not_valid_after(now + datetime.timedelta(days=1))
-                       .sign(key, hashes.SHA256()))
-        _CERTIFICATES[common_name] = crypto.X509.from_cryptography(certificate)
+        _CERTIFICATES[common_name] = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
     return _CERTIFICATES[common_name]
+
+
+def pyopenssl_certificate(common_name: str = "alice") -> crypto.X509:
+    """:func:`client_certificate` as pyOpenSSL gives it (Twisted's TLS, the HTTPS port)."""
+    return crypto.X509.from_cryptography(client_certificate(common_name))
 
 
 class TLSStringTransport(StringTransport):
     """A ``StringTransport`` whose peer presented ``certificate`` (None: no certificate)."""
 
-    def __init__(self, certificate: crypto.X509 | None = None) -> None:
+    def __init__(self, certificate: x509.Certificate | crypto.X509 | None = None) -> None:
         super().__init__()
         self.certificate = certificate
 
-    def getPeerCertificate(self) -> crypto.X509 | None:
+    def getPeerCertificate(self) -> x509.Certificate | crypto.X509 | None:
         return self.certificate
 
 
