@@ -87,6 +87,8 @@ class BatchState:
     #: id(request batch item) -> (what it will ask the token, the outcome): the encryptions
     #: an earlier Encrypt item of the message had the token make ahead (engine/crypto.py)
     encrypted_ahead: dict[int, tuple[tuple[Any, ...], Any]] = field(default_factory=dict)
+    #: id(request batch item) -> its index in the message (engine/crypto.py), made when needed
+    positions: dict[int, int] | None = None
 
 
 @dataclass

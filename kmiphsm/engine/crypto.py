@@ -237,11 +237,21 @@ def batch_ivs(context: OperationContext) -> hsm.RandomReserve | None:
         items = context.request.batch_items
         if len(items) < 2:
             return None
-        position = next((i for i, item in enumerate(items) if item is context.item), 0)
+        position = _position(context)
         expected = sum(1 for item in items[position:] if _wants_iv(item.operation,
                                                                    item.request_payload))
         batch.ivs = context.token.random_reserve(expected)
     return batch.ivs
+
+
+def _position(context: OperationContext) -> int:
+    """Where the item of ``context`` is in its message (an index of the message's items made
+    once, not a scan per item: a long batch that alternates keys stays linear)."""
+    batch = context.batch
+    if batch.positions is None:
+        batch.positions = {id(item): index
+                           for index, item in enumerate(context.request.batch_items)}
+    return batch.positions.get(id(context.item), len(batch.positions))
 
 
 def _wants_iv(operation: int | None, payload: Any) -> bool:
@@ -329,7 +339,7 @@ def _encrypt_ahead(context: OperationContext, obj: StoredObject, resolved: Resol
     ref, parameters, _data, _iv, _aad = inputs
     uid = payload.unique_identifier
     items = context.request.batch_items
-    position = next((i for i, item in enumerate(items) if item is context.item), len(items))
+    position = _position(context)
     group = []
     for item in items[position + 1:]:
         later = item.request_payload

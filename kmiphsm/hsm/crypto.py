@@ -168,18 +168,8 @@ class CryptoOperations:
             return Encrypted(_oaep_encrypt_on_host(ref, data, usage, parameters))
         if recipe.route is Route.KEY_WRAP_AS_CIPHER:
             return Encrypted(self._key_wrap(ref, data, recipe))
-        if recipe.route is Route.HOST_BLOCK_PADDING:
-            data = _pad(data, recipe)
-        if recipe.iv_length is not None and iv is None and ivs is not None:
-            iv = ivs.take(recipe.iv_length)
-        with self._pool.session() as session:
-            if recipe.iv_length is not None and iv is None:
-                with translated():
-                    iv = session.generate_random(recipe.iv_length * 8)
-            param = build_param(recipe, usage, parameters, iv, aad, parameters.tag_length)
-            with self._handles.lease(session, ref) as key, translated():
-                output = key.encrypt(data, mechanism=recipe.mechanism, mechanism_param=param.value)
-        return _encrypted(recipe, parameters, output, iv)
+        with self._pool.session() as session, self._handles.lease(session, ref) as key:
+            return _encrypt_with(session, key, recipe, usage, parameters, data, iv, aad, ivs)
 
     def encrypt_many(
         self,
@@ -206,20 +196,11 @@ class CryptoOperations:
             return outcomes
         if ivs is None and recipe.iv_length is not None:
             ivs = self.random_reserve(sum(1 for _data, iv, _aad in items if iv is None))
-        padded = recipe.route is Route.HOST_BLOCK_PADDING
-        mechanism, tag_length = recipe.mechanism, parameters.tag_length
         with self._pool.session() as session, self._handles.lease(session, ref) as key:
             for data, iv, aad in items:
                 try:
-                    if padded:
-                        data = _pad(data, recipe)
-                    if iv is None and ivs is not None and recipe.iv_length is not None:
-                        iv = ivs.take(recipe.iv_length)
-                    param = build_param(recipe, usage, parameters, iv, aad, tag_length)
-                    with translated():
-                        output = key.encrypt(data, mechanism=mechanism,
-                                             mechanism_param=param.value)
-                    outcomes.append(_encrypted(recipe, parameters, output, iv))
+                    outcomes.append(_encrypt_with(session, key, recipe, usage, parameters,
+                                                  data, iv, aad, ivs))
                 except Exception as error:  # noqa: BLE001 - the item's own outcome
                     outcomes.append(error)
         return outcomes
@@ -517,9 +498,23 @@ class CryptoOperations:
             return bytes(session.digest(data, mechanism=recipe.mechanism))
 
 
-def _encrypted(recipe: Recipe, parameters: CryptographicParameters, output: bytes,
-               iv: bytes | None) -> Encrypted:
-    """The token's output as ciphertext, IV and tag (GCM appends the tag)."""
+def _encrypt_with(session: Any, key: Any, recipe: Recipe, usage: Usage,
+                  parameters: CryptographicParameters, data: bytes, iv: bytes | None,
+                  aad: bytes | None, ivs: RandomReserve | None) -> Encrypted:
+    """One encryption in the token with a leased key (the ciphers the token runs: not
+    host-side OAEP nor key wrap): host padding, a missing IV from ``ivs`` or else drawn from
+    the token now, then the ciphertext, IV and tag (GCM appends the tag)."""
+    if recipe.route is Route.HOST_BLOCK_PADDING:
+        data = _pad(data, recipe)
+    if recipe.iv_length is not None and iv is None:
+        if ivs is not None:
+            iv = ivs.take(recipe.iv_length)
+        else:
+            with translated():
+                iv = session.generate_random(recipe.iv_length * 8)
+    param = build_param(recipe, usage, parameters, iv, aad, parameters.tag_length)
+    with translated():
+        output = key.encrypt(data, mechanism=recipe.mechanism, mechanism_param=param.value)
     if recipe.authenticated:
         split = len(output) - parameters.tag_length
         return Encrypted(output[:split], iv, output[split:])
