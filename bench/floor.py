@@ -77,6 +77,8 @@ GENESIS = "0" * 64
 RAW_SECONDS = 1.0
 #: issue 17: a request may cost at most this many raw token operations
 TARGET_RATIO = 10.0
+#: issue 17: an item of a 10-item Encrypt may cost at most this many raw token operations
+BATCH_TARGET_RATIO = 5.0
 #: issue 17: PyKMIP's server CPU per request must be at least this many times ours
 PYKMIP_RATIO = 25.0
 
@@ -194,6 +196,10 @@ class GroupCommit:
             send()
 
 
+def _nothing() -> None:
+    """What an audit line that answers no request does once durable."""
+
+
 class Clock:
     """``2026-12-07T04:15:00.123Z`` for now (the second's text made once, as the trail)."""
 
@@ -211,9 +217,11 @@ class Clock:
 
 # -- the servers ----------------------------------------------------------------------------
 
-def serve(mode: str, port_file: Path, label: str, pin_file: Path, audit_dir: Path) -> None:
+def serve(mode: str, port_file: Path, label: str, pin_file: Path, audit_dir: Path,
+          batch: int = 1) -> None:
     """Run the ``mode`` server (in this process) until killed; write its port to
-    ``port_file``. The token is found through ``SOFTHSM2_CONF``, inherited."""
+    ``port_file``. The token is found through ``SOFTHSM2_CONF``, inherited. ``batch``: the
+    items of every request (a token operation and an audit line each)."""
     from twisted.internet import reactor
     from twisted.internet.interfaces import IHandshakeListener
     from twisted.internet.protocol import Factory, Protocol
@@ -251,16 +259,19 @@ def serve(mode: str, port_file: Path, label: str, pin_file: Path, audit_dir: Pat
             for _ in range(count):
                 started = time.monotonic()
                 if encrypt is not None:
-                    encrypt()
+                    for _item in range(batch):
+                        encrypt()
                 if group is None:
                     self.transport.write(ANSWER)  # type: ignore[union-attr]
                     continue
                 at = time.time()
-                group.record({"time": clock.now(at), "identity": self.identity,
-                              "peer": self.peer, "transport": "kmip-tls",
-                              "operation": "Encrypt", "uid": UID, "result": "Success",
-                              "ms": round((time.monotonic() - started) * 1000, 3)},
-                             self.answer)
+                entry = {"time": clock.now(at), "identity": self.identity, "peer": self.peer,
+                         "transport": "kmip-tls", "operation": "Encrypt", "uid": UID,
+                         "result": "Success",
+                         "ms": round((time.monotonic() - started) * 1000, 3)}
+                for _item in range(batch - 1):  # a line per item; the last one answers
+                    group.record(entry, _nothing)
+                group.record(entry, self.answer)
 
         def answer(self) -> None:
             self.transport.write(ANSWER)  # type: ignore[union-attr]
@@ -274,14 +285,16 @@ def serve(mode: str, port_file: Path, label: str, pin_file: Path, audit_dir: Pat
     listening.run()
 
 
-def start(mode: str, folder: Path, label: str, pin_file: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start(mode: str, folder: Path, label: str, pin_file: Path, batch: int = 1
+          ) -> tuple[subprocess.Popen[bytes], int]:
     """The ``mode`` server in its own process (it inherits ``SOFTHSM2_CONF``), and its port."""
     port_file = folder / f"port-{mode}"
     audit_dir = folder / f"audit-{mode}"
     audit_dir.mkdir()
     process = subprocess.Popen([sys.executable, __file__, "--serve", mode,
                                 "--port-file", str(port_file), "--label", label,
-                                "--pin-file", str(pin_file), "--audit-dir", str(audit_dir)],
+                                "--pin-file", str(pin_file), "--audit-dir", str(audit_dir),
+                                "--batch", str(batch)],
                                cwd=ROOT)
     deadline = time.monotonic() + 30
     while not (port_file.exists() and port_file.read_text()):
@@ -300,12 +313,13 @@ def _ratio(figures: Sequence[float], baseline: Sequence[float]) -> float:
                              for mine, theirs in zip(figures, baseline, strict=True))
 
 
-def table(figures: dict[str, list[float]], raw: list[float]) -> list[str]:
-    """The markdown table: per mode, its median server CPU µs/request, and its ratios to
-    the raw op and to ``transport`` (each the median of the rounds' ratios, round by
-    round); the raw op first, with its best round."""
+def table(figures: dict[str, list[float]], raw: list[float], batch: int = 1) -> list[str]:
+    """The markdown table: per mode, its median server CPU µs per request (per item of a
+    ``batch``-item request), and its ratios to the raw op and to ``transport`` (each the
+    median of the rounds' ratios, round by round); the raw op first, with its best round."""
     transport = figures.get("transport")
-    lines = ["| mode | server CPU µs/request (median) | / raw op (median of rounds) "
+    unit = "request" if batch == 1 else f"item ({batch} per request)"
+    lines = [f"| mode | server CPU µs/{unit} (median) | / raw op (median of rounds) "
              "| / transport (median of rounds) |",
              "|---|--:|--:|--:|",
              f"| raw op (in-process, best of rounds) | {min(raw):.1f} | 1.00 | - |"]
@@ -316,26 +330,32 @@ def table(figures: dict[str, list[float]], raw: list[float]) -> list[str]:
     return lines
 
 
-def verdict(figures: dict[str, list[float]], raw: list[float]) -> list[str]:
-    """What the floor says of issue 17's two targets."""
+def verdict(figures: dict[str, list[float]], raw: list[float], batch: int = 1) -> list[str]:
+    """What the floor says of issue 17's targets: a single Encrypt at most
+    :data:`TARGET_RATIO` raw ops and PyKMIP at least :data:`PYKMIP_RATIO` times ours; an
+    item of a 10-item Encrypt at most :data:`BATCH_TARGET_RATIO` raw ops."""
     floor = figures.get("token+audit") or figures.get("token")
     if not floor:
         return []
     mode = "token+audit" if "token+audit" in figures else "token"
     ratio = _ratio(floor, raw)
-    budget = TARGET_RATIO * min(raw)
-    return [
-        f"issue 17, <= {TARGET_RATIO:g}x the raw op: the floor ({mode}) is already "
-        f"{ratio:.2f}x, so a real server has {TARGET_RATIO - ratio:.2f} raw ops "
-        f"({(TARGET_RATIO - ratio) * min(raw):.0f} µs) left for TTLV, model, engine, store and "
-        f"logging" if ratio < TARGET_RATIO else
-        f"issue 17, <= {TARGET_RATIO:g}x the raw op: unreachable on this stack, the floor "
-        f"({mode}) alone is {ratio:.2f}x",
-        f"issue 17, PyKMIP >= {PYKMIP_RATIO:g}x ours: at the {TARGET_RATIO:g}x target "
-        f"({budget:.0f} µs) PyKMIP must spend >= {PYKMIP_RATIO * budget:.0f} µs per request; "
-        f"against this floor it would have to spend >= "
-        f"{PYKMIP_RATIO * statistics.median(floor):.0f} µs",
-    ]
+    target = TARGET_RATIO if batch == 1 else BATCH_TARGET_RATIO
+    what = "a request" if batch == 1 else f"an item of a {batch}-item request"
+    found = [
+        f"issue 17, {what} <= {target:g}x the raw op: the floor ({mode}) is already "
+        f"{ratio:.2f}x, so a real server has {target - ratio:.2f} raw ops "
+        f"({(target - ratio) * min(raw):.0f} µs) left for TTLV, model, engine, store and "
+        f"logging" if ratio < target else
+        f"issue 17, {what} <= {target:g}x the raw op: unreachable on this stack, the floor "
+        f"({mode}) alone is {ratio:.2f}x"]
+    if batch == 1:
+        budget = TARGET_RATIO * min(raw)
+        found.append(
+            f"issue 17, PyKMIP >= {PYKMIP_RATIO:g}x ours: at the {TARGET_RATIO:g}x target "
+            f"({budget:.0f} µs) PyKMIP must spend >= {PYKMIP_RATIO * budget:.0f} µs per "
+            f"request; against this floor it would have to spend >= "
+            f"{PYKMIP_RATIO * statistics.median(floor):.0f} µs")
+    return found
 
 
 def run(args: argparse.Namespace) -> int:
@@ -349,7 +369,7 @@ def run(args: argparse.Namespace) -> int:
     answered = 0
     try:
         for mode in args.modes:
-            servers[mode] = start(mode, folder, token.label, token.user_pin_file)
+            servers[mode] = start(mode, folder, token.label, token.user_pin_file, args.batch)
         session = open_session(token.module, token.label, token.user_pin)
         encrypt = encrypt_op(session, session_key(session))
         for round_ in range(args.rounds):
@@ -359,11 +379,13 @@ def run(args: argparse.Namespace) -> int:
             for mode in args.modes if round_ % 2 == 0 else list(reversed(args.modes)):
                 process, port = servers[mode]
                 rate, cpu = measure(process.pid, port, args.connections, args.seconds)
+                cpu /= args.batch  # per item
                 figures[mode].append(cpu)
                 if mode == "token+audit":
-                    answered += int(rate * args.seconds)
-                print(json.dumps({"round": round_, "mode": mode, "requests_per_s": round(rate),
-                                  "server_cpu_us_per_request": round(cpu, 1),
+                    answered += int(rate * args.seconds) * args.batch
+                print(json.dumps({"round": round_, "mode": mode, "batch": args.batch,
+                                  "requests_per_s": round(rate),
+                                  "server_cpu_us_per_item": round(cpu, 1),
                                   "over_raw_op": round(cpu / raw[-1], 2)}), flush=True)
         session.close()
     finally:
@@ -376,13 +398,13 @@ def run(args: argparse.Namespace) -> int:
             if lines < answered:
                 raise SystemExit(f"token+audit answered {answered} requests in the measured "
                                  f"windows but its audit file holds only {lines} lines")
-            print(f"token+audit: {lines} audit lines, chain intact, >= {answered} answered "
-                  "in the measured windows", flush=True)
+            print(f"token+audit: {lines} audit lines, chain intact, >= {answered} items "
+                  "answered in the measured windows", flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print()
-    print("\n".join(table(figures, raw)))
-    for line in verdict(figures, raw):
+    print("\n".join(table(figures, raw, args.batch)))
+    for line in verdict(figures, raw, args.batch):
         print()
         print(line)
     return 0
@@ -401,9 +423,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=3.0, help="measured per turn")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=1,
+                        help="items per request: a token operation and an audit line each "
+                             "(issue 17's 10-item Encrypt: --batch 10); figures are per item")
     args = parser.parse_args(argv)
+    if args.batch < 1:
+        parser.error("--batch must be at least 1")
     if args.serve:
-        serve(args.serve, args.port_file, args.label, args.pin_file, args.audit_dir)
+        serve(args.serve, args.port_file, args.label, args.pin_file, args.audit_dir,
+              args.batch)
         return 0
     args.modes = list(dict.fromkeys(args.modes or MODES))
     return run(args)

@@ -144,6 +144,16 @@ class TableTests(unittest.TestCase):
         self.assertIn("unreachable on this stack, the floor (token) alone is 15.50x", beyond[0])
         self.assertEqual(floor.verdict({"transport": [20.0]}, [10.0]), [])
 
+    def test_the_verdict_on_a_batch_is_per_item_against_5x_and_names_no_pykmip(self) -> None:
+        found = floor.verdict(self.figures, self.raw, batch=10)
+        self.assertEqual(len(found), 1)
+        self.assertIn("an item of a 10-item request <= 5x", found[0])
+        self.assertIn("2.00 raw ops (20 µs) left", found[0])
+        beyond = floor.verdict({"token+audit": [60.0]}, [10.0], batch=10)
+        self.assertIn("unreachable on this stack, the floor (token+audit) alone is 6.00x",
+                      beyond[0])
+        self.assertIn("µs/item (10 per request)", floor.table(self.figures, self.raw, 10)[0])
+
 
 class TokenOpTests(unittest.TestCase):
     """The raw op on a real (temporary) SoftHSM token."""
@@ -182,10 +192,30 @@ class RunTests(unittest.TestCase):
         self.assertGreater(rounds[0]["cpu_us_per_op"], 0)
         for r in rounds[1:]:
             self.assertGreater(r["requests_per_s"], 0, r)
-            self.assertGreater(r["server_cpu_us_per_request"], 0, r)
+            self.assertGreater(r["server_cpu_us_per_item"], 0, r)
         self.assertTrue(any(line.startswith("token+audit: ") and "chain intact" in line
                             for line in lines), result.stdout)
         rows = [line.split(" | ")[0] for line in lines if line.startswith("| ")]
         self.assertEqual(rows, ["| mode", "| raw op (in-process, best of rounds)",
                                 "| transport", "| token", "| token+audit"])
-        self.assertTrue(any(line.startswith("issue 17, <= 10x") for line in lines))
+        self.assertTrue(any(line.startswith("issue 17, a request <= 10x") for line in lines))
+
+    def test_a_batch_run_writes_an_audit_line_per_item(self) -> None:
+        """--batch 3: three token operations and three chained audit lines per request,
+        figures per item."""
+        result = subprocess.run(
+            [sys.executable, str(BENCH / "floor.py"), "--seconds", "0.3", "--rounds", "1",
+             "--connections", "2", "--batch", "3", "--mode", "token+audit"],
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "TMPDIR": tempfile.gettempdir()})
+        self.assertEqual(result.returncode, 0, result.stderr[-4000:])
+        lines = result.stdout.splitlines()
+        (measured,) = [json.loads(line) for line in lines
+                       if line.startswith("{") and '"token+audit"' in line]
+        self.assertEqual(measured["batch"], 3)
+        summary = next(line for line in lines if line.startswith("token+audit: "))
+        written, answered = (int(word) for word in summary.replace(",", " ").split()
+                             if word.isdigit())
+        self.assertGreaterEqual(written, answered)
+        self.assertTrue(any(line.startswith("issue 17, an item of a 3-item request <= 5x")
+                            for line in lines), result.stdout)
