@@ -124,6 +124,40 @@ class Issue17TargetsTests(unittest.TestCase):
                     compare.issue17_targets(compare.Report({}, {}))]
         self.assertEqual(set(verdicts), {"not measured"})
 
+    def test_the_floor_says_how_much_is_left_and_whether_pykmip_can_be_reached(self) -> None:
+        """bench/floor.py's figures, each round against its own raw op: the median of the
+        rounds' ratios, the room left under the target, PyKMIP against the floor."""
+        report = self.report()
+        report.floor = {1: {"raw-op": [20.0, 25.0, 30.0], "token+audit": [100.0, 150.0, 120.0]},
+                        10: {"raw-op": [25.0], "token+audit": [125.0]}}
+        # ratios 5, 6, 4: median 5 (the ratio of the medians would be 120 / 25 = 4.8)
+        self.assertEqual(compare.floor_ratio(report, 1), (120.0, 5.0))
+        rows = {label.split(" (")[0].split(":")[0]: (measured, verdict)
+                for label, measured, verdict in compare.issue17_targets(report)}
+        self.assertEqual(rows["the floor of that"],  # the last one: the 10-item floor
+                         ("125 µs = 5.0×; kmiphsm = 1.2× the floor",
+                          "unreachable on this stack"))
+        labels = [label for label, _, _ in compare.issue17_targets(report)]
+        single = next(i for i, label in enumerate(labels) if label.startswith("the floor"))
+        self.assertTrue(labels[single - 1].startswith("single Encrypt"))
+        self.assertEqual(compare.issue17_targets(report)[single][1:],
+                         ("120 µs = 5.0×; kmiphsm = 2.0× the floor",
+                          "leaves 5.0 raw ops (120 µs) for all KMIP work"))
+        self.assertEqual(rows["PyKMIP / the floor, Encrypt"],
+                         ("6,000 vs 120 µs = 50.0×", "the floor reaches 25×"))
+        report.floor[1]["token+audit"] = [500.0, 600.0, 700.0]
+        self.assertEqual(
+            {label.split(" (")[0]: verdict for label, _, verdict
+             in compare.issue17_targets(report)}["PyKMIP / the floor, Encrypt"],
+            "unreachable on this stack: even the floor is below 25×")
+
+    def test_a_floor_without_its_raw_op_is_not_judged(self) -> None:
+        report = self.report()
+        report.floor = {1: {"token+audit": [100.0]}}
+        self.assertTrue(all(math.isnan(x) for x in compare.floor_ratio(report, 1)))
+        self.assertFalse(any(label.startswith("the floor") for label, _, _
+                             in compare.issue17_targets(report)))
+
 
 class AccessCostTests(unittest.TestCase):
     """bench/compare.py's "Encrypt with grants and audit on" line (issue 14)."""
