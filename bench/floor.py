@@ -86,9 +86,14 @@ PYKMIP_RATIO = 25.0
 # -- the token operation --------------------------------------------------------------------
 
 def open_session(module: str, label: str, user_pin: str) -> Any:
-    """A logged-in python-pkcs11 session on the token ``label``."""
+    """A logged-in python-pkcs11 session on the token ``label`` (sharing the login of
+    this process when another session already holds it: the tests' shared token)."""
     import pkcs11
-    return pkcs11.lib(module).get_token(token_label=label).open(user_pin=user_pin)
+    token = pkcs11.lib(module).get_token(token_label=label)
+    try:
+        return token.open(user_pin=user_pin)
+    except pkcs11.exceptions.UserAlreadyLoggedIn:
+        return token.open()
 
 
 def session_key(session: Any) -> Any:

@@ -176,6 +176,17 @@ class TokenOpTests(unittest.TestCase):
         self.assertGreater(floor.cpu_per_call(encrypt, 0.05), 0)
 
 
+    def test_a_second_session_shares_the_login_of_the_first(self) -> None:
+        """The token's login is the process's: opening a session while another holds it
+        (other tests of the suite) must not fail with UserAlreadyLoggedIn."""
+        token = shared_token()
+        first = floor.open_session(token.module, token.label, token.user_pin)
+        self.addCleanup(first.close)
+        second = floor.open_session(token.module, token.label, token.user_pin)
+        self.addCleanup(second.close)
+        self.assertEqual(len(second.generate_random(96)), 12)
+
+
 class RunTests(unittest.TestCase):
     def test_a_short_run_reports_every_mode(self) -> None:
         """All three servers on a fresh token, one short round (about 10 s)."""
