@@ -25,12 +25,14 @@ request frame with the same fixed frame (``bench/transport_floor.py``'s ``REQUES
     session AES-256 key made at start, on a fresh SoftHSM token of this run);
 ``token+audit``
     plus one durable audit line per request, committed as :mod:`kmiphsm.audit.trail` does:
-    the requests of one reactor turn each get a JSON line (``json.dumps`` of time, identity,
-    peer, operation, uid, result, elapsed time, the line's number and the SHA-256 of the
-    previous line: about 300 bytes), written with one ``write`` and made durable with ONE
-    ``fdatasync`` at the end of the turn (``reactor.callLater(0)``), and only then are that
-    turn's answers written. After the run the chain is verified and must hold at least as
-    many lines as requests were answered.
+    the requests of one reactor turn each get the trail's own line
+    (:func:`~kmiphsm.audit.chain.item_entry`, :func:`~kmiphsm.audit.chain.format_line`:
+    time, identity, peer, operation, the key's identifier, result, elapsed time, the line's
+    number and the SHA-256 of the previous line), written with one ``write`` and made
+    durable with ONE ``fdatasync`` at the end of the turn (``reactor.callLater(0)``), and
+    only then are that turn's answers written. After the run the product's verifier
+    (:mod:`kmiphsm.audit.verify`) checks the chain, which must hold at least as many lines
+    as items were answered.
 
 The raw operation's CPU is measured in this process too, every round (``time.process_time``
 over a loop of at least a second, single-threaded, as ``bench/engine_crypto_bench.py``'s
@@ -47,7 +49,6 @@ and mode, then a markdown table, then what the floor says of issue 17's target.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -57,7 +58,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -67,12 +68,17 @@ for _path in (str(ROOT), str(BENCH)):
 
 from transport_floor import ANSWER, PKI, measure, whole_frames  # noqa: E402
 
+from kmiphsm.audit.chain import GENESIS, TimeText, file_name, format_line, item_entry, line_hash  # noqa: E402
+from kmiphsm.audit.verify import verify_chain  # noqa: E402
+
 MODES = ("transport", "token", "token+audit")
 #: the plaintext of every Encrypt (the raw op's and the servers')
 DATA = bytes(range(64))
 #: the key every audit line names (a KMIP Unique Identifier, as the real lines' ``ids``)
 UID = "3f1c2a9e-7b4d-4e8a-9c61-5d2f0b7a8e14"
-GENESIS = "0" * 64
+#: the audit file of the token+audit server, named as the trail names a chain's first file
+#: (so that the verifier requires it to start at line 1)
+AUDIT_FILE = file_name(0, 1)
 #: the least time the raw op's loop runs, per round
 RAW_SECONDS = 1.0
 #: issue 17: a request may cost at most this many raw token operations
@@ -133,32 +139,17 @@ def cpu_per_call(call: Callable[[], object], seconds: float = RAW_SECONDS) -> fl
 
 
 # -- the audit lines ------------------------------------------------------------------------
-
-def audit_line(number: int, entry: dict[str, Any], prev: str) -> tuple[bytes, str]:
-    """``entry`` as audit line ``number`` chained to the line whose hash is ``prev``:
-    (the line without its newline, its SHA-256 in hex, which the next line names)."""
-    line = json.dumps({"n": number, **entry, "prev": prev}).encode()
-    return line, hashlib.sha256(line).hexdigest()
-
-
-def verify_chain(lines: Iterable[bytes]) -> int:
-    """How many lines the chain holds; ValueError at the first line that is not the next
-    one (wrong number, or a ``prev`` that is not the hash of the line before it)."""
-    prev, count = GENESIS, 0
-    for line in lines:
-        record = json.loads(line)
-        if record.get("n") != count + 1 or record.get("prev") != prev:
-            raise ValueError(f"audit line {count + 1} does not follow the line before it")
-        prev = hashlib.sha256(line).hexdigest()
-        count += 1
-    return count
-
+# The product's own line format, chain and verifier (kmiphsm.audit): the floor formats, hashes
+# and writes the same lines the trail does.
 
 def chain_in(path: Path) -> int:
-    """The lines of the audit file ``path`` (its whole lines: a server killed while writing
-    may have left part of one), verified by :func:`verify_chain`."""
-    data = path.read_bytes()
-    return verify_chain(data[:data.rfind(b"\n") + 1].splitlines())
+    """The lines of the audit file ``path``, verified by the product's verifier
+    (:func:`kmiphsm.audit.verify.verify_chain`: an incomplete last line, what a server killed
+    while writing leaves, is skipped); ValueError naming the first break."""
+    report = verify_chain(path.name, [path])
+    if report.problem is not None:
+        raise ValueError(str(report.problem))
+    return report.lines
 
 
 class GroupCommit:
@@ -191,7 +182,8 @@ class GroupCommit:
         lines = []
         for entry, _ in pending:
             self.number += 1
-            line, self.prev = audit_line(self.number, entry, self.prev)
+            line = format_line(self.number, entry, self.prev)
+            self.prev = line_hash(line)
             lines.append(line)
         data = memoryview(b"\n".join(lines) + b"\n")
         while data:
@@ -203,21 +195,6 @@ class GroupCommit:
 
 def _nothing() -> None:
     """What an audit line that answers no request does once durable."""
-
-
-class Clock:
-    """``2026-12-07T04:15:00.123Z`` for now (the second's text made once, as the trail)."""
-
-    def __init__(self) -> None:
-        self.second = -1
-        self.prefix = ""
-
-    def now(self, at: float) -> str:
-        second = int(at)
-        if second != self.second:
-            self.second = second
-            self.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self.prefix}.{int((at - second) * 1000):03d}Z"
 
 
 # -- the servers ----------------------------------------------------------------------------
@@ -243,9 +220,9 @@ def serve(mode: str, port_file: Path, label: str, pin_file: Path, audit_dir: Pat
         session = open_session(softhsm_module(), label, pin_file.read_text().strip())
         encrypt = encrypt_op(session, session_key(session))
     if mode == "token+audit":
-        fd = os.open(audit_dir / "audit.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        fd = os.open(audit_dir / AUDIT_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         group = GroupCommit(fd, reactor)
-    clock = Clock()
+    time_text = TimeText()
 
     @implementer(IHandshakeListener)
     class Floor(Protocol):
@@ -269,11 +246,10 @@ def serve(mode: str, port_file: Path, label: str, pin_file: Path, audit_dir: Pat
                 if group is None:
                     self.transport.write(ANSWER)  # type: ignore[union-attr]
                     continue
-                at = time.time()
-                entry = {"time": clock.now(at), "identity": self.identity, "peer": self.peer,
-                         "transport": "kmip-tls", "operation": "Encrypt", "uid": UID,
-                         "result": "Success",
-                         "ms": round((time.monotonic() - started) * 1000, 3)}
+                entry = item_entry(time=time_text(time.time()), identity=self.identity,
+                                   peer=self.peer, transport="kmip-tls", version="2.1",
+                                   operation="Encrypt", ids=[UID], status="Success",
+                                   reason=None, ms=(time.monotonic() - started) * 1000)
                 for _item in range(batch - 1):  # a line per item; the last one answers
                     group.record(entry, _nothing)
                 group.record(entry, self.answer)
@@ -399,7 +375,7 @@ def run(args: argparse.Namespace) -> int:
             process.wait()
     try:
         if "token+audit" in args.modes:
-            lines = chain_in(folder / "audit-token+audit" / "audit.jsonl")
+            lines = chain_in(folder / "audit-token+audit" / AUDIT_FILE)
             if lines < answered:
                 raise SystemExit(f"token+audit answered {answered} requests in the measured "
                                  f"windows but its audit file holds only {lines} lines")

@@ -19,7 +19,7 @@ from twisted.trial import unittest
 from kmiphsm.audit import AuditError, AuditTrail, item_entry
 from kmiphsm.audit import trail as trail_module
 from kmiphsm.audit.__main__ import main as audit_main
-from kmiphsm.audit.chain import GENESIS
+from kmiphsm.audit.chain import GENESIS, TimeText
 from kmiphsm.audit.verify import verify
 from kmiphsm.engine.identity import Identity
 from kmiphsm.server import audited
@@ -287,6 +287,12 @@ class NowTests(unittest.TestCase):
                            reactor=reactor, clock=lambda: 1.5e9 + 0.25)
         self.assertEqual(trail.now(), time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1.5e9))
                          + ".250Z")
+
+    def test_the_text_follows_the_second_it_is_given(self) -> None:
+        text = TimeText()
+        self.assertEqual(text(1796616900.1234), "2026-12-07T04:15:00.123Z")
+        self.assertEqual(text(1796616900.9), "2026-12-07T04:15:00.900Z")
+        self.assertEqual(text(1796616901.5), "2026-12-07T04:15:01.500Z")
 
 
 def message(tag: str, version: tuple[int, int], items: list[Node]) -> Node:

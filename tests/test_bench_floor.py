@@ -4,7 +4,6 @@ operation really encrypts, and a short run of all three servers reports every mo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ from typing import Any
 from twisted.internet.task import Clock
 from twisted.trial import unittest
 
+from kmiphsm.audit.chain import item_entry
 from tests.support.softhsm import shared_token
 from tests.test_bench_loadgen import BENCH, load_script
 
@@ -23,64 +23,59 @@ floor = load_script("floor")
 
 
 def entry(number: int) -> dict[str, Any]:
-    return {"time": "2026-12-07T04:15:00.123Z", "identity": "alice",
-            "peer": "127.0.0.1:54321", "transport": "kmip-tls", "operation": "Encrypt",
-            "uid": floor.UID, "result": "Success", "ms": number / 1000}
+    return item_entry(time="2026-12-07T04:15:00.123Z", identity="alice", peer="127.0.0.1:54321",
+                      transport="kmip-tls", version="2.1", operation="Encrypt",
+                      ids=[floor.UID], status="Success", reason=None, ms=number / 1000)
 
 
-def chain(count: int) -> list[bytes]:
-    lines, prev = [], floor.GENESIS
-    for number in range(1, count + 1):
-        line, prev = floor.audit_line(number, entry(number), prev)
-        lines.append(line)
-    return lines
+class ChainTests(unittest.TestCase):
+    """The floor's audit file is checked by the product's verifier: what it counts, and
+    that a broken chain stops the run."""
 
+    def write(self, count: int) -> tuple[Path, list[bytes]]:
+        path = Path(self.mktemp())
+        path.mkdir()
+        path = path / floor.AUDIT_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        self.addCleanup(os.close, fd)
+        group = floor.GroupCommit(fd, Clock())
+        for number in range(1, count + 1):
+            group.record(entry(number), lambda: None)
+        group.commit()
+        return path, path.read_bytes().splitlines()
 
-class AuditLineTests(unittest.TestCase):
-    def test_a_line_names_the_previous_hash_and_is_about_300_bytes(self) -> None:
-        line, digest = floor.audit_line(12345, entry(1), "ab" * 32)
-        self.assertEqual(digest, hashlib.sha256(line).hexdigest())
-        record = json.loads(line)
-        self.assertEqual(record["n"], 12345)
-        self.assertEqual(record["prev"], "ab" * 32)
-        self.assertEqual(record["uid"], floor.UID)
-        self.assertNotIn(b"\n", line)
-        self.assertTrue(250 <= len(line) <= 350, len(line))
-
-    def test_an_intact_chain_verifies(self) -> None:
-        self.assertEqual(floor.verify_chain(chain(5)), 5)
-        self.assertEqual(floor.verify_chain([]), 0)
+    def test_an_intact_chain_counts_its_lines(self) -> None:
+        path, lines = self.write(5)
+        self.assertEqual(floor.chain_in(path), 5)
+        self.assertEqual(json.loads(lines[0])["prev"], floor.GENESIS)
+        self.assertEqual(json.loads(lines[3])["ids"], [floor.UID])
 
     def test_a_changed_byte_breaks_the_chain(self) -> None:
-        lines = chain(5)
-        lines[2] = lines[2].replace(b"alice", b"alicf")
+        path, lines = self.write(5)
+        changed = lines[2].replace(b"alice", b"alicf")
+        self.assertNotEqual(changed, lines[2])
+        path.write_bytes(b"\n".join([*lines[:2], changed, *lines[3:]]) + b"\n")
         with self.assertRaises(ValueError):
-            floor.verify_chain(lines)
+            floor.chain_in(path)
 
-    def test_a_removed_or_swapped_line_breaks_the_chain(self) -> None:
-        lines = chain(5)
-        with self.assertRaises(ValueError):
-            floor.verify_chain(lines[:2] + lines[3:])
-        with self.assertRaises(ValueError):
-            floor.verify_chain([lines[1], lines[0], *lines[2:]])
-        with self.assertRaises(ValueError):
-            floor.verify_chain(lines[1:])  # the first line must chain to the genesis hash
+    def test_a_removed_swapped_or_missing_first_line_breaks_the_chain(self) -> None:
+        path, lines = self.write(5)
+        for broken in (lines[:2] + lines[3:], [lines[1], lines[0], *lines[2:]], lines[1:]):
+            path.write_bytes(b"\n".join(broken) + b"\n")
+            with self.assertRaises(ValueError):
+                floor.chain_in(path)
 
     def test_a_file_is_read_up_to_its_last_whole_line(self) -> None:
-        path = Path(self.mktemp())
-        lines = chain(3)
+        path, lines = self.write(3)
         path.write_bytes(b"\n".join(lines) + b"\n" + lines[0][:40])
         self.assertEqual(floor.chain_in(path), 3)
-
-    def test_the_clock_formats_milliseconds_in_utc(self) -> None:
-        clock = floor.Clock()
-        self.assertEqual(clock.now(1796616900.1234), "2026-12-07T04:15:00.123Z")
-        self.assertEqual(clock.now(1796616901.5), "2026-12-07T04:15:01.500Z")
 
 
 class GroupCommitTests(unittest.TestCase):
     def setUp(self) -> None:
-        self.path = Path(self.mktemp())
+        folder = Path(self.mktemp())
+        folder.mkdir()
+        self.path = folder / floor.AUDIT_FILE
         self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         self.addCleanup(os.close, self.fd)
         self.events: list[str] = []

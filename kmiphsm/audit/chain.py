@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from typing import Any
 
 GENESIS = "0" * 64
@@ -44,6 +45,22 @@ def format_line(number: int, entry: dict[str, Any], prev: str) -> bytes:
     inner = body[1:-1]
     return (f'{{"n":{number},{inner},"prev":"{prev}"}}' if inner
             else f'{{"n":{number},"prev":"{prev}"}}').encode("utf-8")
+
+
+class TimeText:
+    """A line's ``time``: UTC with milliseconds, ``2026-12-07T04:15:00.123Z``; the text of
+    the second is made once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, at: float) -> str:
+        second = int(at)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((at - second) * 1000):03d}Z"
 
 
 def item_entry(*, time: str, identity: str | None, peer: str, transport: str,

@@ -48,7 +48,7 @@ from typing import Any, Callable, Sequence
 
 from twisted.internet import defer
 
-from kmiphsm.audit.chain import FILE_NAME, GENESIS, file_name, format_line, line_hash
+from kmiphsm.audit.chain import FILE_NAME, GENESIS, TimeText, file_name, format_line, line_hash
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +101,7 @@ class AuditTrail:
         self._size = 0
         self._number = 0
         self._hash = GENESIS
-        self._second = -1
-        self._prefix = ""
+        self._time_text = TimeText()
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -177,12 +176,7 @@ class AuditTrail:
 
     def now(self) -> str:
         """UTC time with milliseconds, ``2026-12-07T04:15:00.123Z`` (cached per second)."""
-        at = self._clock()
-        second = int(at)
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{int((at - second) * 1000):03d}Z"
+        return self._time_text(self._clock())
 
     def record(self, entries: Sequence[dict[str, Any]]) -> defer.Deferred[None]:
         """Append ``entries`` (from :func:`~kmiphsm.audit.chain.item_entry`): fires once they
