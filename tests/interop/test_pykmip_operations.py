@@ -1,5 +1,5 @@
 """PyKMIP 0.11's clients run the key management and cryptographic operations against a real
-server over TLS, once per protocol version PyKMIP speaks: KMIP 1.0, 1.1, 1.2, 1.4 and 2.0.
+server over TLS, once per protocol version PyKMIP speaks: KMIP 1.0, 1.1, 1.2, 1.3, 1.4 and 2.0.
 
 Every test checks a real result, not just a Success status: key bytes from Get equal the
 registered ones, ciphertexts open with `cryptography` under the key Get returns (and the
@@ -52,8 +52,8 @@ if ProxyKmipClient is not None:
     FAILURES: tuple[type[Exception], ...] = (KmipOperationFailure, OperationFailure)
 
 #: the versions tested, as class name suffix -> PyKMIP's KMIPVersion name
-VERSIONS = {"1_0": "KMIP_1_0", "1_1": "KMIP_1_1", "1_2": "KMIP_1_2", "1_4": "KMIP_1_4",
-            "2_0": "KMIP_2_0"}
+VERSIONS = {"1_0": "KMIP_1_0", "1_1": "KMIP_1_1", "1_2": "KMIP_1_2", "1_3": "KMIP_1_3",
+            "1_4": "KMIP_1_4", "2_0": "KMIP_2_0"}
 
 _local_rsa: list[rsa.RSAPrivateKey] = []
 
