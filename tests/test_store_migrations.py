@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from unittest import mock
 
 from twisted.trial import unittest
 
-from kmiphsm.store import AttributeFilter, LocateQuery, SchemaError, SqliteStore, values
+from kmiphsm.store import (
+    AttributeFilter,
+    LocateQuery,
+    SchemaError,
+    SqliteStore,
+    StoredObject,
+    filters,
+    postgres_locate,
+    values,
+)
 from kmiphsm.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, current_version, migrate
 from kmiphsm.store.postgres_schema import STEPS
 from tests.support.postgres import open_test_store, same_database
@@ -164,3 +176,74 @@ class StoreIdentifierTests(unittest.TestCase):
     def test_postgresql_has_the_same_steps(self) -> None:
         self.assertEqual([(number, description) for number, description, _ in STEPS],
                          [(m.version, m.description) for m in MIGRATIONS])
+
+
+class CoveringKeyIndexTests(unittest.TestCase):
+    """Migration 7 (PostgreSQL): the attribute key indexes include the object's id, so a
+    Locate by an indexed attribute reads its matches from the index alone; the migration keeps
+    an existing store's data and answers. On the test cluster, whatever KMIPHSM_TEST_STORE."""
+
+    GROUPS = 10  # a group is a tenth of the objects: the attribute index is the way in
+
+    def objects(self, first: int, count: int) -> list[StoredObject]:
+        created = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        return [StoredObject(f"k-{n:05d}", 2, "alice", 1, None,
+                             created + timedelta(seconds=n),
+                             {"ObjectGroup": [f"g-{n % self.GROUPS}"], "Name": [
+                                 {"NameValue": f"key-{n}", "NameType": 1}]})
+                for n in range(first, first + count)]
+
+    def locate_group(self, store: Any, group: str) -> tuple[list[str], int]:
+        query = LocateQuery(filters=[AttributeFilter("ObjectGroup", group)], owner="alice")
+        return store.locate(query), store.count_located(query)
+
+    def group_plan(self, store: Any, group: str) -> str:
+        """PostgreSQL's plan of the store's own Locate SQL, with sequential and bitmap scans
+        off (on a small table they would hide which index scans are possible)."""
+        import psycopg
+
+        recorded: list[tuple[str, list[Any]]] = []
+
+        class Recorder:
+            def execute(self, sql: str, params: list[Any]) -> None:
+                recorded.append((sql, params))
+
+            def fetchall(self) -> list[Any]:
+                return []
+
+        query = LocateQuery(filters=[AttributeFilter("ObjectGroup", group)], owner="alice")
+        postgres_locate.locate(Recorder(), filters.plan(query))
+        with psycopg.connect(store.url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE objects")
+            conn.execute("VACUUM ANALYZE attributes")
+            conn.execute("SET enable_seqscan = off")
+            conn.execute("SET enable_bitmapscan = off")
+            sql, params = recorded[0]
+            return "\n".join(row[0] for row in conn.execute("EXPLAIN " + sql, params))
+
+    def test_an_existing_store_is_migrated_and_locates_from_the_index_alone(self) -> None:
+        from kmiphsm.store import postgres_schema
+        from kmiphsm.store.postgres import PostgresStore
+        from tests.support.postgres import new_url
+
+        url = new_url()
+        with mock.patch.object(postgres_schema, "STEPS", postgres_schema.STEPS[:6]), \
+                mock.patch.object(postgres_schema, "LATEST_VERSION", 6):
+            old = PostgresStore(url)
+            old.insert_many(self.objects(0, 600))
+            before = self.locate_group(old, "g-1")
+            plan = self.group_plan(old, "g-1")
+            old.close()
+        self.assertEqual(before[1], 60)
+        self.assertIn("Index Scan using attributes_by_text", plan)
+
+        store = PostgresStore(url)  # migrates to the latest version
+        self.addCleanup(store.close)
+        with store._connection() as conn:  # noqa: SLF001 - the version the store recorded
+            (version,) = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        self.assertEqual(version, LATEST_VERSION)
+        self.assertEqual(self.locate_group(store, "g-1"), before)
+        self.assertIn("Index Only Scan using attributes_by_text", self.group_plan(store, "g-1"))
+        store.insert_many(self.objects(600, 3))  # the rebuilt index takes new rows
+        ids, count = self.locate_group(store, "g-1")
+        self.assertEqual((ids[0], count), ("k-00601", 61))

@@ -146,6 +146,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     # The store's identifier: reconciliation destroys only orphan token objects whose CKA_ID
     # carries its tag, never another store's keys (engine/reconcile.py).
     Migration(6, "store identifier", _store_identifier),
+    # PostgreSQL's twin includes the object's id in its attribute key indexes; here every
+    # index of the WITHOUT ROWID table already carries the primary key (object_id first).
+    Migration(7, "attribute key indexes cover the object id", _statements()),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

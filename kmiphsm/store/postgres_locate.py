@@ -4,7 +4,8 @@ The plan is the one :mod:`kmiphsm.store.sqlite_locate` renders for SQLite (the K
 rules live in :mod:`kmiphsm.store.filters`). Every attribute condition is an ``EXISTS`` over
 the object's attribute rows; an indexed condition tests the typed key column of its kind
 (``attributes_by_int`` / ``_text`` / ``_bytes``, see postgres_schema.py), and PostgreSQL's
-planner turns the most selective one into an index scan joined to ``objects``. Structure
+planner turns the most selective one into an index scan joined to ``objects`` (index-only:
+the key indexes include ``object_id``, so a match costs no attribute page). Structure
 fields are tested inside the stored tagged JSON with ``jsonb`` path operators.
 """
 
