@@ -69,4 +69,4 @@ class GrantStoreTests(unittest.TestCase):
                          {"a1", "a2", "n1"})
         self.assertEqual(found(scoped=True, scope="A"), {"a1", "a2", "b1"})
         self.assertEqual(found(scoped=True, scope=None), {"n1"})
-        self.assertEqual(self.store.count_located(LocateQuery(scoped=True, scope="B")), 1)
+        self.assertEqual(self.store.locate_page(LocateQuery(scoped=True, scope="B"))[1], 1)

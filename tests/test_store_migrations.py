@@ -195,7 +195,7 @@ class CoveringKeyIndexTests(unittest.TestCase):
 
     def locate_group(self, store: Any, group: str) -> tuple[list[str], int]:
         query = LocateQuery(filters=[AttributeFilter("ObjectGroup", group)], owner="alice")
-        return store.locate(query), store.count_located(query)
+        return store.locate_page(query)
 
     def group_plan(self, store: Any, group: str) -> str:
         """PostgreSQL's plan of the store's own Locate SQL, with sequential and bitmap scans

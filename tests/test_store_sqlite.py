@@ -485,7 +485,7 @@ class PendingTests(StoreTestCase):
         self.assertIsNone(self.store.get(uid))
         self.assertEqual(self.locate(), [])
         self.assertEqual(self.locate(AttributeFilter("Name", "p")), [])
-        self.assertEqual(self.store.count_located(LocateQuery()), 0)
+        self.assertEqual(self.store.locate_page(LocateQuery()), ([], 0))
         self.assertEqual([p.unique_identifier for p in self.store.list_pending()], [uid])
 
         self.store.set_key_ref(uid, b"token-object")
@@ -675,7 +675,7 @@ class LocateTests(StoreTestCase):
         range_ = [AttributeFilter("ActivationDate", T0 + timedelta(days=d)) for d in (3, 1)]
         found = self.locate(*range_)
         self.assertEqual(found, [obj.unique_identifier for obj in (end, inside, start)])
-        self.assertEqual(self.store.count_located(LocateQuery()), 5)
+        self.assertEqual(self.store.locate_page(LocateQuery())[1], 5)
         del before, after
 
     def test_three_dates_of_one_attribute_are_refused(self) -> None:
@@ -742,14 +742,30 @@ class LocateTests(StoreTestCase):
         self.assertEqual(self.locate(maximum_items=0), [])
         self.assertRaises(InvalidValueError, self.locate, maximum_items=-1)
 
-    def test_count_located_ignores_offset_and_maximum(self) -> None:
-        for _ in range(5):
-            self.make(attributes={"ObjectGroup": ["g"]})
+    def test_a_page_counts_every_match_whatever_its_offset_and_maximum(self) -> None:
+        group = [self.make(attributes={"ObjectGroup": ["g"]}).unique_identifier
+                 for _ in range(5)][::-1]  # newest first
         self.make()
         in_group = [AttributeFilter("ObjectGroup", "g")]
-        query = LocateQuery(filters=in_group, offset_items=1, maximum_items=2)
-        self.assertEqual(self.store.count_located(query), 5)
-        self.assertEqual(len(self.store.locate(query)), 2)
+
+        def page(offset: int, maximum: int | None) -> tuple[list[str], int]:
+            query = LocateQuery(filters=in_group, offset_items=offset, maximum_items=maximum)
+            found = self.store.locate_page(query)
+            self.assertEqual(found[0], self.store.locate(query))  # the same page as locate
+            return found
+
+        self.assertEqual(page(1, 2), (group[1:3], 5))
+        self.assertEqual(page(0, None), (group, 5))
+        self.assertEqual(page(3, None), (group[3:], 5))
+        self.assertEqual(page(4, 10), (group[4:], 5))
+        # empty pages still count: past the last match, or no room at all
+        self.assertEqual(page(5, 2), ([], 5))
+        self.assertEqual(page(0, 0), ([], 5))
+        nothing = LocateQuery(filters=[AttributeFilter("ObjectGroup", "none")], offset_items=2,
+                              maximum_items=1)
+        self.assertEqual(self.store.locate_page(nothing), ([], 0))
+        everyone = LocateQuery(offset_items=1, maximum_items=1)  # no indexed condition
+        self.assertEqual(self.store.locate_page(everyone), (self.store.locate(everyone), 6))
 
     def test_bad_filters_are_refused(self) -> None:
         for bad in (
@@ -802,13 +818,8 @@ class LocateTests(StoreTestCase):
         self.assertEqual(driven, scanned)
         self.assertTrue(all(driven))
 
-    def test_a_locate_by_one_name_is_one_select(self) -> None:
-        """No BEGIN / COMMIT around a Locate (its answer is one SELECT, its own snapshot) and
-        no probe when one indexed condition is the only possible driver; still exact, in a
-        transaction too, and empty for a name nobody has."""
-        only_sqlite("the statements SQLite runs")
-        wanted = self.make(attributes={"Name": [{"NameValue": "k1", "NameType": 1}]})
-        self.make(attributes={"Name": [{"NameValue": "k2", "NameType": 1}]})
+    def traced_statements(self) -> list[str]:
+        """The SQL statements the store runs from now on (SQLite's trace callback)."""
         statements: list[str] = []
         acquire = self.store._acquire  # type: ignore[attr-defined]  # noqa: SLF001
 
@@ -817,6 +828,16 @@ class LocateTests(StoreTestCase):
             conn.set_trace_callback(statements.append)
             return conn
         self.patch(self.store, "_acquire", traced)
+        return statements
+
+    def test_a_locate_by_one_name_is_one_select(self) -> None:
+        """No BEGIN / COMMIT around a Locate (its answer is one SELECT, its own snapshot) and
+        no probe when one indexed condition is the only possible driver; still exact, in a
+        transaction too, and empty for a name nobody has."""
+        only_sqlite("the statements SQLite runs")
+        wanted = self.make(attributes={"Name": [{"NameValue": "k1", "NameType": 1}]})
+        self.make(attributes={"Name": [{"NameValue": "k2", "NameType": 1}]})
+        statements = self.traced_statements()
         by_name = AttributeFilter("Name", {"NameValue": "k1", "NameType": 1})
         self.assertEqual(self.locate(by_name), [wanted.unique_identifier])
         self.assertEqual(len(statements), 1, statements)
@@ -825,6 +846,18 @@ class LocateTests(StoreTestCase):
                                                               "NameType": 1})), [])
         with self.store.transaction():
             self.assertEqual(self.locate(by_name), [wanted.unique_identifier])
+
+    def test_a_full_page_and_its_count_are_one_select(self) -> None:
+        """A paged Locate whose page is full needs every match counted (Located Items): the
+        count rides on the page's rows, no second SELECT over the matches."""
+        only_sqlite("the statements SQLite runs")
+        group = [self.make(attributes={"ObjectGroup": ["g"]}).unique_identifier
+                 for _ in range(5)][::-1]
+        statements = self.traced_statements()
+        query = LocateQuery(filters=[AttributeFilter("ObjectGroup", "g")], maximum_items=2)
+        self.assertEqual(self.store.locate_page(query), (group[:2], 5))
+        self.assertEqual(len(statements), 1, statements)
+        self.assertTrue(statements[0].startswith("SELECT o.uid, count(*) OVER () FROM"))
 
 
 def _open(target: str) -> Any:
@@ -876,7 +909,7 @@ class MultiProcessTests(unittest.TestCase):
             in_group = LocateQuery(filters=[AttributeFilter("ObjectGroup", "mp")])
             while any(worker.is_alive() for worker in workers):
                 seen = reader.locate(in_group)
-                self.assertGreaterEqual(reader.count_located(in_group), len(seen))
+                self.assertGreaterEqual(reader.locate_page(in_group)[1], len(seen))
                 if seen:
                     self.assertIsNotNone(reader.get(seen[-1]))
         for worker in workers:

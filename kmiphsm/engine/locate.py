@@ -69,16 +69,6 @@ def filters(attributes: Mapping[str, list[Any]]) -> list[AttributeFilter]:
     return result
 
 
-def located_items(store: object, query: LocateQuery, found: list[str]) -> int:
-    """How many objects match ``query`` in all: read off the page when it is not full, else
-    counted by the store."""
-    offset = query.offset_items
-    if query.maximum_items is None or len(found) < query.maximum_items:
-        if found or offset == 0:
-            return offset + len(found)
-    return int(store.count_located(query))  # type: ignore[attr-defined]
-
-
 #: State -> the date attribute whose passing moves an object out of it (KMIP 2.1 section 3.x).
 DATE_DRIVEN: tuple[tuple[int, str], ...] = (
     (enums.State.PreActive, "ActivationDate"),
@@ -126,9 +116,11 @@ def locate(context: OperationContext, payload: LocateRequestPayload) -> LocateRe
     # a filter the store cannot represent is its InvalidValueError: Invalid Field (errors.py)
     if required_tags:
         found, total = tagged(context, query, required_tags)
+    elif paging:  # the page and its Located Items count in one statement
+        found, total = store.locate_page(query)
     else:
         found = store.locate(query)
-        total = located_items(store, query, found) if paging else len(found)
+        total = len(found)
     if total > 1 and (maximum is None or maximum > 1):
         context.batch.id_placeholder = None
     return LocateResponsePayload(located_items=total if paging else None,

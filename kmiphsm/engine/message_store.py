@@ -39,7 +39,7 @@ from typing import Any, cast
 from kmiphsm.store import Grant, Store, StoredObject
 
 #: Store methods that only read (the others may write, and so forget what was read).
-READS = frozenset({"get", "grants_on", "grants_to", "locate", "count_located",
+READS = frozenset({"get", "grants_on", "grants_to", "locate", "locate_page",
                    "new_unique_identifier", "list_pending", "all_key_refs",
                    "store_identifier"})
 

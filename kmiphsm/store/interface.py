@@ -174,7 +174,10 @@ class Store(Protocol):
 
     def locate(self, query: LocateQuery) -> list[str]: ...
 
-    def count_located(self, query: LocateQuery) -> int: ...
+    def locate_page(self, query: LocateQuery) -> tuple[list[str], int]:
+        """:meth:`locate`'s page, and how many objects match ``query`` regardless of its
+        offset and maximum (KMIP's Located Items), from one statement."""
+        ...
 
     # -- access grants (engine/access.py) ----------------------------------------------
 

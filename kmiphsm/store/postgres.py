@@ -416,11 +416,10 @@ class PostgresStore:
         with self._connection() as conn, conn.cursor() as cursor:
             return postgres_locate.locate(cursor, plan)
 
-    def count_located(self, query: LocateQuery) -> int:
-        """How many objects match ``query`` regardless of its offset and maximum."""
+    def locate_page(self, query: LocateQuery) -> tuple[list[str], int]:
         plan = filters.plan(query)
         with self._connection() as conn, conn.cursor() as cursor:
-            return postgres_locate.count(cursor, plan)
+            return postgres_locate.page(cursor, plan)
 
 
 # -- helpers -------------------------------------------------------------------------------

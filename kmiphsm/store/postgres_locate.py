@@ -43,16 +43,32 @@ def locate(cursor: Any, plan: LocatePlan) -> list[str]:
     """Unique identifiers matching ``plan``, newest first, after offset, up to maximum."""
     if plan.maximum_items == 0:
         return []
+    cursor.execute(*_select_page("o.uid", plan))
+    return [uid for (uid,) in cursor.fetchall()]
+
+
+def page(cursor: Any, plan: LocatePlan) -> tuple[list[str], int]:
+    """:func:`locate`'s page and the count of every match (Located Items), in one statement:
+    the page's rows carry the count (``count(*) OVER ()``, taken before LIMIT and OFFSET)."""
+    cursor.execute(*_select_page("o.uid, count(*) OVER ()", plan))
+    rows = cursor.fetchall()
+    if rows:
+        return [uid for uid, _ in rows], int(rows[0][1])
+    # an empty page: nothing matches, or the offset is past the last match
+    return [], count(cursor, plan) if plan.offset_items or plan.maximum_items == 0 else 0
+
+
+def _select_page(columns: str, plan: LocatePlan) -> tuple[str, list[Any]]:
+    """SELECT ``columns`` of the objects matching ``plan``, newest first, the page asked."""
     where, params = _where(plan)
-    sql = f"SELECT o.uid FROM objects AS o WHERE {where} ORDER BY o.created DESC, o.id DESC"
+    sql = f"SELECT {columns} FROM objects AS o WHERE {where} ORDER BY o.created DESC, o.id DESC"
     if plan.maximum_items is not None:
         sql += " LIMIT %s"
         params.append(plan.maximum_items)
     if plan.offset_items:
         sql += " OFFSET %s"
         params.append(plan.offset_items)
-    cursor.execute(sql, params)
-    return [uid for (uid,) in cursor.fetchall()]
+    return sql, params
 
 
 def count(cursor: Any, plan: LocatePlan) -> int:
@@ -146,4 +162,4 @@ def _field_sql(test: FieldTest) -> tuple[str, list[Any]]:
     return sql, params
 
 
-__all__ = ["count", "locate"]
+__all__ = ["count", "locate", "page"]

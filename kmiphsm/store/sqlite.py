@@ -562,11 +562,10 @@ class SqliteStore:
         with self._statements() as conn:
             return sqlite_locate.locate(conn, plan)
 
-    def count_located(self, query: LocateQuery) -> int:
-        """How many objects match ``query`` regardless of its offset and maximum."""
+    def locate_page(self, query: LocateQuery) -> tuple[list[str], int]:
         plan = filters.plan(query)
         with self._statements() as conn:
-            return sqlite_locate.count(conn, plan)
+            return sqlite_locate.page(conn, plan)
 
 
 # -- helpers -------------------------------------------------------------------------------
