@@ -43,12 +43,11 @@ def locate(conn: sqlite3.Connection, plan: LocatePlan) -> list[str]:
     """Unique identifiers matching ``plan``, newest first, after offset, up to maximum."""
     if plan.maximum_items == 0:
         return []
-    driver = _choose_driver(conn, plan, limited=plan.maximum_items is not None)
-    if driver is _NOTHING:
+    matching = _matching(conn, plan, limited=plan.maximum_items is not None)
+    if matching is None:
         return []
-    where, params = _where(plan, driver)
-    source = "objects AS o NOT INDEXED" if driver is not None else "objects AS o"
-    sql = f"SELECT o.uid FROM {source} WHERE {where} ORDER BY o.created DESC, o.id DESC"
+    source, params = matching
+    sql = f"SELECT o.uid {source} ORDER BY o.created DESC, o.id DESC"
     if plan.maximum_items is not None or plan.offset_items:
         sql += " LIMIT ? OFFSET ?"
         params += [-1 if plan.maximum_items is None else plan.maximum_items, plan.offset_items]
@@ -60,13 +59,12 @@ def page(conn: sqlite3.Connection, plan: LocatePlan) -> tuple[list[str], int]:
     the page's rows carry the count (``count(*) OVER ()``, taken before LIMIT and OFFSET).
     Its driver is the count's: a full page needs every match counted anyway, so walking
     ``objects_by_created`` to stop early (as :func:`locate` may) would gain nothing."""
-    driver = _choose_driver(conn, plan, limited=False)
-    if driver is _NOTHING:
+    matching = _matching(conn, plan, limited=False)
+    if matching is None:
         return [], 0
-    where, params = _where(plan, driver)
-    source = "objects AS o NOT INDEXED" if driver is not None else "objects AS o"
+    source, params = matching
     rows = conn.execute(
-        f"SELECT o.uid, count(*) OVER () FROM {source} WHERE {where}"
+        f"SELECT o.uid, count(*) OVER () {source}"
         " ORDER BY o.created DESC, o.id DESC LIMIT ? OFFSET ?",
         [*params, -1 if plan.maximum_items is None else plan.maximum_items,
          plan.offset_items]).fetchall()
@@ -78,13 +76,24 @@ def page(conn: sqlite3.Connection, plan: LocatePlan) -> tuple[list[str], int]:
 
 def count(conn: sqlite3.Connection, plan: LocatePlan) -> int:
     """How many objects match ``plan``, ignoring offset and maximum (Located Items)."""
-    driver = _choose_driver(conn, plan, limited=False)
-    if driver is _NOTHING:
+    matching = _matching(conn, plan, limited=False)
+    if matching is None:
         return 0
+    source, params = matching
+    (total,) = conn.execute(f"SELECT count(*) {source}", params).fetchone()
+    return int(total)
+
+
+def _matching(conn: sqlite3.Connection, plan: LocatePlan, *, limited: bool
+              ) -> tuple[str, list[Any]] | None:
+    """``FROM ... WHERE ...`` of the objects matching ``plan`` and its parameters, driven by
+    the condition :func:`_choose_driver` picks; None when some condition matches nothing."""
+    driver = _choose_driver(conn, plan, limited=limited)
+    if driver is _NOTHING:
+        return None
     where, params = _where(plan, driver)
     source = "objects AS o NOT INDEXED" if driver is not None else "objects AS o"
-    (total,) = conn.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()
-    return int(total)
+    return f"FROM {source} WHERE {where}", params
 
 
 _NOTHING = AttributeCondition("")  # sentinel: some condition matches no value at all
